@@ -81,7 +81,7 @@ class EtcdRegistration:
         lease = await self._client.lease(self._ttl)
         txn = self._client.transactions
         ok, _ = await self._client.transaction(
-            compare=[txn.create_revision(self.key) == 0],
+            compare=[txn.create(self.key) == 0],
             success=[txn.put(self.key, self._value, lease.id)],
             failure=[],
         )
