@@ -60,8 +60,11 @@ class KVClient:
         self._ch = ServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
                                    token=token, timeout=timeout)
 
+    def _ns(self, namespace: str | None) -> str:
+        return self.namespace if namespace is None else namespace
+
     def get_entry(self, key: str, *, namespace: str | None = None) -> Entry:
-        response = self._ch.call("Get", kv_pb2.GetRequest(namespace=namespace or self.namespace, key=key), idempotent=True)
+        response = self._ch.call("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), idempotent=True)
         return _entry(response.entry)
 
     def get(self, key: str, *, namespace: str | None = None) -> bytes:
@@ -72,22 +75,22 @@ class KVClient:
             namespace: str | None = None) -> int:
         """Write ``value``; returns the new version. ``expected_version`` makes it a compare-and-set
         (0 = only if absent); a mismatch raises ``FailedPrecondition`` with ``metadata['current_version']``."""
-        request = _put_request(namespace or self.namespace, key, value, ttl, expected_version)
+        request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
         return self._ch.call("Put", request, idempotent=expected_version is None).version
 
     def delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
                namespace: str | None = None) -> bool:
-        request = _delete_request(namespace or self.namespace, key, expected_version, allow_missing)
+        request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
         return self._ch.call("Delete", request, idempotent=allow_missing and expected_version is None).deleted
 
     def batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> dict[str, bytes]:
         """Values of the keys that exist (missing keys are absent from the result)."""
-        request = kv_pb2.BatchGetRequest(namespace=namespace or self.namespace, keys=keys)
+        request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
         response = self._ch.call("BatchGet", request, idempotent=True)
         return {k: v for k, f, v in zip(keys, response.found, response.values, strict=True) if f}
 
     def batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None, namespace: str | None = None) -> list[int]:
-        request = kv_pb2.BatchPutRequest(namespace=namespace or self.namespace, keys=list(items),
+        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
                                          values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
         return list(self._ch.call("BatchPut", request, idempotent=True).versions)
 
@@ -96,7 +99,7 @@ class KVClient:
         """Every entry under ``prefix`` in key order, fetched a page at a time."""
         token = ""
         while True:
-            request = kv_pb2.ScanRequest(namespace=namespace or self.namespace, prefix=prefix, page_size=page_size,
+            request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
                                          page_token=token, include_values=include_values)
             response = self._ch.call("Scan", request, idempotent=True)
             yield from (_entry(e) for e in response.entries)
@@ -105,7 +108,7 @@ class KVClient:
                 return
 
     def clear(self, *, namespace: str | None = None) -> int:
-        return self._ch.call("Clear", kv_pb2.ClearRequest(namespace=namespace or self.namespace), idempotent=True).deleted_count
+        return self._ch.call("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), idempotent=True).deleted_count
 
     def close(self) -> None:
         self._ch.close()
@@ -126,8 +129,11 @@ class AsyncKVClient:
         self._ch = AsyncServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
                                         token=token, timeout=timeout)
 
+    def _ns(self, namespace: str | None) -> str:
+        return self.namespace if namespace is None else namespace
+
     async def get_entry(self, key: str, *, namespace: str | None = None) -> Entry:
-        response = await self._ch.call("Get", kv_pb2.GetRequest(namespace=namespace or self.namespace, key=key),
+        response = await self._ch.call("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key),
                                        idempotent=True)
         return _entry(response.entry)
 
@@ -136,22 +142,22 @@ class AsyncKVClient:
 
     async def put(self, key: str, value: Value, *, ttl: float | None = None, expected_version: int | None = None,
                   namespace: str | None = None) -> int:
-        request = _put_request(namespace or self.namespace, key, value, ttl, expected_version)
+        request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
         return (await self._ch.call("Put", request, idempotent=expected_version is None)).version
 
     async def delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
                      namespace: str | None = None) -> bool:
-        request = _delete_request(namespace or self.namespace, key, expected_version, allow_missing)
+        request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
         return (await self._ch.call("Delete", request, idempotent=allow_missing and expected_version is None)).deleted
 
     async def batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> dict[str, bytes]:
-        request = kv_pb2.BatchGetRequest(namespace=namespace or self.namespace, keys=keys)
+        request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
         response = await self._ch.call("BatchGet", request, idempotent=True)
         return {k: v for k, f, v in zip(keys, response.found, response.values, strict=True) if f}
 
     async def batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None,
                         namespace: str | None = None) -> list[int]:
-        request = kv_pb2.BatchPutRequest(namespace=namespace or self.namespace, keys=list(items),
+        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
                                          values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
         return list((await self._ch.call("BatchPut", request, idempotent=True)).versions)
 
@@ -159,7 +165,7 @@ class AsyncKVClient:
                    namespace: str | None = None) -> AsyncIterator[Entry]:
         token = ""
         while True:
-            request = kv_pb2.ScanRequest(namespace=namespace or self.namespace, prefix=prefix, page_size=page_size,
+            request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
                                          page_token=token, include_values=include_values)
             response = await self._ch.call("Scan", request, idempotent=True)
             for e in response.entries:
@@ -169,7 +175,7 @@ class AsyncKVClient:
                 return
 
     async def clear(self, *, namespace: str | None = None) -> int:
-        response = await self._ch.call("Clear", kv_pb2.ClearRequest(namespace=namespace or self.namespace), idempotent=True)
+        response = await self._ch.call("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), idempotent=True)
         return response.deleted_count
 
     async def close(self) -> None:
