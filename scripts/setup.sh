@@ -23,4 +23,4 @@ if [ -s scripts/pip-nodeps.txt ]; then
 fi
 
 echo "== npm: node tools (buf)"
-npm ci --silent --no-audit --no-fund >/dev/null
+npm install --silent --no-audit --no-fund >/dev/null
