@@ -127,7 +127,7 @@ class Job:
             if self.error is None:
                 exc.add_note(f"raised in {where} of job {self.graph.name!r}")
                 self.error = exc
-                log.error("job %r failed in %s: %r", self.graph.name, where, exc)
+                log.info("job %r failed in %s: %r", self.graph.name, where, exc)
         self.aborted = True
 
     def task_finished(self, instance: TaskInstance) -> None:
