@@ -164,16 +164,17 @@ class TaskInstance:
         linger = job.linger
         clock = time.monotonic
         last_flush = clock()
+        from_collection = self.source_node is not None and self.source_node.kind == g.COLLECTION
         for batch in self._source_batches():
-            if job.stop_requested:
-                break
-            self._push(0, batch, None)
+            self._push(0, batch, None)  # a batch already read is never dropped, even on stop
             now = clock()
             if now - last_flush >= linger:
                 router.flush()
                 last_flush = now
             if self.timers:
                 self._on_timers()
+            if from_collection and job.stop_requested:
+                break
         self._finish()
         job.source_finished()
 
