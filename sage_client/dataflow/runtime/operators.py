@@ -104,8 +104,8 @@ class Guard:
 class Operator:
     """Base: single-input operators implement ``process``; ``finish`` flushes at end of stream."""
 
-    functions: list[Any]
     needs_timer = False
+    node_id = -1  # the logical node this operator runs (for error messages)
 
     def process(self, values: list[Any], keys: list[Any] | None) -> Batch:
         raise NotImplementedError

@@ -33,7 +33,8 @@ def collection_batches(node: g.Node, index: int, batch_size: int) -> Iterator[li
 def function_batches(execute: Callable[[], Any], bounded: bool, batch_size: int, linger: float,
                      should_stop: Callable[[], bool]) -> Iterator[list[Any]]:
     """Calls ``execute()`` until it signals the end; yields a batch when it is full, when
-    ``linger`` seconds have passed since its first record, or when the source has nothing yet."""
+    ``linger`` seconds have passed since its first record, or when the source has nothing yet
+    (then possibly an empty one)."""
     batch: list[Any] = []
     first = 0.0
     idle = 0.0005
@@ -45,9 +46,8 @@ def function_batches(execute: Callable[[], Any], bounded: bool, batch_size: int,
         if record is None:
             if bounded:
                 break
-            if batch:
-                yield batch
-                batch = []
+            yield batch  # possibly empty: tells the task it is idle, so it flushes its outputs
+            batch = []
             time.sleep(idle)
             idle = min(idle * 2, _IDLE_SLEEP_MAX)
             continue

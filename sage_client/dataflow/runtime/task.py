@@ -46,6 +46,7 @@ class TaskInstance:
 
             operators.append(ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes],
                                              self.index))
+            operators[-1].node_id = process_nodes[0]
             self._closers.append(operators[-1].close)
             node_ids = [n for n in node_ids if n not in process_nodes]
         for node_id in node_ids:
@@ -64,6 +65,7 @@ class TaskInstance:
                 continue
             dead_letter = self._dead_letter(node)
             operators.append(ops.build_operator(node, instance, ctx, graph.input_count(node_id), dead_letter))
+            operators[-1].node_id = node_id
         self.operators = operators
         # ops_from[i]: the operators after position i, precomputed for the hot loop
         self.ops_from = [tuple(operators[i:]) for i in range(len(operators) + 1)]
@@ -117,12 +119,18 @@ class TaskInstance:
             self.job.task_finished(self)
 
     def _push(self, start: int, values: list[Any], keys: list[Any] | None) -> None:
-        for op in self.ops_from[start]:
-            values, keys = op.process(values, keys)
-            if not values:
-                break
-        else:
-            self.router.emit(values, keys)  # type: ignore[union-attr]
+        op = None
+        try:  # free in CPython 3.11+ unless something raises
+            for op in self.ops_from[start]:
+                values, keys = op.process(values, keys)
+                if not values:
+                    break
+            else:
+                self.router.emit(values, keys)  # type: ignore[union-attr]
+        except Exception:
+            if op is not None:
+                self.current_node = op.node_id
+            raise
         if self.windows:
             self._emit_late()
 
@@ -165,7 +173,17 @@ class TaskInstance:
         clock = time.monotonic
         last_flush = clock()
         from_collection = self.source_node is not None and self.source_node.kind == g.COLLECTION
-        for batch in self._source_batches():
+        batches = self._source_batches()
+        while True:
+            self.current_node = self.spec.head
+            batch = next(batches, None)
+            if batch is None:
+                break
+            if not batch:  # the source is idle: send what is buffered now
+                router.flush()
+                if self.timers:
+                    self._on_timers()
+                continue
             self._push(0, batch, None)  # a batch already read is never dropped, even on stop
             now = clock()
             if now - last_flush >= linger:
@@ -216,6 +234,7 @@ class TaskInstance:
                 remaining -= 1
                 continue
             if multi is not None:
+                self.current_node = self.spec.head
                 values, keys = multi(index, values, keys)
                 if values:
                     self._push(1, values, keys)
