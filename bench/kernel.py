@@ -58,7 +58,9 @@ def run_chain(data: list[int]) -> int:
 def run_generator(data: list[int]) -> int:
     out: list[int] = []
     sink = out.append
-    for y in (double(x) for x in (x for x in (add_one(v) for v in data) if not_multiple_of_three(x))):
+    for y in (
+        double(x) for x in (x for x in (add_one(v) for v in data) if not_multiple_of_three(x))
+    ):
         sink(y)
     return len(out)
 
@@ -90,8 +92,13 @@ def run_thread_channel(data: list[int]) -> int:
 def run_keyed_window(data: list[int]) -> int:
     out: list[int] = []
     env = LocalEnvironment("bench-window")
-    (env.from_batch(data).keyby(lambda x: x % 64).window(TumblingWindow(100), time="count")
-        .reduce(lambda a, b: a + b).sink(out.append))
+    (
+        env.from_batch(data)
+        .keyby(lambda x: x % 64)
+        .window(TumblingWindow(100), time="count")
+        .reduce(lambda a, b: a + b)
+        .sink(out.append)
+    )
     env.submit(autostop=True)
     return len(out)
 
@@ -135,7 +142,10 @@ def unbounded_child(seconds: float) -> None:
 def measure_unbounded(seconds: float) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--unbounded-child", str(seconds)],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -163,7 +173,9 @@ def main() -> None:
         results["bytewax_rps"] = round(best_rate(n, repeats, lambda: run_bytewax(data), expected))
     except ImportError:
         results["bytewax_rps"] = None  # pip install -e ".[bench]"
-    results["thread_channel_rps"] = round(best_rate(n, repeats, lambda: run_thread_channel(data), n))
+    results["thread_channel_rps"] = round(
+        best_rate(n, repeats, lambda: run_thread_channel(data), n)
+    )
     results["keyed_window_rps"] = round(best_rate(n, repeats, lambda: run_keyed_window(data), None))
     unbounded = measure_unbounded(args.unbounded_seconds)
     results["peak_rss_mb_unbounded"] = unbounded["peak_rss_mb"]

@@ -41,7 +41,9 @@ class LatestPerUser(SinkFunction):
     def close(self):
         for user in sorted(self.latest):
             s = self.latest[user]
-            print(f"{user}: total={s['total']} items={','.join(s['items'])} quantities={s['quantities']}")
+            print(
+                f"{user}: total={s['total']} items={','.join(s['items'])} quantities={s['quantities']}"
+            )
 
 
 def main() -> None:

@@ -69,7 +69,9 @@ def test_dead_letter_sink_receives_failed_records(env: LocalEnvironment) -> None
             Letters.received.append((failed.record, str(failed.error), failed.attempts))
 
     out: list[int] = []
-    env.from_batch([1, 3, 5]).filter(lambda x: 1 / (x - 3) > -10, on_error=Retry(1, then=DeadLetter(Letters))).sink(Collect, out)
+    env.from_batch([1, 3, 5]).filter(
+        lambda x: 1 / (x - 3) > -10, on_error=Retry(1, then=DeadLetter(Letters))
+    ).sink(Collect, out)
     env.submit(autostop=True)
     assert out == [1, 5]
     assert Letters.received == [(3, "division by zero", 2)]
@@ -77,8 +79,12 @@ def test_dead_letter_sink_receives_failed_records(env: LocalEnvironment) -> None
 
 def test_skip_on_keyed_flatmap_keeps_the_other_keys(env: LocalEnvironment) -> None:
     out: list[int] = []
-    (env.from_batch([1, 2, 3]).keyby(lambda x: x % 2)
-        .flatmap(lambda x: [x, x] if x != 2 else 1 / 0, on_error=Skip()).sink(Collect, out))
+    (
+        env.from_batch([1, 2, 3])
+        .keyby(lambda x: x % 2)
+        .flatmap(lambda x: [x, x] if x != 2 else 1 / 0, on_error=Skip())
+        .sink(Collect, out)
+    )
     env.submit(autostop=True)
     assert sorted(out) == [1, 1, 3, 3]
 

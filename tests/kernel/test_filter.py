@@ -30,6 +30,8 @@ def test_filter_on_keyed_stream_keeps_keys(env: LocalEnvironment) -> None:
             return (self.ctx.get_key(), data)
 
     out: list[tuple[str, int]] = []
-    env.from_batch(range(20)).keyby(lambda x: "odd" if x % 2 else "even").filter(lambda x: x > 9).map(KeyOf).sink(Collect, out)
+    env.from_batch(range(20)).keyby(lambda x: "odd" if x % 2 else "even").filter(
+        lambda x: x > 9
+    ).map(KeyOf).sink(Collect, out)
     env.submit(autostop=True)
     assert sorted(out) == sorted(("odd" if x % 2 else "even", x) for x in range(10, 20))

@@ -40,7 +40,9 @@ def test_hash_keyby_keeps_per_key_order(env: LocalEnvironment) -> None:
 def test_broadcast_keyby_reaches_every_instance(env: LocalEnvironment) -> None:
     out: list[tuple[str, int, int]] = []
     records = [{"user": "x", "n": i} for i in range(10)]
-    env.from_batch(records).keyby(ByUser, strategy="broadcast").map(Where, parallelism=3).sink(Collect, out)
+    env.from_batch(records).keyby(ByUser, strategy="broadcast").map(Where, parallelism=3).sink(
+        Collect, out
+    )
     env.submit(autostop=True)
     assert len(out) == 30
     assert {index for _, index, _ in out} == {0, 1, 2}
@@ -49,7 +51,9 @@ def test_broadcast_keyby_reaches_every_instance(env: LocalEnvironment) -> None:
 def test_round_robin_keyby_spreads_records(env: LocalEnvironment) -> None:
     out: list[tuple[str, int, int]] = []
     records = [{"user": "x", "n": i} for i in range(10)]
-    env.from_batch(records).keyby(ByUser, strategy="round_robin").map(Where, parallelism=2).sink(Collect, out)
+    env.from_batch(records).keyby(ByUser, strategy="round_robin").map(Where, parallelism=2).sink(
+        Collect, out
+    )
     env.submit(autostop=True)
     assert sorted(n for _, _, n in out) == list(range(10))
     counts = [sum(1 for _, i, _ in out if i == k) for k in (0, 1)]
@@ -62,6 +66,8 @@ def test_unknown_strategy_is_rejected(env: LocalEnvironment) -> None:
 
 
 def test_unhashable_key_fails_with_a_clear_error(env: LocalEnvironment) -> None:
-    env.from_batch([[1], [2]]).keyby(lambda x: x).map(lambda x: x, parallelism=2).sink(lambda x: None)
+    env.from_batch([[1], [2]]).keyby(lambda x: x).map(lambda x: x, parallelism=2).sink(
+        lambda x: None
+    )
     with pytest.raises(TypeError, match="unhashable key"):
         env.submit(autostop=True)

@@ -28,7 +28,9 @@ def test_map_accepts_lambda_and_keeps_order(env: LocalEnvironment) -> None:
 
 def test_parallel_map_processes_every_record_once(env: LocalEnvironment) -> None:
     out: list[int] = []
-    env.from_batch(list(range(3000))).map(lambda x: -x, parallelism=3).sink(Collect, out, parallelism=1)
+    env.from_batch(list(range(3000))).map(lambda x: -x, parallelism=3).sink(
+        Collect, out, parallelism=1
+    )
     env.submit(autostop=True)
     assert sorted(out) == sorted(-x for x in range(3000))
 
@@ -39,7 +41,9 @@ def test_map_sees_its_parallel_index(env: LocalEnvironment) -> None:
             return (self.ctx.parallel_index, self.ctx.parallelism)
 
     out: list[tuple[int, int]] = []
-    env.from_batch(list(range(100))).map(lambda x: x, parallelism=2).map(Where, parallelism=2).sink(Collect, out)
+    env.from_batch(list(range(100))).map(lambda x: x, parallelism=2).map(Where, parallelism=2).sink(
+        Collect, out
+    )
     env.submit(autostop=True)
     assert {p for _, p in out} == {2}
     assert {i for i, _ in out} == {0, 1}
@@ -65,7 +69,9 @@ def test_processes_map_runs_in_worker_processes(env: LocalEnvironment) -> None:
     import os
 
     out: list[int] = []
-    env.from_batch(list(range(50))).map(lambda x: os.getpid(), parallelism=2, processes=True).sink(Collect, out)
+    env.from_batch(list(range(50))).map(lambda x: os.getpid(), parallelism=2, processes=True).sink(
+        Collect, out
+    )
     env.submit(autostop=True)
     assert len(out) == 50
     assert os.getpid() not in out

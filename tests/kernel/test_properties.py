@@ -20,18 +20,29 @@ widths = st.integers(min_value=1, max_value=3)
 
 
 @FAST
-@given(data=records, p_src=widths, p_map=widths, p_key=widths, p_sink=widths,
-       strategy=st.sampled_from(["hash", "round_robin"]), chaining=st.booleans(),
-       batch_size=st.sampled_from([1, 7, 1024]))
-def test_no_record_is_lost_or_duplicated(data, p_src, p_map, p_key, p_sink, strategy, chaining, batch_size):
+@given(
+    data=records,
+    p_src=widths,
+    p_map=widths,
+    p_key=widths,
+    p_sink=widths,
+    strategy=st.sampled_from(["hash", "round_robin"]),
+    chaining=st.booleans(),
+    batch_size=st.sampled_from([1, 7, 1024]),
+)
+def test_no_record_is_lost_or_duplicated(
+    data, p_src, p_map, p_key, p_sink, strategy, chaining, batch_size
+):
     env = LocalEnvironment("prop", config={"chaining": chaining, "batch_size": batch_size})
     out: list[int] = []
-    (env.from_batch(data, parallelism=p_src)
+    (
+        env.from_batch(data, parallelism=p_src)
         .map(lambda x: x * 2, parallelism=p_map)
         .filter(lambda x: x % 3 != 0)
         .keyby(lambda x: x % 5, strategy=strategy)
         .flatmap(lambda x: [x, x + 1], parallelism=p_key)
-        .sink(Collect, out, parallelism=p_sink))
+        .sink(Collect, out, parallelism=p_sink)
+    )
     env.submit(autostop=True)
     expected = [y for x in data if (x * 2) % 3 != 0 for y in (x * 2, x * 2 + 1)]
     assert Counter(out) == Counter(expected)
@@ -42,7 +53,9 @@ def test_no_record_is_lost_or_duplicated(data, p_src, p_map, p_key, p_sink, stra
 def test_broadcast_delivers_one_copy_per_instance(data, width):
     env = LocalEnvironment("prop")
     out: list[int] = []
-    env.from_batch(data).keyby(lambda x: x, strategy="broadcast").map(lambda x: x, parallelism=width).sink(Collect, out)
+    env.from_batch(data).keyby(lambda x: x, strategy="broadcast").map(
+        lambda x: x, parallelism=width
+    ).sink(Collect, out)
     env.submit(autostop=True)
     assert Counter(out) == Counter({k: v * width for k, v in Counter(data).items()})
 
@@ -59,14 +72,22 @@ def _reference_time_windows(events, size, slide):
 
 
 events = st.lists(
-    st.tuples(st.sampled_from("abc"), st.integers(min_value=0, max_value=50), st.integers(min_value=0, max_value=200)),
+    st.tuples(
+        st.sampled_from("abc"),
+        st.integers(min_value=0, max_value=50),
+        st.integers(min_value=0, max_value=200),
+    ),
     max_size=120,
 )
 
 
 @FAST
-@given(events=events, size=st.integers(min_value=1, max_value=40), slide_div=st.integers(min_value=1, max_value=4),
-       width=widths)
+@given(
+    events=events,
+    size=st.integers(min_value=1, max_value=40),
+    slide_div=st.integers(min_value=1, max_value=4),
+    width=widths,
+)
 def test_event_time_windows_match_reference(events, size, slide_div, width):
     slide = max(1, size // slide_div)
     spec = TumblingWindow(size) if slide == size else SlidingWindow(size, slide)
@@ -74,9 +95,14 @@ def test_event_time_windows_match_reference(events, size, slide_div, width):
     events = sorted(events, key=lambda e: e[2])
     env = LocalEnvironment("prop")
     out: list[tuple[str, int]] = []
-    (env.from_batch(events).keyby(lambda e: e[0]).window(spec, timestamp=lambda e: e[2])
+    (
+        env.from_batch(events)
+        .keyby(lambda e: e[0])
+        .window(spec, timestamp=lambda e: e[2])
         .reduce(lambda a, b: (a[0], a[1] + b[1], a[2]), parallelism=width)
-        .map(lambda e: (e[0], e[1])).sink(Collect, out))
+        .map(lambda e: (e[0], e[1]))
+        .sink(Collect, out)
+    )
     env.submit(autostop=True)
     assert Counter(out) == _reference_time_windows(events, size, slide)
 
@@ -86,11 +112,20 @@ def test_event_time_windows_match_reference(events, size, slide_div, width):
 def test_count_windows_match_reference(events, size):
     env = LocalEnvironment("prop")
     out: list[tuple[str, list[int]]] = []
-    (env.from_batch(events).keyby(lambda e: e[0]).window(TumblingWindow(size), time="count")
-        .apply(lambda key, window, rs: [(key, [r[1] for r in rs])]).sink(Collect, out))
+    (
+        env.from_batch(events)
+        .keyby(lambda e: e[0])
+        .window(TumblingWindow(size), time="count")
+        .apply(lambda key, window, rs: [(key, [r[1] for r in rs])])
+        .sink(Collect, out)
+    )
     env.submit(autostop=True)
     per_key: dict[str, list[int]] = defaultdict(list)
     for key, value, _ in events:
         per_key[key].append(value)
-    expected = [(key, values[i:i + size]) for key, values in per_key.items() for i in range(0, len(values), size)]
+    expected = [
+        (key, values[i : i + size])
+        for key, values in per_key.items()
+        for i in range(0, len(values), size)
+    ]
     assert sorted(out) == sorted(expected)

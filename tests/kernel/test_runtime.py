@@ -19,8 +19,14 @@ def test_stateless_neighbours_are_chained_into_one_task(env: LocalEnvironment) -
 
 
 def test_keyby_and_parallelism_changes_split_tasks(env: LocalEnvironment) -> None:
-    (env.from_batch([1]).map(lambda x: x).keyby(lambda x: x).map(lambda x: x, parallelism=2)
-        .map(lambda x: x, parallelism=3).sink(lambda x: None, parallelism=3))
+    (
+        env.from_batch([1])
+        .map(lambda x: x)
+        .keyby(lambda x: x)
+        .map(lambda x: x, parallelism=2)
+        .map(lambda x: x, parallelism=3)
+        .sink(lambda x: None, parallelism=3)
+    )
     tasks = plan(env.graph)
     assert [(len(t.nodes), t.parallelism) for t in tasks] == [(3, 1), (1, 2), (2, 3)]
 
@@ -49,8 +55,13 @@ def test_end_of_stream_waits_for_every_parallel_upstream_instance() -> None:
     # small batches so the slow instance is still sending after the fast one has ended
     env = LocalEnvironment("eos", config={"batch_size": 8})
     out: list[int] = []
-    (env.from_batch(list(range(2000)), parallelism=2).map(SlowTail, parallelism=2)
-        .keyby(lambda x: x % 3).map(lambda x: x, parallelism=3).sink(Collect, out, parallelism=1))
+    (
+        env.from_batch(list(range(2000)), parallelism=2)
+        .map(SlowTail, parallelism=2)
+        .keyby(lambda x: x % 3)
+        .map(lambda x: x, parallelism=3)
+        .sink(Collect, out, parallelism=1)
+    )
     env.submit(autostop=True)
     assert sorted(out) == list(range(2000))
 
@@ -68,7 +79,9 @@ def test_unbounded_source_is_held_back_by_a_slow_sink() -> None:
     env.from_source(Endless).sink(lambda x: time.sleep(0.01), parallelism=2)
     env.submit()
     time.sleep(0.5)
-    in_flight_bound = 2 * (2 + 1) * 10 + 10 + 20  # two channels + one batch in hand each + source buffer
+    in_flight_bound = (
+        2 * (2 + 1) * 10 + 10 + 20
+    )  # two channels + one batch in hand each + source buffer
     consumed_bound = 2 * 0.6 / 0.01
     produced_so_far = len(produced)
     env.stop()
@@ -77,7 +90,9 @@ def test_unbounded_source_is_held_back_by_a_slow_sink() -> None:
 
 def test_graph_survives_cloudpickle_and_runs_from_the_copy() -> None:
     env = LocalEnvironment("shipped")
-    env.from_batch([1, 2, 3]).map(lambda x: x + 1).keyby(lambda x: x % 2).map(lambda x: x * 10, parallelism=2).print()
+    env.from_batch([1, 2, 3]).map(lambda x: x + 1).keyby(lambda x: x % 2).map(
+        lambda x: x * 10, parallelism=2
+    ).print()
     copy = cloudpickle.loads(cloudpickle.dumps(env.graph))
     out: list[int] = []
     sink_node = max(copy.nodes.values(), key=lambda n: n.id)
@@ -103,7 +118,9 @@ def test_stop_drains_records_already_inside_the_pipeline() -> None:
             return self.n
 
     env = LocalEnvironment("drain")
-    env.from_source(Burst).map(lambda x: (time.sleep(0.001), x)[1], parallelism=2).sink(Collect, out)
+    env.from_source(Burst).map(lambda x: (time.sleep(0.001), x)[1], parallelism=2).sink(
+        Collect, out
+    )
     env.submit()
     gate.wait(5)
     env.stop()

@@ -36,7 +36,9 @@ def test_every_parallel_sink_instance_is_closed(env: LocalEnvironment) -> None:
     assert sorted(x for s in Recording.instances for x in s.closed_with) == list(range(100))
 
 
-def test_print_writes_prefix_and_record(env: LocalEnvironment, capsys: pytest.CaptureFixture[str]) -> None:
+def test_print_writes_prefix_and_record(
+    env: LocalEnvironment, capsys: pytest.CaptureFixture[str]
+) -> None:
     env.from_batch([1, 2]).print(prefix="[out]")
     env.submit(autostop=True)
     assert capsys.readouterr().out == "[out] 1\n[out] 2\n"

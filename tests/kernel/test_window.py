@@ -8,7 +8,6 @@ from sage_client import (
     SessionWindow,
     SlidingWindow,
     SourceFunction,
-    StopSignal,
     TumblingWindow,
     Window,
 )
@@ -40,18 +39,32 @@ def test_tumbling_event_time_reduce(env: LocalEnvironment) -> None:
     assert late == []
 
 
-def test_sliding_event_time_puts_a_record_in_every_overlapping_window(env: LocalEnvironment) -> None:
+def test_sliding_event_time_puts_a_record_in_every_overlapping_window(
+    env: LocalEnvironment,
+) -> None:
     records = [("k", 1, 5.0)]
-    out, _ = _run(env, records, SlidingWindow(10, 5), mode="apply",
-                  fn=lambda key, window, rs: [(key, window, len(rs))], timestamp=lambda r: r[2])
+    out, _ = _run(
+        env,
+        records,
+        SlidingWindow(10, 5),
+        mode="apply",
+        fn=lambda key, window, rs: [(key, window, len(rs))],
+        timestamp=lambda r: r[2],
+    )
     assert sorted(out) == [("k", Window(0.0, 10.0), 1), ("k", Window(5.0, 15.0), 1)]
 
 
 def test_session_windows_merge_records_closer_than_the_gap(env: LocalEnvironment) -> None:
     records = [("u", 1, 0.0), ("u", 1, 2.0), ("u", 1, 10.0), ("u", 1, 3.5)]
-    out, _ = _run(env, records, SessionWindow(3), mode="apply",
-                  fn=lambda key, window, rs: [(window.start, window.end, len(rs))],
-                  timestamp=lambda r: r[2], out_of_orderness=5)
+    out, _ = _run(
+        env,
+        records,
+        SessionWindow(3),
+        mode="apply",
+        fn=lambda key, window, rs: [(window.start, window.end, len(rs))],
+        timestamp=lambda r: r[2],
+        out_of_orderness=5,
+    )
     assert sorted(out) == [(0.0, 6.5, 3), (10.0, 13.0, 1)]
 
 
@@ -64,14 +77,22 @@ def test_records_behind_the_watermark_go_to_the_late_output(env: LocalEnvironmen
 
 def test_count_tumbling_window_fires_every_n_and_flushes_the_rest(env: LocalEnvironment) -> None:
     records = [("k", i, 0) for i in range(7)]
-    out, _ = _run(env, records, TumblingWindow(3), time="count", fn=lambda a, b: (a[0], a[1] + b[1], 0))
+    out, _ = _run(
+        env, records, TumblingWindow(3), time="count", fn=lambda a, b: (a[0], a[1] + b[1], 0)
+    )
     assert out == [("k", 3, 0), ("k", 12, 0), ("k", 6, 0)]
 
 
 def test_count_sliding_window_covers_the_last_size_records(env: LocalEnvironment) -> None:
     records = [("k", i, 0) for i in range(1, 6)]
-    out, _ = _run(env, records, SlidingWindow(3, 2), time="count", mode="apply",
-                  fn=lambda key, window, rs: [[r[1] for r in rs]])
+    out, _ = _run(
+        env,
+        records,
+        SlidingWindow(3, 2),
+        time="count",
+        mode="apply",
+        fn=lambda key, window, rs: [[r[1] for r in rs]],
+    )
     assert out == [[1, 2], [2, 3, 4], [3, 4, 5]]  # the end of stream fires the last 3
 
 
@@ -88,14 +109,22 @@ class Mean(AggregateFunction):
 
 def test_aggregate_function(env: LocalEnvironment) -> None:
     records = [("a", 2, 0.0), ("a", 4, 1.0), ("b", 10, 1.0)]
-    out, _ = _run(env, records, TumblingWindow(5), mode="aggregate", fn=Mean, timestamp=lambda r: r[2])
+    out, _ = _run(
+        env, records, TumblingWindow(5), mode="aggregate", fn=Mean, timestamp=lambda r: r[2]
+    )
     assert sorted(out) == [3.0, 10.0]
 
 
 def test_aggregate_tuple_form(env: LocalEnvironment) -> None:
     records = [("a", 2, 0.0), ("a", 4, 1.0)]
-    out, _ = _run(env, records, TumblingWindow(5), mode="aggregate",
-                  fn=(lambda: 0, lambda acc, r: acc + r[1], lambda acc: acc * 10), timestamp=lambda r: r[2])
+    out, _ = _run(
+        env,
+        records,
+        TumblingWindow(5),
+        mode="aggregate",
+        fn=(lambda: 0, lambda acc, r: acc + r[1], lambda acc: acc * 10),
+        timestamp=lambda r: r[2],
+    )
     assert out == [60]
 
 
@@ -113,8 +142,14 @@ def test_processing_time_window_fires_without_end_of_stream(env: LocalEnvironmen
             return ("k", 1)
 
     out: list[int] = []
-    (env.from_source(Trickle).keyby(lambda r: r[0]).window(TumblingWindow(0.2), time="processing")
-        .reduce(lambda a, b: (a[0], a[1] + b[1])).map(lambda r: r[1]).sink(Collect, out))
+    (
+        env.from_source(Trickle)
+        .keyby(lambda r: r[0])
+        .window(TumblingWindow(0.2), time="processing")
+        .reduce(lambda a, b: (a[0], a[1] + b[1]))
+        .map(lambda r: r[1])
+        .sink(Collect, out)
+    )
     job = env.submit()
     deadline = time.monotonic() + 5
     while sum(out) < 3 and time.monotonic() < deadline:

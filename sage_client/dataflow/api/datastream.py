@@ -37,7 +37,9 @@ def _function_name(function: Any) -> str:
 
 
 def _check_function(op: str, function: Any) -> None:
-    if function is None or not (inspect.isclass(function) or callable(function) or isinstance(function, BaseFunction)):
+    if function is None or not (
+        inspect.isclass(function) or callable(function) or isinstance(function, BaseFunction)
+    ):
         raise TypeError(
             f"{op}() takes a Function class, a Function instance or a callable, got {function!r}"
         )
@@ -52,7 +54,9 @@ def _check_parallelism(parallelism: int) -> int:
 class DataStream:
     """A stream of records produced by one node (and one of its output ports)."""
 
-    def __init__(self, env: BaseEnvironment, node_id: int, port: int = 0, keyed: bool = False) -> None:
+    def __init__(
+        self, env: BaseEnvironment, node_id: int, port: int = 0, keyed: bool = False
+    ) -> None:
         self._env = env
         self._node_id = node_id
         self._port = port
@@ -92,44 +96,104 @@ class DataStream:
             function=function,
             args=tuple(args),
             kwargs=dict(kwargs),
-            parallelism=_check_parallelism(parallelism if parallelism is not None else self.node.parallelism),
+            parallelism=_check_parallelism(
+                parallelism if parallelism is not None else self.node.parallelism
+            ),
             options=opts,
         )
         self._env.graph.add_edge(self._node_id, node.id, partition=partition, src_port=self._port)
         return DataStream(self._env, node.id, keyed=self.keyed if keyed is None else keyed)
 
-    def map(self, function: Any, *args: Any, parallelism: int | None = None, on_error: Any = None,
-            processes: bool = False, **kwargs: Any) -> DataStream:
+    def map(
+        self,
+        function: Any,
+        *args: Any,
+        parallelism: int | None = None,
+        on_error: Any = None,
+        processes: bool = False,
+        **kwargs: Any,
+    ) -> DataStream:
         """One output per record. ``processes=True`` runs instances in worker processes (CPU-bound)."""
-        return self._then(g.MAP, function, args, kwargs, parallelism=parallelism,
-                          on_error=on_error, processes=processes)
+        return self._then(
+            g.MAP,
+            function,
+            args,
+            kwargs,
+            parallelism=parallelism,
+            on_error=on_error,
+            processes=processes,
+        )
 
-    def filter(self, function: Any, *args: Any, parallelism: int | None = None, on_error: Any = None,
-               processes: bool = False, **kwargs: Any) -> DataStream:
-        return self._then(g.FILTER, function, args, kwargs, parallelism=parallelism,
-                          on_error=on_error, processes=processes)
+    def filter(
+        self,
+        function: Any,
+        *args: Any,
+        parallelism: int | None = None,
+        on_error: Any = None,
+        processes: bool = False,
+        **kwargs: Any,
+    ) -> DataStream:
+        return self._then(
+            g.FILTER,
+            function,
+            args,
+            kwargs,
+            parallelism=parallelism,
+            on_error=on_error,
+            processes=processes,
+        )
 
-    def flatmap(self, function: Any, *args: Any, parallelism: int | None = None, on_error: Any = None,
-                processes: bool = False, **kwargs: Any) -> DataStream:
-        return self._then(g.FLATMAP, function, args, kwargs, parallelism=parallelism,
-                          on_error=on_error, processes=processes)
+    def flatmap(
+        self,
+        function: Any,
+        *args: Any,
+        parallelism: int | None = None,
+        on_error: Any = None,
+        processes: bool = False,
+        **kwargs: Any,
+    ) -> DataStream:
+        return self._then(
+            g.FLATMAP,
+            function,
+            args,
+            kwargs,
+            parallelism=parallelism,
+            on_error=on_error,
+            processes=processes,
+        )
 
     flat_map = flatmap
 
-    def sink(self, function: Any, *args: Any, parallelism: int | None = None, on_error: Any = None,
-             **kwargs: Any) -> DataStream:
-        return self._then(g.SINK, function, args, kwargs, parallelism=parallelism, on_error=on_error)
+    def sink(
+        self,
+        function: Any,
+        *args: Any,
+        parallelism: int | None = None,
+        on_error: Any = None,
+        **kwargs: Any,
+    ) -> DataStream:
+        return self._then(
+            g.SINK, function, args, kwargs, parallelism=parallelism, on_error=on_error
+        )
 
     def print(self, prefix: str = "", separator: str = " ", colored: bool = False) -> DataStream:
         """Print every record (``prefix`` + separator + record) on stdout."""
         return self._then(g.SINK, _Printer(prefix, separator), (), {}, parallelism=1, name="print")
 
-    def keyby(self, function: Any, *args: Any, strategy: str = g.HASH, parallelism: int | None = None,
-              **kwargs: Any) -> KeyedStream:
+    def keyby(
+        self,
+        function: Any,
+        *args: Any,
+        strategy: str = g.HASH,
+        parallelism: int | None = None,
+        **kwargs: Any,
+    ) -> KeyedStream:
         """Key every record with ``function``; the next operator receives records partitioned by
         ``strategy``: ``"hash"`` (same key -> same instance), ``"broadcast"`` or ``"round_robin"``."""
         if strategy not in g.PARTITION_STRATEGIES:
-            raise ValueError(f"keyby strategy must be one of {g.PARTITION_STRATEGIES}, got {strategy!r}")
+            raise ValueError(
+                f"keyby strategy must be one of {g.PARTITION_STRATEGIES}, got {strategy!r}"
+            )
         stream = self._then(g.KEYBY, function, args, kwargs, parallelism=parallelism, keyed=True)
         return KeyedStream(self._env, stream._node_id, strategy)
 
@@ -162,8 +226,9 @@ class KeyedStream(DataStream):
         super().__init__(env, node_id, keyed=True)
         self.strategy = strategy
 
-    def _then(self, kind: str, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-              **kw: Any) -> DataStream:
+    def _then(
+        self, kind: str, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], **kw: Any
+    ) -> DataStream:
         if kw.get("partition", g.FORWARD) == g.FORWARD:
             kw["partition"] = self.strategy
         return super()._then(kind, function, args, kwargs, **kw)
@@ -193,7 +258,9 @@ class KeyedStream(DataStream):
             raise ValueError("event-time windows need timestamp=<callable record -> float>")
         if domain == COUNT:
             if isinstance(spec, SessionWindow):
-                raise ValueError("count windows are tumbling or sliding; SessionWindow needs time='event' or 'processing'")
+                raise ValueError(
+                    "count windows are tumbling or sliding; SessionWindow needs time='event' or 'processing'"
+                )
             sizes = [spec.size] + ([spec.slide] if isinstance(spec, SlidingWindow) else [])
             if any(int(s) != s for s in sizes):
                 raise ValueError(f"count window sizes must be whole numbers, got {spec!r}")
@@ -212,7 +279,11 @@ class WindowedStream:
 
     def _build(self, mode: str, function: Any, parallelism: int | None) -> WindowResultStream:
         stream = self._keyed._then(
-            g.WINDOW, function, (), {}, parallelism=parallelism,
+            g.WINDOW,
+            function,
+            (),
+            {},
+            parallelism=parallelism,
             options={"window": self._options, "mode": mode},
         )
         return WindowResultStream(stream._env, stream._node_id)
@@ -228,9 +299,13 @@ class WindowedStream:
             if len(function) != 3 or not all(callable(f) for f in function):
                 raise TypeError("aggregate((create, add, get_result)) takes three callables")
             function = _TupleAggregate(*function)
-        elif not (isinstance(function, AggregateFunction)
-                  or (inspect.isclass(function) and issubclass(function, AggregateFunction))):
-            raise TypeError("aggregate() takes an AggregateFunction or a (create, add, get_result) tuple")
+        elif not (
+            isinstance(function, AggregateFunction)
+            or (inspect.isclass(function) and issubclass(function, AggregateFunction))
+        ):
+            raise TypeError(
+                "aggregate() takes an AggregateFunction or a (create, add, get_result) tuple"
+            )
         return self._build("aggregate", function, parallelism)
 
     def apply(self, function: Any, parallelism: int | None = None) -> WindowResultStream:
@@ -257,19 +332,42 @@ class ConnectedStreams:
     def connect(self, *others: DataStream | ConnectedStreams) -> ConnectedStreams:
         return self.streams[0].connect(*self.streams[1:], *others)
 
-    def _multi_input(self, kind: str, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                     parallelism: int | None, indexed: bool, name: str | None = None) -> DataStream:
-        width = parallelism if parallelism is not None else max(s.node.parallelism for s in self.streams)
+    def _multi_input(
+        self,
+        kind: str,
+        function: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        parallelism: int | None,
+        indexed: bool,
+        name: str | None = None,
+    ) -> DataStream:
+        width = (
+            parallelism
+            if parallelism is not None
+            else max(s.node.parallelism for s in self.streams)
+        )
         node = self._env.graph.add_node(
-            kind, name or f"{kind}:{_function_name(function)}", function=function, args=tuple(args),
-            kwargs=dict(kwargs), parallelism=_check_parallelism(width),
+            kind,
+            name or f"{kind}:{_function_name(function)}",
+            function=function,
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            parallelism=_check_parallelism(width),
         )
         for index, stream in enumerate(self.streams):
-            self._env.graph.add_edge(stream._node_id, node.id, input_index=index if indexed else 0,
-                                     partition=stream._partition_out(), src_port=stream._port)
+            self._env.graph.add_edge(
+                stream._node_id,
+                node.id,
+                input_index=index if indexed else 0,
+                partition=stream._partition_out(),
+                src_port=stream._port,
+            )
         return DataStream(self._env, node.id, keyed=all(s.keyed for s in self.streams))
 
-    def comap(self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any) -> DataStream:
+    def comap(
+        self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any
+    ) -> DataStream:
         """``function`` has ``map0`` .. ``mapN``: ``mapI`` handles records of input I."""
         target = function
         for index in range(len(self.streams)):
@@ -280,7 +378,9 @@ class ConnectedStreams:
                 )
         return self._multi_input(g.COMAP, function, args, kwargs, parallelism, indexed=True)
 
-    def join(self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any) -> DataStream:
+    def join(
+        self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any
+    ) -> DataStream:
         """Join two keyed inputs: ``execute(payload, key, tag)`` returns a list of outputs."""
         if len(self.streams) != 2:
             raise ValueError(f"join() takes exactly two streams, got {len(self.streams)}")
@@ -290,27 +390,44 @@ class ConnectedStreams:
                 f"join() needs both inputs keyed; input(s) {unkeyed} have no key: call .keyby(...) on them "
                 "first (or ConnectedStreams.keyby([fn0, fn1]))"
             )
-        if not (inspect.isclass(function) and issubclass(function, JoinFunction)
-                or isinstance(function, JoinFunction) or callable(function)):
+        if not (
+            inspect.isclass(function)
+            and issubclass(function, JoinFunction)
+            or isinstance(function, JoinFunction)
+            or callable(function)
+        ):
             raise TypeError("join() takes a JoinFunction or a callable(payload, key, tag) -> list")
         return self._multi_input(g.JOIN, function, args, kwargs, parallelism, indexed=True)
 
     def keyby(self, function: Any | Sequence[Any], strategy: str = g.HASH) -> ConnectedStreams:
         """Key every input: one key function for all, or a list with one per input."""
-        functions = list(function) if isinstance(function, list | tuple) else [function] * len(self.streams)
+        functions = (
+            list(function) if isinstance(function, list | tuple) else [function] * len(self.streams)
+        )
         if len(functions) != len(self.streams):
-            raise ValueError(f"keyby() got {len(functions)} key functions for {len(self.streams)} streams")
-        return ConnectedStreams(self._env, [s.keyby(f, strategy=strategy) for s, f in zip(self.streams, functions)])
+            raise ValueError(
+                f"keyby() got {len(functions)} key functions for {len(self.streams)} streams"
+            )
+        return ConnectedStreams(
+            self._env,
+            [s.keyby(f, strategy=strategy) for s, f in zip(self.streams, functions, strict=False)],
+        )
 
-    def map(self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any) -> DataStream:
+    def map(
+        self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any
+    ) -> DataStream:
         """Union of the inputs, then ``function`` on every record."""
         return self._multi_input(g.MAP, function, args, kwargs, parallelism, indexed=False)
 
-    def sink(self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any) -> DataStream:
+    def sink(
+        self, function: Any, *args: Any, parallelism: int | None = None, **kwargs: Any
+    ) -> DataStream:
         return self._multi_input(g.SINK, function, args, kwargs, parallelism, indexed=False)
 
     def print(self, prefix: str = "", separator: str = " ") -> DataStream:
-        return self._multi_input(g.SINK, _Printer(prefix, separator), (), {}, 1, indexed=False, name="print")
+        return self._multi_input(
+            g.SINK, _Printer(prefix, separator), (), {}, 1, indexed=False, name="print"
+        )
 
 
 class _Printer:
@@ -328,8 +445,12 @@ class _Printer:
 
 
 class _TupleAggregate(AggregateFunction):
-    def __init__(self, create: Callable[[], Any], add: Callable[[Any, Any], Any],
-                 result: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        create: Callable[[], Any],
+        add: Callable[[Any, Any], Any],
+        result: Callable[[Any], Any],
+    ) -> None:
         super().__init__()
         self._create, self._add, self._result = create, add, result
 

@@ -25,15 +25,23 @@ class BaseEnvironment:
         self.graph = g.LogicalGraph(name=name, config=self.config)
 
     # -- sources ---------------------------------------------------------------------------
-    def from_source(self, function: Any, *args: Any, parallelism: int = 1, **kwargs: Any) -> DataStream:
+    def from_source(
+        self, function: Any, *args: Any, parallelism: int = 1, **kwargs: Any
+    ) -> DataStream:
         """An unbounded source: a SourceFunction class (built with ``*args, **kwargs``), an
         instance, or a zero-argument callable. Its ``execute()`` returns one record per call,
         None for "nothing yet" and ``StopSignal`` to end."""
-        if not (inspect.isclass(function) or callable(function) or isinstance(function, BaseFunction)):
-            raise TypeError(f"from_source() takes a SourceFunction class/instance or a callable, got {function!r}")
+        if not (
+            inspect.isclass(function) or callable(function) or isinstance(function, BaseFunction)
+        ):
+            raise TypeError(
+                f"from_source() takes a SourceFunction class/instance or a callable, got {function!r}"
+            )
         return self._source(g.SOURCE, function, args, kwargs, parallelism, {"bounded": False})
 
-    def from_batch(self, source: Any, *args: Any, parallelism: int = 1, **kwargs: Any) -> DataStream:
+    def from_batch(
+        self, source: Any, *args: Any, parallelism: int = 1, **kwargs: Any
+    ) -> DataStream:
         """A bounded source: a BatchFunction class/instance, or any list/iterable of records."""
         if inspect.isclass(source) or isinstance(source, BaseFunction):
             return self._source(g.SOURCE, source, args, kwargs, parallelism, {"bounded": True})
@@ -56,32 +64,52 @@ class BaseEnvironment:
         node = self.graph.add_node(g.FUTURE, f"future:{name}", options={"filled": False})
         return DataStream(self, node.id)
 
-    def _source(self, kind: str, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                parallelism: int, options: dict[str, Any]) -> DataStream:
+    def _source(
+        self,
+        kind: str,
+        function: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        parallelism: int,
+        options: dict[str, Any],
+    ) -> DataStream:
         if not isinstance(parallelism, int) or parallelism < 1:
             raise ValueError(f"parallelism must be an integer >= 1, got {parallelism!r}")
         label = getattr(function, "__name__", type(function).__name__)
-        node = self.graph.add_node(kind, f"source:{label}", function=function, args=tuple(args),
-                                   kwargs=dict(kwargs), parallelism=parallelism, options=options)
+        node = self.graph.add_node(
+            kind,
+            f"source:{label}",
+            function=function,
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            parallelism=parallelism,
+            options=options,
+        )
         return DataStream(self, node.id)
 
     # -- services --------------------------------------------------------------------------
     def register_service(self, name: str, service_class: Any, *args: Any, **kwargs: Any) -> None:
         """Make ``service_class(*args, **kwargs)`` callable by name from every function of the job."""
         if not callable(service_class):
-            raise TypeError(f"register_service({name!r}, ...) needs a class or factory, got {service_class!r}")
+            raise TypeError(
+                f"register_service({name!r}, ...) needs a class or factory, got {service_class!r}"
+            )
         self._add_service(ServiceSpec(name, service_class, tuple(args), dict(kwargs)))
 
     def register_service_factory(self, name: str, factory: Callable[[], Any]) -> None:
         if not callable(factory):
-            raise TypeError(f"register_service_factory({name!r}, ...) needs a callable, got {factory!r}")
+            raise TypeError(
+                f"register_service_factory({name!r}, ...) needs a callable, got {factory!r}"
+            )
         self._add_service(ServiceSpec(name, factory))
 
     def _add_service(self, spec: ServiceSpec) -> None:
         if not isinstance(spec.name, str) or not spec.name:
             raise ValueError(f"service name must be a non-empty string, got {spec.name!r}")
         if spec.name in self.graph.services:
-            raise ValueError(f"service {spec.name!r} is already registered on environment {self.name!r}")
+            raise ValueError(
+                f"service {spec.name!r} is already registered on environment {self.name!r}"
+            )
         self.graph.services[spec.name] = spec
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -89,7 +117,9 @@ class BaseEnvironment:
         """Run the graph. ``autostop=True`` blocks until every record is processed (raising the
         first user-function error); otherwise the job runs in the background until ``stop()``."""
         if not self.graph.nodes:
-            raise ValueError(f"environment {self.name!r} has no sources; add one with from_batch/from_source")
+            raise ValueError(
+                f"environment {self.name!r} has no sources; add one with from_batch/from_source"
+            )
         return self._execute(autostop)
 
     def _execute(self, autostop: bool) -> Any:
@@ -113,7 +143,9 @@ class LocalEnvironment(BaseEnvironment):
         from sage_client.dataflow.runtime import run_graph  # the runtime is loaded only when used
 
         if self._job is not None and not self._job.done():
-            raise RuntimeError(f"environment {self.name!r} already has a running job; stop() it first")
+            raise RuntimeError(
+                f"environment {self.name!r} already has a running job; stop() it first"
+            )
         self._job = run_graph(self.graph, config=self.config)
         if autostop:
             self._job.wait()

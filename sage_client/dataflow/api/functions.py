@@ -191,7 +191,9 @@ class JoinFunction(BaseFunction):
     returns a list of outputs (possibly empty)."""
 
     def execute(self, payload: Any, key: Any, tag: int) -> list[Any]:  # type: ignore[override]
-        raise NotImplementedError(f"{type(self).__name__} must implement execute(payload, key, tag)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement execute(payload, key, tag)"
+        )
 
 
 class ReduceFunction(BaseFunction):
@@ -218,4 +220,6 @@ class WindowFunction(BaseFunction):
     """Sees a whole window at once: ``execute(key, window, records)`` returns a list of outputs."""
 
     def execute(self, key: Any, window: Any, records: list[Any]) -> list[Any]:  # type: ignore[override]
-        raise NotImplementedError(f"{type(self).__name__} must implement execute(key, window, records)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement execute(key, window, records)"
+        )

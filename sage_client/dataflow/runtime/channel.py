@@ -77,8 +77,15 @@ def partition_hash(key: Any) -> int:
 class OutputEdge:
     """Buffers one logical edge's records per destination instance and flushes them as batches."""
 
-    def __init__(self, edge: g.Edge, channels: list[Channel], sender_index: int, batch_size: int,
-                 on_send: Callable[[], None] | None, one_to_one: bool) -> None:
+    def __init__(
+        self,
+        edge: g.Edge,
+        channels: list[Channel],
+        sender_index: int,
+        batch_size: int,
+        on_send: Callable[[], None] | None,
+        one_to_one: bool,
+    ) -> None:
         self.channels = channels
         self.input_index = edge.input_index
         self.batch_size = batch_size
@@ -108,7 +115,7 @@ class OutputEdge:
                 raise RuntimeError("hash partitioning needs keys; this stream was not keyed")
             parts_v: list[list[Any]] = [[] for _ in range(n)]
             parts_k: list[list[Any]] = [[] for _ in range(n)]
-            for v, k in zip(values, keys):
+            for v, k in zip(values, keys, strict=False):
                 d = partition_hash(k) % n
                 parts_v[d].append(v)
                 parts_k[d].append(k)

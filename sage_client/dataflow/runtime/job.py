@@ -59,7 +59,9 @@ class Job:
             capacity = 0 if head.kind == g.FUTURE else self.capacity
             has_input = head.kind not in (g.SOURCE, g.COLLECTION)
             by_spec[spec.id] = [
-                TaskInstance(self, spec, i, Channel(capacity, self._is_aborted) if has_input else None)
+                TaskInstance(
+                    self, spec, i, Channel(capacity, self._is_aborted) if has_input else None
+                )
                 for i in range(spec.parallelism)
             ]
         for spec in self.tasks:
@@ -69,12 +71,20 @@ class Job:
                     target = by_spec[spec_of_node[edge.dst].id]
                     one_to_one = edge.partition == g.FORWARD and len(target) == spec.parallelism
                     on_send = self._count_send if self.tracking else None
-                    ports.setdefault(edge.src_port, []).append(OutputEdge(
-                        edge, [t.channel for t in target], instance.index, self.batch_size,  # type: ignore[misc]
-                        on_send, one_to_one))
+                    ports.setdefault(edge.src_port, []).append(
+                        OutputEdge(
+                            edge,
+                            [t.channel for t in target],
+                            instance.index,
+                            self.batch_size,  # type: ignore[misc]
+                            on_send,
+                            one_to_one,
+                        )
+                    )
                 instance.router = Router(ports)
                 instance.expected_ends = sum(
-                    self.graph.nodes[e.src].parallelism for e in spec.inputs if not e.feedback)
+                    self.graph.nodes[e.src].parallelism for e in spec.inputs if not e.feedback
+                )
                 self.instances.append(instance)
         self._sources_left = sum(1 for i in self.instances if i.channel is None)
 
@@ -83,8 +93,9 @@ class Job:
         self.services.start()
         self._running = len(self.instances)
         for instance in self.instances:
-            thread = threading.Thread(target=instance.run, name=f"sage:{self.graph.name}:{instance.name}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=instance.run, name=f"sage:{self.graph.name}:{instance.name}", daemon=True
+            )
             self._threads.append(thread)
         for thread in self._threads:
             thread.start()

@@ -14,7 +14,6 @@ from typing import Any
 
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.api.errors import (
-    DeadLetter,
     ErrorPolicy,
     Fail,
     FailedRecord,
@@ -72,7 +71,9 @@ def entry_point(instance: Any, name: str = "execute") -> Callable[..., Any]:
 class Guard:
     """Applies an operator's error policy around one call."""
 
-    def __init__(self, policy: ErrorPolicy, operator: str, dead_letter: Callable[[FailedRecord], Any] | None) -> None:
+    def __init__(
+        self, policy: ErrorPolicy, operator: str, dead_letter: Callable[[FailedRecord], Any] | None
+    ) -> None:
         self.retries = policy.times if isinstance(policy, Retry) else 0
         self.final = policy.then if isinstance(policy, Retry) else policy
         self.operator = operator
@@ -93,7 +94,9 @@ class Guard:
                     if isinstance(final, Fail):
                         raise
                     if isinstance(final, Skip):
-                        log.warning("%s skipped a record after %d attempt(s): %r", operator, attempts, exc)
+                        log.warning(
+                            "%s skipped a record after %d attempt(s): %r", operator, attempts, exc
+                        )
                     elif self.dead_letter is not None:
                         self.dead_letter(FailedRecord(args[0], exc, operator, attempts))
                     return DROP
@@ -131,7 +134,9 @@ class MapOperator(Operator):
         return _map_slow(fn, self.ctx, values, keys)
 
 
-def _map_slow(fn: Callable[[Any], Any], ctx: RuntimeContext, values: list[Any], keys: list[Any] | None) -> Batch:
+def _map_slow(
+    fn: Callable[[Any], Any], ctx: RuntimeContext, values: list[Any], keys: list[Any] | None
+) -> Batch:
     out_v: list[Any] = []
     if keys is None:
         for v in values:
@@ -140,7 +145,7 @@ def _map_slow(fn: Callable[[Any], Any], ctx: RuntimeContext, values: list[Any], 
                 out_v.append(r)
         return out_v, None
     out_k: list[Any] = []
-    for v, k in zip(values, keys):
+    for v, k in zip(values, keys, strict=False):
         ctx.current_key = k
         r = fn(v)
         if r is not DROP:
@@ -162,7 +167,7 @@ class FilterOperator(Operator):
         ctx = self.ctx
         out_v: list[Any] = []
         out_k: list[Any] = []
-        for v, k in zip(values, keys):
+        for v, k in zip(values, keys, strict=False):
             ctx.current_key = k
             r = fn(v)
             if r and r is not DROP:
@@ -206,7 +211,7 @@ class FlatMapOperator(Operator):
             return out_v, None
         out_k: list[Any] = []
         ctx = self.ctx
-        for v, k in zip(values, keys):
+        for v, k in zip(values, keys, strict=False):
             ctx.current_key = k
             r = fn(v)
             if r is not None and r is not DROP:
@@ -227,7 +232,7 @@ class SinkOperator(Operator):
                 fn(v)
         else:
             ctx = self.ctx
-            for v, k in zip(values, keys):
+            for v, k in zip(values, keys, strict=False):
                 ctx.current_key = k
                 fn(v)
         return _EMPTY
@@ -263,7 +268,7 @@ class JoinOperator(Operator):
         fn, ctx = self.fn, self.ctx
         out_v: list[Any] = []
         out_k: list[Any] = []
-        for v, k in zip(values, keys):
+        for v, k in zip(values, keys, strict=False):
             ctx.current_key = k
             produced = fn(v, k, index)
             if produced:
@@ -290,8 +295,13 @@ class WindowAdapter(Operator):
         return self.window.finish()
 
 
-def build_operator(node: g.Node, instance: Any, ctx: RuntimeContext, inputs: int,
-                   dead_letter: Callable[[FailedRecord], Any] | None) -> Operator:
+def build_operator(
+    node: g.Node,
+    instance: Any,
+    ctx: RuntimeContext,
+    inputs: int,
+    dead_letter: Callable[[FailedRecord], Any] | None,
+) -> Operator:
     """The physical operator for ``node`` around its (bound) function ``instance``."""
     policy = node.options.get("on_error") or Fail()
     guard = None if isinstance(policy, Fail) else Guard(policy, node.name, dead_letter)
@@ -300,13 +310,20 @@ def build_operator(node: g.Node, instance: Any, ctx: RuntimeContext, inputs: int
         fn = flatmap_call(instance) if kind == g.FLATMAP else entry_point(instance)
         if guard is not None:
             fn = guard.wrap(fn)
-        cls = {g.MAP: MapOperator, g.FILTER: FilterOperator, g.SINK: SinkOperator,
-               g.KEYBY: KeyByOperator, g.FLATMAP: FlatMapOperator}[kind]
+        cls = {
+            g.MAP: MapOperator,
+            g.FILTER: FilterOperator,
+            g.SINK: SinkOperator,
+            g.KEYBY: KeyByOperator,
+            g.FLATMAP: FlatMapOperator,
+        }[kind]
         return cls(fn, ctx, guard is not None)
     if kind == g.COMAP:
         return CoMapOperator([getattr(instance, f"map{i}") for i in range(inputs)], ctx)
     if kind == g.JOIN:
         return JoinOperator(entry_point(instance), ctx)
     if kind == g.WINDOW:
-        return WindowAdapter(WindowOperator(instance, node.options["window"], node.options["mode"], ctx))
+        return WindowAdapter(
+            WindowOperator(instance, node.options["window"], node.options["mode"], ctx)
+        )
     raise ValueError(f"no operator for node kind {kind!r}")

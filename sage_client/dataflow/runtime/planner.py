@@ -75,11 +75,17 @@ def plan(graph: g.LogicalGraph, chaining: bool = True) -> list[TaskSpec]:
         node = graph.nodes[node_id]
         inputs = graph.inputs_of(node_id)
         upstream = graph.nodes[inputs[0].src] if len(inputs) == 1 else None
-        if upstream is not None and upstream.id in task_of and _chains_into(graph, upstream, node, chaining):
+        if (
+            upstream is not None
+            and upstream.id in task_of
+            and _chains_into(graph, upstream, node, chaining)
+        ):
             task = task_of[upstream.id]
             task.nodes.append(node_id)
         else:
-            task = TaskSpec(id=len(tasks), nodes=[node_id], parallelism=node.parallelism, inputs=inputs)
+            task = TaskSpec(
+                id=len(tasks), nodes=[node_id], parallelism=node.parallelism, inputs=inputs
+            )
             tasks.append(task)
         task_of[node_id] = task
     for task in tasks:

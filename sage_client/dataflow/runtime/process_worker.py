@@ -53,7 +53,9 @@ class ProcessOperator(ops.Operator):
         env = dict(os.environ)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sage_client.dataflow.runtime.process_worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
         )
         self._call("open", cloudpickle.dumps((job.graph.name, nodes, index)))
 
@@ -97,8 +99,13 @@ def _worker(inp: IO[bytes], out: IO[bytes]) -> None:
                 job_name, nodes, index = cloudpickle.loads(payload)
                 services = ServiceRegistry()
                 for node in nodes:
-                    ctx = RuntimeContext(job_name=job_name, operator_name=node.name, parallel_index=index,
-                                         parallelism=node.parallelism, services=services)
+                    ctx = RuntimeContext(
+                        job_name=job_name,
+                        operator_name=node.name,
+                        parallel_index=index,
+                        parallelism=node.parallelism,
+                        services=services,
+                    )
                     instance = ops.instantiate(node, index)
                     ops.bind(instance, ctx)
                     instances.append(instance)

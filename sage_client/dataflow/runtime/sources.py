@@ -19,7 +19,7 @@ def collection_batches(node: g.Node, index: int, batch_size: int) -> Iterator[li
     if isinstance(data, list | tuple | range):
         part = data if width == 1 else data[index::width]
         for start in range(0, len(part), batch_size):
-            chunk = part[start:start + batch_size]
+            chunk = part[start : start + batch_size]
             yield chunk if isinstance(chunk, list) else list(chunk)
         return
     iterator = iter(data)
@@ -30,8 +30,13 @@ def collection_batches(node: g.Node, index: int, batch_size: int) -> Iterator[li
         yield chunk
 
 
-def function_batches(execute: Callable[[], Any], bounded: bool, batch_size: int, linger: float,
-                     should_stop: Callable[[], bool]) -> Iterator[list[Any]]:
+def function_batches(
+    execute: Callable[[], Any],
+    bounded: bool,
+    batch_size: int,
+    linger: float,
+    should_stop: Callable[[], bool],
+) -> Iterator[list[Any]]:
     """Calls ``execute()`` until it signals the end; yields a batch when it is full, when
     ``linger`` seconds have passed since its first record, or when the source has nothing yet
     (then possibly an empty one)."""

@@ -44,8 +44,9 @@ class TaskInstance:
         if process_nodes:
             from sage_client.dataflow.runtime.process_worker import ProcessOperator
 
-            operators.append(ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes],
-                                             self.index))
+            operators.append(
+                ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes], self.index)
+            )
             operators[-1].node_id = process_nodes[0]
             self._closers.append(operators[-1].close)
             node_ids = [n for n in node_ids if n not in process_nodes]
@@ -64,18 +65,26 @@ class TaskInstance:
                 self.source_execute = ops.entry_point(instance)
                 continue
             dead_letter = self._dead_letter(node)
-            operators.append(ops.build_operator(node, instance, ctx, graph.input_count(node_id), dead_letter))
+            operators.append(
+                ops.build_operator(node, instance, ctx, graph.input_count(node_id), dead_letter)
+            )
             operators[-1].node_id = node_id
         self.operators = operators
         # ops_from[i]: the operators after position i, precomputed for the hot loop
         self.ops_from = [tuple(operators[i:]) for i in range(len(operators) + 1)]
-        self.windows = [(i, op.window) for i, op in enumerate(operators) if isinstance(op, ops.WindowAdapter)]
+        self.windows = [
+            (i, op.window) for i, op in enumerate(operators) if isinstance(op, ops.WindowAdapter)
+        ]
         self.timers = [i for i, op in enumerate(operators) if op.needs_timer]
 
     def _context(self, node: g.Node) -> RuntimeContext:
-        return RuntimeContext(job_name=self.job.graph.name, operator_name=node.name,
-                              parallel_index=self.index, parallelism=node.parallelism,
-                              services=self.job.services)
+        return RuntimeContext(
+            job_name=self.job.graph.name,
+            operator_name=node.name,
+            parallel_index=self.index,
+            parallelism=node.parallelism,
+            services=self.job.services,
+        )
 
     def _dead_letter(self, node: g.Node) -> Callable[[FailedRecord], Any] | None:
         policy = node.options.get("on_error")
@@ -83,7 +92,9 @@ class TaskInstance:
             policy = policy.then
         if not isinstance(policy, DeadLetter):
             return None
-        sink_node = g.Node(id=-1, kind=g.SINK, name=f"{node.name}.dead_letter", function=policy.sink)
+        sink_node = g.Node(
+            id=-1, kind=g.SINK, name=f"{node.name}.dead_letter", function=policy.sink
+        )
         instance = ops.instantiate(sink_node, self.index)
         ops.bind(instance, self._context(sink_node))
         self._closers.append(lambda: self.job.close_once(instance))
@@ -114,7 +125,9 @@ class TaskInstance:
             pass
         except BaseException as exc:  # noqa: BLE001 - every failure must reach submit()/wait()
             node = self.job.graph.nodes[self.current_node]
-            self.job.fail(exc, f"operator {node.name} (instance {self.index + 1}/{node.parallelism})")
+            self.job.fail(
+                exc, f"operator {node.name} (instance {self.index + 1}/{node.parallelism})"
+            )
         finally:
             self.job.task_finished(self)
 
@@ -162,8 +175,13 @@ class TaskInstance:
         if node.kind == g.COLLECTION:
             return collection_batches(node, self.index, job.batch_size)
         assert self.source_execute is not None
-        return function_batches(self.source_execute, bool(node.options.get("bounded")), job.batch_size,
-                                job.linger, job.should_stop_sources)
+        return function_batches(
+            self.source_execute,
+            bool(node.options.get("bounded")),
+            job.batch_size,
+            job.linger,
+            job.should_stop_sources,
+        )
 
     def _run_source(self) -> None:
         job = self.job
@@ -222,7 +240,11 @@ class TaskInstance:
         assert router is not None
         operators = self.operators
         head = operators[0]
-        multi = head.process_input if type(head).process_input is not ops.Operator.process_input else None
+        multi = (
+            head.process_input
+            if type(head).process_input is not ops.Operator.process_input
+            else None
+        )
         tracking = job.tracking
         remaining = self.expected_ends
         linger = job.linger

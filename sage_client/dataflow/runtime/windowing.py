@@ -42,7 +42,9 @@ class _Reducer:
             self.add_fn = function.add
             self.result = function.get_result
         else:
-            self.apply_fn: Callable[[Any, Window, list[Any]], Any] = getattr(function, "execute", function)
+            self.apply_fn: Callable[[Any, Window, list[Any]], Any] = getattr(
+                function, "execute", function
+            )
 
     def start(self, record: Any) -> Any:
         if self.mode == "reduce":
@@ -81,7 +83,9 @@ class _Reducer:
 
 
 class WindowOperator:
-    def __init__(self, function: Any, options: WindowOptions, mode: str, ctx: RuntimeContext) -> None:
+    def __init__(
+        self, function: Any, options: WindowOptions, mode: str, ctx: RuntimeContext
+    ) -> None:
         self.ctx = ctx
         self.options = options
         self.spec = options.spec
@@ -103,9 +107,13 @@ class WindowOperator:
             self.slide = int(self.spec.slide) if isinstance(self.spec, SlidingWindow) else self.size
 
     # -- input ---------------------------------------------------------------------------
-    def process(self, values: list[Any], keys: list[Any] | None) -> tuple[list[Any], list[Any] | None]:
+    def process(
+        self, values: list[Any], keys: list[Any] | None
+    ) -> tuple[list[Any], list[Any] | None]:
         if keys is None:
-            raise RuntimeError("window() needs a keyed stream; call .keyby(...) before .window(...)")
+            raise RuntimeError(
+                "window() needs a keyed stream; call .keyby(...) before .window(...)"
+            )
         out_v: list[Any] = []
         out_k: list[Any] = []
         if self.is_count:
@@ -113,7 +121,7 @@ class WindowOperator:
             return out_v, out_k
         event_time = self.options.time == EVENT_TIME
         now = time.time()
-        for value, key in zip(values, keys):
+        for value, key in zip(values, keys, strict=False):
             self.ctx.current_key = key
             ts = float(self.timestamp(value)) if event_time else now
             self._assign(key, value, ts)
@@ -218,7 +226,9 @@ class WindowOperator:
                 if match is None:  # superseded by a merge; the merged session has its own timer
                     continue
                 state.remove(match)
-                self.reducer.emit(key, Window(start, end), self.reducer.fold(match[2]), out_v, out_k)
+                self.reducer.emit(
+                    key, Window(start, end), self.reducer.fold(match[2]), out_v, out_k
+                )
             else:
                 if start not in state:
                     continue
@@ -228,12 +238,14 @@ class WindowOperator:
                 del self.table[key]
 
     # -- count windows ----------------------------------------------------------------------
-    def _count_records(self, values: list[Any], keys: list[Any], out_v: list[Any], out_k: list[Any]) -> None:
+    def _count_records(
+        self, values: list[Any], keys: list[Any], out_v: list[Any], out_k: list[Any]
+    ) -> None:
         table = self.table
         size, slide = self.size, self.slide
         tumbling = size == slide
         reducer = self.reducer
-        for value, key in zip(values, keys):
+        for value, key in zip(values, keys, strict=False):
             state = table.get(key)
             if tumbling:
                 # state: [records seen in the open window, accumulator, window index]
@@ -249,7 +261,9 @@ class WindowOperator:
                 if state[0] == size:
                     index = state[2]
                     self.ctx.current_key = key
-                    reducer.emit(key, Window(index * size, (index + 1) * size), state[1], out_v, out_k)
+                    reducer.emit(
+                        key, Window(index * size, (index + 1) * size), state[1], out_v, out_k
+                    )
                     state[0] = 0
                     state[1] = None
                     state[2] = index + 1
@@ -262,11 +276,15 @@ class WindowOperator:
                 if state[0] % slide == 0:
                     self._fire_count_slide(key, state, out_v, out_k)
 
-    def _fire_count_slide(self, key: Any, state: list[Any], out_v: list[Any], out_k: list[Any]) -> None:
+    def _fire_count_slide(
+        self, key: Any, state: list[Any], out_v: list[Any], out_k: list[Any]
+    ) -> None:
         self.ctx.current_key = key
         records = list(state[1])
         total = state[0]
-        self.reducer.emit(key, Window(total - len(records), total), self.reducer.fold(records), out_v, out_k)
+        self.reducer.emit(
+            key, Window(total - len(records), total), self.reducer.fold(records), out_v, out_k
+        )
         state[2] = total
 
     def _flush_count_windows(self, out_v: list[Any], out_k: list[Any]) -> None:
@@ -275,8 +293,13 @@ class WindowOperator:
                 if state[0]:
                     self.ctx.current_key = key
                     index = state[2]
-                    self.reducer.emit(key, Window(index * self.size, index * self.size + state[0]),
-                                      state[1], out_v, out_k)
+                    self.reducer.emit(
+                        key,
+                        Window(index * self.size, index * self.size + state[0]),
+                        state[1],
+                        out_v,
+                        out_k,
+                    )
             elif state[0] > state[2]:
                 self._fire_count_slide(key, state, out_v, out_k)
         self.table.clear()
