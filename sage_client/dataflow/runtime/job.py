@@ -74,9 +74,9 @@ class Job:
                     ports.setdefault(edge.src_port, []).append(
                         OutputEdge(
                             edge,
-                            [t.channel for t in target],
+                            [t.channel for t in target if t.channel is not None],
                             instance.index,
-                            self.batch_size,  # type: ignore[misc]
+                            self.batch_size,
                             on_send,
                             one_to_one,
                         )

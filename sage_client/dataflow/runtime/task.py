@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import time
 from collections.abc import Callable, Iterator
@@ -44,11 +45,11 @@ class TaskInstance:
         if process_nodes:
             from sage_client.dataflow.runtime.process_worker import ProcessOperator
 
-            operators.append(
-                ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes], self.index)
-            )
-            operators[-1].node_id = process_nodes[0]
-            self._closers.append(operators[-1].close)
+            # the planner only chains process nodes with process nodes: this is the whole chain
+            worker = ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes], self.index)
+            worker.node_id = process_nodes[0]
+            operators.append(worker)
+            self._closers.append(worker.close)
             node_ids = [n for n in node_ids if n not in process_nodes]
         for node_id in node_ids:
             node = graph.nodes[node_id]
@@ -59,7 +60,7 @@ class TaskInstance:
             instance = ops.instantiate(node, self.index)
             self.current_node = node_id
             ops.bind(instance, ctx)
-            self._closers.append(lambda instance=instance: ops.close_function(instance))
+            self._closers.append(functools.partial(ops.close_function, instance))
             if node.kind == g.SOURCE:
                 self.source_node = node
                 self.source_execute = ops.entry_point(instance)
