@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sage_client import LocalEnvironment, SlidingWindow, TumblingWindow
+from sage_client import LocalEnvironment, SessionWindow, SlidingWindow, TumblingWindow
 
 from .conftest import Collect
 
@@ -129,3 +129,37 @@ def test_count_windows_match_reference(events, size):
         for i in range(0, len(values), size)
     ]
     assert sorted(out) == sorted(expected)
+
+
+def _reference_sessions(events, gap):
+    per_key: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for key, value, ts in events:
+        per_key[key].append((ts, value))
+    result = []
+    for key, items in per_key.items():
+        items.sort()
+        start, end, total = items[0][0], items[0][0] + gap, items[0][1]
+        for ts, value in items[1:]:
+            if ts < end:
+                end, total = max(end, ts + gap), total + value
+            else:
+                result.append((key, start, end, total))
+                start, end, total = ts, ts + gap, value
+        result.append((key, start, end, total))
+    return Counter(result)
+
+
+@FAST
+@given(events=events, gap=st.integers(min_value=1, max_value=30))
+def test_session_windows_match_reference(events, gap):
+    env = LocalEnvironment("prop")
+    out: list[tuple[str, float, float, int]] = []
+    (
+        env.from_batch(events)
+        .keyby(lambda e: e[0])
+        .window(SessionWindow(gap), timestamp=lambda e: e[2], out_of_orderness=1000)
+        .apply(lambda key, w, rs: [(key, w.start, w.end, sum(r[1] for r in rs))])
+        .sink(Collect, out)
+    )
+    env.submit(autostop=True)
+    assert Counter(out) == _reference_sessions(events, gap)

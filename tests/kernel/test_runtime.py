@@ -138,3 +138,19 @@ def test_submitting_twice_while_running_is_refused() -> None:
             env.submit()
     finally:
         env.stop()
+
+
+def test_batch_job_submitted_without_autostop_finishes_before_exit() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "from sage_client import LocalEnvironment\n"
+        "env = LocalEnvironment('exit')\n"
+        "env.from_batch(range(5000)).map(lambda x: x, parallelism=2).filter(lambda x: x % 1000 == 0).print()\n"
+        "env.submit()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert sorted(int(line) for line in result.stdout.split()) == [0, 1000, 2000, 3000, 4000]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -131,6 +133,17 @@ class BaseEnvironment:
     def close(self) -> None:
         self.stop()
 
+    def set_console_log_level(self, level: str | int) -> None:
+        """SAGE compatibility: the level of the runtime's loggers (``"WARNING"``, ``logging.INFO``...)."""
+        logging.getLogger("sage").setLevel(level)
+
+
+def _finish_at_exit(job: Any) -> None:
+    try:
+        job.wait()
+    except Exception:  # noqa: BLE001 - already logged; the interpreter is exiting
+        logging.getLogger("sage.dataflow").exception("job failed")
+
 
 class LocalEnvironment(BaseEnvironment):
     """Runs the graph in this process with the local runtime (threads; processes opt-in)."""
@@ -146,10 +159,21 @@ class LocalEnvironment(BaseEnvironment):
             raise RuntimeError(
                 f"environment {self.name!r} already has a running job; stop() it first"
             )
-        self._job = run_graph(self.graph, config=self.config)
+        job = run_graph(self.graph, config=self.config)
+        self._job = job
         if autostop:
-            self._job.wait()
-        return self._job
+            job.wait()
+        elif self._bounded():
+            # SAGE scripts often submit() a batch job and simply exit: finish it first
+            atexit.register(_finish_at_exit, job)
+        return job
+
+    def _bounded(self) -> bool:
+        return all(
+            n.options.get("bounded", True)
+            for n in self.graph.nodes.values()
+            if n.kind in (g.SOURCE, g.COLLECTION)
+        )
 
     @property
     def job(self) -> Any:
