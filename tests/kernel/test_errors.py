@@ -105,3 +105,11 @@ def test_error_in_sink_close_fails_the_job(env: LocalEnvironment) -> None:
     env.from_batch([1]).sink(BadClose)
     with pytest.raises(RuntimeError, match="flush failed"):
         env.submit(autostop=True)
+
+
+def test_worker_process_dying_fails_the_job_with_a_clear_error(env: LocalEnvironment) -> None:
+    import os
+
+    env.from_batch([1, 2]).map(lambda x: os._exit(3), processes=True).sink(lambda x: None)
+    with pytest.raises(RuntimeError, match="worker process .* exited"):
+        env.submit(autostop=True)

@@ -126,3 +126,19 @@ def test_submit_without_autostop_returns_immediately(env: LocalEnvironment) -> N
     gate.set()
     job.wait(5)
     assert job.done()
+
+
+def test_batch_function_given_to_from_source_still_ends_on_none(env: LocalEnvironment) -> None:
+    class Two(BatchFunction):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.left = 2
+
+        def execute(self):
+            self.left -= 1
+            return None if self.left < 0 else self.left
+
+    out: list[int] = []
+    env.from_source(Two).sink(Collect, out)
+    env.submit(autostop=True)
+    assert out == [1, 0]

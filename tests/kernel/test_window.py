@@ -174,3 +174,8 @@ def test_invalid_window_sizes_are_rejected() -> None:
         TumblingWindow(0)
     with pytest.raises(ValueError, match="slide"):
         SlidingWindow(5, 10)
+
+
+def test_window_on_an_unkeyed_stream_says_to_keyby(env: LocalEnvironment) -> None:
+    with pytest.raises(TypeError, match="keyby"):
+        env.from_batch([1]).window(TumblingWindow(1))

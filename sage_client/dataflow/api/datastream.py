@@ -205,6 +205,12 @@ class DataStream:
             streams.extend(other.streams if isinstance(other, ConnectedStreams) else [other])
         return ConnectedStreams(self._env, streams)
 
+    def window(self, spec: Any, **options: Any) -> WindowedStream:
+        raise TypeError(
+            "window() needs a keyed stream: call .keyby(fn) first "
+            "(e.g. stream.keyby(lambda r: 0).window(...) for one global window)"
+        )
+
     def fill_future(self, future: DataStream) -> None:
         """Close a feedback loop: records of this stream flow into ``future`` (from ``from_future``)."""
         node = future.node

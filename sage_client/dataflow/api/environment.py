@@ -10,7 +10,7 @@ from typing import Any
 
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.api.datastream import DataStream
-from sage_client.dataflow.api.functions import BaseFunction
+from sage_client.dataflow.api.functions import BaseFunction, BatchFunction
 from sage_client.dataflow.services import ServiceSpec
 
 
@@ -39,7 +39,9 @@ class BaseEnvironment:
             raise TypeError(
                 f"from_source() takes a SourceFunction class/instance or a callable, got {function!r}"
             )
-        return self._source(g.SOURCE, function, args, kwargs, parallelism, {"bounded": False})
+        # a BatchFunction stays bounded (None = exhausted) whichever method it is given to
+        bounded = _is_batch_function(function)
+        return self._source(g.SOURCE, function, args, kwargs, parallelism, {"bounded": bounded})
 
     def from_batch(
         self, source: Any, *args: Any, parallelism: int = 1, **kwargs: Any
@@ -136,6 +138,12 @@ class BaseEnvironment:
     def set_console_log_level(self, level: str | int) -> None:
         """SAGE compatibility: the level of the runtime's loggers (``"WARNING"``, ``logging.INFO``...)."""
         logging.getLogger("sage").setLevel(level)
+
+
+def _is_batch_function(function: Any) -> bool:
+    if inspect.isclass(function):
+        return issubclass(function, BatchFunction)
+    return isinstance(function, BatchFunction)
 
 
 def _finish_at_exit(job: Any) -> None:

@@ -61,8 +61,14 @@ class ProcessOperator(ops.Operator):
 
     def _call(self, verb: str, payload: Any) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        _write(self.proc.stdin, pickle.dumps((verb, payload), protocol=pickle.HIGHEST_PROTOCOL))
-        status, result = pickle.loads(_read(self.proc.stdout))
+        try:
+            _write(self.proc.stdin, pickle.dumps((verb, payload), protocol=pickle.HIGHEST_PROTOCOL))
+            status, result = pickle.loads(_read(self.proc.stdout))
+        except (EOFError, BrokenPipeError) as exc:
+            raise RemoteFunctionError(
+                f"the worker process of {self.names} exited (code {self.proc.poll()}); "
+                "see its stderr above"
+            ) from exc
         if status == "error":
             exc, remote_traceback = result
             if not isinstance(exc, BaseException):
@@ -76,6 +82,12 @@ class ProcessOperator(ops.Operator):
 
     def finish(self) -> ops.Batch:
         return self._call("finish", None)  # type: ignore[no-any-return]
+
+    def kill(self) -> None:
+        """End the worker if it is still running (after close() it has already exited)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def close(self) -> None:
         try:

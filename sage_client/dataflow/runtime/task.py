@@ -32,6 +32,7 @@ class TaskInstance:
         self.name = f"{job.graph.nodes[spec.head].name}[{index}]"
         self.current_node = spec.head
         self._closers: list[Callable[[], None]] = []
+        self._workers: list[Any] = []  # worker processes, killed if the job ends abnormally
 
     # -- setup (in the task's own thread, so errors in open() fail the job cleanly) ----------
     def _setup(self) -> None:
@@ -48,6 +49,7 @@ class TaskInstance:
             # the planner only chains process nodes with process nodes: this is the whole chain
             worker = ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes], self.index)
             worker.node_id = process_nodes[0]
+            self._workers.append(worker)
             operators.append(worker)
             self._closers.append(worker.close)
             node_ids = [n for n in node_ids if n not in process_nodes]
@@ -130,6 +132,8 @@ class TaskInstance:
                 exc, f"operator {node.name} (instance {self.index + 1}/{node.parallelism})"
             )
         finally:
+            for worker in self._workers:
+                worker.kill()
             self.job.task_finished(self)
 
     def _push(self, start: int, values: list[Any], keys: list[Any] | None) -> None:
