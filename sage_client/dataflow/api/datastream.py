@@ -205,7 +205,14 @@ class DataStream:
             streams.extend(other.streams if isinstance(other, ConnectedStreams) else [other])
         return ConnectedStreams(self._env, streams)
 
-    def window(self, spec: Any, **options: Any) -> WindowedStream:
+    def window(  # only on keyed streams: this one explains what to do
+        self,
+        spec: TumblingWindow | SlidingWindow | SessionWindow,
+        *,
+        time: str | None = None,
+        timestamp: Callable[[Any], float] | None = None,
+        out_of_orderness: float = 0.0,
+    ) -> WindowedStream:
         raise TypeError(
             "window() needs a keyed stream: call .keyby(fn) first "
             "(e.g. stream.keyby(lambda r: 0).window(...) for one global window)"

@@ -64,17 +64,17 @@ class ProcessOperator(ops.Operator):
         try:
             _write(self.proc.stdin, pickle.dumps((verb, payload), protocol=pickle.HIGHEST_PROTOCOL))
             status, result = pickle.loads(_read(self.proc.stdout))
-        except (EOFError, BrokenPipeError) as exc:
+        except (EOFError, BrokenPipeError) as broken:
             raise RemoteFunctionError(
                 f"the worker process of {self.names} exited (code {self.proc.poll()}); "
                 "see its stderr above"
-            ) from exc
+            ) from broken
         if status == "error":
-            exc, remote_traceback = result
-            if not isinstance(exc, BaseException):
-                exc = RemoteFunctionError(exc)
-            exc.add_note(f"in worker process of {self.names}:\n{remote_traceback}")
-            raise exc
+            error, remote_traceback = result
+            if not isinstance(error, BaseException):
+                error = RemoteFunctionError(error)
+            error.add_note(f"in worker process of {self.names}:\n{remote_traceback}")
+            raise error
         return result
 
     def process(self, values: list[Any], keys: list[Any] | None) -> ops.Batch:
