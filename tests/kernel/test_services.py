@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 
@@ -99,20 +100,18 @@ def test_service_calls_from_parallel_instances_are_serialised(env: LocalEnvironm
         def __init__(self):
             self.inside = 0
             self.overlaps = 0
-            self.lock = threading.Lock()
 
         def process(self, x):
             self.inside += 1
             if self.inside > 1:
                 self.overlaps += 1
-            for _ in range(200):
-                pass
+            time.sleep(0.0005)  # yields the GIL: without serialisation others would enter now
             self.inside -= 1
             return self.overlaps
 
     env.register_service("doubler", Racy)
     out: list[int] = []
-    env.from_batch(list(range(2000))).map(UsesService, parallelism=4).sink(Collect, out)
+    env.from_batch(list(range(200))).map(UsesService, parallelism=4).sink(Collect, out)
     env.submit(autostop=True)
     assert max(out) == 0
 
