@@ -38,7 +38,10 @@ def _function_name(function: Any) -> str:
 
 def _check_function(op: str, function: Any) -> None:
     if function is None or not (
-        inspect.isclass(function) or callable(function) or isinstance(function, BaseFunction)
+        inspect.isclass(function)
+        or callable(function)
+        or isinstance(function, BaseFunction)
+        or callable(getattr(function, "execute", None))
     ):
         raise TypeError(
             f"{op}() takes a Function class, a Function instance or a callable, got {function!r}"
@@ -96,9 +99,8 @@ class DataStream:
             function=function,
             args=tuple(args),
             kwargs=dict(kwargs),
-            parallelism=_check_parallelism(
-                parallelism if parallelism is not None else self.node.parallelism
-            ),
+            # SAGE's default: every operator runs one instance unless told otherwise
+            parallelism=_check_parallelism(parallelism if parallelism is not None else 1),
             options=opts,
         )
         self._env.graph.add_edge(self._node_id, node.id, partition=partition, src_port=self._port)
@@ -355,11 +357,7 @@ class ConnectedStreams:
         indexed: bool,
         name: str | None = None,
     ) -> DataStream:
-        width = (
-            parallelism
-            if parallelism is not None
-            else max(s.node.parallelism for s in self.streams)
-        )
+        width = parallelism if parallelism is not None else 1
         node = self._env.graph.add_node(
             kind,
             name or f"{kind}:{_function_name(function)}",
