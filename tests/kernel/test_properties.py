@@ -163,3 +163,44 @@ def test_session_windows_match_reference(events, gap):
     )
     env.submit(autostop=True)
     assert Counter(out) == _reference_sessions(events, gap)
+
+
+def _reference_with_watermark(events, size, bound):
+    """Events in arrival order; the watermark trails the largest timestamp by ``bound``; a record
+    whose window has already ended at the watermark is late."""
+    watermark = -math.inf
+    sums: dict[tuple[str, int], int] = defaultdict(int)
+    late = []
+    for key, value, ts in events:
+        start = math.floor(ts / size) * size
+        if start + size > watermark:
+            sums[(key, start)] += value
+        else:
+            late.append((key, value, ts))
+        watermark = max(watermark, ts - bound)
+    return Counter((key, total) for (key, _), total in sums.items()), Counter(late)
+
+
+@FAST
+@given(
+    events=events,
+    size=st.integers(min_value=1, max_value=40),
+    bound=st.integers(min_value=0, max_value=60),
+    batch_size=st.sampled_from([1, 5, 1024]),
+)
+def test_out_of_order_events_and_late_records_match_reference(events, size, bound, batch_size):
+    env = LocalEnvironment("prop", config={"batch_size": batch_size})
+    out: list[tuple[str, int]] = []
+    late: list[tuple[str, int, int]] = []
+    result = (
+        env.from_batch(events)
+        .keyby(lambda e: e[0])
+        .window(TumblingWindow(size), timestamp=lambda e: e[2], out_of_orderness=bound)
+        .reduce(lambda a, b: (a[0], a[1] + b[1], a[2]))
+    )
+    result.map(lambda e: (e[0], e[1])).sink(Collect, out)
+    result.late_records().sink(Collect, late)
+    env.submit(autostop=True)
+    expected_out, expected_late = _reference_with_watermark(events, size, bound)
+    assert Counter(out) == expected_out
+    assert Counter(late) == expected_late
