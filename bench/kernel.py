@@ -83,7 +83,7 @@ def run_bytewax(data: list[int]) -> int:
 
 def run_thread_channel(data: list[int]) -> int:
     out: list[int] = []
-    env = LocalEnvironment("bench-channel", config={"chaining": False})
+    env = LocalEnvironment("bench-channel", config={"runtime": {"chaining": False}})
     env.from_batch(data).sink(out.append)  # two tasks, two threads, one channel
     env.submit(autostop=True)
     return len(out)
@@ -130,7 +130,7 @@ def unbounded_child(seconds: float) -> None:
         consumed[0] += 1
         time.sleep(0.0002)
 
-    env = LocalEnvironment("bench-unbounded", config={"chaining": False})
+    env = LocalEnvironment("bench-unbounded", config={"runtime": {"chaining": False}})
     env.from_source(Endless).map(lambda r: r).sink(slow_sink)
     env.submit()
     time.sleep(seconds)

@@ -33,7 +33,9 @@ widths = st.integers(min_value=1, max_value=3)
 def test_no_record_is_lost_or_duplicated(
     data, p_src, p_map, p_key, p_sink, strategy, chaining, batch_size
 ):
-    env = LocalEnvironment("prop", config={"chaining": chaining, "batch_size": batch_size})
+    env = LocalEnvironment(
+        "prop", config={"runtime": {"chaining": chaining, "batch_size": batch_size}}
+    )
     out: list[int] = []
     (
         env.from_batch(data, parallelism=p_src)
@@ -189,7 +191,7 @@ def _reference_with_watermark(events, size, bound):
     batch_size=st.sampled_from([1, 5, 1024]),
 )
 def test_out_of_order_events_and_late_records_match_reference(events, size, bound, batch_size):
-    env = LocalEnvironment("prop", config={"batch_size": batch_size})
+    env = LocalEnvironment("prop", config={"runtime": {"batch_size": batch_size}})
     out: list[tuple[str, int]] = []
     late: list[tuple[str, int, int]] = []
     result = (

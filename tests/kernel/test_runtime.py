@@ -39,7 +39,7 @@ def test_fan_out_is_not_chained(env: LocalEnvironment) -> None:
 
 
 def test_chaining_can_be_switched_off() -> None:
-    env = LocalEnvironment("unchained", config={"chaining": False})
+    env = LocalEnvironment("unchained", config={"runtime": {"chaining": False}})
     env.from_batch([1, 2]).map(lambda x: x).sink(lambda x: None)
     assert len(plan(env.graph, chaining=False)) == 3
     env.submit(autostop=True)
@@ -53,7 +53,7 @@ def test_end_of_stream_waits_for_every_parallel_upstream_instance() -> None:
             return data
 
     # small batches so the slow instance is still sending after the fast one has ended
-    env = LocalEnvironment("eos", config={"batch_size": 8})
+    env = LocalEnvironment("eos", config={"runtime": {"batch_size": 8}})
     out: list[int] = []
     (
         env.from_batch(list(range(2000)), parallelism=2)
@@ -75,7 +75,7 @@ def test_unbounded_source_is_held_back_by_a_slow_sink() -> None:
             return len(produced)
 
     config = {"batch_size": 10, "channel_capacity": 2}
-    env = LocalEnvironment("backpressure", config=config)
+    env = LocalEnvironment("backpressure", config={"runtime": config})
     env.from_source(Endless).sink(lambda x: time.sleep(0.01), parallelism=2)
     env.submit()
     time.sleep(0.5)
@@ -154,3 +154,12 @@ def test_batch_job_submitted_without_autostop_finishes_before_exit() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert sorted(int(line) for line in result.stdout.split()) == [0, 1000, 2000, 3000, 4000]
+
+
+def test_unknown_runtime_setting_is_rejected() -> None:
+    import pytest
+
+    env = LocalEnvironment("typo", config={"runtime": {"batchsize": 10}, "app_key": 1})
+    env.from_batch([1]).sink(lambda x: None)
+    with pytest.raises(ValueError, match="batchsize"):
+        env.submit(autostop=True)

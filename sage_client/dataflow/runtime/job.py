@@ -27,7 +27,12 @@ DEFAULTS: dict[str, Any] = {
 
 class Job:
     def __init__(self, graph: g.LogicalGraph, config: dict[str, Any] | None = None) -> None:
-        settings = {**DEFAULTS, **(config or {})}
+        # runtime knobs live under config["runtime"]: the rest of a SAGE config is the app's own
+        overrides = dict((config or {}).get("runtime") or {})
+        unknown = sorted(set(overrides) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+        settings = {**DEFAULTS, **overrides}
         self.graph = graph
         self.batch_size = int(settings["batch_size"])
         self.capacity = int(settings["channel_capacity"])
