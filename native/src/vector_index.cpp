@@ -12,7 +12,9 @@
 #include <cmath>
 #include <queue>
 
+#include "distances.h"
 #include "errors.h"
+#include "flat_storage.h"
 
 namespace sage {
 
@@ -75,6 +77,8 @@ void VectorIndex::make_index() {
             break;
         case IndexSpec::Type::HNSW: {
             auto h = std::make_unique<faiss::IndexHNSWFlat>(d, spec_.M, faiss_metric(metric_));
+            delete h->storage;  // swap in storage whose distances use the SIMD kernels
+            h->storage = new FastFlatStorage(d, faiss_metric(metric_));
             h->hnsw.efConstruction = spec_.ef_construction;
             h->hnsw.efSearch = spec_.ef_search;
             index_ = std::move(h);
@@ -151,6 +155,7 @@ bool VectorIndex::prefer_exact(size_t allowed) const {
 void VectorIndex::exact_search(const float* queries, size_t nq, size_t k, const Bitmap* allow,
                                int64_t* labels, float* scores) const {
     const bool higher = higher_is_better(metric_);
+    const DistanceFn distance = higher ? inner_product_kernel() : l2sqr_kernel();
     const size_t n = slots();
 #pragma omp parallel for if (nq > 1) schedule(dynamic)
     for (size_t qi = 0; qi < nq; ++qi) {
@@ -160,7 +165,7 @@ void VectorIndex::exact_search(const float* queries, size_t nq, size_t k, const 
         std::priority_queue<Hit> heap;
         auto consider = [&](size_t s) {
             const float* v = data_.data() + s * dim_;
-            const float raw = higher ? faiss::fvec_inner_product(q, v, dim_) : faiss::fvec_L2sqr(q, v, dim_);
+            const float raw = distance(q, v, dim_);
             const float key = higher ? -raw : raw;
             if (heap.size() < k) {
                 heap.emplace(key, static_cast<int64_t>(s));
@@ -204,6 +209,11 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
     const auto fk = static_cast<faiss::Index::idx_t>(k);
     static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS labels are 64-bit");
     auto* I = reinterpret_cast<faiss::Index::idx_t*>(labels);
+    // FAISS 1.7.3 opens an OpenMP team even for one query; waking the pool costs more than
+    // the graph walk, so small batches run on the calling thread only (a per-thread setting).
+    const int saved_threads = omp_get_max_threads();
+    const bool single = nq < 4;
+    if (single) omp_set_num_threads(1);
     if (spec_.type == IndexSpec::Type::HNSW) {
         faiss::SearchParametersHNSW p;
         p.efSearch = spec_.ef_search;
@@ -215,6 +225,7 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
         p.sel = selector.get();
         index_->search(fnq, queries, fk, scores, I, &p);
     }
+    if (single) omp_set_num_threads(saved_threads);
     // A graph walk or a probe can run out of allowed candidates; rescan exactly so a filtered
     // top-k still returns k hits whenever k vectors match.
     const size_t want = std::min(k, allowed);
@@ -260,6 +271,12 @@ void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
     } else if (spec_.type == IndexSpec::Type::HNSW) {
         auto* h = dynamic_cast<faiss::IndexHNSW*>(loaded.get());
         if (!h) throw IoError("snapshot index is not an HNSW index: " + index_path);
+        auto* plain = dynamic_cast<faiss::IndexFlat*>(h->storage);
+        if (!plain) throw IoError("snapshot HNSW storage is not flat: " + index_path);
+        FastFlatStorage* fast = FastFlatStorage::adopt(*plain);
+        if (h->own_fields) delete h->storage;
+        h->storage = fast;
+        h->own_fields = true;
         h->hnsw.efSearch = spec_.ef_search;
     }
     if (static_cast<size_t>(loaded->d) != dim_) throw IoError("snapshot index dimension mismatch: " + index_path);
