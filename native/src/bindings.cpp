@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collection.h"
+#include "distances.h"
 #include "errors.h"
 
 namespace py = pybind11;
@@ -398,6 +399,8 @@ PYBIND11_MODULE(sage_native, m) {
     m.attr("__version__") = "0.1.0";
     m.attr("faiss_version") = std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) +
                               "." + std::to_string(FAISS_VERSION_PATCH);
+
+    m.attr("simd") = kernel_isa();  // distance kernels chosen for this CPU
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {

@@ -67,6 +67,49 @@ __attribute__((target("avx2,fma"))) float inner_product_avx2(const float* x, con
     return s;
 }
 
+template <bool kL2>
+void batch4_scalar(const float* x, const float* y0, const float* y1, const float* y2, const float* y3, size_t d,
+                   float* out) {
+    const float* ys[4] = {y0, y1, y2, y3};
+    for (int i = 0; i < 4; ++i) out[i] = kL2 ? l2sqr_scalar(x, ys[i], d) : inner_product_scalar(x, ys[i], d);
+}
+
+template <bool kL2>
+__attribute__((target("avx2,fma"))) void batch4_avx2(const float* x, const float* y0, const float* y1,
+                                                     const float* y2, const float* y3, size_t d, float* out) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= d; i += 8) {
+        const __m256 q = _mm256_loadu_ps(x + i);
+        if (kL2) {
+            const __m256 t0 = _mm256_sub_ps(q, _mm256_loadu_ps(y0 + i));
+            const __m256 t1 = _mm256_sub_ps(q, _mm256_loadu_ps(y1 + i));
+            const __m256 t2 = _mm256_sub_ps(q, _mm256_loadu_ps(y2 + i));
+            const __m256 t3 = _mm256_sub_ps(q, _mm256_loadu_ps(y3 + i));
+            a0 = _mm256_fmadd_ps(t0, t0, a0);
+            a1 = _mm256_fmadd_ps(t1, t1, a1);
+            a2 = _mm256_fmadd_ps(t2, t2, a2);
+            a3 = _mm256_fmadd_ps(t3, t3, a3);
+        } else {
+            a0 = _mm256_fmadd_ps(q, _mm256_loadu_ps(y0 + i), a0);
+            a1 = _mm256_fmadd_ps(q, _mm256_loadu_ps(y1 + i), a1);
+            a2 = _mm256_fmadd_ps(q, _mm256_loadu_ps(y2 + i), a2);
+            a3 = _mm256_fmadd_ps(q, _mm256_loadu_ps(y3 + i), a3);
+        }
+    }
+    out[0] = hsum256(a0);
+    out[1] = hsum256(a1);
+    out[2] = hsum256(a2);
+    out[3] = hsum256(a3);
+    const float* ys[4] = {y0, y1, y2, y3};
+    for (; i < d; ++i) {
+        for (int j = 0; j < 4; ++j) {
+            const float t = kL2 ? x[i] - ys[j][i] : 0.0f;
+            out[j] += kL2 ? t * t : x[i] * ys[j][i];
+        }
+    }
+}
+
 bool has_avx2() {
     static const bool yes = [] {
         __builtin_cpu_init();
@@ -79,6 +122,10 @@ bool has_avx2() {
 
 DistanceFn l2sqr_kernel() { return has_avx2() ? &l2sqr_avx2 : &l2sqr_scalar; }
 DistanceFn inner_product_kernel() { return has_avx2() ? &inner_product_avx2 : &inner_product_scalar; }
+DistanceBatch4Fn l2sqr_batch4_kernel() { return has_avx2() ? &batch4_avx2<true> : &batch4_scalar<true>; }
+DistanceBatch4Fn inner_product_batch4_kernel() {
+    return has_avx2() ? &batch4_avx2<false> : &batch4_scalar<false>;
+}
 const char* kernel_isa() { return has_avx2() ? "avx2" : "scalar"; }
 
 }  // namespace sage

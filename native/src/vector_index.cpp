@@ -15,6 +15,7 @@
 #include "distances.h"
 #include "errors.h"
 #include "flat_storage.h"
+#include "hnsw_search.h"
 
 namespace sage {
 
@@ -203,29 +204,26 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
         exact_search(queries, nq, k, allow, labels, scores);
         return;
     }
-    std::unique_ptr<BitmapSelector> selector;
-    if (allow) selector = std::make_unique<BitmapSelector>(*allow);
-    const auto fnq = static_cast<faiss::Index::idx_t>(nq);
-    const auto fk = static_cast<faiss::Index::idx_t>(k);
-    static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS labels are 64-bit");
-    auto* I = reinterpret_cast<faiss::Index::idx_t*>(labels);
-    // FAISS 1.7.3 opens an OpenMP team even for one query; waking the pool costs more than
-    // the graph walk, so small batches run on the calling thread only (a per-thread setting).
-    const int saved_threads = omp_get_max_threads();
-    const bool single = nq < 4;
-    if (single) omp_set_num_threads(1);
     if (spec_.type == IndexSpec::Type::HNSW) {
-        faiss::SearchParametersHNSW p;
-        p.efSearch = spec_.ef_search;
-        p.sel = selector.get();
-        index_->search(fnq, queries, fk, scores, I, &p);
+        const auto& graph = static_cast<const faiss::IndexHNSW&>(*index_).hnsw;
+        const bool higher = higher_is_better(metric_);
+        const DistanceFn distance = higher ? inner_product_kernel() : l2sqr_kernel();
+        const DistanceBatch4Fn distance4 = higher ? inner_product_batch4_kernel() : l2sqr_batch4_kernel();
+#pragma omp parallel for if (nq > 1) schedule(dynamic)
+        for (size_t qi = 0; qi < nq; ++qi) {
+            const HnswQuery hq{queries + qi * dim_, k, spec_.ef_search, allow};
+            hnsw_search(graph, data_.data(), dim_, distance, distance4, higher, hq, labels + qi * k, scores + qi * k);
+        }
     } else {
+        std::unique_ptr<BitmapSelector> selector;
+        if (allow) selector = std::make_unique<BitmapSelector>(*allow);
         faiss::SearchParametersIVF p;
         p.nprobe = static_cast<size_t>(spec_.nprobe);
         p.sel = selector.get();
-        index_->search(fnq, queries, fk, scores, I, &p);
+        static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS labels are 64-bit");
+        index_->search(static_cast<faiss::Index::idx_t>(nq), queries, static_cast<faiss::Index::idx_t>(k), scores,
+                       reinterpret_cast<faiss::Index::idx_t*>(labels), &p);
     }
-    if (single) omp_set_num_threads(saved_threads);
     // A graph walk or a probe can run out of allowed candidates; rescan exactly so a filtered
     // top-k still returns k hits whenever k vectors match.
     const size_t want = std::min(k, allowed);
