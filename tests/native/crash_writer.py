@@ -4,7 +4,6 @@ each id only after upsert() returned (fsync="always"), so every printed id is ac
 import sys
 
 import numpy as np
-
 from sage_native import Collection
 
 
@@ -15,8 +14,12 @@ def main() -> None:
     i = 0
     while True:
         ids = [f"{prefix}-{i}-{j}" for j in range(int(rng.integers(1, 4)))]
-        col.upsert(ids, rng.normal(size=(len(ids), col.dim)).astype(np.float32),
-                   metadatas=[{"i": i}] * len(ids), documents=[f"record {i}"] * len(ids))
+        col.upsert(
+            ids,
+            rng.normal(size=(len(ids), col.dim)).astype(np.float32),
+            metadatas=[{"i": i}] * len(ids),
+            documents=[f"record {i}"] * len(ids),
+        )
         sys.stdout.write("\n".join(ids) + "\n")
         sys.stdout.flush()
         i += 1

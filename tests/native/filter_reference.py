@@ -19,7 +19,12 @@ def _equal(stored: Any, wanted: Any) -> bool:
 def _compare(stored: Any, op: str, wanted: float) -> bool:
     if stored is None or isinstance(stored, bool | str | list):
         return False
-    return {"$gt": stored > wanted, "$gte": stored >= wanted, "$lt": stored < wanted, "$lte": stored <= wanted}[op]
+    return {
+        "$gt": stored > wanted,
+        "$gte": stored >= wanted,
+        "$lt": stored < wanted,
+        "$lte": stored <= wanted,
+    }[op]
 
 
 def matches(where: dict[str, Any], metadata: dict[str, Any]) -> bool:

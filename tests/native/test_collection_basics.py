@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import sage_native
 from sage_native import Collection
 
@@ -22,7 +21,12 @@ def col(tmp_path: Path) -> Collection:
 
 def test_upsert_then_get_returns_vector_metadata_and_document(col: Collection) -> None:
     x = vectors(3)
-    col.upsert(["a", "b", "c"], x, metadatas=[{"k": 1}, None, {"tags": ["t1", "t2"]}], documents=["doc a", None, "doc c"])
+    col.upsert(
+        ["a", "b", "c"],
+        x,
+        metadatas=[{"k": 1}, None, {"tags": ["t1", "t2"]}],
+        documents=["doc a", None, "doc c"],
+    )
     got = col.get(["c", "a", "missing"], include=["metadatas", "documents", "vectors"])
     assert got["ids"] == ["c", "a"]
     assert got["metadatas"] == [{"tags": ["t1", "t2"]}, {"k": 1}]
@@ -42,7 +46,11 @@ def test_upsert_replaces_the_whole_record(col: Collection) -> None:
 
 
 def test_delete_by_ids_and_by_filter_returns_count(col: Collection) -> None:
-    col.upsert([str(i) for i in range(10)], vectors(10), metadatas=[{"even": i % 2 == 0} for i in range(10)])
+    col.upsert(
+        [str(i) for i in range(10)],
+        vectors(10),
+        metadatas=[{"even": i % 2 == 0} for i in range(10)],
+    )
     assert col.delete(ids=["1", "3", "nope"]) == 2
     assert col.delete(where={"even": True}) == 5
     assert sorted(col.get()["ids"]) == ["5", "7", "9"]
@@ -87,7 +95,9 @@ def test_a_collection_cannot_be_opened_twice(tmp_path: Path) -> None:
 
 
 def test_properties_describe_the_collection(tmp_path: Path) -> None:
-    with Collection.create(str(tmp_path / "c"), 16, metric="ip", index={"type": "ivf", "nlist": 4}) as c:
+    with Collection.create(
+        str(tmp_path / "c"), 16, metric="ip", index={"type": "ivf", "nlist": 4}
+    ) as c:
         assert c.dim == 16
         assert c.metric == "ip"
         assert c.index["type"] == "ivf" and c.index["nlist"] == 4
@@ -105,15 +115,23 @@ def test_properties_describe_the_collection(tmp_path: Path) -> None:
         (lambda c: c.upsert(["a"], vectors(1), metadatas=[{"k": "text"}]), "keeps one type"),
         (lambda c: c.upsert(["a"], vectors(1), metadatas=[{"k": {"nested": 1}}]), "use a string"),
         (lambda c: c.upsert(["a"], vectors(1), metadatas=[{"k": [1, 2]}]), "only hold strings"),
-        (lambda c: c.search(vectors(1), k=3, where={"k": {"$like": 1}}), "unknown operator '\\$like'"),
+        (
+            lambda c: c.search(vectors(1), k=3, where={"k": {"$like": 1}}),
+            "unknown operator '\\$like'",
+        ),
         (lambda c: c.search(vectors(1), k=3, where={"k": {"$gt": "x"}}), "needs a number"),
-        (lambda c: c.search(vectors(1), k=3, where_document={"$regex": "x"}), "where_document operator"),
+        (
+            lambda c: c.search(vectors(1), k=3, where_document={"$regex": "x"}),
+            "where_document operator",
+        ),
         (lambda c: c.search(vectors(1), k=0), "k must be"),
         (lambda c: c.search(np.full((1, 8), np.nan, np.float32), k=1), "NaN"),
         (lambda c: c.get(include=["embeddings"]), "unknown field 'embeddings'"),
     ],
 )
-def test_bad_input_raises_value_error_and_changes_nothing(col: Collection, call, message: str) -> None:
+def test_bad_input_raises_value_error_and_changes_nothing(
+    col: Collection, call, message: str
+) -> None:
     col.upsert(["seed"], vectors(1), metadatas=[{"k": 1}])
     before = col.stats()["last_seq"]
     with pytest.raises(ValueError, match=message):

@@ -4,17 +4,21 @@ import threading
 from pathlib import Path
 
 import numpy as np
-
 from sage_native import Collection
 
 DIM = 32
 
 
 def test_concurrent_searches_alongside_one_writer(tmp_path: Path) -> None:
-    col = Collection.create(str(tmp_path / "c"), DIM, metric="l2", index={"type": "hnsw", "M": 8}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), DIM, metric="l2", index={"type": "hnsw", "M": 8}, fsync="none"
+    )
     rng = np.random.default_rng(0)
-    col.upsert([f"seed{i}" for i in range(500)], rng.normal(size=(500, DIM)).astype(np.float32),
-               metadatas=[{"g": i % 5} for i in range(500)])
+    col.upsert(
+        [f"seed{i}" for i in range(500)],
+        rng.normal(size=(500, DIM)).astype(np.float32),
+        metadatas=[{"g": i % 5} for i in range(500)],
+    )
     errors: list[BaseException] = []
     stop = threading.Event()
 
@@ -22,8 +26,12 @@ def test_concurrent_searches_alongside_one_writer(tmp_path: Path) -> None:
         r = np.random.default_rng(seed)
         try:
             while not stop.is_set():
-                res = col.search(r.normal(size=(4, DIM)).astype(np.float32), k=5, where={"g": {"$ne": 9}},
-                                 include=["metadatas"])
+                res = col.search(
+                    r.normal(size=(4, DIM)).astype(np.float32),
+                    k=5,
+                    where={"g": {"$ne": 9}},
+                    include=["metadatas"],
+                )
                 assert all(len(row) == 5 for row in res["ids"])
         except BaseException as e:  # surfaced to the main thread below
             errors.append(e)
@@ -33,7 +41,9 @@ def test_concurrent_searches_alongside_one_writer(tmp_path: Path) -> None:
         t.start()
     for batch in range(30):
         ids = [f"w{batch}-{i}" for i in range(50)]
-        col.upsert(ids, rng.normal(size=(50, DIM)).astype(np.float32), metadatas=[{"g": batch % 5}] * 50)
+        col.upsert(
+            ids, rng.normal(size=(50, DIM)).astype(np.float32), metadatas=[{"g": batch % 5}] * 50
+        )
         col.delete(ids=ids[:10])
     col.compact()
     stop.set()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sage_native import Collection
 
 DIM = 8
@@ -27,8 +26,12 @@ def test_reopen_restores_every_write(tmp_path: Path, fsync: str, index: str) -> 
     path = str(tmp_path / "c")
     spec = {"type": index, "nlist": 4, "train_min": 50} if index == "ivf" else {"type": index}
     with Collection.create(path, DIM, metric="l2", index=spec, fsync=fsync) as c:
-        c.upsert([str(i) for i in range(100)], vecs(100), metadatas=[{"i": i} for i in range(100)],
-                 documents=[f"doc {i}" for i in range(100)])
+        c.upsert(
+            [str(i) for i in range(100)],
+            vecs(100),
+            metadatas=[{"i": i} for i in range(100)],
+            documents=[f"doc {i}" for i in range(100)],
+        )
         c.delete(where={"i": {"$lt": 10}})
         c.upsert(["50"], vecs(1, seed=9), metadatas=[{"i": -1}])
         before = c.search(vecs(5, seed=3), k=5, include=["metadatas"])
@@ -58,7 +61,9 @@ def test_snapshot_then_more_writes_then_reopen(tmp_path: Path) -> None:
 def test_compaction_drops_tombstones_and_keeps_results(tmp_path: Path) -> None:
     path = str(tmp_path / "c")
     with Collection.create(path, DIM, metric="l2", index={"type": "hnsw"}) as c:
-        c.upsert([str(i) for i in range(200)], vecs(200), documents=[f"word{i}" for i in range(200)])
+        c.upsert(
+            [str(i) for i in range(200)], vecs(200), documents=[f"word{i}" for i in range(200)]
+        )
         c.delete(ids=[str(i) for i in range(0, 200, 2)])
         q = vecs(200)[1::2][:10]
         before = c.search(q, k=3, include=[])["ids"]
@@ -105,7 +110,9 @@ def test_replay_is_idempotent_across_repeated_opens(tmp_path: Path) -> None:
 
 def test_kill_9_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     path = str(tmp_path / "c")
-    Collection.create(path, DIM, metric="l2", index={"type": "hnsw", "M": 8}, fsync="always").close()
+    Collection.create(
+        path, DIM, metric="l2", index={"type": "hnsw", "M": 8}, fsync="always"
+    ).close()
     rng = random.Random(1234)
     acknowledged: list[str] = []
     for round_no in range(20):
@@ -127,5 +134,7 @@ def test_kill_9_keeps_every_acknowledged_write(tmp_path: Path) -> None:
         with Collection.open(path) as c:
             found = set(c.get(acknowledged, include=[])["ids"])
             missing = [i for i in acknowledged if i not in found]
-            assert not missing, f"round {round_no}: lost {len(missing)} acknowledged ids, e.g. {missing[:3]}"
+            assert not missing, (
+                f"round {round_no}: lost {len(missing)} acknowledged ids, e.g. {missing[:3]}"
+            )
     assert len(acknowledged) > 20

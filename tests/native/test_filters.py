@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sage_native import Collection
 
 from .filter_reference import document_matches, matches
@@ -28,7 +27,10 @@ def make_records() -> tuple[list[str], list[dict], list[str | None]]:
         if rng.random() < 0.7:
             m["flag"] = bool(rng.random() < 0.5)
         if rng.random() < 0.6:
-            m["tags"] = [COLORS[int(j)] for j in rng.choice(len(COLORS), size=int(rng.integers(0, 3)), replace=False)]
+            m["tags"] = [
+                COLORS[int(j)]
+                for j in rng.choice(len(COLORS), size=int(rng.integers(0, 3)), replace=False)
+            ]
         ids.append(f"r{i}")
         metas.append(m)
         docs.append(None if rng.random() < 0.1 else " ".join(rng.choice(WORDS, size=3)))
@@ -74,7 +76,9 @@ DOCUMENT_CASES = [
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Collection, list[str], list[dict], list]:
+def setup(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Collection, list[str], list[dict], list]:
     ids, metas, docs = make_records()
     path: Path = tmp_path_factory.mktemp("filters") / "c"
     col = Collection.create(str(path), 4, metric="l2", index={"type": "hnsw", "M": 8}, fsync="none")
@@ -104,14 +108,18 @@ def test_where_and_where_document_combine(setup) -> None:
     col, ids, metas, docs = setup
     where, wd = {"n": {"$gte": 5}}, {"$contains": "gamma"}
     expected = {
-        i for i, m, d in zip(ids, metas, docs, strict=True) if matches(where, m) and document_matches(wd, d)
+        i
+        for i, m, d in zip(ids, metas, docs, strict=True)
+        if matches(where, m) and document_matches(wd, d)
     }
     assert set(col.get(where=where, where_document=wd, include=[])["ids"]) == expected
 
 
 def test_filtered_top_k_returns_k_hits_whenever_k_match(tmp_path: Path) -> None:
     n = 5000
-    col = Collection.create(str(tmp_path / "c"), 16, metric="l2", index={"type": "hnsw", "M": 8}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), 16, metric="l2", index={"type": "hnsw", "M": 8}, fsync="none"
+    )
     vecs = np.random.default_rng(1).normal(size=(n, 16)).astype(np.float32)
     col.upsert([str(i) for i in range(n)], vecs, metadatas=[{"g": i % 1000} for i in range(n)])
     res = col.search(vecs[:20], k=5, where={"g": 7}, include=["metadatas"])  # 5 of 5000 match

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sage_native import Collection
 
 
@@ -24,13 +23,22 @@ def clustered(n: int, nq: int, dim: int = 128, seed: int = 5) -> tuple[np.ndarra
     centers = rng.normal(size=(64, dim)).astype(np.float32)
 
     def draw(count: int) -> np.ndarray:
-        return (centers[rng.integers(0, 64, count)] + 0.35 * rng.normal(size=(count, dim))).astype(np.float32)
+        return (centers[rng.integers(0, 64, count)] + 0.35 * rng.normal(size=(count, dim))).astype(
+            np.float32
+        )
 
     return draw(n), draw(nq)
 
 
 def recall_at_10(found: list[list[str]], truth: np.ndarray) -> float:
-    return float(np.mean([len({int(i) for i in f} & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)]))
+    return float(
+        np.mean(
+            [
+                len({int(i) for i in f} & set(t.tolist())) / 10
+                for f, t in zip(found, truth, strict=True)
+            ]
+        )
+    )
 
 
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
@@ -38,7 +46,9 @@ def test_flat_search_equals_brute_force(tmp_path: Path, metric: str) -> None:
     rng = np.random.default_rng(3)
     base = rng.normal(size=(2000, 32)).astype(np.float32)
     queries = rng.normal(size=(25, 32)).astype(np.float32)
-    col = Collection.create(str(tmp_path / "c"), 32, metric=metric, index={"type": "flat"}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), 32, metric=metric, index={"type": "flat"}, fsync="none"
+    )
     col.upsert([str(i) for i in range(len(base))], base)
     res = col.search(queries, k=10, include=[])
     expected = brute_force(base, queries, 10, metric)
@@ -62,7 +72,9 @@ def data_20k() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def brute_force_l2_chunked(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    d = (base.astype(np.float64) ** 2).sum(1)[None, :] - 2 * queries.astype(np.float64) @ base.T.astype(np.float64)
+    d = (base.astype(np.float64) ** 2).sum(1)[None, :] - 2 * queries.astype(
+        np.float64
+    ) @ base.T.astype(np.float64)
     return np.argsort(d, axis=1)[:, :10]
 
 
@@ -87,7 +99,11 @@ def test_approximate_index_recall_at_10(tmp_path: Path, data_20k, index: dict) -
 def test_ivf_searches_exactly_until_trained(tmp_path: Path) -> None:
     base, queries = clustered(300, 10, dim=16)
     col = Collection.create(
-        str(tmp_path / "c"), 16, metric="l2", index={"type": "ivf", "nlist": 16, "train_min": 1000}, fsync="none"
+        str(tmp_path / "c"),
+        16,
+        metric="l2",
+        index={"type": "ivf", "nlist": 16, "train_min": 1000},
+        fsync="none",
     )
     col.upsert([str(i) for i in range(300)], base)
     assert not col.stats()["index_trained"]

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sage_native import Collection
 
 DIM = 16
@@ -13,7 +12,9 @@ DIM = 16
 @pytest.fixture
 def col(tmp_path: Path) -> Collection:
     rng = np.random.default_rng(2)
-    c = Collection.create(str(tmp_path / "c"), DIM, metric="cosine", index={"type": "flat"}, fsync="none")
+    c = Collection.create(
+        str(tmp_path / "c"), DIM, metric="cosine", index={"type": "flat"}, fsync="none"
+    )
     n = 200
     vecs = rng.normal(size=(n, DIM)).astype(np.float32)
     docs = [f"filler text number {i} about nothing much" for i in range(n)]
@@ -43,8 +44,12 @@ def test_search_text_handles_chinese(col: Collection) -> None:
 
 
 def test_search_text_respects_where(col: Collection) -> None:
-    col.upsert(["a", "b"], np.ones((2, DIM), np.float32), metadatas=[{"lang": "en"}, {"lang": "de"}],
-               documents=["solar panel", "solar panel"])
+    col.upsert(
+        ["a", "b"],
+        np.ones((2, DIM), np.float32),
+        metadatas=[{"lang": "en"}, {"lang": "de"}],
+        documents=["solar panel", "solar panel"],
+    )
     assert col.search_text(["solar"], k=5, where={"lang": "de"}, include=[])["ids"] == [["b"]]
 
 
@@ -57,14 +62,18 @@ def test_deleted_and_replaced_documents_leave_the_text_index(col: Collection) ->
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "weighted"])
-def test_hybrid_ranks_a_document_matching_both_above_one_matching_either(col: Collection, fusion: str) -> None:
+def test_hybrid_ranks_a_document_matching_both_above_one_matching_either(
+    col: Collection, fusion: str
+) -> None:
     rng = np.random.default_rng(9)
     query = rng.normal(size=(1, DIM)).astype(np.float32)
     near = query + 0.01 * rng.normal(size=(1, DIM)).astype(np.float32)
     col.upsert(["vector_only"], near, documents=["unrelated words entirely"])
     col.upsert(["text_only"], -query, documents=["quantum chromodynamics lattice"])
     col.upsert(["both"], near * 1.01, documents=["quantum chromodynamics lattice"])
-    res = col.hybrid_search(query, ["quantum chromodynamics lattice"], k=3, fusion=fusion, include=[])
+    res = col.hybrid_search(
+        query, ["quantum chromodynamics lattice"], k=3, fusion=fusion, include=[]
+    )
     ranking = res["ids"][0]
     assert ranking[0] == "both"
     assert set(ranking[1:]) == {"vector_only", "text_only"}
