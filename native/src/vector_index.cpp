@@ -6,7 +6,6 @@
 #include <faiss/impl/HNSW.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
