@@ -575,6 +575,7 @@ void Collection::write_snapshot_locked() {
         if (has_document_.test(s)) e.str(documents_[s]);
     }
     meta_.encode(e);
+    text_.encode(e);
     e.raw(vectors_.data().data(), vectors_.data().size() * sizeof(float));
     e.u32(crc32(e.data().data(), e.data().size()));
     write_file_durably(tmp / kStateFile, e.data());
@@ -620,6 +621,7 @@ void Collection::load_snapshot() {
         if (has_document_.test(s)) documents_[s] = d.str();
     }
     meta_.decode(d);
+    text_.decode(d);
     std::vector<float> data(slot_ids_.size() * options_.dim);
     d.raw(data.data(), data.size() * sizeof(float));
     vectors_.load(std::move(data), (snap / kIndexFile).string());
@@ -627,7 +629,6 @@ void Collection::load_snapshot() {
     live_.for_each([&](size_t s) {
         slot_of_[slot_ids_[s]] = s;
         ++live_count_;
-        if (has_document_.test(s)) text_.add(s, documents_[s]);
     });
 }
 

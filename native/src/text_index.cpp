@@ -86,4 +86,37 @@ std::vector<ScoredSlot> TextIndex::search(const std::string& query, size_t k, co
     return hits;
 }
 
+void TextIndex::encode(Encoder& e) const {
+    std::vector<const std::string*> by_id(postings_.size());
+    for (const auto& [term, id] : term_ids_) by_id[id] = &term;
+    e.u64(postings_.size());
+    for (size_t id = 0; id < postings_.size(); ++id) {
+        e.str(*by_id[id]);
+        e.u32(df_[id]);
+        e.u64(postings_[id].size());
+        e.raw(postings_[id].data(), postings_[id].size() * sizeof(Posting));
+    }
+    e.u64(doc_len_.size());
+    e.raw(doc_len_.data(), doc_len_.size() * sizeof(uint32_t));
+    e.u64(ndocs_);
+    e.u64(total_len_);
+}
+
+void TextIndex::decode(Decoder& d) {
+    clear();
+    const uint64_t terms = d.u64();
+    postings_.resize(terms);
+    df_.resize(terms);
+    for (uint64_t id = 0; id < terms; ++id) {
+        term_ids_.emplace(d.str(), static_cast<uint32_t>(id));
+        df_[id] = d.u32();
+        postings_[id].resize(d.u64());
+        d.raw(postings_[id].data(), postings_[id].size() * sizeof(Posting));
+    }
+    doc_len_.resize(d.u64());
+    d.raw(doc_len_.data(), doc_len_.size() * sizeof(uint32_t));
+    ndocs_ = d.u64();
+    total_len_ = d.u64();
+}
+
 }  // namespace sage

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bitmap.h"
+#include "codec.h"
 
 namespace sage {
 
@@ -25,6 +26,9 @@ class TextIndex {
     size_t documents() const { return ndocs_; }
     size_t terms() const { return postings_.size(); }
     void clear() { *this = TextIndex(); }
+    // Snapshot form: terms, postings, document frequencies and lengths, as held in memory.
+    void encode(Encoder& e) const;
+    void decode(Decoder& d);
 
    private:
     struct Posting {

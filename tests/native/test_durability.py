@@ -75,6 +75,8 @@ def test_compaction_drops_tombstones_and_keeps_results(tmp_path: Path) -> None:
     with Collection.open(path) as c:
         assert c.count() == 100
         assert c.search(q, k=3, include=[])["ids"] == before
+        assert c.search_text(["word5"], k=1, include=[])["ids"] == [["5"]]  # BM25 from the snapshot
+        assert c.search_text(["word4"], k=1, include=[])["ids"] == [[]]  # deleted before compaction
 
 
 def test_torn_last_record_is_dropped_and_earlier_ones_kept(tmp_path: Path) -> None:
