@@ -1,0 +1,8 @@
+"""LLM access for pipelines: SageLLMGenerator (in-process engine or the mesh's LLM service),
+OpenAIGenerator (any OpenAI-compatible server) and an embedding client."""
+
+from sage_client.llm.embeddings import EmbeddingClient
+from sage_client.llm.generator import SageLLMGenerator
+from sage_client.llm.openai_generator import OpenAIGenerator
+
+__all__ = ["EmbeddingClient", "OpenAIGenerator", "SageLLMGenerator"]
