@@ -1,1 +1,1 @@
-"""sage_kv."""
+"""The SAGE Mesh KV service: namespaced, versioned values over memory or Redis."""

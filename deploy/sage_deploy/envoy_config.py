@@ -1,0 +1,106 @@
+"""Envoy's bootstrap configuration for the mesh, and its endpoint (EDS) files.
+
+Each gRPC service gets a cluster routed by its path prefix (``/sage.kv.v1.KVService/``),
+HTTP/2 upstream, actively health-checked with grpc.health.v1. Cluster members are
+read from one EDS file per service, which ``envoy_sync`` rewrites atomically
+from etcd whenever instances come and go (Envoy reloads a watched file on rename).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_GRPC_WEB = "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"
+_HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+
+
+def eds_path(eds_dir: Path, service: str) -> Path:
+    return eds_dir / f"{service}.yaml"
+
+
+def _cluster(service: str, health_service: str, eds_dir: Path, http2: bool) -> dict:
+    cluster: dict = {
+        "name": service,
+        "type": "EDS",
+        "connect_timeout": "1s",
+        "eds_cluster_config": {
+            "service_name": service,
+            "eds_config": {
+                "resource_api_version": "V3",
+                "path_config_source": {"path": str(eds_path(eds_dir, service)),
+                                       "watched_directory": {"path": str(eds_dir)}},
+            },
+        },
+        "outlier_detection": {"consecutive_5xx": 3, "consecutive_gateway_failure": 1,
+                              "base_ejection_time": "5s", "interval": "1s"},
+    }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _HTTP_OPTS, "explicit_http_config": {"http2_protocol_options": {}}}}
+        cluster["health_checks"] = [{
+            "timeout": "1s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
+            "healthy_threshold": 1, "grpc_health_check": {"service_name": health_service}}]
+    return cluster
+
+
+def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
+              http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1") -> dict:
+    """``grpc_services`` maps a discovery name ("kv") to its full proto name ("sage.kv.v1.KVService");
+    ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services."""
+    routes = [{"match": {"prefix": f"/{full}/"}, "route": {"cluster": name, "timeout": "0s"}}
+              for name, full in sorted(grpc_services.items())]
+    routes += [{"match": {"prefix": prefix}, "route": {"cluster": name, "timeout": "0s"}}
+               for prefix, name in http_routes]
+    clusters = [_cluster(name, full, eds_dir, http2=True) for name, full in sorted(grpc_services.items())]
+    clusters += [_cluster(name, "", eds_dir, http2=False) for _, name in http_routes]
+    return {
+        "node": {"id": "sage-mesh-envoy", "cluster": "sage-mesh"},
+        "admin": {"address": {"socket_address": {"address": host, "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "mesh",
+                "address": {"socket_address": {"address": host, "port_value": listen_port}},
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": _HCM,
+                        "stat_prefix": "mesh",
+                        "codec_type": "AUTO",
+                        "stream_idle_timeout": "300s",
+                        "route_config": {"name": "mesh", "virtual_hosts": [
+                            {"name": "mesh", "domains": ["*"], "routes": routes}]},
+                        "http_filters": [
+                            {"name": "envoy.filters.http.grpc_web", "typed_config": {"@type": _GRPC_WEB}},
+                            {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
+                        ],
+                    },
+                }]}],
+            }],
+            "clusters": clusters,
+        },
+    }
+
+
+def load_assignment(service: str, addresses: Iterable[str]) -> dict:
+    endpoints = []
+    for address in sorted(addresses):
+        host, _, port = address.rpartition(":")
+        endpoints.append({"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}})
+    return {"resources": [{"@type": _CLA, "cluster_name": service, "endpoints": [{"lb_endpoints": endpoints}]}]}
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(path)
+
+
+def write_eds(eds_dir: Path, service: str, addresses: Iterable[str]) -> None:
+    eds_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(eds_path(eds_dir, service), load_assignment(service, addresses))

@@ -1,0 +1,192 @@
+"""`sage mesh up|status|down`: the mesh as processes on one machine, no Docker.
+
+Everything lives under a run directory (default ``./run``): ``state.json``
+(ports), ``pids/``, ``logs/``, ``ready/`` (one file per service instance,
+written once it is SERVING), ``eds/`` (Envoy endpoints) and data directories.
+``up`` starts only what is not already running (a pid file whose process is
+gone is stale and replaced) and returns once every instance is SERVING and
+Envoy routes to it.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sage_deploy import infra
+from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
+from sage_deploy.processes import ManagedProcess, StartError, free_port, pid_alive, stop_pid
+from sage_deploy.topology import ServiceDef, Topology, load_topology
+
+STOP_ORDER_LAST = ("redis", "etcd")
+
+
+@dataclass
+class Endpoints:
+    envoy: str
+    envoy_admin: str
+    etcd: str
+    redis: str
+    instances: dict[str, str]
+
+
+class Mesh:
+    def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
+                 services: list[str] | None = None, log=print) -> None:  # type: ignore[no-untyped-def]
+        self.run_dir = Path(run_dir).resolve()
+        self.topology = topology or load_topology()
+        self.ephemeral = ephemeral
+        self.only = services
+        self.log = log
+        self.state_path = self.run_dir / "state.json"
+
+    # -- state ----------------------------------------------------------------
+    def _ports(self) -> dict[str, int]:
+        if self.state_path.exists():
+            return json.loads(self.state_path.read_text())["ports"]
+        t = self.topology
+        ports = {"etcd": t.etcd_port, "etcd_peer": t.etcd_peer_port, "redis": t.redis_port,
+                 "envoy": t.envoy_port, "envoy_admin": t.envoy_admin_port}
+        for svc in t.services:
+            for i in range(svc.replicas):
+                ports[f"{svc.name}-{i}"] = svc.port + i
+                ports[f"{svc.name}-{i}-metrics"] = svc.metrics_port + i
+        if self.ephemeral:
+            ports = {k: free_port() for k in ports}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
+        return ports
+
+    def _services(self) -> list[ServiceDef]:
+        return [s for s in self.topology.services if self.only is None or s.name in self.only]
+
+    def _pid_file(self, name: str) -> Path:
+        return self.run_dir / "pids" / f"{name}.pid"
+
+    def _running(self, name: str) -> int | None:
+        pid_file = self._pid_file(name)
+        if not pid_file.exists():
+            return None
+        try:
+            pid = int(pid_file.read_text().strip())
+        except ValueError:
+            pid = -1
+        if pid > 0 and pid_alive(pid):
+            return pid
+        self.log(f"  {name}: stale pid file (process {pid} is gone); starting it again")
+        pid_file.unlink()
+        return None
+
+    # -- up -------------------------------------------------------------------
+    def up(self, timeout: float = 60.0) -> Endpoints:
+        ports = self._ports()
+        etcd_addr = f"127.0.0.1:{ports['etcd']}"
+        redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+        if not self._running("etcd"):
+            proc = infra.etcd_process(self.run_dir, ports["etcd"], ports["etcd_peer"]).start()
+            infra.wait_port(proc, ports["etcd"])
+            self.log(f"  etcd      started on {etcd_addr}")
+        if not self._running("redis"):
+            proc = infra.redis_process(self.run_dir, ports["redis"]).start()
+            infra.wait_port(proc, ports["redis"])
+            self.log(f"  redis     started on 127.0.0.1:{ports['redis']}")
+
+        instances: dict[str, str] = {}
+        starting: list[tuple[str, ManagedProcess]] = []
+        for svc in self._services():
+            for i in range(svc.replicas):
+                name = f"{svc.name}-{i}"
+                ready = self.run_dir / "ready" / f"{name}.json"
+                if self._running(name) and ready.exists():
+                    instances[name] = json.loads(ready.read_text())["address"]
+                    continue
+                ready.parent.mkdir(parents=True, exist_ok=True)
+                env = {
+                    "SAGE_HOST": "127.0.0.1",
+                    "SAGE_PORT": str(ports[name]),
+                    "SAGE_METRICS_PORT": str(ports[f"{name}-metrics"]),
+                    "SAGE_INSTANCE_ID": f"{name}-{secrets.token_hex(3)}",
+                    "SAGE_ETCD_ENDPOINTS": etcd_addr,
+                    "SAGE_REDIS_URL": redis_url,
+                    "SAGE_READY_FILE": str(ready),
+                    "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
+                    **svc.env,
+                }
+                proc = ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
+                                      env=env, pid_path=self._pid_file(name), ready_file=ready).start()
+                starting.append((name, proc))
+        for name, proc in starting:
+            instances[name] = proc.wait_ready_file(timeout)["address"]
+            self.log(f"  {name:<9} SERVING on {instances[name]}")
+
+        grpc_services = {s.name: s.grpc_service for s in self._services() if not s.http}
+        http_routes = [("/v1/", s.name) for s in self._services() if s.http]
+        eds_dir = self.run_dir / "eds"
+        if not self._running("envoy-sync"):
+            for svc in self._services():  # endpoints known now, so Envoy starts with them
+                write_eds(eds_dir, svc.name, [a for n, a in instances.items() if n.rsplit("-", 1)[0] == svc.name])
+            ManagedProcess("envoy-sync", [sys.executable, "-m", "sage_deploy.envoy_sync", "--etcd", etcd_addr,
+                                          "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
+                           self.run_dir / "logs" / "envoy-sync.log", pid_path=self._pid_file("envoy-sync")).start()
+        if not self._running("envoy"):
+            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes)
+            config_path = self.run_dir / "envoy.yaml"
+            write_atomic(config_path, config)
+            proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
+            infra.wait_port(proc, ports["envoy"])
+            self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
+        self._wait_envoy_healthy(ports["envoy_admin"], grpc_services, timeout)
+        return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
+                         etcd=etcd_addr, redis=redis_url, instances=instances)
+
+    def _wait_envoy_healthy(self, admin_port: int, clusters: dict[str, str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(clusters)
+        while pending and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/clusters", timeout=2) as reply:
+                    text = reply.read().decode()
+            except OSError:
+                text = ""
+            for name in list(pending):
+                if any(line.startswith(f"{name}::") and line.endswith("::health_flags::healthy")
+                       for line in text.splitlines()):
+                    pending.discard(name)
+            if pending:
+                time.sleep(0.1)
+        if pending:
+            raise StartError(f"Envoy has no healthy endpoint for {', '.join(sorted(pending))} after {timeout:.0f}s; "
+                             f"see {self.run_dir / 'logs'}")
+
+    # -- status / down ----------------------------------------------------------
+    def status(self) -> list[dict]:
+        from sage_deploy.status import mesh_status
+
+        ports = self._ports()
+        return mesh_status(f"127.0.0.1:{ports['etcd']}")
+
+    def down(self, grace: float = 10.0) -> list[str]:
+        pid_dir = self.run_dir / "pids"
+        if not pid_dir.exists():
+            return []
+        names = [p.stem for p in pid_dir.glob("*.pid")]
+        names.sort(key=lambda n: (n in STOP_ORDER_LAST, STOP_ORDER_LAST.index(n) if n in STOP_ORDER_LAST else 0, n))
+        stopped = []
+        for name in names:
+            pid_file = self._pid_file(name)
+            try:
+                pid = int(pid_file.read_text().strip())
+            except (OSError, ValueError):
+                pid = -1
+            if pid > 0:
+                stop_pid(pid, grace)
+                stopped.append(name)
+            pid_file.unlink(missing_ok=True)
+            (self.run_dir / "ready" / f"{name}.json").unlink(missing_ok=True)
+        return stopped

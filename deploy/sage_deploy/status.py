@@ -1,0 +1,43 @@
+"""Every registered instance, read from etcd, with its gRPC health."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aetcd
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+PREFIX = b"/sage/v1/services/"
+
+
+async def _health(address: str) -> str:
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.RpcError as exc:
+            return f"UNREACHABLE ({exc.code().name})"
+
+
+async def _status(etcd: str) -> list[dict]:
+    host, _, port = etcd.rpartition(":")
+    client = aetcd.Client(host=host, port=int(port), timeout=3)
+    try:
+        listing = await client.get_prefix(PREFIX)
+    finally:
+        await client.close()
+    rows = []
+    for kv in listing:
+        service, _, instance = kv.key[len(PREFIX):].decode().partition("/")
+        info = json.loads(kv.value)
+        rows.append({"service": service, "instance": instance, "address": info["address"],
+                     "version": info.get("version", ""), "metadata": info.get("metadata", {})})
+    healths = await asyncio.gather(*(_health(r["address"]) for r in rows))
+    for row, health in zip(rows, healths, strict=True):
+        row["health"] = health
+    return sorted(rows, key=lambda r: (r["service"], r["instance"]))
+
+
+def mesh_status(etcd: str) -> list[dict]:
+    return asyncio.run(_status(etcd))

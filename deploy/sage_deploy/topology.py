@@ -1,0 +1,54 @@
+"""The mesh topology (``topology.yaml``): infrastructure ports and the services
+with their modules, ports, replicas, dependencies and environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import yaml
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    grpc_service: str
+    port: int
+    metrics_port: int
+    replicas: int = 1
+    depends_on: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    http: bool = False  # plain HTTP (e.g. the gateway) instead of gRPC
+
+
+@dataclass(frozen=True)
+class Topology:
+    etcd_port: int
+    etcd_peer_port: int
+    redis_port: int
+    envoy_port: int
+    envoy_admin_port: int
+    services: tuple[ServiceDef, ...]
+
+    def service(self, name: str) -> ServiceDef:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(f"no service {name!r} in the topology; known: {', '.join(s.name for s in self.services)}")
+
+
+def load_topology(text: str | None = None) -> Topology:
+    if text is None:
+        text = resources.files("sage_deploy").joinpath("topology.yaml").read_text()
+    raw = yaml.safe_load(text)
+    infra = raw["infrastructure"]
+    services = tuple(
+        ServiceDef(name=name, module=spec["module"], grpc_service=spec.get("grpc_service", ""), port=int(spec["port"]),
+                   metrics_port=int(spec["metrics_port"]), replicas=int(spec.get("replicas", 1)),
+                   depends_on=tuple(spec.get("depends_on", ())), env={k: str(v) for k, v in (spec.get("env") or {}).items()},
+                   http=bool(spec.get("http", False)))
+        for name, spec in raw["services"].items()
+    )
+    return Topology(etcd_port=int(infra["etcd"]["port"]), etcd_peer_port=int(infra["etcd"]["peer_port"]),
+                    redis_port=int(infra["redis"]["port"]), envoy_port=int(infra["envoy"]["port"]),
+                    envoy_admin_port=int(infra["envoy"]["admin_port"]), services=services)

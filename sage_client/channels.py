@@ -1,0 +1,177 @@
+"""Channels to the live instances of one service: round-robin, with retry of
+idempotent calls on another instance when one is UNAVAILABLE.
+
+``ServiceChannels`` (blocking) and ``AsyncServiceChannels`` (grpc.aio) share
+the instance bookkeeping; each keeps one channel per address and drops the
+channels of instances discovery no longer lists.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import grpc
+
+from sage_client.discovery import Instance, NoInstances, Resolver, StaticResolver, default_resolver
+from sage_client.errors import Unavailable, from_rpc_error
+
+S = TypeVar("S")
+MAX_MESSAGE = 64 * 1024 * 1024
+_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.enable_retries", 0),
+]
+_RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+class _Pool(Generic[S]):
+    def __init__(self, service: str, stub_factory: Callable[[Any], S], address: str | Sequence[str] | None,
+                 resolver: Resolver | None, make_channel: Callable[[str], Any]) -> None:
+        self.service = service
+        if address:
+            addresses = [address] if isinstance(address, str) else list(address)
+            resolver = StaticResolver({service: addresses})
+        self._resolver = resolver or default_resolver()
+        self._stub_factory = stub_factory
+        self._make_channel = make_channel
+        self._lock = threading.Lock()
+        self._channels: dict[str, tuple[Any, S]] = {}
+        self._order: list[str] = []
+        self._cursor = itertools.count()
+        self._generation = -1
+        self.filter: Callable[[Instance], bool] | None = None
+
+    def _refresh(self) -> list[Any]:
+        instances = self._resolver.instances(self.service)
+        if self.filter is not None:
+            instances = [i for i in instances if self.filter(i)]
+        live = {i.address for i in instances}
+        stale = []
+        with self._lock:
+            for addr in list(self._channels):
+                if addr not in live:
+                    stale.append(self._channels.pop(addr)[0])
+            for addr in sorted(live):
+                if addr not in self._channels:
+                    channel = self._make_channel(addr)
+                    self._channels[addr] = (channel, self._stub_factory(channel))
+            self._order = sorted(self._channels)
+            self._generation = Resolver.generation
+        return stale
+
+    def pick(self, exclude: set[str]) -> tuple[str, S]:
+        if self._generation != Resolver.generation or not self._order:
+            self._close_channels(self._refresh())
+        order = self._order
+        if not order:
+            raise Unavailable(f"no live instance of service {self.service!r} is registered; is it running? "
+                              "(`sage mesh status` lists instances)")
+        for _ in range(len(order)):
+            addr = order[next(self._cursor) % len(order)]
+            if addr not in exclude:
+                return addr, self._channels[addr][1]
+        raise Unavailable(f"every instance of service {self.service!r} failed: {', '.join(sorted(exclude))}")
+
+    def _close_channels(self, channels: list[Any]) -> None:
+        for channel in channels:
+            result = channel.close()
+            if hasattr(result, "close"):  # aio close() is a coroutine; nobody awaits a dropped channel
+                result.close()
+
+    def addresses(self) -> list[str]:
+        self.pick(set())
+        return list(self._order)
+
+
+class ServiceChannels(_Pool[S]):
+    """Blocking calls to one service."""
+
+    def __init__(self, service: str, stub_factory: Callable[[grpc.Channel], S], *,
+                 address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
+                 token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
+        super().__init__(service, stub_factory, address, resolver,
+                         lambda addr: grpc.insecure_channel(addr, options=_OPTIONS))
+        self.metadata = auth_metadata(token)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+
+    def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
+        tried: set[str] = set()
+        while True:
+            try:
+                addr, stub = self.pick(tried)
+            except NoInstances as exc:
+                raise Unavailable(str(exc)) from None
+            try:
+                return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+            except grpc.RpcError as exc:
+                tried.add(addr)
+                if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
+                    try:
+                        self.pick(tried)
+                        continue
+                    except Unavailable:
+                        pass
+                raise from_rpc_error(exc) from None
+
+    def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
+        addr, stub = self.pick(set())
+        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+
+    def close(self) -> None:
+        with self._lock:
+            channels = [c for c, _ in self._channels.values()]
+            self._channels.clear()
+            self._order = []
+        self._close_channels(channels)
+
+
+class AsyncServiceChannels(_Pool[S]):
+    """grpc.aio calls to one service; create it inside the event loop that uses it."""
+
+    def __init__(self, service: str, stub_factory: Callable[[grpc.aio.Channel], S], *,
+                 address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
+                 token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
+        super().__init__(service, stub_factory, address, resolver,
+                         lambda addr: grpc.aio.insecure_channel(addr, options=_OPTIONS))
+        self.metadata = auth_metadata(token)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+
+    async def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
+        tried: set[str] = set()
+        while True:
+            try:
+                addr, stub = self.pick(tried)
+            except NoInstances as exc:
+                raise Unavailable(str(exc)) from None
+            try:
+                return await getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+            except grpc.RpcError as exc:
+                tried.add(addr)
+                if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
+                    try:
+                        self.pick(tried)
+                        continue
+                    except Unavailable:
+                        pass
+                raise from_rpc_error(exc) from None
+
+    def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
+        addr, stub = self.pick(set())
+        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+
+    async def close(self) -> None:
+        with self._lock:
+            channels = [c for c, _ in self._channels.values()]
+            self._channels.clear()
+            self._order = []
+        for channel in channels:
+            await channel.close()

@@ -1,0 +1,134 @@
+"""Registration of a service instance in etcd under a lease.
+
+Key: ``/sage/v1/services/<service>/<instance-id>``; value: JSON
+``{address, version, started_at, metadata}``. The key is created only if absent
+(a second process with the same instance id is refused), the lease is renewed
+every TTL/3, and if renewal has failed for longer than the TTL the instance
+re-registers; ``on_lost`` is told while it is unregistered so the host can stop
+serving. A graceful stop revokes the lease, which removes the key at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aetcd
+
+log = logging.getLogger("sage.registration")
+
+KEY_PREFIX = "/sage/v1/services/"
+
+
+def service_key(service: str, instance_id: str) -> str:
+    return f"{KEY_PREFIX}{service}/{instance_id}"
+
+
+class RegistrationError(RuntimeError):
+    """The instance could not be registered."""
+
+
+def _split(endpoint: str) -> tuple[str, int]:
+    endpoint = endpoint.removeprefix("http://")
+    host, _, port = endpoint.rpartition(":")
+    return host or "127.0.0.1", int(port or 2379)
+
+
+class EtcdRegistration:
+    def __init__(self, endpoints: list[str], service: str, instance_id: str, address: str,
+                 version: str, metadata: Mapping[str, Any], ttl_s: float,
+                 on_state: Callable[[bool], None] | None = None) -> None:
+        self._endpoints = endpoints
+        self.key = service_key(service, instance_id).encode()
+        self._value = json.dumps({
+            "address": address,
+            "version": version,
+            "started_at": time.time(),
+            "metadata": dict(metadata),
+        }).encode()
+        self._ttl = max(2, int(round(ttl_s)))
+        self._on_state = on_state or (lambda registered: None)
+        self._client: aetcd.Client | None = None
+        self._lease_id: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._connect()
+        await self._register()
+        self._task = asyncio.create_task(self._keepalive(), name="etcd-keepalive")
+
+    async def _connect(self) -> None:
+        errors = []
+        for endpoint in self._endpoints:
+            host, port = _split(endpoint)
+            client = aetcd.Client(host=host, port=port, timeout=max(2, self._ttl // 3))
+            try:
+                await client.connect()
+                await client.status()
+            except Exception as exc:  # noqa: BLE001 - any failure means try the next endpoint
+                errors.append(f"{endpoint}: {exc}")
+                await client.close()
+                continue
+            self._client = client
+            return
+        raise RegistrationError("cannot reach etcd at " + "; ".join(errors or ["(no endpoints)"]))
+
+    async def _register(self) -> None:
+        assert self._client is not None
+        lease = await self._client.lease(self._ttl)
+        txn = self._client.transactions
+        ok, _ = await self._client.transaction(
+            compare=[txn.create(self.key) == 0],
+            success=[txn.put(self.key, self._value, lease.id)],
+            failure=[],
+        )
+        if not ok:
+            await self._client.revoke_lease(lease.id)
+            raise RegistrationError(f"{self.key.decode()} is already registered by a live instance; "
+                                    "choose another instance_id")
+        self._lease_id = lease.id
+        self._on_state(True)
+        log.info("registered in etcd", extra={"fields": {"key": self.key.decode(), "ttl_s": self._ttl}})
+
+    async def _keepalive(self) -> None:
+        interval = self._ttl / 3
+        last_ok = time.monotonic()
+        registered = True
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if registered:
+                    reply = await self._client.refresh_lease(self._lease_id)  # type: ignore[union-attr]
+                    if reply is None or reply.TTL <= 0:
+                        raise RegistrationError("lease expired")
+                else:
+                    await self._register()
+                    registered = True
+                last_ok = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("etcd lease renewal failed: %s", exc)
+                if registered and time.monotonic() - last_ok > self._ttl:
+                    registered = False
+                    self._on_state(False)
+                    log.error("registration lost for longer than the TTL; re-registering")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self._client is not None:
+            try:
+                if self._lease_id is not None:
+                    await asyncio.wait_for(self._client.revoke_lease(self._lease_id), 2)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("could not revoke lease: %s", exc)
+            await self._client.close()
+            self._client = None

