@@ -8,19 +8,17 @@ from typing import Any
 import numpy as np
 
 from sage_client.llm.embedded import load_embedded_llm
+from sage_client.llm.service_backend import ServiceLLM, client_for_mesh
 
 
 class EmbeddingClient:
     """``embed(texts)`` returns a float32 array [len(texts), 384] of normalized vectors.
 
-    Runs the model in-process (through the ``sage_mesh.embedded`` entry point)."""
+    Runs the model in-process (through the ``sage_mesh.embedded`` entry point), or, with
+    ``mesh=`` (True, an address, or an LLMClient), calls the mesh's LLM service."""
 
     def __init__(self, mesh: Any = None) -> None:
-        if mesh is not None:
-            raise NotImplementedError(
-                "embedding through the mesh's LLM service is not wired yet; leave mesh unset"
-            )
-        self._backend: Any = None
+        self._backend: Any = ServiceLLM(client_for_mesh(mesh)) if mesh else None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):

@@ -2,7 +2,8 @@
 
 Usable alone (``SageLLMGenerator(model_path=..., backend_type="auto").execute("...")``) and as a
 DataStream map function. Without a mesh the engine runs in this process (loaded through the
-``sage_mesh.embedded`` entry point); with a mesh the mesh's LLM service generates.
+``sage_mesh.embedded`` entry point); with ``mesh=`` (True for discovery from the environment, an
+address, or an LLMClient) the mesh's LLM service generates, routed by ``model`` name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sage_client.llm.embedded import load_embedded_llm
+from sage_client.llm.service_backend import ServiceLLM, client_for_mesh
 
 SAMPLING_KEYS = (
     "temperature",
@@ -116,11 +118,10 @@ class SageLLMGenerator:
 
     def _ensure_backend(self) -> Any:
         if self._backend is None:
-            if self.config.get("mesh") is not None:
-                raise NotImplementedError(
-                    "calling the mesh's LLM service from SageLLMGenerator is not wired yet; "
-                    "leave 'mesh' unset to run the engine in-process"
-                )
+            mesh = self.config.get("mesh")
+            if mesh:
+                self._backend = ServiceLLM(client_for_mesh(mesh), str(self.config.get("model") or ""))
+                return self._backend
             self._backend = load_embedded_llm(
                 {k: self.config[k] for k in ENGINE_KEYS if k in self.config}
             )

@@ -77,7 +77,7 @@ async def test_cancelled_stream_stops_the_engine() -> None:
 
 
 async def test_full_queue_refuses_new_requests() -> None:
-    engine = MockEngine(tokens_per_s=100, max_running=1, max_waiting=1)
+    engine = MockEngine(tokens_per_s=100, max_batch_size=1, max_queue=1)
     running = engine.generate_stream(request(max_tokens=1000))
     await anext(running)
     waiting = asyncio.create_task(collect(engine, request(max_tokens=1)))

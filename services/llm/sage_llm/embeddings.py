@@ -46,6 +46,10 @@ class SentenceEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return a float32 array [len(texts), dimension] of unit-length vectors, in input order."""
+        return self.embed_counted(texts)[0]
+
+    def embed_counted(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+        """The vectors and the number of tokens the model read."""
         if not texts:
             raise InvalidParameterError("texts", "must hold at least one text")
         if len(texts) > MAX_TEXTS_PER_CALL:
@@ -63,7 +67,7 @@ class SentenceEmbedder:
                 for start in range(0, len(order), self._batch_size):
                     chunk = order[start : start + self._batch_size]
                     out[chunk] = self._embed_ids([encoded[i] for i in chunk])
-        return out
+        return out, sum(len(x) for x in encoded)
 
     def _embed_ids(self, ids: list[list[int]]) -> np.ndarray:
         width = max(len(x) for x in ids)

@@ -18,6 +18,7 @@ from sage_llm.errors import EngineUnavailableError, InvalidParameterError
 
 log = logging.getLogger(__name__)
 
+MOCK_ONLY_OPTIONS = ("ttft_s", "tokens_per_s", "context_length")
 BACKENDS = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
 
 
@@ -84,6 +85,7 @@ def build_engine(
         from sage_llm.engines.mock import MockEngine
 
         return MockEngine(name=name or "mock", **options)
+    options = {k: v for k, v in options.items() if k not in MOCK_ONLY_OPTIONS}
     if choice.engine == "vllm":
         return VLLMEngine.load(model_path, name=name, **options)
     if choice.engine == "ascend":

@@ -43,16 +43,17 @@ class MockEngine(Engine):
         ttft_s: float = 0.0,
         tokens_per_s: float = 0.0,
         context_length: int = 4096,
-        max_running: int = 64,
-        max_waiting: int = 256,
+        max_batch_size: int = 64,
+        max_queue: int = 256,
     ) -> None:
-        """``tokens_per_s == 0`` emits tokens as fast as the event loop allows."""
+        """``tokens_per_s == 0`` emits tokens as fast as the event loop allows; up to
+        ``max_batch_size`` requests generate at once and ``max_queue`` more wait."""
         if ttft_s < 0 or tokens_per_s < 0:
             raise ValueError("ttft_s and tokens_per_s must be >= 0")
         self._info = ModelInfo(name=name, engine="mock", device="cpu", context_length=context_length)
         self._ttft_s = ttft_s
         self._interval_s = 1.0 / tokens_per_s if tokens_per_s > 0 else 0.0
-        self._admission = AdmissionQueue(max_running, max_waiting)
+        self._admission = AdmissionQueue(max_batch_size, max_queue)
         self.tokens_generated = 0  # engine-side counter: proves cancelled requests stop decoding
         self.running = 0
 
