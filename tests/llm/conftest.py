@@ -12,9 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def smollm2() -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct's model and tokenizer, loaded once per test session."""
     pytest.importorskip("torch")
-    from sage_llm.model_files import default_chat_model_path, load_causal_lm, load_tokenizer
-
     import torch
+    from sage_llm.model_files import default_chat_model_path, load_causal_lm, load_tokenizer
 
     path = default_chat_model_path()
     return load_causal_lm(path, "cpu", torch.float32), load_tokenizer(path)

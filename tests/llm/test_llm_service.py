@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sage_client import InvalidArgument, NotFound, ResourceExhausted
 from sage_client.errors import DeadlineExceeded
 from sage_client.llm import EmbeddingClient, LLMClient, SageLLMGenerator
-
 from tests.conftest import ServiceProcess, spawn_service
 
 TOKENS_PER_S = 200

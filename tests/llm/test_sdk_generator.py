@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from sage_client.llm import EmbeddingClient, OpenAIGenerator, SageLLMGenerator
 from sage_client.llm.openai_generator import OpenAIError
 

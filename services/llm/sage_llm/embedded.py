@@ -14,7 +14,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from sage_llm.engines.base import ChatMessage, Engine, GenerationRequest, TokenDelta, validate_messages
+from sage_llm.engines.base import (
+    ChatMessage,
+    Engine,
+    GenerationRequest,
+    TokenDelta,
+    validate_messages,
+)
 from sage_llm.sampling import SamplingParams
 
 ENGINE_OPTION_KEYS = ("ttft_s", "tokens_per_s", "max_batch_size", "max_queue", "context_length")

@@ -15,6 +15,8 @@ from typing import Any
 
 import grpc
 import numpy as np
+from sage_runtime import ServiceSpec
+from sage_runtime import errors as err
 
 from sage_llm.config import LLMConfig
 from sage_llm.engines.base import (
@@ -27,13 +29,16 @@ from sage_llm.engines.base import (
     TokenDelta,
     validate_messages,
 )
-from sage_llm.errors import InvalidParameterError, PromptTooLongError, QueueFullError, UnknownModelError
+from sage_llm.errors import (
+    InvalidParameterError,
+    PromptTooLongError,
+    QueueFullError,
+    UnknownModelError,
+)
 from sage_llm.models import ModelSet, load_models
 from sage_llm.sampling import SamplingParams
 from sage_proto.common.v1 import common_pb2
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
-from sage_runtime import ServiceSpec
-from sage_runtime import errors as err
 
 MAX_EMBED_TEXTS = 2048
 MAX_COUNT_TEXTS = 4096
