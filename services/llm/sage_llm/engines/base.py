@@ -110,6 +110,7 @@ class Engine(ABC):
 
     async def close(self) -> None:
         """Release the model and any worker thread. Idempotent."""
+        return None
 
     # Shared by the engines so every backend rejects the same inputs the same way.
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
