@@ -85,7 +85,7 @@ def compose(t: Topology) -> dict:
         "ports": [f"{t.envoy_port}:{t.envoy_port}", f"{t.envoy_admin_port}:{t.envoy_admin_port}"],
         "depends_on": {"envoy-sync": {"condition": "service_started"}, **_healthy(*names)},
     }
-    volumes = {v: {} for v in ["etcd-data", "redis-data", "envoy-eds", *(f"{n}-data" for n in names)]}
+    volumes: dict[str, dict] = {v: {} for v in ["etcd-data", "redis-data", "envoy-eds", *(f"{n}-data" for n in names)]}
     return {"services": services, "volumes": volumes}
 
 

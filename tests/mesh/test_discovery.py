@@ -125,3 +125,27 @@ def test_missing_configuration_says_what_to_set(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("SAGE_ETCD_ENDPOINTS", raising=False)
     with pytest.raises(Unavailable, match="SAGE_KV_ADDR"):
         KVClient(resolver=EnvResolver()).get("a")
+
+
+def test_lost_registration_stops_serving_until_re_registered(tmp_path, start_service) -> None:
+    from tests.conftest import start_etcd
+    from tests.mesh.test_lifecycle import _health
+
+    etcd = start_etcd(tmp_path / "etcd")
+    try:
+        kv = start_service("sage_kv", etcd_endpoints=etcd.address, registration_ttl_s=TTL)
+        assert _health(kv.address) == "SERVING"
+        os.kill(etcd.proc.pid, signal.SIGSTOP)  # renewals now fail
+        deadline = time.monotonic() + 3 * TTL + 3
+        while _health(kv.address) != "NOT_SERVING":
+            assert time.monotonic() < deadline, "still SERVING although the lease could not be renewed"
+            time.sleep(0.1)
+        os.kill(etcd.proc.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 3 * TTL + 5
+        while _health(kv.address) != "SERVING":
+            assert time.monotonic() < deadline, "did not re-register after etcd came back"
+            time.sleep(0.1)
+        assert _etcd_get(etcd, service_key("kv", kv.instance_id)) is not None
+    finally:
+        os.kill(etcd.proc.pid, signal.SIGCONT)
+        etcd.proc.stop()

@@ -3,6 +3,7 @@ failures to gRPC statuses."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 
 import grpc
 
@@ -48,8 +49,8 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
             raise err.invalid_argument("ttl_ms", f"ttl_ms must be >= 0 (0 = no expiry); got {ttl_ms}")
         return ttl_ms
 
-    def _batch(self, keys: object, field: str = "keys") -> list[str]:
-        keys = list(keys)  # type: ignore[call-overload]
+    def _batch(self, requested: Iterable[str], field: str = "keys") -> list[str]:
+        keys = list(requested)
         if len(keys) > self._max_batch:
             raise err.limit_exceeded(field, f"{len(keys)} keys in one call; the limit is {self._max_batch}", self._max_batch)
         for i, key in enumerate(keys):

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for SAGE Mesh: system packages (apt), the
+# Python project with its extras (pip), and the node tools (buf). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+mapfile -t wanted < <(grep -v '^\s*#' scripts/apt-packages.txt | sed '/^\s*$/d' | sort -u)
+command -v npm >/dev/null || wanted+=(nodejs npm)
+missing=()
+for pkg in "${wanted[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== pip: installing the project (builds the native core)"
+python3 -m pip install -q --disable-pip-version-check -e ".[${SAGE_EXTRAS:-dev}]"
+if [ -s scripts/pip-nodeps.txt ]; then
+  mapfile -t nodeps < <(grep -v '^\s*#' scripts/pip-nodeps.txt | sed '/^\s*$/d')
+  [ ${#nodeps[@]} -eq 0 ] || python3 -m pip install -q --disable-pip-version-check --no-deps "${nodeps[@]}"
+fi
+
+echo "== npm: node tools (buf)"
+npm install --silent --no-audit --no-fund >/dev/null
