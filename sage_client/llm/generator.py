@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from sage_client.dataflow.api.functions import MapFunction
 from sage_client.llm.embedded import load_embedded_llm
 from sage_client.llm.service_backend import ServiceLLM, client_for_mesh
 
@@ -29,7 +30,7 @@ ENGINE_KEYS = ("backend_type", "model_path", "ttft_s", "tokens_per_s", "max_batc
 BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
 
 
-class SageLLMGenerator:
+class SageLLMGenerator(MapFunction):
     """Generate text for each record.
 
     ``execute`` accepts a prompt string, a list of chat messages (``{"role", "content"}``), or the
@@ -47,6 +48,7 @@ class SageLLMGenerator:
         max_tokens: int | None = None,
         **options: Any,
     ) -> None:
+        super().__init__()
         merged: dict[str, Any] = dict(config or {})
         explicit = {
             "model_path": model_path,
@@ -129,7 +131,7 @@ class SageLLMGenerator:
 
     def __getstate__(self) -> dict[str, Any]:
         # Shipped to workers as config only; each worker loads (or shares) its own engine.
-        return {"config": self.config, "sampling": self.sampling, "_backend": None}
+        return {"config": self.config, "sampling": self.sampling, "_backend": None, "ctx": None}
 
 
 def _is_messages(data: Any) -> bool:

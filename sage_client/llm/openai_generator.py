@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from sage_client.dataflow.api.functions import MapFunction
+
 
 class OpenAIError(RuntimeError):
     def __init__(self, status: int, message: str) -> None:
@@ -17,7 +19,7 @@ class OpenAIError(RuntimeError):
         self.status = status
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(MapFunction):
     def __init__(
         self,
         base_url: str | None = None,
@@ -27,6 +29,7 @@ class OpenAIGenerator:
         timeout_s: float = 120.0,
         **sampling: Any,
     ) -> None:
+        super().__init__()
         cfg = dict(config or {})
         self.base_url = (base_url or cfg.pop("base_url", None) or "").rstrip("/")
         self.model = model or cfg.pop("model", None) or cfg.pop("model_name", None)

@@ -113,3 +113,23 @@ def test_openai_generator_reports_the_servers_error(openai_server: str) -> None:
     gen = OpenAIGenerator(base_url=openai_server, model="m", api_key="wrong")
     with pytest.raises(OpenAIError, match="401: bad key"):
         gen.execute("x")
+
+
+def test_generator_as_a_datastream_map_function() -> None:
+    from sage_client import LocalEnvironment, SinkFunction
+
+    out: list[tuple[str, str]] = []
+
+    class Collect(SinkFunction):
+        def execute(self, data: tuple[str, str]) -> None:
+            out.append(data)
+
+    env = LocalEnvironment("llm-map")
+    questions = [f"question {i}" for i in range(6)]
+    env.from_batch([[q, q] for q in questions]).map(
+        SageLLMGenerator, {"backend_type": "mock", "temperature": 0, "max_tokens": 4}, parallelism=2
+    ).sink(Collect)
+    env.submit(autostop=True)
+    assert sorted(q for q, _ in out) == questions
+    direct = SageLLMGenerator(backend_type="mock", temperature=0, max_tokens=4)
+    assert dict(out) == {q: direct.execute(q) for q in questions}
