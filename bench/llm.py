@@ -30,9 +30,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sage_deploy.processes import ManagedProcess  # noqa: E402
-
 from sage_client.llm import LLMClient  # noqa: E402
+from sage_deploy.processes import ManagedProcess  # noqa: E402
 
 QUESTIONS = [
     "Write a long story about a dragon who learns to cook.",
@@ -121,8 +120,9 @@ class HFSequential:
 
     def load(self) -> None:
         import torch
-        from sage_llm.model_files import default_chat_model_path
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from sage_llm.model_files import default_chat_model_path
 
         path = default_chat_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
@@ -153,8 +153,9 @@ def rate(fn, texts: list[str], seconds: float) -> float:  # type: ignore[no-unty
 
 
 def load_sentence_transformer():  # type: ignore[no-untyped-def]
-    from sage_llm.model_files import default_embedding_model_path
     from sentence_transformers import SentenceTransformer
+
+    from sage_llm.model_files import default_embedding_model_path
 
     return SentenceTransformer(str(default_embedding_model_path()), device="cpu")
 

@@ -13,6 +13,7 @@ def smollm2() -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct's model and tokenizer, loaded once per test session."""
     pytest.importorskip("torch")
     import torch
+
     from sage_llm.model_files import default_chat_model_path, load_causal_lm, load_tokenizer
 
     path = default_chat_model_path()

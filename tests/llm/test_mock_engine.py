@@ -2,6 +2,7 @@ import asyncio
 import time
 
 import pytest
+
 from sage_llm.engines.base import FINISH_LENGTH, FINISH_STOP, GenerationRequest
 from sage_llm.engines.mock import MockEngine
 from sage_llm.errors import PromptTooLongError, QueueFullError

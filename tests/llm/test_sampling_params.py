@@ -1,4 +1,5 @@
 import pytest
+
 from sage_llm.errors import InvalidParameterError
 from sage_llm.sampling import SamplingParams
 

@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+
 from sage_llm.engines.ascend import ascend_available, load_ascend_engine
 from sage_llm.errors import EngineUnavailableError, InvalidParameterError
 from sage_llm.selection import build_engine, choose_engine, cuda_available

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from sage_llm.engines.base import FINISH_LENGTH, FINISH_STOP, ChatMessage, GenerationRequest
 from sage_llm.errors import PromptTooLongError, QueueFullError
 from sage_llm.sampling import SamplingParams

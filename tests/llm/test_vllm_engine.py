@@ -3,6 +3,7 @@
 import importlib.util
 
 import pytest
+
 from sage_llm.engines.base import ChatMessage, GenerationRequest
 from sage_llm.sampling import SamplingParams
 from sage_llm.selection import cuda_available

@@ -71,6 +71,7 @@ def load_causal_lm(path: Path, device: str, dtype: Any) -> Any:
     """A folder in Hugging Face layout or a single .gguf file (dequantized on load by ``gguf``)."""
     from transformers import AutoModelForCausalLM
 
+    model: Any
     if path.suffix == ".gguf":
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
     else:

@@ -15,8 +15,6 @@ from typing import Any
 
 import grpc
 import numpy as np
-from sage_runtime import ServiceSpec
-from sage_runtime import errors as err
 
 from sage_llm.config import LLMConfig
 from sage_llm.engines.base import (
@@ -39,6 +37,8 @@ from sage_llm.models import ModelSet, load_models
 from sage_llm.sampling import SamplingParams
 from sage_proto.common.v1 import common_pb2
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
+from sage_runtime import ServiceSpec
+from sage_runtime import errors as err
 
 MAX_EMBED_TEXTS = 2048
 MAX_COUNT_TEXTS = 4096

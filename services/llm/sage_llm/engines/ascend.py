@@ -28,7 +28,7 @@ def load_ascend_engine(
     import torch
     import torch_npu  # noqa: F401  (registers the "npu" device with torch)
 
-    if not torch.npu.is_available():
+    if not getattr(torch, "npu").is_available():  # noqa: B009 (added by torch_npu at import)
         raise EngineUnavailableError("torch-npu is installed but reports no Ascend NPU on this host")
     from sage_llm.engines.transformers_engine import TransformersEngine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from sage_llm.errors import InvalidParameterError, PromptTooLongError
@@ -83,7 +83,7 @@ class Engine(ABC):
         return self.info.context_length
 
     @abstractmethod
-    def generate_stream(self, request: GenerationRequest) -> AsyncIterator[TokenDelta]:
+    def generate_stream(self, request: GenerationRequest) -> AsyncGenerator[TokenDelta, None]:
         """Admit the request and stream it; QueueFullError / PromptTooLongError come before any delta."""
 
     @abstractmethod

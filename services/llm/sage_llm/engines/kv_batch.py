@@ -7,6 +7,8 @@ Position ids come from the mask, so a row's positions are unaffected by the padd
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import DynamicCache
 
@@ -28,7 +30,7 @@ class KVBatch:
 
     def keep_rows(self, keep: list[int]) -> None:
         index = torch.tensor(keep, device=self.mask.device)
-        for layer in self.cache.layers:
+        for layer in _layers(self.cache):
             if layer.keys is not None and layer.keys.numel():
                 layer.keys = layer.keys.index_select(0, index)
                 layer.values = layer.values.index_select(0, index)
@@ -40,7 +42,7 @@ class KVBatch:
         width = max(self.mask.shape[1], other.mask.shape[1])
         a_cache, a_mask = _pad_left(self.cache, self.mask, width)
         b_cache, b_mask = _pad_left(other.cache, other.mask, width)
-        for la, lb in zip(a_cache.layers, b_cache.layers, strict=True):
+        for la, lb in zip(_layers(a_cache), _layers(b_cache), strict=True):
             la.keys = torch.cat([la.keys, lb.keys], dim=0)
             la.values = torch.cat([la.values, lb.values], dim=0)
         self.cache = a_cache
@@ -53,7 +55,7 @@ class KVBatch:
         first = int(used[0])
         if first == 0:
             return
-        for layer in self.cache.layers:
+        for layer in _layers(self.cache):
             layer.keys = layer.keys[:, :, first:, :]
             layer.values = layer.values[:, :, first:, :]
         self.mask = self.mask[:, first:]
@@ -63,7 +65,7 @@ def _pad_left(cache: DynamicCache, mask: torch.Tensor, width: int) -> tuple[Dyna
     extra = width - mask.shape[1]
     if extra == 0:
         return cache, mask
-    for layer in cache.layers:
+    for layer in _layers(cache):
         layer.keys = torch.nn.functional.pad(layer.keys, (0, 0, extra, 0))
         layer.values = torch.nn.functional.pad(layer.values, (0, 0, extra, 0))
     mask = torch.nn.functional.pad(mask, (extra, 0))
@@ -77,3 +79,8 @@ def positions_for_prefill(mask: torch.Tensor) -> torch.Tensor:
 def positions_for_decode(mask: torch.Tensor) -> torch.Tensor:
     """Position of the newest column for each row (mask already extended by one)."""
     return mask.sum(dim=-1, keepdim=True) - 1
+
+
+def _layers(cache: DynamicCache) -> list[Any]:
+    # DynamicCache of a decoder-only attention model: every layer holds .keys / .values tensors.
+    return list(cache.layers)

@@ -10,7 +10,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from sage_llm.engines.admission import AdmissionQueue
 from sage_llm.engines.base import (
@@ -79,7 +79,7 @@ class MockEngine(Engine):
         turns = "".join(f"<{m.role}> {m.content}\n" for m in messages)
         return turns + "<assistant>"
 
-    async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[TokenDelta]:
+    async def generate_stream(self, request: GenerationRequest) -> AsyncGenerator[TokenDelta, None]:
         params = request.params
         prompt_ids = self.prompt_ids(request)
         budget = self.generation_budget(len(prompt_ids), params)

@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,7 @@ class TransformersEngine(Engine):
         # A base model without a template: a plain transcript that ends on the assistant's turn.
         return "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant:"
 
-    async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[TokenDelta]:
+    async def generate_stream(self, request: GenerationRequest) -> AsyncGenerator[TokenDelta, None]:
         prompt_ids = self.prompt_ids(request)
         params = request.params
         seq = _Sequence(
@@ -235,7 +235,7 @@ class TransformersEngine(Engine):
                     self._cond.wait()
                 if self._closing:
                     return
-                joining = []
+                joining: list[_Sequence] = []
                 while self._waiting and len(self._active) + len(joining) < self._max_batch:
                     seq = self._waiting.popleft()
                     if not seq.cancelled:

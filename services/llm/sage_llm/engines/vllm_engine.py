@@ -4,7 +4,7 @@ until an engine is actually built."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ class VLLMEngine(Engine):
         turns = [{"role": m.role, "content": m.content} for m in messages]
         return str(self._tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True))
 
-    async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[TokenDelta]:
+    async def generate_stream(self, request: GenerationRequest) -> AsyncGenerator[TokenDelta, None]:
         import vllm
 
         prompt_ids = self.prompt_ids(request)
