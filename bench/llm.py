@@ -120,13 +120,14 @@ class HFSequential:
 
     def load(self) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from sage_llm.model_files import default_chat_model_path
+        from sage_llm.model_files import default_chat_model_path, load_causal_lm, load_tokenizer
 
+        # The same weights as the service (its converted copy loads in a second); what is
+        # measured below is plain transformers ``generate``.
         path = default_chat_model_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        self.model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+        self.tokenizer = load_tokenizer(path)
+        self.model = load_causal_lm(path, "cpu", torch.float32)
 
     def tokens_per_s(self, questions: list[str], max_tokens: int) -> float:
         self.model.generate(**self.tokenizer("warm up", return_tensors="pt"), max_new_tokens=2, do_sample=False)
