@@ -16,8 +16,13 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 
+# RAG and agent operators: `from sage_client import DenseRetriever, QAPromptor, ...`
+from sage_client.rag import *  # noqa: F403
+from sage_client.rag import __all__ as _rag_all
+
 __all__ = [
     *_dataflow_all,
+    *_rag_all,
     "AlreadyExists",
     "AsyncKVClient",
     "DeadlineExceeded",
