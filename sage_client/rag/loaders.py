@@ -116,16 +116,36 @@ class JSONLLoader(FlatMapFunction):
 
 
 class DocumentLoader(FlatMapFunction):
-    """Any supported file by suffix; a directory path is not accepted (list it with ``find_files``)."""
+    """Any supported file by suffix; a directory path is not accepted (list it with ``find_files``).
+
+    With ``root``, paths are read relative to it and keep the relative path as their source (so
+    citations read ``docs/mesh.md`` wherever the checkout lives)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        root = {**(config or {}), **kwargs}.get("root")
+        self.root = Path(root) if root else None
 
     def execute(self, data: Any) -> list[Document]:
-        return load_document(_path_of(data))
+        if self.root is None:
+            return load_document(_path_of(data))
+        relative = str(data.get("path") or data.get("source")) if isinstance(data, Mapping) else str(data)
+        docs = load_document(self.root / relative)
+        for doc in docs:
+            doc["source"] = relative + doc["source"][len(str(self.root / relative)) :]
+        return docs
 
 
-def find_files(root: str | Path, suffixes: Iterable[str] = (".md", ".txt", ".pdf", ".jsonl")) -> list[str]:
-    """Files under ``root`` with one of ``suffixes``, sorted, as strings (a pipeline's batch)."""
+def find_files(
+    root: str | Path, suffixes: Iterable[str] = (".md", ".txt", ".pdf", ".jsonl"), relative_to: str | Path | None = None
+) -> list[str]:
+    """Files under ``root`` with one of ``suffixes``, sorted, as strings (a pipeline's batch);
+    relative to ``relative_to`` when given."""
     base = Path(root)
     if not base.is_dir():
         raise NotADirectoryError(f"{base} is not a directory")
     wanted = {s.lower() for s in suffixes}
-    return sorted(str(p) for p in base.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    found = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    if relative_to is not None:
+        return [str(p.relative_to(relative_to)) for p in found]
+    return [str(p) for p in found]

@@ -13,6 +13,7 @@ model as observations, so it can correct itself; ``max_steps`` bounds the loop.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -71,6 +72,10 @@ def parse_step(reply: str) -> tuple[str, Any]:
 
 def _as_chat(llm: Any) -> Callable[[Messages], str]:
     if hasattr(llm, "generate"):
+        # Stop at "Observation:" so the model cannot invent a tool's result (when supported).
+        params = set(inspect.signature(llm.generate).parameters)
+        if "overrides" in params or "stop" in params:
+            return lambda messages: str(llm.generate(messages, stop=["Observation:"])["text"])
         return lambda messages: str(llm.generate(messages)["text"])
     if callable(llm):
         return lambda messages: str(llm(messages))
