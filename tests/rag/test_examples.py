@@ -20,6 +20,7 @@ def run_example(name: str, *args: str, timeout: float = 240) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_basic_rag_prints_answers_with_sources() -> None:
     pytest.importorskip("torch")
     out = run_example("basic_rag.py", "--backend", "mock")
