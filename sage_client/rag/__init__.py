@@ -16,7 +16,12 @@ from sage_client.rag.agents import (
     make_kv_lookup,
     make_vdb_search,
 )
-from sage_client.rag.chunkers import SentenceChunker, TokenChunker, chunk_by_sentences, chunk_by_tokens
+from sage_client.rag.chunkers import (
+    SentenceChunker,
+    TokenChunker,
+    chunk_by_sentences,
+    chunk_by_tokens,
+)
 from sage_client.rag.evaluators import (
     BleuEvaluator,
     ContextRecallEvaluator,

@@ -46,7 +46,14 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def indexed(corpus_dir: Path, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The corpus chunked by sentences and indexed through a DataStream pipeline."""
-    from sage_client import ChunkIndexer, DocumentLoader, LocalEnvironment, SentenceChunker, find_files, open_collection
+    from sage_client import (
+        ChunkIndexer,
+        DocumentLoader,
+        LocalEnvironment,
+        SentenceChunker,
+        find_files,
+        open_collection,
+    )
 
     path = tmp_path_factory.mktemp("index") / "col"
     collection = open_collection(path)

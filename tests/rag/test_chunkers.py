@@ -1,6 +1,11 @@
 import pytest
 
-from sage_client.rag.chunkers import SentenceChunker, TokenChunker, chunk_by_sentences, chunk_by_tokens
+from sage_client.rag.chunkers import (
+    SentenceChunker,
+    TokenChunker,
+    chunk_by_sentences,
+    chunk_by_tokens,
+)
 
 DOC = {"text": "one two three four five six seven", "source": "doc.txt", "metadata": {"title": "T"}}
 

@@ -4,7 +4,14 @@ import math
 
 import pytest
 
-from sage_client.rag.metrics import bleu, context_recall, exact_match, f1_score, recall_at_k, rouge_l
+from sage_client.rag.metrics import (
+    bleu,
+    context_recall,
+    exact_match,
+    f1_score,
+    recall_at_k,
+    rouge_l,
+)
 
 
 def test_f1_counts_shared_tokens_after_normalisation() -> None:

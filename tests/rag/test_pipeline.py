@@ -31,7 +31,7 @@ class Collect(SinkFunction):
 def test_declarative_rag_pipeline_answers_and_scores(indexed: Any, embedder: Any, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("sage_llm")
     Collect.out = []
-    questions = [q | {"gold_sources": [str(_source_of(indexed, name))]} for q, name in zip(QUESTIONS, ("errors.md", "cooking.md"))]
+    questions = [q | {"gold_sources": [str(_source_of(indexed, name))]} for q, name in zip(QUESTIONS, ("errors.md", "cooking.md"), strict=True)]
     env = LocalEnvironment("rag-test")
     scored = (
         env.from_batch(questions)

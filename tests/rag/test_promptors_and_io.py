@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from sage_client import ChatPromptor, FileSink, FileSource, LocalEnvironment, QAPromptor, TerminalSink
+from sage_client import (
+    ChatPromptor,
+    FileSink,
+    FileSource,
+    LocalEnvironment,
+    QAPromptor,
+    TerminalSink,
+)
 
 
 def _record() -> dict:

@@ -3,7 +3,13 @@ from typing import Any
 
 import pytest
 
-from sage_client import BM25Retriever, DenseRetriever, EmbeddingReranker, HybridRetriever, LLMReranker
+from sage_client import (
+    BM25Retriever,
+    DenseRetriever,
+    EmbeddingReranker,
+    HybridRetriever,
+    LLMReranker,
+)
 from sage_client.rag.rerankers import parse_score
 
 
