@@ -115,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default="run", type=Path)
     parser.add_argument("--questions", default=ROOT / "examples" / "rag" / "questions.jsonl", type=Path)
-    parser.add_argument("--max-tokens", type=int, default=40)
+    parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
     started = time.perf_counter()
     ports = mesh_ports(args.run_dir)
@@ -154,7 +154,9 @@ def main() -> None:
         questions,
         retriever="hybrid",
         retriever_config={"collection": collection, **embed_cfg},
+        promptor_config={"max_context_chars": 400},
         generator_config=generator_cfg,
+        k=3,
         on_record=on_record,
         parallelism=4,
     )
@@ -164,7 +166,7 @@ def main() -> None:
         print(format_answer(record) + f"\n   reference: {record['references'][0]}\n")
 
     # -- 3. evaluation -------------------------------------------------------------------------------
-    print("== evaluation (hybrid retrieval, k = 5)")
+    print("== evaluation (hybrid retrieval, best 3 chunks in the prompt)")
     print(format_table(summarize(records)))
 
     # -- 4. gateway --------------------------------------------------------------------------------
