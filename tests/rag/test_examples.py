@@ -50,3 +50,12 @@ def test_react_agent_example_runs_within_its_step_limit() -> None:
     out = run_example("react_agent.py", "--backend", "mock", "--max-steps", "2")
     assert out.count("Q: ") == 2
     assert "[step_limit]" in out or "[final_answer]" in out
+
+
+def test_main_job_without_a_mesh_says_how_to_start_it(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "main_job.py"), "--run-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode != 0
+    assert f"sage mesh up --run-dir {tmp_path}" in proc.stderr
