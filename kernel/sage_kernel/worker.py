@@ -1,0 +1,112 @@
+"""``python -m sage_kernel.worker JOB_DIR``: runs one job apart from the manager.
+
+The worker rebuilds the graph from ``graph.pb`` (user code is unpickled here, never in the
+manager), writes ``loaded`` once it is ready to run, runs it on the chosen executor, and writes
+``outcome.json`` (and ``result.pkl`` for collect_result) before it exits. Its stdout and stderr
+are the job's log lines. Exit codes: 0 succeeded, 1 failed, 3 the graph could not be loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from sage_client.dataflow.runtime.planner import GraphError, plan
+from sage_client.remote.graph_codec import GraphDecodingError, decode_graph
+from sage_kernel.collect import COLLECTOR, collect_sinks
+from sage_kernel.store import write_atomic
+from sage_proto.kernel.v1 import kernel_pb2
+
+EXIT_FAILED = 1
+EXIT_UNLOADABLE = 3
+EXIT_CANCELLED = 143
+METRICS_PERIOD_S = 0.5
+
+
+def _outcome(folder: Path, state: str, error: str = "", reason: str = "") -> None:
+    body = {"state": state, "error": error, "reason": reason}
+    write_atomic(folder / "outcome.json", json.dumps(body).encode())
+
+
+def _format(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+def _write_metrics(folder: Path, job: Any, stop: threading.Event) -> None:
+    while not stop.wait(METRICS_PERIOD_S):
+        snapshot = getattr(job, "metrics", None)
+        if snapshot is not None:
+            write_atomic(folder / "metrics.json", json.dumps(snapshot()).encode())
+
+
+def _start(request: kernel_pb2.SubmitJobRequest, graph: Any) -> Any:
+    if request.executor == "ray":
+        from sage_kernel.ray_executor import run_on_ray  # Ray is imported only by Ray jobs
+
+        return run_on_ray(graph, request.ray_address or None)
+    from sage_client.dataflow.runtime import run_graph
+
+    return run_graph(graph, config=graph.config)
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[1])
+    request = kernel_pb2.SubmitJobRequest.FromString((folder / "graph.pb").read_bytes())
+    try:
+        graph = decode_graph(request.graph)
+        plan(graph)  # graph errors (an unfilled future...) are the submitter's to fix
+    except GraphDecodingError as exc:
+        _outcome(folder, "unloadable", str(exc), reason="FAILED_PRECONDITION")
+        return EXIT_UNLOADABLE
+    except (GraphError, ValueError, TypeError) as exc:
+        _outcome(folder, "unloadable", str(exc), reason="INVALID_ARGUMENT")
+        return EXIT_UNLOADABLE
+    if request.collect_result:
+        collect_sinks(graph)
+    (folder / "loaded").touch()
+
+    job: Any = None
+    cancelled = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        cancelled.set()  # the manager's CancelJob: abandon in-flight records and exit
+        if job is not None:
+            job.cancel()
+
+    signal.signal(signal.SIGTERM, on_term)
+    stop_metrics = threading.Event()
+    try:
+        job = _start(request, graph)
+        if cancelled.is_set():
+            job.cancel()
+        threading.Thread(
+            target=_write_metrics, args=(folder, job, stop_metrics), daemon=True
+        ).start()
+        job.wait()
+    except BaseException as exc:  # noqa: BLE001 - the traceback is the job's error
+        print(_format(exc), file=sys.stderr, flush=True)
+        _outcome(folder, "failed", _format(exc))
+        return EXIT_FAILED
+    finally:
+        stop_metrics.set()
+        if job is not None and hasattr(job, "metrics"):
+            write_atomic(folder / "metrics.json", json.dumps(job.metrics()).encode())
+        sys.stdout.flush()
+    if cancelled.is_set():
+        _outcome(folder, "cancelled")
+        return EXIT_CANCELLED
+    if request.collect_result:
+        write_atomic(folder / "result.pkl", cloudpickle.dumps(COLLECTOR.take()))
+    _outcome(folder, "succeeded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
