@@ -131,6 +131,30 @@ class Job:
         """Abandon in-flight records and end every task."""
         self.aborted = True
 
+    def metrics(self) -> dict[str, Any]:
+        """Per-operator counters summed over instances (records in/out, batches queued at the
+        operator's input): what the job manager streams as OperatorMetrics."""
+        acc: dict[int, dict[str, int]] = {}
+
+        def slot(node_id: int) -> dict[str, int]:
+            return acc.setdefault(
+                node_id, {"records_in": 0, "records_out": 0, "errors": 0, "backlog": 0}
+            )
+
+        for instance in self.instances:
+            for op in list(instance.operators):
+                if op.node_id >= 0:
+                    counters = slot(op.node_id)
+                    counters["records_in"] += op.records_in
+                    counters["records_out"] += op.records_out
+            if instance.channel is None:
+                slot(instance.spec.head)["records_out"] += instance.source_out
+            else:
+                slot(instance.spec.head)["backlog"] += instance.channel.qsize()
+        return {
+            "operators": [{"operator_id": str(n), **c} for n, c in sorted(acc.items())],
+        }
+
     # -- called by task instances ------------------------------------------------------------
     def _is_aborted(self) -> bool:
         return self.aborted

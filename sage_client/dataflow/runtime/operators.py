@@ -109,6 +109,8 @@ class Operator:
 
     needs_timer = False
     node_id = -1  # the logical node this operator runs (for error messages)
+    records_in = 0  # counters read by Job.metrics() (job manager events)
+    records_out = 0
 
     def process(self, values: list[Any], keys: list[Any] | None) -> Batch:
         raise NotImplementedError

@@ -33,6 +33,8 @@ class TaskInstance:
         self.current_node = spec.head
         self._closers: list[Callable[[], None]] = []
         self._workers: list[Any] = []  # worker processes, killed if the job ends abnormally
+        self.operators: list[ops.Operator] = []
+        self.source_out = 0  # records this instance's source produced (metrics)
 
     # -- setup (in the task's own thread, so errors in open() fail the job cleanly) ----------
     def _setup(self) -> None:
@@ -140,7 +142,9 @@ class TaskInstance:
         op = None
         try:  # free in CPython 3.11+ unless something raises
             for op in self.ops_from[start]:
+                op.records_in += len(values)
                 values, keys = op.process(values, keys)
+                op.records_out += len(values)
                 if not values:
                     break
             else:
@@ -207,6 +211,7 @@ class TaskInstance:
                 if self.timers:
                     self._on_timers()
                 continue
+            self.source_out += len(batch)
             self._push(0, batch, None)  # a batch already read is never dropped, even on stop
             now = clock()
             if now - last_flush >= linger:
@@ -262,7 +267,9 @@ class TaskInstance:
                 continue
             if multi is not None:
                 self.current_node = self.spec.head
+                head.records_in += len(values)
                 values, keys = multi(index, values, keys)
+                head.records_out += len(values)
                 if values:
                     self._push(1, values, keys)
                 elif self.windows:
