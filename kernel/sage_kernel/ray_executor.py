@@ -1,0 +1,334 @@
+"""The Ray executor: every operator-chain instance of the plan is a Ray actor.
+
+The plan is the local runtime's (same chaining), and each actor runs the local runtime's
+``TaskInstance`` operator code. What differs is the wire: an output edge's destinations are
+``ActorChannel``s, which send whole batches with ``actor.push.remote`` and keep at most
+``MAX_IN_FLIGHT`` calls outstanding per destination (``ray.wait``), so a slow consumer holds its
+producers back. Ray runs calls from one caller to one actor in order, which keeps each
+upstream instance's batches, and its end marker, in order.
+
+Not supported here (GraphError at submit): feedback loops (from_future) and ``processes=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+from typing import Any
+
+import cloudpickle
+import ray
+
+from sage_client.dataflow.api import graph as g
+from sage_client.dataflow.runtime import operators as ops
+from sage_client.dataflow.runtime.channel import END, OutputEdge, Router
+from sage_client.dataflow.runtime.job import DEFAULTS
+from sage_client.dataflow.runtime.planner import GraphError, TaskSpec, plan
+from sage_client.dataflow.runtime.task import TaskInstance
+from sage_client.dataflow.services import ServiceRegistry
+from sage_kernel import collect
+
+MAX_IN_FLIGHT = 4  # push calls outstanding per (sender, destination) pair
+POLL_S = 0.05
+
+
+def _settings(graph: g.LogicalGraph) -> dict[str, Any]:
+    overrides = dict((graph.config or {}).get("runtime") or {})
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **overrides}
+
+
+def check_supported(graph: g.LogicalGraph) -> None:
+    for node in graph.nodes.values():
+        if node.kind == g.FUTURE:
+            raise GraphError(
+                f"{node.name}: feedback loops (from_future) run only on the local executor"
+            )
+        if node.options.get("processes"):
+            raise GraphError(
+                f"{node.name}: processes=True is for the local executor; on Ray every chain is "
+                "already its own process (drop processes=True)"
+            )
+
+
+class ActorChannel:
+    """The sending side of one edge to one actor: a batch per call, bounded calls in flight."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.in_flight: list[Any] = []
+
+    def put(self, message: tuple[int, Any, Any]) -> None:
+        index, values, keys = message
+        if values is END:
+            ref = self.actor.push_end.remote(index, keys)  # keys holds the sender id here
+        else:
+            ref = self.actor.push.remote(index, values, keys)
+        self.in_flight.append(ref)
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            done, self.in_flight = ray.wait(self.in_flight, num_returns=1)
+            ray.get(done)  # a failed consumer fails its producers
+
+    def drain(self) -> None:
+        ray.get(self.in_flight)
+        self.in_flight = []
+
+
+class _ActorJob:
+    """What a TaskInstance asks of its job, for one instance living in an actor."""
+
+    def __init__(self, graph: g.LogicalGraph, settings: dict[str, Any]) -> None:
+        self.graph = graph
+        self.batch_size = int(settings["batch_size"])
+        self.linger = float(settings["linger_ms"]) / 1000.0
+        self.services = ServiceRegistry(graph.services)
+        self.tracking = False
+        self.aborted = False
+        self.stop_requested = False
+        self.error: BaseException | None = None
+        self.dead_letter_lock = threading.Lock()
+        self._closed: set[int] = set()
+
+    def should_stop_sources(self) -> bool:
+        return self.stop_requested or self.aborted
+
+    def fail(self, exc: BaseException, where: str) -> None:
+        if self.error is None:
+            exc.add_note(f"raised in {where} of job {self.graph.name!r} (ray executor)")
+            self.error = exc
+        self.aborted = True
+
+    def close_once(self, function: Any) -> None:
+        if id(function) not in self._closed:
+            self._closed.add(id(function))
+            ops.close_function(function)
+
+    def source_finished(self) -> None:
+        pass
+
+    def task_finished(self, instance: TaskInstance) -> None:
+        pass
+
+
+class _Captured(io.TextIOBase):
+    """The actor's stdout: kept in memory and handed to the driver, so prints keep their order
+    and carry no Ray prefix."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.parts.append(text)
+        return len(text)
+
+    def take(self) -> str:
+        with self.lock:
+            text, self.parts = "".join(self.parts), []
+        return text
+
+
+@ray.remote
+class ChainActor:
+    def __init__(self, graph_bytes: bytes, spec: TaskSpec, index: int) -> None:
+        self.stdout = _Captured()
+        sys.stdout = self.stdout
+        graph: g.LogicalGraph = cloudpickle.loads(graph_bytes)
+        self.job = _ActorJob(graph, _settings(graph))
+        self.task = TaskInstance(self.job, spec, index, None)  # type: ignore[arg-type]
+        self.remaining = sum(graph.nodes[e.src].parallelism for e in spec.inputs)
+        self.finished = False
+        self.channels: list[ActorChannel] = []
+
+    def open(self, targets: dict[int, list[Any]], target_spec_of_node: dict[int, int]) -> None:
+        """Wire output edges to the downstream actors, then open the user functions."""
+        task, job = self.task, self.job
+        ports: dict[int, list[OutputEdge]] = {}
+        for edge in task.spec.outputs:
+            actors = targets[target_spec_of_node[edge.dst]]
+            channels = [ActorChannel(a) for a in actors]
+            self.channels.extend(channels)
+            one_to_one = edge.partition == g.FORWARD and len(actors) == task.spec.parallelism
+            ports.setdefault(edge.src_port, []).append(
+                OutputEdge(edge, channels, task.index, job.batch_size, None, one_to_one)  # type: ignore[arg-type]
+            )
+        task.router = Router(ports)
+        job.services.start()
+        task._setup()
+
+    def _drain(self) -> None:
+        self.task.router.flush()  # type: ignore[union-attr]
+        for channel in self.channels:
+            channel.drain()
+
+    def _end(self) -> None:
+        self.task._finish()  # operators flush (windows fire), then end markers go downstream
+        self._drain()
+        for close in self.task._closers:
+            close()
+        self.job.services.close()
+        self.finished = True
+
+    def _noted(self, exc: BaseException) -> BaseException:
+        node = self.job.graph.nodes[self.task.current_node]
+        exc.add_note(
+            f"raised in operator {node.name} (instance {self.task.index + 1}/{node.parallelism}) "
+            f"of job {self.job.graph.name!r} (ray executor)"
+        )
+        return exc
+
+    def run_source(self) -> None:
+        try:
+            self._run_source()
+        except Exception as exc:
+            raise self._noted(exc) from None
+
+    def push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
+        try:
+            self._push(index, values, keys)
+        except Exception as exc:
+            raise self._noted(exc) from None
+
+    def push_end(self, index: int, sender: int) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            try:
+                self._end()
+            except Exception as exc:
+                raise self._noted(exc) from None
+
+    def _run_source(self) -> None:
+        """A source chain: produce every batch, then end the stream downstream."""
+        task = self.task
+        for batch in task._source_batches():
+            if batch:
+                task.source_out += len(batch)
+                task._push(0, batch, None)
+            task.router.flush()  # type: ignore[union-attr]
+        self._end()
+
+    def _push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
+        task = self.task
+        head = task.operators[0]
+        if type(head).process_input is not ops.Operator.process_input:
+            head.records_in += len(values)
+            values, keys = head.process_input(index, values, keys)
+            head.records_out += len(values)
+            if values:
+                task._push(1, values, keys)
+        else:
+            task._push(0, values, keys)
+        task.router.flush()  # type: ignore[union-attr]
+
+    def poll(self) -> tuple[bool, str, dict[int, tuple[int, int]]]:
+        """(finished, captured stdout, {node: (records in, records out)})."""
+        counts = {op.node_id: (op.records_in, op.records_out) for op in self.task.operators}
+        if self.task.channel is None and self.task.source_node is not None:
+            counts[self.task.spec.head] = (0, self.task.source_out)
+        return self.finished, self.stdout.take(), counts
+
+    def take_collected(self) -> list[Any]:
+        # through the module: Ray pickles actor classes by value, globals included
+        return collect.COLLECTOR.take()
+
+
+class RayJob:
+    """Drives the actors of one job from the worker process (``wait``, ``cancel``, ``metrics``)."""
+
+    def __init__(self, graph: g.LogicalGraph, address: str | None) -> None:
+        check_supported(graph)
+        _settings(graph)
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,  # actors' prints come back through poll(), in order
+                configure_logging=False,
+            )
+        self.graph = graph
+        self.specs = plan(graph, chaining=bool(_settings(graph)["chaining"]))
+        self._cancelled = False
+        self._counts: dict[int, dict[int, tuple[int, int]]] = {}
+        graph_ref = cloudpickle.dumps(graph)
+        self.actors: dict[int, list[Any]] = {
+            spec.id: [ChainActor.remote(graph_ref, spec, i) for i in range(spec.parallelism)]
+            for spec in self.specs
+        }
+        spec_of_node = {n: spec.id for spec in self.specs for n in spec.nodes}
+        ray.get(
+            [
+                actor.open.remote(self.actors, spec_of_node)
+                for actors in self.actors.values()
+                for actor in actors
+            ]
+        )
+        sources = [s for s in self.specs if not s.inputs]
+        self.source_runs = [a.run_source.remote() for s in sources for a in self.actors[s.id]]
+
+    def _all(self) -> list[Any]:
+        return [a for actors in self.actors.values() for a in actors]
+
+    def _poll(self) -> bool:
+        replies = ray.get([a.poll.remote() for a in self._all()])
+        finished = True
+        for i, (done, out, counts) in enumerate(replies):
+            if out:
+                sys.stdout.write(out)
+                sys.stdout.flush()
+            self._counts[i] = counts
+            finished = finished and done
+        return finished
+
+    def wait(self) -> None:
+        try:
+            pending = list(self.source_runs)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                ray.get(done)  # re-raises a user-function error (RayTaskError keeps the cause)
+                self._poll()
+            while not self._poll():
+                time.sleep(POLL_S)
+            for records in ray.get([a.take_collected.remote() for a in self._all()]):
+                collect.COLLECTOR.extend(records)
+        except ray.exceptions.RayTaskError as exc:
+            if self._cancelled:
+                return
+            raise exc.as_instanceof_cause() from None
+        except ray.exceptions.RayActorError:
+            if self._cancelled:
+                return
+            raise
+        finally:
+            self._kill()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._kill()
+
+    def _kill(self) -> None:
+        for actor in self._all():
+            ray.kill(actor)
+
+    def metrics(self) -> dict[str, Any]:
+        acc: dict[int, list[int]] = {}
+        for counts in list(self._counts.values()):
+            for node, (n_in, n_out) in counts.items():
+                slot = acc.setdefault(node, [0, 0])
+                slot[0] += n_in
+                slot[1] += n_out
+        return {
+            "operators": [
+                {"operator_id": str(n), "records_in": c[0], "records_out": c[1], "errors": 0, "backlog": 0}
+                for n, c in sorted(acc.items())
+            ]
+        }
+
+
+def run_on_ray(graph: g.LogicalGraph, address: str | None) -> RayJob:
+    """Start ``graph`` on Ray (``address`` of a cluster, or None for a local Ray)."""
+    return RayJob(graph, address)

@@ -62,6 +62,10 @@ def main(argv: list[str]) -> int:
     try:
         graph = decode_graph(request.graph)
         plan(graph)  # graph errors (an unfilled future...) are the submitter's to fix
+        if request.executor == "ray":
+            from sage_kernel.ray_executor import check_supported
+
+            check_supported(graph)
     except GraphDecodingError as exc:
         _outcome(folder, "unloadable", str(exc), reason="FAILED_PRECONDITION")
         return EXIT_UNLOADABLE
