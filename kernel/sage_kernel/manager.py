@@ -64,12 +64,13 @@ def _alive(pid: int) -> bool:
 
 
 def _is_worker_of(pid: int, folder: Path) -> bool:
-    """Guards against pid reuse: the process must be a worker started for this job folder."""
+    """Guards against pid reuse: a live worker process that wrote this pid into the job folder."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        recorded = int((folder / "worker.pid").read_text())
+    except (OSError, ValueError):
         return False
-    return b"sage_kernel.worker" in cmdline and str(folder).encode() in cmdline
+    return b"sage_kernel.worker" in cmdline and recorded == pid and _alive(pid)
 
 
 class JobRuntime:
@@ -98,6 +99,8 @@ class JobManager:
         self.store = JobStore(config.data_dir)
         self.jobs: dict[str, JobRuntime] = {}
         self._seq = 0
+        # pre-started workers per executor: a job's first record does not wait for imports
+        self._standby: dict[str, asyncio.subprocess.Process] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -116,9 +119,11 @@ class JobManager:
                 runtime.worker = _Worker(record.worker_pid, None)
                 runtime.loaded.set()
             runtime.task = asyncio.create_task(self._supervise(runtime, reattached=True))
+        await self._start_standby("local")
 
     async def stop(self) -> None:
         """The manager goes away; workers keep running and the next manager re-attaches."""
+        await self._stop_standbys()
         for runtime in self.jobs.values():
             if runtime.task is not None:
                 runtime.task.cancel()
@@ -315,10 +320,41 @@ class JobManager:
         runtime.checkpoints = int(metrics.get("checkpoints", runtime.checkpoints))
 
     # -- supervision ----------------------------------------------------------------------
+    async def _start_standby(self, executor: str) -> None:
+        if not self.config.standby_workers or executor in self._standby:
+            return
+        self._standby[executor] = await asyncio.create_subprocess_exec(
+            sys.executable, "-u", "-m", "sage_kernel.worker", "--standby", executor,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+        )
+
+    async def _stop_standbys(self) -> None:
+        for proc in self._standby.values():
+            if proc.stdin is not None:
+                proc.stdin.close()  # EOF: a standby without a job exits
+        for proc in self._standby.values():
+            with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+                await asyncio.wait_for(proc.wait(), 5)
+        self._standby.clear()
+
     async def _spawn(self, runtime: JobRuntime) -> _Worker:
         folder = self.store.dir(runtime.record.id)
-        for stale in ("loaded", "outcome.json"):
+        for stale in ("loaded", "outcome.json", "worker.pid"):
             (folder / stale).unlink(missing_ok=True)
+        executor = runtime.record.executor
+        proc = self._standby.pop(executor, None)
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(self._start_standby(executor))
+        )
+        if proc is not None and proc.returncode is None and proc.stdin is not None:
+            try:
+                proc.stdin.write(f"{folder}\n".encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+                return _Worker(proc.pid, proc)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the standby died: start one the slow way
         with (folder / "worker.log").open("ab") as logfile:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-u", "-m", "sage_kernel.worker", str(folder),
@@ -349,11 +385,21 @@ class JobManager:
                     kernel_pb2.JOB_STATE_PENDING, kernel_pb2.JOB_STATE_RESTARTING
                 ):
                     self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
+            if not done and (folder / "outcome.json").exists():
+                # the worker has reported; its exit (Ray disconnect, interpreter teardown) may
+                # take a while and need not hold the job's final state back
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiter), self.config.exit_wait_s)
+                if not waiter.done():
+                    asyncio.get_running_loop().call_later(
+                        self.config.cancel_grace_s, worker.signal_group, signal.SIGKILL
+                    )
+                    done = {waiter}
             if done:
                 await asyncio.sleep(0)  # let the log file settle, then take the rest
                 self._poll_logs(runtime)
                 self._poll_metrics(runtime)
-                return waiter.result()
+                return waiter.result() if waiter.done() else None
             await self._notify(runtime)
 
     async def _supervise(self, runtime: JobRuntime, reattached: bool) -> None:

@@ -9,6 +9,7 @@ are the job's log lines. Exit codes: 0 succeeded, 1 failed, 3 the graph could no
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -56,8 +57,32 @@ def _start(request: kernel_pb2.SubmitJobRequest, graph: Any) -> Any:
     return run_graph(graph, config=graph.config)
 
 
+def standby(executor: str) -> int:
+    """A pre-started worker: the heavy imports happen before any job exists, then it waits on
+    stdin for the job folder and becomes that job's worker (its own process, as always)."""
+    import sage_client.dataflow.runtime  # noqa: F401 - warming the import cache is the point
+
+    if executor == "ray":
+        import sage_kernel.ray_executor  # noqa: F401 - imports ray
+    line = sys.stdin.readline().strip()
+    if not line:
+        return 0  # the manager went away without handing over a job
+    folder = Path(line)
+    log = os.open(folder / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return run(folder)
+
+
 def main(argv: list[str]) -> int:
-    folder = Path(argv[1])
+    if argv[1] == "--standby":
+        return standby(argv[2])
+    return run(Path(argv[1]))
+
+
+def run(folder: Path) -> int:
+    (folder / "worker.pid").write_text(str(os.getpid()))  # lets a restarted manager re-attach
     request = kernel_pb2.SubmitJobRequest.FromString((folder / "graph.pb").read_bytes())
     try:
         graph = decode_graph(request.graph)
