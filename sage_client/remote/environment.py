@@ -13,6 +13,7 @@ class RemoteEnvironment(BaseEnvironment):
     """Submits the graph to the kernel job manager at ``host:port``, or the one found through
     discovery (``SAGE_KERNEL_ADDR``, else etcd) when no address is given.
 
+    ``address`` ("host:port", also Envoy's) is the alternative to host/port.
     ``submit()`` returns a ``JobHandle``; ``submit(autostop=True)`` blocks, echoes the job's log
     lines (what its functions print) to this process's stdout, and raises ``JobFailed`` with the
     remote traceback when the job fails.
@@ -30,18 +31,22 @@ class RemoteEnvironment(BaseEnvironment):
         restart: RestartPolicy | None = None,
         checkpoint_interval_s: float = 0.0,
         collect_result: bool = False,
+        detach: bool = False,
+        address: str | None = None,
         token: str | None = None,
     ) -> None:
         super().__init__(name, config)
         if (host is None) != (port is None):
             raise ValueError("give both host and port, or neither (discovery)")
-        address = f"{host}:{port}" if host is not None else None
+        if host is not None:
+            address = f"{host}:{port}"
         self.client = JobClient(address=address, token=token)
         self.executor = executor
         self.ray_address = ray_address
         self.restart = restart
         self.checkpoint_interval_s = checkpoint_interval_s
         self.collect_result = collect_result
+        self.detach = detach  # submit(autostop=True) returns at once (``sage job submit --detach``)
         self._handle: JobHandle | None = None
 
     @property
@@ -58,7 +63,7 @@ class RemoteEnvironment(BaseEnvironment):
             collect_result=self.collect_result,
         )
         self._handle = handle
-        if autostop:
+        if autostop and not self.detach:
             for line in handle.logs(follow=True):
                 if not line.startswith("[sage] "):
                     print(line, file=sys.stdout, flush=True)

@@ -1,8 +1,10 @@
-"""The kernel examples, unchanged, under RemoteEnvironment: same stdout as LocalEnvironment."""
+"""The kernel examples, unchanged, through `sage job submit`: same stdout as under LocalEnvironment.
+
+`sage job submit` runs the program with LocalEnvironment swapped for RemoteEnvironment
+(sage_client.remote.script), so the examples' code is untouched."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -12,28 +14,19 @@ from sage_client import JobClient
 from tests.conftest import ServiceProcess
 from tests.kernel.test_examples import EXAMPLES, EXPECTED
 
-# Runs the example as __main__ with LocalEnvironment swapped for RemoteEnvironment: the
-# example's own code is untouched. Extra RemoteEnvironment settings come from the environment.
-RUNNER = """
-import functools, os, runpy, sys
-import sage_client
-from sage_client.remote import RemoteEnvironment
-sage_client.LocalEnvironment = functools.partial(
-    RemoteEnvironment, executor=os.environ.get("JOBS_EXECUTOR", "local"),
-    ray_address=os.environ.get("JOBS_RAY_ADDRESS", ""))
-runpy.run_path(sys.argv[1], run_name="__main__")
-"""
 
-
-def run_remote(name: str, kernel: ServiceProcess, **env: str) -> subprocess.CompletedProcess[str]:
+def sage_job(kernel: ServiceProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, str(EXAMPLES / name)],
+        [sys.executable, "-m", "sage_cli.main", "job", "--address", kernel.address, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "SAGE_KERNEL_ADDR": kernel.address, **env},
     )
+
+
+def run_remote(name: str, kernel: ServiceProcess, *options: str) -> subprocess.CompletedProcess[str]:
+    return sage_job(kernel, "submit", *options, str(EXAMPLES / name))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -29,7 +29,7 @@ def ray_address() -> Iterator[str]:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_prints_the_same_on_ray(name: str, kernel: ServiceProcess, ray_address: str) -> None:
-    result = run_remote(name, kernel, JOBS_EXECUTOR="ray", JOBS_RAY_ADDRESS=ray_address)
+    result = run_remote(name, kernel, "--executor", "ray", "--ray-address", ray_address)
     assert result.returncode == 0, result.stderr
     assert result.stdout == EXPECTED[name]
     with JobClient(address=kernel.address) as jobs:
