@@ -83,7 +83,9 @@ def our_job(jobs: JobClient, records: int, executor: str, ray_address: str) -> t
     elapsed = time.perf_counter() - start
     handle.wait()
     if count != expected_count(records):
-        raise SystemExit(f"{executor} job counted {count} records, expected {expected_count(records)}")
+        raise SystemExit(
+            f"{executor} job counted {count} records, expected {expected_count(records)}"
+        )
     assert first is not None
     return elapsed, first
 
@@ -107,9 +109,18 @@ def ray_data_run(records: int) -> float:
 
 def start_kernel(run_dir: Path) -> tuple[ManagedProcess, str]:
     ready = run_dir / "kernel.ready.json"
-    env = {"SAGE_DATA_DIR": str(run_dir / "data"), "SAGE_READY_FILE": str(ready), "SAGE_LOG_LEVEL": "WARNING"}
-    proc = ManagedProcess("kernel", [sys.executable, "-m", "sage_kernel"], run_dir / "kernel.log", env=env,
-                          ready_file=ready).start()
+    env = {
+        "SAGE_DATA_DIR": str(run_dir / "data"),
+        "SAGE_READY_FILE": str(ready),
+        "SAGE_LOG_LEVEL": "WARNING",
+    }
+    proc = ManagedProcess(
+        "kernel",
+        [sys.executable, "-m", "sage_kernel"],
+        run_dir / "kernel.log",
+        env=env,
+        ready_file=ready,
+    ).start()
     return proc, proc.wait_ready_file(60)["address"]
 
 

@@ -1,4 +1,5 @@
 """`sage job submit|ls|status|logs|cancel|pause|resume` (discovery: SAGE_KERNEL_ADDR or etcd)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,17 +11,27 @@ from typing import Any
 
 def register(groups: argparse._SubParsersAction) -> None:
     job = groups.add_parser("job", help="run DataStream programs on the kernel job manager")
-    job.add_argument("--address", help="host:port of the job manager or of Envoy (default: discovery)")
+    job.add_argument(
+        "--address", help="host:port of the job manager or of Envoy (default: discovery)"
+    )
     sub = job.add_subparsers(dest="action", required=True)
     p = sub.add_parser("submit", help="run a program (its LocalEnvironment becomes remote)")
     p.add_argument("file", help="the program, e.g. examples/kernel/word_count.py")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
-    p.add_argument("--ray-address", default="", help="Ray cluster (executor ray); empty: a local Ray")
-    p.add_argument("--restart", choices=("none", "fixed_delay", "exponential_backoff"), default="none")
+    p.add_argument(
+        "--ray-address", default="", help="Ray cluster (executor ray); empty: a local Ray"
+    )
+    p.add_argument(
+        "--restart", choices=("none", "fixed_delay", "exponential_backoff"), default="none"
+    )
     p.add_argument("--attempts", type=int, default=3, help="restarts allowed (with --restart)")
-    p.add_argument("--delay", type=float, default=1.0, help="seconds before a restart (first one for backoff)")
-    p.add_argument("--detach", "-d", action="store_true", help="print the job id and return at once")
+    p.add_argument(
+        "--delay", type=float, default=1.0, help="seconds before a restart (first one for backoff)"
+    )
+    p.add_argument(
+        "--detach", "-d", action="store_true", help="print the job id and return at once"
+    )
     p.set_defaults(func=_submit)
     p = sub.add_parser("ls", help="list jobs, newest first")
     p.add_argument("--state", help="only jobs in this state (running, failed...)")
@@ -69,11 +80,18 @@ def _submit(args: argparse.Namespace) -> int:
 
     def go() -> int:
         handles = run_script(
-            args.file, args.args, address=args.address, executor=args.executor,
-            ray_address=args.ray_address, restart=restart, detach=args.detach,
+            args.file,
+            args.args,
+            address=args.address,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            restart=restart,
+            detach=args.detach,
         )
         if not handles:
-            print(f"error: {args.file} submitted no job (does it call env.submit()?)", file=sys.stderr)
+            print(
+                f"error: {args.file} submitted no job (does it call env.submit()?)", file=sys.stderr
+            )
             return 1
         if args.detach:
             for handle in handles:
@@ -89,7 +107,16 @@ def _ls(args: argparse.Namespace) -> int:
         for n, job in enumerate(_client(args).list(state=args.state)):
             if n >= args.limit:
                 break
-            rows.append((job.id, job.name, job.state, job.executor, str(job.restart_count), _when(job.create_time)))
+            rows.append(
+                (
+                    job.id,
+                    job.name,
+                    job.state,
+                    job.executor,
+                    str(job.restart_count),
+                    _when(job.create_time),
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -99,8 +126,12 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _print_job(job: Any) -> None:
-    print(f"id:        {job.id}\nname:      {job.name}\nstate:     {job.state}\nexecutor:  {job.executor}")
-    print(f"restarts:  {job.restart_count}\ncreated:   {_when(job.create_time)}\nended:     {_when(job.end_time)}")
+    print(
+        f"id:        {job.id}\nname:      {job.name}\nstate:     {job.state}\nexecutor:  {job.executor}"
+    )
+    print(
+        f"restarts:  {job.restart_count}\ncreated:   {_when(job.create_time)}\nended:     {_when(job.end_time)}"
+    )
     if job.worker_pid:
         print(f"worker:    pid {job.worker_pid}")
     if job.error:
@@ -115,16 +146,24 @@ def _status(args: argparse.Namespace) -> int:
     return _run(go)
 
 
+def _job_action(args: argparse.Namespace, action: str) -> int:
+    def go() -> int:
+        _print_job(getattr(_client(args), action)(args.id))
+        return 0
+
+    return _run(go)
+
+
 def _cancel(args: argparse.Namespace) -> int:
-    return _run(lambda: (_print_job(_client(args).cancel(args.id)), 0)[1])
+    return _job_action(args, "cancel")
 
 
 def _pause(args: argparse.Namespace) -> int:
-    return _run(lambda: (_print_job(_client(args).pause(args.id)), 0)[1])
+    return _job_action(args, "pause")
 
 
 def _resume(args: argparse.Namespace) -> int:
-    return _run(lambda: (_print_job(_client(args).resume(args.id)), 0)[1])
+    return _job_action(args, "resume")
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """python -m sage_kernel: run the job manager (sage.kernel.v1.JobService)."""
+
 import sys
 
 from sage_kernel.config import KernelConfig

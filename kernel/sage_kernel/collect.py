@@ -38,6 +38,7 @@ class CollectingSink(SinkFunction):
         self.inner: Any = None
 
     def open(self) -> None:
+        assert self.ctx is not None  # bound by the runtime before open()
         self.inner = ops.instantiate(self.inner_node, self.ctx.parallel_index)
         ops.bind(self.inner, self.ctx)
         self._execute = ops.entry_point(self.inner)

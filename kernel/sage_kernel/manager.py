@@ -4,6 +4,7 @@ strategies, and fans events out to followers. gRPC-free (the servicer maps its e
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections
 import contextlib
 import json
@@ -180,9 +181,7 @@ class JobManager:
             raise JobError(
                 "invalid", f"page_token {page_token!r} is not one this server returned"
             ) from None
-        records = sorted(
-            (r.record for r in self.jobs.values()), key=lambda r: r.seq, reverse=True
-        )
+        records = sorted((r.record for r in self.jobs.values()), key=lambda r: r.seq, reverse=True)
         matching = [r for r in records if r.seq < before and (not state or r.state == state)]
         page = matching[:page_size]
         token = str(page[-1].seq) if len(matching) > page_size else ""
@@ -204,9 +203,7 @@ class JobManager:
             runtime.changed.notify_all()
         if runtime.task is not None:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.shield(runtime.task), self.config.cancel_grace_s + 5
-                )
+                await asyncio.wait_for(asyncio.shield(runtime.task), self.config.cancel_grace_s + 5)
         return runtime.record
 
     async def pause(self, job_id: str) -> JobRecord:
@@ -231,7 +228,7 @@ class JobManager:
         self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
         return runtime.record
 
-    def result(self, job_id: str) -> list[bytes]:
+    def result(self, job_id: str) -> builtins.list[bytes]:
         runtime = self.get(job_id)
         state = runtime.record.state
         if not runtime.request.collect_result:
@@ -271,7 +268,9 @@ class JobManager:
                 event = runtime.events[position - runtime.dropped]
                 position += 1
                 yield event
-            if not follow or (runtime.record.final and (runtime.task is None or runtime.task.done())):
+            if not follow or (
+                runtime.record.final and (runtime.task is None or runtime.task.done())
+            ):
                 return
             async with runtime.changed:
                 if position >= runtime.dropped + len(runtime.events):
@@ -324,9 +323,16 @@ class JobManager:
         if not self.config.standby_workers or executor in self._standby:
             return
         self._standby[executor] = await asyncio.create_subprocess_exec(
-            sys.executable, "-u", "-m", "sage_kernel.worker", "--standby", executor,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+            sys.executable,
+            "-u",
+            "-m",
+            "sage_kernel.worker",
+            "--standby",
+            executor,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     async def _stop_standbys(self) -> None:
@@ -357,8 +363,14 @@ class JobManager:
                 pass  # the standby died: start one the slow way
         with (folder / "worker.log").open("ab") as logfile:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-u", "-m", "sage_kernel.worker", str(folder),
-                stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=logfile,
+                sys.executable,
+                "-u",
+                "-m",
+                "sage_kernel.worker",
+                str(folder),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=logfile,
                 start_new_session=True,  # its own process group: outlives a manager restart
             )
         return _Worker(proc.pid, proc)
@@ -382,7 +394,8 @@ class JobManager:
             if not runtime.loaded.is_set() and (folder / "loaded").exists():
                 runtime.loaded.set()
                 if runtime.record.state in (
-                    kernel_pb2.JOB_STATE_PENDING, kernel_pb2.JOB_STATE_RESTARTING
+                    kernel_pb2.JOB_STATE_PENDING,
+                    kernel_pb2.JOB_STATE_RESTARTING,
                 ):
                     self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
             if not done and (folder / "outcome.json").exists():
@@ -441,7 +454,10 @@ class JobManager:
                 record.restart_count += 1
                 record.error = error
                 self._set_state(runtime, kernel_pb2.JOB_STATE_RESTARTING)
-                self._emit(runtime, log_line=f"[sage] worker failed; restart {record.restart_count} in {delay:.3f} s")
+                self._emit(
+                    runtime,
+                    log_line=f"[sage] worker failed; restart {record.restart_count} in {delay:.3f} s",
+                )
                 async with runtime.changed:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(

@@ -256,7 +256,7 @@ class RayJob:
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         graph_ref = cloudpickle.dumps(graph)
         self.actors: dict[int, list[Any]] = {
-            spec.id: [ChainActor.remote(graph_ref, spec, i) for i in range(spec.parallelism)]
+            spec.id: [ChainActor.remote(graph_ref, spec, i) for i in range(spec.parallelism)]  # type: ignore[attr-defined]
             for spec in self.specs
         }
         spec_of_node = {n: spec.id for spec in self.specs for n in spec.nodes}
@@ -323,7 +323,13 @@ class RayJob:
                 slot[1] += n_out
         return {
             "operators": [
-                {"operator_id": str(n), "records_in": c[0], "records_out": c[1], "errors": 0, "backlog": 0}
+                {
+                    "operator_id": str(n),
+                    "records_in": c[0],
+                    "records_out": c[1],
+                    "errors": 0,
+                    "backlog": 0,
+                }
                 for n, c in sorted(acc.items())
             ]
         }

@@ -64,7 +64,9 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
                 "the ray executor needs Ray next to the job manager: pip install 'sage-mesh[ray]'"
             )
         if request.ray_address and executor != "ray":
-            raise err.invalid_argument("ray_address", "ray_address is only used with executor 'ray'")
+            raise err.invalid_argument(
+                "ray_address", "ray_address is only used with executor 'ray'"
+            )
         if request.checkpoint_interval_ms < 0:
             raise err.invalid_argument(
                 "checkpoint_interval_ms", "checkpoint_interval_ms must be >= 0 (0 disables)"
@@ -94,7 +96,8 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
         limit = self.config.max_jobs_listed
         if request.page_size < 0 or request.page_size > limit:
             raise err.invalid_argument(
-                "page_size", f"page_size must be 0..{limit} (0 means {DEFAULT_PAGE}); got {request.page_size}"
+                "page_size",
+                f"page_size must be 0..{limit} (0 means {DEFAULT_PAGE}); got {request.page_size}",
             )
         try:
             records, token = self.manager.list(

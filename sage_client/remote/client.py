@@ -1,13 +1,14 @@
 """``JobClient`` (blocking client of ``sage.kernel.v1.JobService``) and ``JobHandle``.
 
-    jobs = JobClient()                         # SAGE_KERNEL_ADDR or etcd discovery
-    handle = jobs.submit(env.graph, collect_result=True)
-    handle.wait()                              # raises JobFailed with the remote traceback
-    handle.result()                            # the records that reached the sinks
+jobs = JobClient()                         # SAGE_KERNEL_ADDR or etcd discovery
+handle = jobs.submit(env.graph, collect_result=True)
+handle.wait()                              # raises JobFailed with the remote traceback
+handle.result()                            # the records that reached the sinks
 """
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -153,7 +154,9 @@ class JobClient:
         return JobHandle(self, job.id)
 
     def get(self, job_id: str) -> JobInfo:
-        return _info(self._ch.call("GetJob", kernel_pb2.GetJobRequest(id=job_id), idempotent=True).job)
+        return _info(
+            self._ch.call("GetJob", kernel_pb2.GetJobRequest(id=job_id), idempotent=True).job
+        )
 
     def list(self, state: str | None = None, page_size: int = 100) -> Iterator[JobInfo]:
         """Every job, newest first, optionally only those in ``state`` (e.g. "running")."""
@@ -173,22 +176,32 @@ class JobClient:
                 return
 
     def cancel(self, job_id: str) -> JobInfo:
-        return _info(self._ch.call("CancelJob", kernel_pb2.CancelJobRequest(id=job_id), idempotent=True).job)
+        return _info(
+            self._ch.call("CancelJob", kernel_pb2.CancelJobRequest(id=job_id), idempotent=True).job
+        )
 
     def pause(self, job_id: str) -> JobInfo:
-        return _info(self._ch.call("PauseJob", kernel_pb2.PauseJobRequest(id=job_id), idempotent=True).job)
+        return _info(
+            self._ch.call("PauseJob", kernel_pb2.PauseJobRequest(id=job_id), idempotent=True).job
+        )
 
     def resume(self, job_id: str) -> JobInfo:
-        return _info(self._ch.call("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), idempotent=True).job)
+        return _info(
+            self._ch.call("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), idempotent=True).job
+        )
 
-    def events(self, job_id: str, follow: bool = True) -> Iterator[kernel_pb2.StreamJobEventsResponse]:
+    def events(
+        self, job_id: str, follow: bool = True
+    ) -> Iterator[kernel_pb2.StreamJobEventsResponse]:
         """The job's events from its start: state changes, log lines, operator metrics."""
         import grpc
 
         from sage_client.errors import from_rpc_error
 
         stream = self._ch.stream(
-            "StreamJobEvents", kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow), timeout=None
+            "StreamJobEvents",
+            kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow),
+            timeout=None,
         )
         try:
             yield from stream
@@ -197,8 +210,10 @@ class JobClient:
         finally:
             stream.cancel()
 
-    def result(self, job_id: str) -> list[Any]:
-        response = self._ch.call("GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), idempotent=True)
+    def result(self, job_id: str) -> builtins.list[Any]:
+        response = self._ch.call(
+            "GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), idempotent=True
+        )
         return [cloudpickle.loads(r) for r in response.records]
 
     def close(self) -> None:

@@ -61,7 +61,9 @@ def jobs(kernel: ServiceProcess) -> Iterator[JobClient]:
     client.close()
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -25,12 +25,16 @@ def sage_job(kernel: ServiceProcess, *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def run_remote(name: str, kernel: ServiceProcess, *options: str) -> subprocess.CompletedProcess[str]:
+def run_remote(
+    name: str, kernel: ServiceProcess, *options: str
+) -> subprocess.CompletedProcess[str]:
     return sage_job(kernel, "submit", *options, str(EXAMPLES / name))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_prints_the_same_under_remote_environment(name: str, kernel: ServiceProcess) -> None:
+def test_example_prints_the_same_under_remote_environment(
+    name: str, kernel: ServiceProcess
+) -> None:
     result = run_remote(name, kernel)
     assert result.returncode == 0, result.stderr
     assert result.stdout == EXPECTED[name]

@@ -35,8 +35,10 @@ CLEAN = sorted((x * x) ** 2 for x in range(COUNT))
 
 def _kill_worker_when_it_has_logged(jobs: JobClient, job_id: str, lines: int) -> int:
     wait_until(
-        lambda: jobs.get(job_id).state == "running"
-        and len([e for e in jobs.events(job_id, follow=False) if e.log_line]) >= lines,
+        lambda: (
+            jobs.get(job_id).state == "running"
+            and len([e for e in jobs.events(job_id, follow=False) if e.log_line]) >= lines
+        ),
         what=f"{lines} records",
     )
     pid = jobs.get(job_id).worker_pid

@@ -28,7 +28,9 @@ def ray_address() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_prints_the_same_on_ray(name: str, kernel: ServiceProcess, ray_address: str) -> None:
+def test_example_prints_the_same_on_ray(
+    name: str, kernel: ServiceProcess, ray_address: str
+) -> None:
     result = run_remote(name, kernel, "--executor", "ray", "--ray-address", ray_address)
     assert result.returncode == 0, result.stderr
     assert result.stdout == EXPECTED[name]
@@ -50,7 +52,9 @@ def test_keyed_parallel_job_on_ray_collects_every_record(jobs: JobClient, ray_ad
     assert sorted(handle.result()) == sorted((x * x) ** 2 for x in range(5000))
 
 
-def test_a_failing_function_on_ray_fails_with_its_traceback(jobs: JobClient, ray_address: str) -> None:
+def test_a_failing_function_on_ray_fails_with_its_traceback(
+    jobs: JobClient, ray_address: str
+) -> None:
     env = LocalEnvironment("ray-cursed")
     env.from_batch([1, 2, 3]).map(pipelines.explode).sink(pipelines.announce)
     handle = jobs.submit(env.graph, executor="ray", ray_address=ray_address)
