@@ -19,6 +19,14 @@ class Collector:
         with self._lock:
             self.records.extend(records)
 
+    def copy(self) -> list[Any]:
+        with self._lock:
+            return list(self.records)
+
+    def replace(self, records: list[Any]) -> None:
+        with self._lock:
+            self.records = list(records)
+
     def take(self) -> list[Any]:
         with self._lock:
             out, self.records = self.records, []

@@ -87,6 +87,9 @@ class _ActorJob:
         self.linger = float(settings["linger_ms"]) / 1000.0
         self.services = ServiceRegistry(graph.services)
         self.tracking = False
+        self.restore_from = None  # checkpoints are a local-executor feature
+        self.checkpointing = False
+        self.pause_requested = False
         self.aborted = False
         self.stop_requested = False
         self.error: BaseException | None = None

@@ -71,6 +71,12 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
             raise err.invalid_argument(
                 "checkpoint_interval_ms", "checkpoint_interval_ms must be >= 0 (0 disables)"
             )
+        if request.checkpoint_interval_ms and executor == "ray":
+            raise err.invalid_argument(
+                "checkpoint_interval_ms",
+                "checkpoints run on the local executor; on Ray use a restart strategy without "
+                "checkpoints (the job replays from its start)",
+            )
         try:
             check_structure(request.graph)
         except ValueError as exc:

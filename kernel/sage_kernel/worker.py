@@ -40,21 +40,72 @@ def _format(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-def _write_metrics(folder: Path, job: Any, stop: threading.Event) -> None:
+class Checkpoints:
+    """Epoch snapshots in ``checkpoint.pkl``: source positions, keyed and window state, and
+    the records collected so far. A restarted worker resumes from the last one."""
+
+    def __init__(self, folder: Path, interval_s: float) -> None:
+        self.path = folder / "checkpoint.pkl"
+        self.interval_s = interval_s
+        self.taken = 0
+        self.epoch = 0
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            saved: dict[str, Any] = cloudpickle.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        self.epoch = int(saved["epoch"])
+        COLLECTOR.replace(saved["snapshot"]["extra"] or [])
+        print(f"[sage] resuming from checkpoint epoch {self.epoch}", file=sys.stderr, flush=True)
+        return dict(saved["snapshot"])
+
+    def run(self, job: Any, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
+            snapshot = job.checkpoint(
+                timeout=max(10.0, self.interval_s), while_paused=COLLECTOR.copy
+            )
+            if snapshot is None:
+                continue  # the job did not go quiet in time (or is ending): try next period
+            try:
+                data = cloudpickle.dumps({"epoch": self.epoch + 1, "snapshot": snapshot})
+            except Exception as exc:  # noqa: BLE001 - state the user put there may not pickle
+                print(
+                    f"[sage] checkpoints disabled: state cannot be pickled: {exc!r}",
+                    file=sys.stderr,
+                )
+                return
+            write_atomic(self.path, data)
+            self.epoch += 1
+            self.taken += 1
+
+
+def _write_metrics(folder: Path, job: Any, checkpoints: Checkpoints | None) -> None:
+    body = job.metrics() if hasattr(job, "metrics") else {}
+    body["checkpoints"] = checkpoints.taken if checkpoints is not None else 0
+    write_atomic(folder / "metrics.json", json.dumps(body).encode())
+
+
+def _report_metrics(
+    folder: Path, job: Any, checkpoints: Checkpoints | None, stop: threading.Event
+) -> None:
     while not stop.wait(METRICS_PERIOD_S):
-        snapshot = getattr(job, "metrics", None)
-        if snapshot is not None:
-            write_atomic(folder / "metrics.json", json.dumps(snapshot()).encode())
+        _write_metrics(folder, job, checkpoints)
 
 
-def _start(request: kernel_pb2.SubmitJobRequest, graph: Any) -> Any:
+def _start(
+    request: kernel_pb2.SubmitJobRequest, graph: Any, checkpoints: Checkpoints | None
+) -> Any:
     if request.executor == "ray":
         from sage_kernel.ray_executor import run_on_ray  # Ray is imported only by Ray jobs
 
         return run_on_ray(graph, request.ray_address or None)
     from sage_client.dataflow.runtime import run_graph
 
-    return run_graph(graph, config=graph.config)
+    if checkpoints is None:
+        return run_graph(graph, config=graph.config)
+    restore = checkpoints.load()
+    return run_graph(graph, config=graph.config, restore=restore, checkpointing=True)
 
 
 def standby(executor: str) -> int:
@@ -110,23 +161,28 @@ def run(folder: Path) -> int:
             job.cancel()
 
     signal.signal(signal.SIGTERM, on_term)
-    stop_metrics = threading.Event()
+    stop_threads = threading.Event()
+    checkpoints = None
+    if request.checkpoint_interval_ms > 0 and request.executor != "ray":
+        checkpoints = Checkpoints(folder, request.checkpoint_interval_ms / 1000)
     try:
-        job = _start(request, graph)
+        job = _start(request, graph, checkpoints)
         if cancelled.is_set():
             job.cancel()
         threading.Thread(
-            target=_write_metrics, args=(folder, job, stop_metrics), daemon=True
+            target=_report_metrics, args=(folder, job, checkpoints, stop_threads), daemon=True
         ).start()
+        if checkpoints is not None:
+            threading.Thread(target=checkpoints.run, args=(job, stop_threads), daemon=True).start()
         job.wait()
     except BaseException as exc:  # noqa: BLE001 - the traceback is the job's error
         print(_format(exc), file=sys.stderr, flush=True)
         _outcome(folder, "failed", _format(exc))
         return EXIT_FAILED
     finally:
-        stop_metrics.set()
-        if job is not None and hasattr(job, "metrics"):
-            write_atomic(folder / "metrics.json", json.dumps(job.metrics()).encode())
+        stop_threads.set()
+        if job is not None:
+            _write_metrics(folder, job, checkpoints)
         sys.stdout.flush()
     if cancelled.is_set():
         _outcome(folder, "cancelled")

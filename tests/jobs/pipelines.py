@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sage_client import BatchFunction, SourceFunction
+from sage_client import BatchFunction, MapFunction, SourceFunction
 
 
 class SlowNumbers(BatchFunction):
@@ -24,6 +24,16 @@ class SlowNumbers(BatchFunction):
         time.sleep(self.delay)
         self.next += 1
         return self.next - 1
+
+    def restore_position(self, position: int) -> None:
+        """Resume after a checkpoint without replaying the records already produced."""
+        self.next = position
+
+
+class ReplayedSlowNumbers(SlowNumbers):
+    """No restore_position: a restored job replays it and drops what it had produced."""
+
+    restore_position = None  # type: ignore[assignment]
 
 
 class Forever(SourceFunction):
@@ -51,3 +61,12 @@ def explode(x: int) -> int:
 
 def announce(x: Any) -> None:
     print(f"record {x}", flush=True)
+
+
+class RunningCount(MapFunction):
+    """(key, how many records of this key so far): wrong after a restart unless state came back."""
+
+    def execute(self, x: int) -> tuple[int, int]:
+        count = self.ctx.value_state("count", default=0)
+        count.update(count.value() + 1)
+        return self.ctx.get_key(), count.value()
