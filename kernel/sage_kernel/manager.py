@@ -101,7 +101,7 @@ class JobManager:
         self.jobs: dict[str, JobRuntime] = {}
         self._seq = 0
         # pre-started workers per executor: a job's first record does not wait for imports
-        self._standby: dict[str, asyncio.subprocess.Process] = {}
+        self._standby: dict[tuple[str, str], asyncio.subprocess.Process] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -120,7 +120,7 @@ class JobManager:
                 runtime.worker = _Worker(record.worker_pid, None)
                 runtime.loaded.set()
             runtime.task = asyncio.create_task(self._supervise(runtime, reattached=True))
-        await self._start_standby("local")
+        await self._start_standby(("local", ""))
 
     async def stop(self) -> None:
         """The manager goes away; workers keep running and the next manager re-attaches."""
@@ -319,16 +319,17 @@ class JobManager:
         runtime.checkpoints = int(metrics.get("checkpoints", runtime.checkpoints))
 
     # -- supervision ----------------------------------------------------------------------
-    async def _start_standby(self, executor: str) -> None:
-        if not self.config.standby_workers or executor in self._standby:
+    async def _start_standby(self, kind: tuple[str, str]) -> None:
+        """``kind``: (executor, ray address); a Ray standby connects and starts actors early."""
+        if not self.config.standby_workers or kind in self._standby:
             return
-        self._standby[executor] = await asyncio.create_subprocess_exec(
+        self._standby[kind] = await asyncio.create_subprocess_exec(
             sys.executable,
             "-u",
             "-m",
             "sage_kernel.worker",
             "--standby",
-            executor,
+            *kind,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -336,11 +337,12 @@ class JobManager:
         )
 
     async def _stop_standbys(self) -> None:
+        # a standby holds no job: no need to wait for its imports to finish before it goes
         for proc in self._standby.values():
-            if proc.stdin is not None:
-                proc.stdin.close()  # EOF: a standby without a job exits
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for proc in self._standby.values():
-            with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(proc.wait(), 5)
         self._standby.clear()
 
@@ -348,10 +350,10 @@ class JobManager:
         folder = self.store.dir(runtime.record.id)
         for stale in ("loaded", "outcome.json", "worker.pid"):
             (folder / stale).unlink(missing_ok=True)
-        executor = runtime.record.executor
-        proc = self._standby.pop(executor, None)
+        kind = (runtime.record.executor, runtime.request.ray_address)
+        proc = self._standby.pop(kind, None)
         asyncio.get_running_loop().call_soon(
-            lambda: asyncio.ensure_future(self._start_standby(executor))
+            lambda: asyncio.ensure_future(self._start_standby(kind))
         )
         if proc is not None and proc.returncode is None and proc.stdin is not None:
             try:

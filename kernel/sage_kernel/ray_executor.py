@@ -138,9 +138,17 @@ class _Captured(io.TextIOBase):
 
 @ray.remote
 class ChainActor:
-    def __init__(self, graph_bytes: bytes, spec: TaskSpec, index: int) -> None:
+    """Created empty (a standby worker creates some before any job: an actor's process start is
+    the slow part of a Ray job), then given its chain with ``setup``."""
+
+    def __init__(self) -> None:
         self.stdout = _Captured()
         sys.stdout = self.stdout
+
+    def ready(self) -> bool:
+        return True
+
+    def setup(self, graph_bytes: bytes, spec: TaskSpec, index: int) -> None:
         graph: g.LogicalGraph = cloudpickle.loads(graph_bytes)
         self.job = _ActorJob(graph, _settings(graph))
         self.task = TaskInstance(self.job, spec, index, None)  # type: ignore[arg-type]
@@ -240,28 +248,61 @@ class ChainActor:
         return collect.COLLECTOR.take()
 
 
+# Actors this process created ahead of a job, and the cluster it is connected to.
+_PRESTARTED: list[Any] = []
+_CONNECTED: list[str | None] = []
+
+
+def _connect(address: str | None) -> None:
+    if _CONNECTED and _CONNECTED[0] == address and ray.is_initialized():
+        return
+    if ray.is_initialized():  # connected to another cluster: its actors are of no use here
+        _PRESTARTED.clear()
+        ray.shutdown()
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,  # actors' prints come back through poll(), in order
+        configure_logging=False,
+    )
+    _CONNECTED[:] = [address]
+
+
+def prestart(address: str, count: int) -> None:
+    """For a standby worker: connect to the cluster at ``address`` and start ``count`` empty
+    actors, so the job this process will run skips process start-up."""
+    _connect(address)
+    actors = [ChainActor.remote() for _ in range(count)]  # type: ignore[attr-defined]
+    ray.get([a.ready.remote() for a in actors])
+    _PRESTARTED.extend(actors)
+
+
+def _actor() -> Any:
+    return _PRESTARTED.pop() if _PRESTARTED else ChainActor.remote()  # type: ignore[attr-defined]
+
+
 class RayJob:
     """Drives the actors of one job from the worker process (``wait``, ``cancel``, ``metrics``)."""
 
     def __init__(self, graph: g.LogicalGraph, address: str | None) -> None:
         check_supported(graph)
         _settings(graph)
-        if not ray.is_initialized():
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,  # actors' prints come back through poll(), in order
-                configure_logging=False,
-            )
+        _connect(address)
         self.graph = graph
         self.specs = plan(graph, chaining=bool(_settings(graph)["chaining"]))
         self._cancelled = False
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         graph_ref = cloudpickle.dumps(graph)
         self.actors: dict[int, list[Any]] = {
-            spec.id: [ChainActor.remote(graph_ref, spec, i) for i in range(spec.parallelism)]  # type: ignore[attr-defined]
-            for spec in self.specs
+            spec.id: [_actor() for _ in range(spec.parallelism)] for spec in self.specs
         }
+        ray.get(
+            [
+                actor.setup.remote(graph_ref, spec, i)
+                for spec in self.specs
+                for i, actor in enumerate(self.actors[spec.id])
+            ]
+        )
         spec_of_node = {n: spec.id for spec in self.specs for n in spec.nodes}
         ray.get(
             [

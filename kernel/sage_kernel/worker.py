@@ -108,13 +108,20 @@ def _start(
     return run_graph(graph, config=graph.config, restore=restore, checkpointing=True)
 
 
-def standby(executor: str) -> int:
-    """A pre-started worker: the heavy imports happen before any job exists, then it waits on
-    stdin for the job folder and becomes that job's worker (its own process, as always)."""
+PRESTARTED_ACTORS = 2
+
+
+def standby(executor: str, ray_address: str = "") -> int:
+    """A pre-started worker: the heavy imports happen before any job exists (and, for a known
+    Ray cluster, the connection and a few empty actors), then it waits on stdin for the job
+    folder and becomes that job's worker (its own process, as always)."""
     import sage_client.dataflow.runtime  # noqa: F401 - warming the import cache is the point
 
     if executor == "ray":
-        import sage_kernel.ray_executor  # noqa: F401 - imports ray
+        from sage_kernel import ray_executor
+
+        if ray_address:
+            ray_executor.prestart(ray_address, PRESTARTED_ACTORS)
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # the manager went away without handing over a job
@@ -128,7 +135,7 @@ def standby(executor: str) -> int:
 
 def main(argv: list[str]) -> int:
     if argv[1] == "--standby":
-        return standby(argv[2])
+        return standby(*argv[2:4])
     return run(Path(argv[1]))
 
 

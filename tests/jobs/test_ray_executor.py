@@ -27,7 +27,14 @@ def ray_address() -> Iterator[str]:
     ray.shutdown()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+# hello_world always; the other two examples add ~20 s each on a 2-core box: slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        n if n == "hello_world.py" else pytest.param(n, marks=pytest.mark.slow)
+        for n in sorted(EXPECTED)
+    ],
+)
 def test_example_prints_the_same_on_ray(
     name: str, kernel: ServiceProcess, ray_address: str
 ) -> None:
@@ -38,6 +45,7 @@ def test_example_prints_the_same_on_ray(
         assert [(j.executor, j.state) for j in jobs.list()] == [("ray", "succeeded")]
 
 
+@pytest.mark.slow
 def test_keyed_parallel_job_on_ray_collects_every_record(jobs: JobClient, ray_address: str) -> None:
     env = LocalEnvironment("ray-keyed")
     (
