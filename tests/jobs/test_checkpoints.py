@@ -44,7 +44,7 @@ def test_a_worker_killed_after_a_checkpoint_resumes_from_it_with_the_clean_outpu
         _counting_graph(), restart=restart, checkpoint_interval_s=0.1, collect_result=True
     )
     wait_until(lambda: handle.status().checkpoint_count >= 3, what="three checkpoints")
-    os.kill(handle.status().worker_pid, signal.SIGKILL)
+    os.kill(handle.pause().worker_pid, signal.SIGKILL)  # paused first: it cannot finish before
     info = handle.wait(timeout=60)
     assert info.restart_count == 1
     logs = list(handle.logs(follow=False))

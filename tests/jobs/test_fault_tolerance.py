@@ -19,7 +19,8 @@ COUNT = 80
 
 
 def _slow_graph(name: str = "slow"):
-    env = LocalEnvironment(name)
+    # small batches: records reach the sink steadily, so "mid-job" is easy to hit
+    env = LocalEnvironment(name, config={"runtime": {"batch_size": 8}})
     (
         env.from_batch(pipelines.SlowNumbers, COUNT, 0.02)
         .map(pipelines.square)
@@ -41,7 +42,7 @@ def _kill_worker_when_it_has_logged(jobs: JobClient, job_id: str, lines: int) ->
         ),
         what=f"{lines} records",
     )
-    pid = jobs.get(job_id).worker_pid
+    pid = jobs.pause(job_id).worker_pid  # held still: it cannot finish before the kill lands
     assert pid > 0
     os.kill(pid, signal.SIGKILL)
     return pid
@@ -96,7 +97,8 @@ def test_a_restarted_manager_lists_earlier_jobs_and_reattaches_to_running_ones(
         done.wait(timeout=60)
         running = jobs.submit(_slow_graph("long-one"), collect_result=True)
         wait_until(lambda: jobs.get(running.id).state == "running", what="running")
-        pid = jobs.get(running.id).worker_pid
+        # paused, so it is still there whatever the time the restart takes
+        pid = jobs.pause(running.id).worker_pid
     first.proc.proc.send_signal(signal.SIGKILL)  # no goodbye: the manager just dies
     first.proc.proc.wait()
 
@@ -104,7 +106,8 @@ def test_a_restarted_manager_lists_earlier_jobs_and_reattaches_to_running_ones(
     with JobClient(address=second.address) as jobs:
         listed = {j.id: j for j in jobs.list()}
         assert listed[done.id].state == "succeeded"
-        assert listed[running.id].worker_pid == pid  # the same worker, re-attached
+        assert (listed[running.id].state, listed[running.id].worker_pid) == ("paused", pid)
+        jobs.resume(running.id)  # the new manager drives the worker the old one started
         wait_until(lambda: jobs.get(running.id).done, what="re-attached job to finish")
         info = jobs.get(running.id)
         assert info.state == "succeeded" and info.restart_count == 0
@@ -119,7 +122,7 @@ def test_a_worker_that_died_while_no_manager_watched_is_restarted(
         restart = RestartPolicy("fixed_delay", attempts=1, delay_s=0)
         handle = jobs.submit(_slow_graph("orphan"), restart=restart, collect_result=True)
         wait_until(lambda: jobs.get(handle.id).state == "running", what="running")
-        pid = jobs.get(handle.id).worker_pid
+        pid = jobs.pause(handle.id).worker_pid  # cannot finish before it is killed below
     first.proc.proc.send_signal(signal.SIGKILL)
     first.proc.proc.wait()
     os.killpg(pid, signal.SIGKILL)
