@@ -162,6 +162,8 @@ class Job:
                     counters = slot(op.node_id)
                     counters["records_in"] += op.records_in
                     counters["records_out"] += op.records_out
+                    if op.guard is not None:
+                        counters["errors"] += op.guard.errors
             if instance.channel is None:
                 slot(instance.spec.head)["records_out"] += instance.source_out
             else:
