@@ -31,6 +31,7 @@ from sage_client.dataflow.services import ServiceRegistry
 from sage_kernel import collect
 
 MAX_IN_FLIGHT = 4  # push calls outstanding per (sender, destination) pair
+SOURCE_STEP_S = 0.2  # how long one source_step call produces before it returns
 POLL_S = 0.05
 
 
@@ -155,6 +156,7 @@ class ChainActor:
         self.remaining = sum(graph.nodes[e.src].parallelism for e in spec.inputs)
         self.finished = False
         self.channels: list[ActorChannel] = []
+        self.batches: Any = None  # a source's batch iterator, consumed step by step
 
     def open(self, targets: dict[int, list[Any]], target_spec_of_node: dict[int, int]) -> None:
         """Wire output edges to the downstream actors, then open the user functions."""
@@ -193,11 +195,15 @@ class ChainActor:
         )
         return exc
 
-    def run_source(self) -> None:
+    def source_step(self, budget_s: float) -> tuple[bool, str, dict[int, tuple[int, int]]]:
+        """Produce batches for about ``budget_s`` seconds, then return what ``poll`` returns:
+        the driver calls it again until the stream has ended, so a source actor is never busy
+        for long and its prints, counters and a cancel get through."""
         try:
-            self._run_source()
+            self._source_step(budget_s)
         except Exception as exc:
             raise self._noted(exc) from None
+        return self.poll()
 
     def push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
         try:
@@ -213,14 +219,18 @@ class ChainActor:
             except Exception as exc:
                 raise self._noted(exc) from None
 
-    def _run_source(self) -> None:
-        """A source chain: produce every batch, then end the stream downstream."""
+    def _source_step(self, budget_s: float) -> None:
         task = self.task
-        for batch in task._source_batches():
+        if self.batches is None:
+            self.batches = task._source_batches()
+        deadline = time.monotonic() + budget_s
+        for batch in self.batches:
             if batch:
                 task.source_out += len(batch)
                 task._push(0, batch, None)
             task.router.flush()  # type: ignore[union-attr]
+            if time.monotonic() >= deadline:
+                return
         self._end()
 
     def _push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
@@ -312,29 +322,42 @@ class RayJob:
             ]
         )
         sources = [s for s in self.specs if not s.inputs]
-        self.source_runs = [a.run_source.remote() for s in sources for a in self.actors[s.id]]
+        self._sources = [self._all().index(a) for s in sources for a in self.actors[s.id]]
 
     def _all(self) -> list[Any]:
         return [a for actors in self.actors.values() for a in actors]
 
-    def _poll(self) -> bool:
-        replies = ray.get([a.poll.remote() for a in self._all()])
+    def _report(self, i: int, out: str, counts: dict[int, tuple[int, int]]) -> None:
+        if out:
+            sys.stdout.write(out)
+            sys.stdout.flush()
+        self._counts[i] = counts
+
+    def _poll(self, skip: frozenset[int] = frozenset()) -> bool:
+        """Prints what the actors printed and keeps their counters; True once all have ended."""
+        polled = [(i, a) for i, a in enumerate(self._all()) if i not in skip]
         finished = True
-        for i, (done, out, counts) in enumerate(replies):
-            if out:
-                sys.stdout.write(out)
-                sys.stdout.flush()
-            self._counts[i] = counts
+        for (i, _), (done, out, counts) in zip(
+            polled, ray.get([a.poll.remote() for _, a in polled]), strict=True
+        ):
+            self._report(i, out, counts)
             finished = finished and done
         return finished
 
     def wait(self) -> None:
+        actors = self._all()
+        sources = frozenset(self._sources)
         try:
-            pending = list(self.source_runs)
-            while pending:
-                done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-                ray.get(done)  # re-raises a user-function error (RayTaskError keeps the cause)
-                self._poll()
+            steps = {actors[i].source_step.remote(SOURCE_STEP_S): i for i in self._sources}
+            while steps:
+                done, _ = ray.wait(list(steps), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    i = steps.pop(ref)
+                    ended, out, counts = ray.get(ref)  # a user-function error is raised here
+                    self._report(i, out, counts)
+                    if not ended and not self._cancelled:
+                        steps[actors[i].source_step.remote(SOURCE_STEP_S)] = i
+                self._poll(skip=sources)
             while not self._poll():
                 time.sleep(POLL_S)
             for records in ray.get([a.take_collected.remote() for a in self._all()]):

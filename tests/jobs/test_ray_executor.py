@@ -70,11 +70,18 @@ def test_a_failing_function_on_ray_fails_with_its_traceback(
         handle.wait(timeout=120)
 
 
-def test_cancel_stops_an_unbounded_ray_job(jobs: JobClient, ray_address: str) -> None:
+def test_an_unbounded_ray_job_streams_its_output_and_can_be_cancelled(
+    jobs: JobClient, ray_address: str
+) -> None:
     env = LocalEnvironment("ray-forever")
     env.from_source(pipelines.Forever).sink(pipelines.announce)
     handle = jobs.submit(env.graph, executor="ray", ray_address=ray_address)
-    wait_until(lambda: handle.status().state == "running", what="running")
+    # what a never-ending source chain prints streams back while it runs
+    wait_until(
+        lambda: len([e for e in jobs.events(handle.id, follow=False) if e.log_line]) >= 3,
+        timeout=60,
+        what="log lines of a running Ray job",
+    )
     assert handle.cancel().state == "cancelled"
 
 
