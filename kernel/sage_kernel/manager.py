@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -40,13 +41,15 @@ class JobError(Exception):
 class _Worker:
     """A worker process: a child we spawned, or one re-attached by pid after a manager restart."""
 
-    def __init__(self, pid: int, proc: asyncio.subprocess.Process | None) -> None:
+    def __init__(self, pid: int, proc: subprocess.Popen[bytes] | None) -> None:
         self.pid = pid
         self.proc = proc
 
     async def wait(self, poll: float) -> int | None:
         if self.proc is not None:
-            return await self.proc.wait()
+            while self.proc.poll() is None:
+                await asyncio.sleep(poll)
+            return self.proc.returncode
         while _alive(self.pid):
             await asyncio.sleep(poll)
         return None  # not our child: the exit code is lost, outcome.json tells what happened
@@ -101,7 +104,7 @@ class JobManager:
         self.jobs: dict[str, JobRuntime] = {}
         self._seq = 0
         # pre-started workers per executor: a job's first record does not wait for imports
-        self._standby: dict[tuple[str, str], asyncio.subprocess.Process] = {}
+        self._standby: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -319,20 +322,17 @@ class JobManager:
         runtime.checkpoints = int(metrics.get("checkpoints", runtime.checkpoints))
 
     # -- supervision ----------------------------------------------------------------------
+    # Workers are plain Popen children, not asyncio subprocesses: asyncio kills a child still
+    # running when its transport closes (manager shutdown), and a worker must outlive it.
     async def _start_standby(self, kind: tuple[str, str]) -> None:
         """``kind``: (executor, ray address); a Ray standby connects and starts actors early."""
         if not self.config.standby_workers or kind in self._standby:
             return
-        self._standby[kind] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-u",
-            "-m",
-            "sage_kernel.worker",
-            "--standby",
-            *kind,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+        self._standby[kind] = subprocess.Popen(
+            [sys.executable, "-u", "-m", "sage_kernel.worker", "--standby", *kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -342,8 +342,7 @@ class JobManager:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         for proc in self._standby.values():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), 5)
+            await asyncio.to_thread(proc.wait, 5)
         self._standby.clear()
 
     async def _spawn(self, runtime: JobRuntime) -> _Worker:
@@ -355,22 +354,17 @@ class JobManager:
         asyncio.get_running_loop().call_soon(
             lambda: asyncio.ensure_future(self._start_standby(kind))
         )
-        if proc is not None and proc.returncode is None and proc.stdin is not None:
+        if proc is not None and proc.poll() is None and proc.stdin is not None:
             try:
                 proc.stdin.write(f"{folder}\n".encode())
-                await proc.stdin.drain()
                 proc.stdin.close()
                 return _Worker(proc.pid, proc)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the standby died: start one the slow way
         with (folder / "worker.log").open("ab") as logfile:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-u",
-                "-m",
-                "sage_kernel.worker",
-                str(folder),
-                stdin=asyncio.subprocess.DEVNULL,
+            proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "sage_kernel.worker", str(folder)],
+                stdin=subprocess.DEVNULL,
                 stdout=logfile,
                 stderr=logfile,
                 start_new_session=True,  # its own process group: outlives a manager restart
