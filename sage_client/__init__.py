@@ -15,6 +15,7 @@ from sage_client.errors import (
     Unavailable,
 )
 from sage_client.kv import AsyncKVClient, KVClient
+from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
 
 __all__ = [
     *_dataflow_all,
@@ -23,9 +24,14 @@ __all__ = [
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
+    "JobClient",
+    "JobFailed",
+    "JobHandle",
     "KVClient",
     "NotFound",
+    "RemoteEnvironment",
     "ResourceExhausted",
+    "RestartPolicy",
     "SageError",
     "Unauthenticated",
     "Unavailable",
