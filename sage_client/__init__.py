@@ -15,11 +15,14 @@ from sage_client.errors import (
     Unavailable,
 )
 from sage_client.kv import AsyncKVClient, KVClient
+from sage_client.services import resolve_seed_service
+from sage_client.vdb import AsyncVDBClient, VDBClient
 
 __all__ = [
     *_dataflow_all,
     "AlreadyExists",
     "AsyncKVClient",
+    "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
@@ -29,4 +32,6 @@ __all__ = [
     "SageError",
     "Unauthenticated",
     "Unavailable",
+    "VDBClient",
+    "resolve_seed_service",
 ]
