@@ -38,11 +38,19 @@ def mesh_configured(service: str, env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("SAGE_ETCD_ENDPOINTS") or env.get(f"SAGE_{service.upper()}_ADDR"))
 
 
-# -- kv_service -------------------------------------------------------------------------------
-class LocalKVService:
-    """In-memory key/value store with the seed's methods."""
+class _SeedService:
+    """``self.call_service("kv_service")`` (no arguments) calls ``process()``, which hands back the
+    service itself, so the seed's ``self.call_service("kv_service").put(...)`` works as written."""
 
     thread_safe = True
+
+    def process(self) -> _SeedService:
+        return self
+
+
+# -- kv_service -------------------------------------------------------------------------------
+class LocalKVService(_SeedService):
+    """In-memory key/value store with the seed's methods."""
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
@@ -74,10 +82,8 @@ class LocalKVService:
 _MISSING = object()
 
 
-class MeshKVService:
+class MeshKVService(_SeedService):
     """The seed's KV methods over the KV service; values travel as JSON."""
-
-    thread_safe = True
 
     def __init__(self, namespace: str = "default") -> None:
         from sage_client.kv import KVClient
@@ -118,13 +124,11 @@ class _VectorStore(Protocol):
     def delete(self, ids: list[str]) -> int: ...
 
 
-class SeedVDBService:
+class SeedVDBService(_SeedService):
     """The seed's ``vdb_service``: add/search/get/delete/update over documents and vectors.
 
     Texts are embedded by ``embed`` when it is given (in-process), else by the store (the mesh
     collection names an embedding model)."""
-
-    thread_safe = True
 
     def __init__(self, store: _VectorStore, embed: Callable[[list[str]], np.ndarray] | None) -> None:
         self._store = store
