@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sage_client.dataflow import set_remote_resolver
+from sage_client.vdb import Include, VDBClient
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_DIMENSION = 384
@@ -256,8 +257,6 @@ class MeshStore:
     """A collection of the VDB service; created on first use with the embedding model."""
 
     def __init__(self, collection: str = DEFAULT_COLLECTION) -> None:
-        from sage_client.vdb import VDBClient
-
         self._vdb = VDBClient()
         self._name = collection
         self._ready = False
@@ -285,7 +284,7 @@ class MeshStore:
     def search(self, vector: np.ndarray | None, text: str | None, k: int,
                where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         self._ensure(EMBEDDING_DIMENSION if vector is None else vector.shape[-1])
-        include = ["metadatas", "documents"]
+        include: list[Include] = ["metadatas", "documents"]
         result = (self._vdb.search(self._name, vector, top_k=k, where=where, include=include)[0] if vector is not None
                   else self._vdb.search(self._name, query_texts=[text or ""], top_k=k, where=where,
                                         include=include)[0])

@@ -71,7 +71,7 @@ class Points:
 
 # -- request building and response decoding (shared by both clients) ----------------------------
 def _index_message(index: str | Mapping[str, Any]) -> vdb_pb2.IndexSpec:
-    spec = {"type": index} if isinstance(index, str) else dict(index)
+    spec: dict[str, Any] = {"type": index} if isinstance(index, str) else dict(index)
     kind = spec.get("type", "hnsw")
     if kind == "flat":
         return vdb_pb2.IndexSpec(flat=vdb_pb2.FlatIndex())
@@ -172,7 +172,7 @@ def _filters(target: Any, where: Filter, where_document: Filter = None) -> None:
         target.where_document.update(dict(where_document))
 
 
-def _include(include: Sequence[Include]) -> list[int]:
+def _include(include: Sequence[Include]) -> list[Any]:
     unknown = [f for f in include if f not in _FIELDS]
     if unknown:
         raise InvalidArgument(f"unknown include field(s) {unknown}; use {sorted(_FIELDS)}", field="include")
@@ -269,7 +269,8 @@ class VDBClient:
         return _collection_info(reply.collection)
 
     def list_collections(self, *, page_size: int = 100) -> list[CollectionInfo]:
-        out, token = [], ""
+        out: list[CollectionInfo] = []
+        token = ""
         while True:
             reply = self._ch.call("ListCollections", vdb_pb2.ListCollectionsRequest(page_size=page_size,
                                                                                     page_token=token), idempotent=True)
@@ -371,7 +372,8 @@ class AsyncVDBClient:
         return _collection_info(reply.collection)
 
     async def list_collections(self, *, page_size: int = 100) -> list[CollectionInfo]:
-        out, token = [], ""
+        out: list[CollectionInfo] = []
+        token = ""
         while True:
             reply = await self._ch.call("ListCollections", vdb_pb2.ListCollectionsRequest(
                 page_size=page_size, page_token=token), idempotent=True)

@@ -20,7 +20,7 @@ METRIC_NAMES = {vdb_pb2.METRIC_L2: "l2", vdb_pb2.METRIC_IP: "ip", vdb_pb2.METRIC
                 vdb_pb2.METRIC_UNSPECIFIED: "cosine"}
 METRIC_ENUMS = {"l2": vdb_pb2.METRIC_L2, "ip": vdb_pb2.METRIC_IP, "cosine": vdb_pb2.METRIC_COSINE}
 
-FIELD_INCLUDES = {vdb_pb2.FIELD_METADATA: "metadatas", vdb_pb2.FIELD_DOCUMENT: "documents",
+FIELD_INCLUDES: dict[int, str] = {vdb_pb2.FIELD_METADATA: "metadatas", vdb_pb2.FIELD_DOCUMENT: "documents",
                   vdb_pb2.FIELD_VECTOR: "vectors"}
 
 

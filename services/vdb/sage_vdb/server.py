@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import grpc
 import numpy as np
 
-from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from sage_client.vdb_codec import metadata_to_dict
+from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
 from sage_vdb.config import VDBConfig
@@ -56,7 +56,7 @@ def _index_message(index: dict[str, Any]) -> vdb_pb2.IndexSpec:
                                                     ef_search=index.get("ef_search", 0)))
 
 
-_DURABILITY = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILITY_ASYNC: "async"}
+_DURABILITY: dict[int, str] = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILITY_ASYNC: "async"}
 _DURABILITY_ENUM = {"sync": vdb_pb2.DURABILITY_SYNC, "async": vdb_pb2.DURABILITY_ASYNC}
 
 
