@@ -16,11 +16,14 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
+from sage_client.services import resolve_seed_service
+from sage_client.vdb import AsyncVDBClient, VDBClient
 
 __all__ = [
     *_dataflow_all,
     "AlreadyExists",
     "AsyncKVClient",
+    "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
@@ -35,4 +38,6 @@ __all__ = [
     "SageError",
     "Unauthenticated",
     "Unavailable",
+    "VDBClient",
+    "resolve_seed_service",
 ]
