@@ -15,15 +15,18 @@ from sage_client.errors import (
     Unavailable,
 )
 from sage_client.kv import AsyncKVClient, KVClient
+from sage_client.memory import AsyncMemoryClient, MemoryClient
 
 __all__ = [
     *_dataflow_all,
     "AlreadyExists",
     "AsyncKVClient",
+    "AsyncMemoryClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
     "KVClient",
+    "MemoryClient",
     "NotFound",
     "ResourceExhausted",
     "SageError",
