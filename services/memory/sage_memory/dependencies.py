@@ -7,7 +7,7 @@ INVALID_ARGUMENT on ``where``; anything else a dependency says is passed on as i
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from sage_client.channels import AsyncServiceChannels
@@ -97,21 +97,20 @@ class Dependencies:
 
     async def reachable(self) -> bool:
         """True once KV, VDB (with the collection) and LLM answer."""
-        probes: list[Callable[[], Awaitable[Any]]] = [
-            lambda: self.call("kv", "Get", kv_pb2.GetRequest(namespace=self.config.kv_namespace, key="probe"),
-                              passthrough=(NotFound,)),
-            self.ensure_collection,
-            lambda: self.call("llm", "ListModels", llm_pb2.ListModelsRequest()),
-        ]
-        for probe in probes:
-            try:
-                await probe()
-            except NotFound:
-                pass
-            except Exception:  # noqa: BLE001 - any failure means not ready
-                if probe is self.ensure_collection:
-                    self.collection_ready = False
-                return False
+        try:
+            await self.call("kv", "Get", kv_pb2.GetRequest(namespace=self.config.kv_namespace, key="probe"),
+                            passthrough=(NotFound,))
+        except NotFound:
+            pass
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+        # Checked every time: a VDB that restarted empty needs the collection again.
+        self.collection_ready = False
+        try:
+            await self.ensure_collection()
+            await self.call("llm", "ListModels", llm_pb2.ListModelsRequest())
+        except Exception:  # noqa: BLE001
+            return False
         return True
 
     async def close(self) -> None:

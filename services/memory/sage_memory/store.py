@@ -18,7 +18,7 @@ import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
-from sage_client.errors import FailedPrecondition, InvalidArgument, NotFound
+from sage_client.errors import FailedPrecondition, NotFound
 from sage_client.memory_model import (
     CREATED_FIELD,
     SESSION_FIELD,
@@ -119,8 +119,14 @@ class MemoryStore:
         point_meta.fields[SESSION_FIELD].string_value = session_id
         point_meta.fields[CREATED_FIELD].int_value = created_ms
         points = vdb_pb2.Points(ids=[mid], vectors=packed, metadatas=[point_meta])
-        await self.deps.call("vdb", "Upsert", vdb_pb2.UpsertRequest(collection=self.collection, points=points,
-                                                                    durability=self.durability))
+        upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
+        try:
+            await self.deps.call("vdb", "Upsert", upsert, passthrough=(NotFound,))
+        except NotFound:
+            # The VDB lost the collection (restarted empty): create it and write again.
+            self.deps.collection_ready = False
+            await self.deps.ensure_collection()
+            await self.deps.call("vdb", "Upsert", upsert)
         entry = records.session_entry_key(session_id, created_ms, mid)
         try:
             await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=entry, value=mid.encode()))
@@ -151,16 +157,14 @@ class MemoryStore:
 
     async def list_session(self, session_id: str, page_size: int, page_token: str) -> memory_pb2.ListSessionMemoriesResponse:
         request = kv_pb2.ScanRequest(namespace=self.ns, prefix=records.session_prefix(session_id), page_size=page_size,
-                                     page_token=page_token, include_values=False)
-        try:
-            page = await self.deps.call("kv", "Scan", request, passthrough=(InvalidArgument,))
-        except InvalidArgument:
-            raise err.invalid_argument("page_token", "page_token is not one returned by ListSessionMemories; "
-                                       "pass the next_page_token of the previous page, or empty to start") from None
+                                     page_token=records.decode_page_token(session_id, page_token),
+                                     include_values=False)
+        page = await self.deps.call("kv", "Scan", request)
         ids = [records.memory_id_of_entry(e.key) for e in page.entries]
         found = await self._records(ids)
-        return memory_pb2.ListSessionMemoriesResponse(memories=[m for m in found if m is not None],
-                                                      next_page_token=page.next_page_token)
+        return memory_pb2.ListSessionMemoriesResponse(
+            memories=[m for m in found if m is not None],
+            next_page_token=records.encode_page_token(session_id, page.next_page_token))
 
     async def search(self, session_id: str, query_vector: bytes, top_k: int, where: Mapping[str, Any] | None,
                      recency_weight: float) -> list[tuple[memory_pb2.Memory, float]]:
