@@ -45,7 +45,7 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"error: {option} is not valid JSON ({exc}); pass an object like '{{\"topic\": \"food\"}}'")
+        raise SystemExit(f"error: {option} is not valid JSON ({exc}); pass an object like '{{\"topic\": \"food\"}}'") from None
     if not isinstance(value, dict):
         raise SystemExit(f"error: {option} must be a JSON object, not {type(value).__name__}")
     return value

@@ -12,11 +12,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
-import sage_native
 from google.protobuf import json_format
 
+import sage_native
 from sage_client.memory import metadata_dict
 from sage_proto.common.v1 import common_pb2
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
