@@ -16,12 +16,15 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.services import resolve_seed_service
+from sage_client.vdb import AsyncVDBClient, VDBClient
 
 __all__ = [
     *_dataflow_all,
     "AlreadyExists",
     "AsyncKVClient",
     "AsyncMemoryClient",
+    "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
@@ -32,4 +35,6 @@ __all__ = [
     "SageError",
     "Unauthenticated",
     "Unavailable",
+    "VDBClient",
+    "resolve_seed_service",
 ]
