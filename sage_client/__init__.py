@@ -15,6 +15,10 @@ from sage_client.errors import (
     Unavailable,
 )
 from sage_client.kv import AsyncKVClient, KVClient
+from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
+from sage_client.services import resolve_seed_service
+from sage_client.vdb import AsyncVDBClient, VDBClient
 
 # RAG and agent operators: `from sage_client import DenseRetriever, QAPromptor, ...`
 from sage_client.rag import *  # noqa: F403
@@ -25,13 +29,23 @@ __all__ = [
     *_rag_all,
     "AlreadyExists",
     "AsyncKVClient",
+    "AsyncMemoryClient",
+    "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
+    "JobClient",
+    "JobFailed",
+    "JobHandle",
     "KVClient",
+    "MemoryClient",
     "NotFound",
+    "RemoteEnvironment",
     "ResourceExhausted",
+    "RestartPolicy",
     "SageError",
     "Unauthenticated",
     "Unavailable",
+    "VDBClient",
+    "resolve_seed_service",
 ]
