@@ -18,7 +18,7 @@ from sage_client.dataflow.api.functions import MapFunction
 from sage_client.rag.records import Record, add_timing, as_record
 from sage_client.rag.store import embedder_for, resolve_collection
 
-_COMMON_KEYS = {"collection", "path", "top_k", "where", "embedder", "mesh"}
+_COMMON_KEYS = {"collection", "path", "vdb", "top_k", "where", "embedder", "mesh"}
 
 
 def hits_to_results(hits: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -45,8 +45,64 @@ def close_collection(path: str | Path) -> None:
         col.close()
 
 
+class VDBCollection:
+    """One collection of the mesh's VDB service behind the ``sage_native.Collection`` calls the
+    operators use (upsert, search, search_text, hybrid_search), so the same pipeline runs on
+    either store."""
+
+    def __init__(self, client: Any, name: str, dim: int = EMBEDDING_DIM) -> None:
+        self.client = client
+        self.name = name
+        names = {c.name for c in client.list_collections()}
+        if name not in names:
+            client.create_collection(name, dim, metric="cosine", index="flat")
+
+    def upsert(self, ids: Any, vectors: Any, metadatas: Any = None, documents: Any = None) -> None:
+        self.client.upsert(self.name, list(ids), vectors, metadatas=metadatas, documents=documents)
+
+    @staticmethod
+    def _hits(results: Any) -> dict[str, Any]:
+        import numpy as np
+
+        width = max((len(r.ids) for r in results), default=0)
+        scores = np.full((len(results), width), np.nan, dtype=np.float32)
+        for i, r in enumerate(results):
+            scores[i, : len(r.scores)] = r.scores
+        return {
+            "ids": [list(r.ids) for r in results],
+            "scores": scores,
+            "metadatas": [list(r.metadatas or [{}] * len(r.ids)) for r in results],
+            "documents": [list(r.documents or [None] * len(r.ids)) for r in results],
+        }
+
+    def search(self, queries: Any, k: int = 10, where: Any = None) -> dict[str, Any]:
+        return self._hits(
+            self.client.search(self.name, queries, top_k=k, where=where, include=["metadatas", "documents"])
+        )
+
+    def search_text(self, query_texts: Any, k: int = 10, where: Any = None) -> dict[str, Any]:
+        return self._hits(
+            self.client.search_text(self.name, list(query_texts), top_k=k, where=where, include=["metadatas", "documents"])
+        )
+
+    def hybrid_search(
+        self, queries: Any, query_texts: Any, k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Any = None
+    ) -> dict[str, Any]:
+        return self._hits(
+            self.client.hybrid_search(
+                self.name, queries, list(query_texts), top_k=k, fusion=fusion, alpha=alpha, where=where,
+                include=["metadatas", "documents"],
+            )
+        )
+
+
 def resolve_collection(config: Mapping[str, Any]) -> Any:
-    """``config["collection"]`` (an object with the Collection API) or ``config["path"]``."""
+    """``config["collection"]`` (an object with the Collection API), ``config["path"]``, or
+    ``config["vdb"]`` (a VDBClient) with ``config["collection"]`` naming its collection."""
+    if config.get("vdb") is not None:
+        if not isinstance(config.get("collection"), str):
+            raise ValueError("with 'vdb' (a VDBClient), 'collection' must name the collection")
+        return VDBCollection(config["vdb"], config["collection"])
     col = config.get("collection")
     if col is not None:
         if isinstance(col, (str, Path)):
