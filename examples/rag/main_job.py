@@ -93,6 +93,23 @@ def find_llm(ports: dict[str, int]) -> tuple[Any, str]:
     return None, reason if candidates else "no envoy or llm port in state.json"
 
 
+def mesh_collection(ports: dict[str, int]) -> tuple[Any, str]:
+    """A fresh ``sage-docs`` collection on the mesh's VDB service through Envoy, or (None, why)."""
+    if "envoy" not in ports:
+        return None, "no envoy port"
+    from sage_client import VDBClient
+    from sage_client.rag.store import VDBCollection
+
+    client = VDBClient(address=f"127.0.0.1:{ports['envoy']}", timeout=30.0)
+    try:
+        if any(c.name == "sage-docs" for c in client.list_collections()):
+            client.delete_collection("sage-docs")  # rebuilt from docs/ each run: docs change
+        return VDBCollection(client, "sage-docs"), "the VDB service (collection sage-docs)"
+    except Exception as e:  # noqa: BLE001 - no VDB in this mesh: the in-process store is used
+        client.close()
+        return None, f"no VDB service ({type(e).__name__})"
+
+
 def gateway_turn(ports: dict[str, int], model: str) -> None:
     port = next((p for name, p in ports.items() if name.startswith("gateway") and not name.endswith("metrics")), None)
     if port is None:
@@ -131,15 +148,22 @@ def main() -> None:
 
     # -- 1. ingestion ----------------------------------------------------------------------------
     index_dir = args.run_dir.resolve() / "rag-index"
-    close_collection(index_dir)
-    shutil.rmtree(index_dir, ignore_errors=True)  # rebuilt from docs/ each run: docs change
-    collection = open_collection(index_dir)
     files = find_files(ROOT / "docs", relative_to=ROOT)
-    bar = progress(None, "ingest (chunks embedded)")
     embed_cfg = {"mesh": llm} if llm is not None else {}
-    chunks = ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg)
+    collection, where = mesh_collection(ports)
+    bar = progress(None, "ingest (chunks embedded)")
+    try:
+        chunks = ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg) if collection else -1
+    except Exception as e:  # noqa: BLE001 - the in-process store keeps the job going
+        print(f"\n== the VDB service refused the chunks ({type(e).__name__}: {e}); using an in-process store")
+        chunks = -1
+    if chunks < 0:
+        close_collection(index_dir)
+        shutil.rmtree(index_dir, ignore_errors=True)  # rebuilt from docs/ each run: docs change
+        collection, where = open_collection(index_dir), str(index_dir)
+        chunks = ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg)
     bar.close()
-    print(f"== ingested {len(files)} docs as {chunks} chunks into {index_dir}")
+    print(f"== ingested {len(files)} docs as {chunks} chunks into {where}")
 
     # -- 2. answers --------------------------------------------------------------------------------
     questions = read_jsonl(args.questions)
