@@ -13,7 +13,7 @@ from typing import Any
 
 from sage_client.dataflow.api.functions import MapFunction, SinkFunction
 from sage_client.rag import metrics as m
-from sage_client.rag.records import Record
+from sage_client.rag.records import Record, as_record
 
 
 def references_of(record: Mapping[str, Any]) -> list[str]:
@@ -100,8 +100,8 @@ class Evaluator(MapFunction):
         if self.k <= 0:
             raise ValueError(f"k must be positive, got {self.k}")
 
-    def execute(self, data: Mapping[str, Any]) -> Record:
-        record = dict(data)
+    def execute(self, data: Any) -> Record:
+        record = as_record(data)
         scores = dict(record.get("metrics") or {})
         for name in self.names:
             value = METRICS[name](record, self.k)

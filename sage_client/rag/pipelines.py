@@ -92,7 +92,9 @@ def answer_questions(
     ``generator_config``. ``parallelism`` > 1 runs that many generator instances so requests to
     the LLM service overlap (the service batches them)."""
     records: list[dict[str, Any]] = []
-    env = LocalEnvironment("rag-answer")
+    # Records travel one by one: each takes seconds to generate, so a finished answer should
+    # reach the sink (and a progress bar) at once, not wait for the rest of its batch.
+    env = LocalEnvironment("rag-answer", config={"runtime": {"batch_size": 1}})
     stream = env.from_batch(list(questions))
     if retriever is not None:
         if retriever not in RETRIEVERS:
