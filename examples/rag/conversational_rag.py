@@ -50,6 +50,10 @@ class RememberAnswer(MapFunction):
         return record
 
 
+def _turn(record: dict[str, Any]) -> int:
+    return 1 + sum(m["role"] == "user" for m in record["history"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="cpu")
@@ -57,7 +61,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         collection = open_collection(Path(tmp) / "docs")
         ingest(find_files(ROOT / "docs", relative_to=ROOT), collection, root=ROOT)
-        env = LocalEnvironment("conversational-rag")
+        # One record at a time: a turn must see the answer to the previous turn of its session.
+        env = LocalEnvironment("conversational-rag", config={"runtime": {"batch_size": 1}})
         (
             env.from_batch(TURNS)
             .keyby(lambda r: r["session"])
@@ -66,7 +71,7 @@ def main() -> None:
             .map(ChatPromptor, {"max_context_chars": 400})
             .map(SageLLMGenerator, {"backend_type": args.backend, "temperature": 0, "max_tokens": 40})
             .map(RememberAnswer)
-            .map(lambda r: r | {"query": f"[{r['session']}, turn {len(r['history']) // 2 + 1}] {r['query']}"})
+            .map(lambda r: r | {"query": f"[{r['session']}, turn {_turn(r)}] {r['query']}"})
             .sink(TerminalSink)
         )
         env.submit(autostop=True)
