@@ -59,3 +59,28 @@ def run_node_tests(test_file: str, env: dict[str, str]) -> tuple[TapSummary, str
     summary = TapSummary(count("pass"), count("fail"), skipped)
     assert (result.returncode == 0) == (summary.failed == 0), out[-4000:]
     return summary, out
+
+
+def build_cpp_client() -> Path:
+    """Configure and build clients/cpp into build/clients-cpp (kept between runs, so only
+    the first build compiles the generated code)."""
+    tools = {"cmake": "cmake", "c++": "g++", "protoc": "protobuf-compiler", "grpc_cpp_plugin": "protobuf-compiler-grpc"}
+    missing = sorted({package for tool, package in tools.items() if shutil.which(tool) is None})
+    if shutil.which("pkg-config") and subprocess.run(["pkg-config", "--exists", "grpc++"]).returncode != 0:
+        missing.append("libgrpc++-dev")
+    if missing:
+        raise ToolchainMissing(f"the C++ client needs: apt-get install {' '.join(missing)}")
+    if not (CPP_BUILD / "CMakeCache.txt").exists():
+        _run(["cmake", "-S", str(CPP_DIR), "-B", str(CPP_BUILD)], ROOT, 300)
+    _run(["cmake", "--build", str(CPP_BUILD), "-j2"], ROOT, 900)
+    return CPP_BUILD
+
+
+def run_ctest(test_name: str, env: dict[str, str]) -> tuple[str, str]:
+    """Runs one ctest test; returns its outcome ("Passed", "Skipped", "Failed", ...) and the output."""
+    result = subprocess.run(["ctest", "--test-dir", str(CPP_BUILD), "-R", f"^{test_name}$", "--output-on-failure"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    out = result.stdout + result.stderr
+    found = re.search(rf"Test\s+#\d+: {re.escape(test_name)} \.+\s*(\**)(\w+)", out)
+    assert found, f"ctest did not run {test_name!r}:\n{out[-4000:]}"
+    return found.group(2), out
