@@ -7,7 +7,9 @@ import importlib
 import grpc
 import pytest
 from google.protobuf.descriptor_pool import DescriptorPool
-from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 
 from tests.clients.conftest import SERVICES, ClientService, LiveMesh
 
