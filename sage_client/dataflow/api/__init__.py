@@ -1,0 +1,1 @@
+"""The DataStream API: builds a logical graph, runs nothing."""

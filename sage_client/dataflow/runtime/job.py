@@ -1,0 +1,189 @@
+"""A running job: wires task instances together, runs them on threads, reports the outcome.
+
+``run_graph`` is the entry point a worker process (job manager, Ray actor) calls as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sage_client.dataflow.api import graph as g
+from sage_client.dataflow.runtime.channel import Channel, OutputEdge, Router
+from sage_client.dataflow.runtime.planner import TaskSpec, plan
+from sage_client.dataflow.runtime.task import TaskInstance
+from sage_client.dataflow.services import ServiceRegistry
+
+log = logging.getLogger("sage.dataflow")
+
+DEFAULTS: dict[str, Any] = {
+    "batch_size": 1024,  # records per batch crossing a channel
+    "channel_capacity": 16,  # batches a channel holds before the sender blocks
+    "linger_ms": 20.0,  # a partial batch waits at most this long before it is sent
+    "chaining": True,  # fuse stateless neighbours into one task
+}
+
+
+class Job:
+    def __init__(self, graph: g.LogicalGraph, config: dict[str, Any] | None = None) -> None:
+        # runtime knobs live under config["runtime"]: the rest of a SAGE config is the app's own
+        overrides = dict((config or {}).get("runtime") or {})
+        unknown = sorted(set(overrides) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+        settings = {**DEFAULTS, **overrides}
+        self.graph = graph
+        self.batch_size = int(settings["batch_size"])
+        self.capacity = int(settings["channel_capacity"])
+        self.linger = float(settings["linger_ms"]) / 1000.0
+        if self.batch_size < 1 or self.capacity < 1 or self.linger < 0:
+            raise ValueError("config: batch_size and channel_capacity must be >= 1, linger_ms >= 0")
+        self.tasks: list[TaskSpec] = plan(graph, chaining=bool(settings["chaining"]))
+        self.services = ServiceRegistry(graph.services)
+        self.tracking = any(n.kind == g.FUTURE for n in graph.nodes.values())
+        self.aborted = False
+        self.stop_requested = False
+        self.error: BaseException | None = None
+        self.dead_letter_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._sources_left = 0
+        self._running = 0
+        self._done = threading.Event()
+        self._closed: set[int] = set()
+        self.instances: list[TaskInstance] = []
+        self._threads: list[threading.Thread] = []
+        self._build()
+
+    def _build(self) -> None:
+        spec_of_node = {node_id: spec for spec in self.tasks for node_id in spec.nodes}
+        by_spec: dict[int, list[TaskInstance]] = {}
+        for spec in self.tasks:
+            head = self.graph.nodes[spec.head]
+            capacity = 0 if head.kind == g.FUTURE else self.capacity
+            has_input = head.kind not in (g.SOURCE, g.COLLECTION)
+            by_spec[spec.id] = [
+                TaskInstance(
+                    self, spec, i, Channel(capacity, self._is_aborted) if has_input else None
+                )
+                for i in range(spec.parallelism)
+            ]
+        for spec in self.tasks:
+            for instance in by_spec[spec.id]:
+                ports: dict[int, list[OutputEdge]] = {}
+                for edge in spec.outputs:
+                    target = by_spec[spec_of_node[edge.dst].id]
+                    one_to_one = edge.partition == g.FORWARD and len(target) == spec.parallelism
+                    on_send = self._count_send if self.tracking else None
+                    ports.setdefault(edge.src_port, []).append(
+                        OutputEdge(
+                            edge,
+                            [t.channel for t in target if t.channel is not None],
+                            instance.index,
+                            self.batch_size,
+                            on_send,
+                            one_to_one,
+                        )
+                    )
+                instance.router = Router(ports)
+                instance.expected_ends = sum(
+                    self.graph.nodes[e.src].parallelism for e in spec.inputs if not e.feedback
+                )
+                self.instances.append(instance)
+        self._sources_left = sum(1 for i in self.instances if i.channel is None)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Job:
+        self.services.start()
+        self._running = len(self.instances)
+        for instance in self.instances:
+            thread = threading.Thread(
+                target=instance.run, name=f"sage:{self.graph.name}:{instance.name}", daemon=True
+            )
+            self._threads.append(thread)
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the job ends; re-raise the first user-function error (original traceback)."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"job {self.graph.name!r} still running after {timeout} s")
+        for thread in self._threads:
+            thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful: sources end their streams, every channel drains, then the job finishes."""
+        self.stop_requested = True
+        if not self._done.wait(timeout):
+            self.cancel()
+            self._done.wait(5)
+        if self.error is not None:
+            raise self.error
+
+    def cancel(self) -> None:
+        """Abandon in-flight records and end every task."""
+        self.aborted = True
+
+    # -- called by task instances ------------------------------------------------------------
+    def _is_aborted(self) -> bool:
+        return self.aborted
+
+    def should_stop_sources(self) -> bool:
+        return self.stop_requested or self.aborted
+
+    def fail(self, exc: BaseException, where: str) -> None:
+        with self._lock:
+            if self.error is None:
+                exc.add_note(f"raised in {where} of job {self.graph.name!r}")
+                self.error = exc
+                log.info("job %r failed in %s: %r", self.graph.name, where, exc)
+        self.aborted = True
+
+    def task_finished(self, instance: TaskInstance) -> None:
+        with self._lock:
+            self._running -= 1
+            last = self._running == 0
+        if last:
+            try:
+                self.services.close()
+            except Exception as exc:  # noqa: BLE001
+                self.fail(exc, "service close()")
+            self._done.set()
+
+    def close_once(self, function: Any) -> None:
+        from sage_client.dataflow.runtime.operators import close_function
+
+        with self._lock:
+            if id(function) in self._closed:
+                return
+            self._closed.add(id(function))
+        close_function(function)
+
+    # feedback loops: a future ends when all sources are done and no batch is in flight
+    def _count_send(self) -> None:
+        with self._lock:
+            self._inflight += 1
+
+    def inflight_add(self, delta: int) -> None:
+        with self._lock:
+            self._inflight += delta
+
+    def source_finished(self) -> None:
+        with self._lock:
+            self._sources_left -= 1
+
+    def quiescent(self) -> bool:
+        with self._lock:
+            return self._sources_left == 0 and self._inflight == 0
+
+
+def run_graph(graph: g.LogicalGraph, config: dict[str, Any] | None = None) -> Job:
+    """Plan and start ``graph``; returns the running job (``wait()``, ``stop()``)."""
+    return Job(graph, config if config is not None else graph.config).start()

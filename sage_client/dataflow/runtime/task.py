@@ -1,0 +1,304 @@
+"""One running instance of a task: its operators, its input channel, its router, its thread."""
+
+from __future__ import annotations
+
+import functools
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from sage_client.dataflow.api import graph as g
+from sage_client.dataflow.api.errors import DeadLetter, FailedRecord, Retry
+from sage_client.dataflow.runtime import operators as ops
+from sage_client.dataflow.runtime.channel import END, Channel, JobAborted, Router
+from sage_client.dataflow.runtime.context import RuntimeContext
+from sage_client.dataflow.runtime.sources import collection_batches, function_batches
+
+if TYPE_CHECKING:
+    from sage_client.dataflow.runtime.job import Job
+    from sage_client.dataflow.runtime.planner import TaskSpec
+
+
+class TaskInstance:
+    def __init__(self, job: Job, spec: TaskSpec, index: int, channel: Channel | None) -> None:
+        self.job = job
+        self.spec = spec
+        self.index = index
+        self.channel = channel
+        self.router: Router | None = None
+        self.expected_ends = 0
+        self.sender_id = spec.id * 100_000 + index
+        self.name = f"{job.graph.nodes[spec.head].name}[{index}]"
+        self.current_node = spec.head
+        self._closers: list[Callable[[], None]] = []
+        self._workers: list[Any] = []  # worker processes, killed if the job ends abnormally
+
+    # -- setup (in the task's own thread, so errors in open() fail the job cleanly) ----------
+    def _setup(self) -> None:
+        graph = self.job.graph
+        self.functions: list[tuple[g.Node, Any]] = []
+        self.source_node: g.Node | None = None
+        self.source_execute: Callable[[], Any] | None = None
+        operators: list[ops.Operator] = []
+        node_ids = list(self.spec.nodes)
+        process_nodes = [n for n in node_ids if graph.nodes[n].options.get("processes")]
+        if process_nodes:
+            from sage_client.dataflow.runtime.process_worker import ProcessOperator
+
+            # the planner only chains process nodes with process nodes: this is the whole chain
+            worker = ProcessOperator(self.job, [graph.nodes[n] for n in process_nodes], self.index)
+            worker.node_id = process_nodes[0]
+            self._workers.append(worker)
+            operators.append(worker)
+            self._closers.append(worker.close)
+            node_ids = [n for n in node_ids if n not in process_nodes]
+        for node_id in node_ids:
+            node = graph.nodes[node_id]
+            if node.kind in (g.COLLECTION, g.FUTURE):
+                self.source_node = node
+                continue
+            ctx = self._context(node)
+            instance = ops.instantiate(node, self.index)
+            self.current_node = node_id
+            ops.bind(instance, ctx)
+            self._closers.append(functools.partial(ops.close_function, instance))
+            if node.kind == g.SOURCE:
+                self.source_node = node
+                self.source_execute = ops.entry_point(instance)
+                continue
+            dead_letter = self._dead_letter(node)
+            operators.append(
+                ops.build_operator(node, instance, ctx, graph.input_count(node_id), dead_letter)
+            )
+            operators[-1].node_id = node_id
+        self.operators = operators
+        # ops_from[i]: the operators after position i, precomputed for the hot loop
+        self.ops_from = [tuple(operators[i:]) for i in range(len(operators) + 1)]
+        self.windows = [
+            (i, op.window) for i, op in enumerate(operators) if isinstance(op, ops.WindowAdapter)
+        ]
+        self.timers = [i for i, op in enumerate(operators) if op.needs_timer]
+
+    def _context(self, node: g.Node) -> RuntimeContext:
+        return RuntimeContext(
+            job_name=self.job.graph.name,
+            operator_name=node.name,
+            parallel_index=self.index,
+            parallelism=node.parallelism,
+            services=self.job.services,
+        )
+
+    def _dead_letter(self, node: g.Node) -> Callable[[FailedRecord], Any] | None:
+        policy = node.options.get("on_error")
+        if isinstance(policy, Retry):
+            policy = policy.then
+        if not isinstance(policy, DeadLetter):
+            return None
+        sink_node = g.Node(
+            id=-1, kind=g.SINK, name=f"{node.name}.dead_letter", function=policy.sink
+        )
+        instance = ops.instantiate(sink_node, self.index)
+        ops.bind(instance, self._context(sink_node))
+        self._closers.append(lambda: self.job.close_once(instance))
+        execute = ops.entry_point(instance)
+        lock = self.job.dead_letter_lock
+
+        def send(failed: FailedRecord) -> None:
+            with lock:  # one sink instance may be shared by every parallel instance
+                execute(failed)
+
+        return send
+
+    # -- thread body -------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._setup()
+            head = self.job.graph.nodes[self.spec.head]
+            if head.kind == g.FUTURE:
+                self._run_future()
+            elif self.source_node is not None:
+                self._run_source()
+            else:
+                self._run_consumer()
+            self.current_node = self.spec.tail
+            for close in self._closers:
+                close()
+        except JobAborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach submit()/wait()
+            node = self.job.graph.nodes[self.current_node]
+            self.job.fail(
+                exc, f"operator {node.name} (instance {self.index + 1}/{node.parallelism})"
+            )
+        finally:
+            for worker in self._workers:
+                worker.kill()
+            self.job.task_finished(self)
+
+    def _push(self, start: int, values: list[Any], keys: list[Any] | None) -> None:
+        op = None
+        try:  # free in CPython 3.11+ unless something raises
+            for op in self.ops_from[start]:
+                values, keys = op.process(values, keys)
+                if not values:
+                    break
+            else:
+                self.router.emit(values, keys)  # type: ignore[union-attr]
+        except Exception:
+            if op is not None:
+                self.current_node = op.node_id
+            raise
+        if self.windows:
+            self._emit_late()
+
+    def _emit_late(self) -> None:
+        for position, window in self.windows:
+            late_v, late_k = window.take_late()
+            if late_v and position == len(self.operators) - 1:
+                self.router.emit(late_v, late_k, port=1)  # type: ignore[union-attr]
+
+    def _finish(self) -> None:
+        for position, op in enumerate(self.operators):
+            values, keys = op.finish()
+            if values:
+                self._push(position + 1, values, keys)
+        self.router.end(self.sender_id)  # type: ignore[union-attr]
+
+    def _on_timers(self) -> None:
+        now = time.monotonic()
+        for position in self.timers:
+            values, keys = self.operators[position].on_time(now)
+            if values:
+                self._push(position + 1, values, keys)
+
+    # -- the three loops ------------------------------------------------------------------------
+    def _source_batches(self) -> Iterator[list[Any]]:
+        node = self.source_node
+        assert node is not None
+        job = self.job
+        if node.kind == g.COLLECTION:
+            return collection_batches(node, self.index, job.batch_size)
+        assert self.source_execute is not None
+        return function_batches(
+            self.source_execute,
+            bool(node.options.get("bounded")),
+            job.batch_size,
+            job.linger,
+            job.should_stop_sources,
+        )
+
+    def _run_source(self) -> None:
+        job = self.job
+        router = self.router
+        assert router is not None
+        linger = job.linger
+        clock = time.monotonic
+        last_flush = clock()
+        from_collection = self.source_node is not None and self.source_node.kind == g.COLLECTION
+        batches = self._source_batches()
+        while True:
+            self.current_node = self.spec.head
+            batch = next(batches, None)
+            if batch is None:
+                break
+            if not batch:  # the source is idle: send what is buffered now
+                router.flush()
+                if self.timers:
+                    self._on_timers()
+                continue
+            self._push(0, batch, None)  # a batch already read is never dropped, even on stop
+            now = clock()
+            if now - last_flush >= linger:
+                router.flush()
+                last_flush = now
+            if self.timers:
+                self._on_timers()
+            if from_collection and job.stop_requested:
+                break
+        self._finish()
+        job.source_finished()
+
+    def _next_message(self) -> tuple[int, Any, Any]:
+        """Blocks for the next batch; meanwhile flushes outputs and runs timers."""
+        channel = self.channel
+        assert channel is not None
+        try:
+            return channel.get_nowait()
+        except queue.Empty:
+            pass
+        self.router.flush()  # type: ignore[union-attr]
+        tick = 0.05 if self.timers else 0.1
+        while True:
+            try:
+                return channel.get(tick)
+            except queue.Empty:
+                if self.job.aborted:
+                    raise JobAborted() from None
+                if self.timers:
+                    self._on_timers()
+                    self.router.flush()  # type: ignore[union-attr]
+
+    def _run_consumer(self) -> None:
+        job = self.job
+        router = self.router
+        assert router is not None
+        operators = self.operators
+        head = operators[0]
+        multi = (
+            head.process_input
+            if type(head).process_input is not ops.Operator.process_input
+            else None
+        )
+        tracking = job.tracking
+        remaining = self.expected_ends
+        linger = job.linger
+        clock = time.monotonic
+        last_flush = clock()
+        while remaining:
+            index, values, keys = self._next_message()
+            if values is END:
+                remaining -= 1
+                continue
+            if multi is not None:
+                self.current_node = self.spec.head
+                values, keys = multi(index, values, keys)
+                if values:
+                    self._push(1, values, keys)
+                elif self.windows:
+                    self._emit_late()
+            else:
+                self._push(0, values, keys)
+            if tracking:
+                router.flush()
+                job.inflight_add(-1)
+            else:
+                now = clock()
+                if now - last_flush >= linger:
+                    router.flush()
+                    last_flush = now
+            if job.aborted:
+                raise JobAborted()
+        self._finish()
+
+    def _run_future(self) -> None:
+        """A feedback loop's entry: ends once every source is done and nothing is in flight."""
+        job = self.job
+        router = self.router
+        channel = self.channel
+        assert router is not None and channel is not None
+        while True:
+            try:
+                _, values, keys = channel.get(0.005)
+            except queue.Empty:
+                if job.aborted:
+                    raise JobAborted() from None
+                if job.quiescent():
+                    break
+                continue
+            if values is END:
+                continue
+            router.emit(values, keys)
+            router.flush()
+            job.inflight_add(-1)
+        self._finish()

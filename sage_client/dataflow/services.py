@@ -1,0 +1,156 @@
+"""Resolving ``call_service`` names: environment-registered services first, then the mesh.
+
+Services registered with ``env.register_service`` are instantiated once per job and called
+in-process. Any other name goes to the remote resolver (wired to etcd discovery by the mesh
+client); when neither knows the name the error lists what is registered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+RemoteResolver = Callable[[str], object]
+
+_remote_resolver: RemoteResolver | None = None
+
+
+def set_remote_resolver(resolver: RemoteResolver | None) -> None:
+    """Install the fallback that maps a service name to a client object (or None if unknown).
+
+    The returned object is called as ``getattr(client, method)(*args, **kwargs)``.
+    """
+    global _remote_resolver
+    _remote_resolver = resolver
+
+
+def get_remote_resolver() -> RemoteResolver | None:
+    return _remote_resolver
+
+
+class ServiceNotFoundError(LookupError):
+    """No registered service and no mesh service answers to a name."""
+
+
+@dataclass
+class ServiceSpec:
+    """How to build a service: ``factory(*args, **kwargs)`` (a class or any callable)."""
+
+    name: str
+    factory: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class _LocalService:
+    """One in-process service instance. Calls are serialised unless the service declares
+    ``thread_safe = True``, because parallel operator instances call it from several threads."""
+
+    def __init__(self, instance: Any) -> None:
+        self.instance = instance
+        self.lock: threading.Lock | None = (
+            None if getattr(instance, "thread_safe", False) else threading.Lock()
+        )
+
+    def call(self, name: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        target = getattr(self.instance, method, None)
+        if target is None:
+            raise AttributeError(
+                f"service {name!r} ({type(self.instance).__name__}) has no method {method!r}; "
+                "pass method=... to call_service"
+            )
+        if self.lock is None:
+            return target(*args, **kwargs)
+        with self.lock:
+            return target(*args, **kwargs)
+
+
+class ServiceRegistry:
+    """The services of one running job."""
+
+    def __init__(self, specs: dict[str, ServiceSpec] | None = None) -> None:
+        self._specs = dict(specs or {})
+        self._local: dict[str, _LocalService] = {}
+        self._remote: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Instantiate every registered service (once per job)."""
+        for name, spec in self._specs.items():
+            self._local[name] = _LocalService(spec.factory(*spec.args, **spec.kwargs))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        for service in self._local.values():
+            closer = getattr(service.instance, "close", None)
+            if callable(closer):
+                closer()
+        self._local.clear()
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def _resolve(self, name: str) -> Callable[[str, tuple[Any, ...], dict[str, Any]], Any]:
+        local = self._local.get(name)
+        if local is not None:
+            return lambda method, args, kwargs: local.call(name, method, args, kwargs)
+        client = self._remote.get(name)
+        if client is None:
+            resolver = _remote_resolver
+            client = resolver(name) if resolver is not None else None
+            if client is None:
+                registered = ", ".join(self.names()) or "none"
+                hint = "" if resolver is not None else " and no mesh resolver is installed"
+                raise ServiceNotFoundError(
+                    f"service {name!r} is not registered on the environment{hint} "
+                    f"(registered: {registered}); call env.register_service({name!r}, ...) "
+                    "or start the mesh service"
+                )
+            self._remote[name] = client
+
+        def call_remote(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return getattr(client, method)(*args, **kwargs)
+
+        return call_remote
+
+    def call(
+        self,
+        name: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None = None,
+    ) -> Any:
+        invoke = self._resolve(name)
+        if timeout is None:
+            return invoke(method, args, kwargs)
+        return self._submit(invoke, method, args, kwargs).result(timeout=timeout)
+
+    def call_async(
+        self,
+        name: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None = None,
+    ) -> Future[Any]:
+        return self._submit(self._resolve(name), method, args, kwargs)
+
+    def _submit(
+        self,
+        invoke: Callable[[str, tuple[Any, ...], dict[str, Any]], Any],
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[Any]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sage-svc")
+            executor = self._executor
+        return executor.submit(invoke, method, args, kwargs)
