@@ -66,8 +66,11 @@ def build_cpp_client() -> Path:
     the first build compiles the generated code)."""
     tools = {"cmake": "cmake", "c++": "g++", "protoc": "protobuf-compiler", "grpc_cpp_plugin": "protobuf-compiler-grpc"}
     missing = sorted({package for tool, package in tools.items() if shutil.which(tool) is None})
-    if shutil.which("pkg-config") and subprocess.run(["pkg-config", "--exists", "grpc++"]).returncode != 0:
-        missing.append("libgrpc++-dev")
+    headers = {"grpcpp/grpcpp.h": "libgrpc++-dev", "google/protobuf/message.h": "libprotobuf-dev",
+               "gtest/gtest.h": "libgtest-dev"}
+    for header, package in headers.items():
+        if not any((Path(include) / header).exists() for include in ("/usr/include", "/usr/local/include")):
+            missing.append(package)
     if missing:
         raise ToolchainMissing(f"the C++ client needs: apt-get install {' '.join(missing)}")
     if not (CPP_BUILD / "CMakeCache.txt").exists():
