@@ -6,6 +6,8 @@ import importlib
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
@@ -13,14 +15,16 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from tests.clients.conftest import SERVICES, ClientService, LiveMesh
 
-# A streaming RPC where the service has one: describing it shows the stream flags too.
+# The method described per service: a streaming one where there is one, so the stream flags are checked too.
 DESCRIBED_METHOD = {"kv": "Scan", "vdb": "Search", "llm": "GenerateStream", "memory": None}
 
 
-def _compiled_service(service: ClientService):  # -> google.protobuf.descriptor.ServiceDescriptor
+def _compiled_service(service: ClientService) -> ServiceDescriptor:
+    """The service as the committed stubs know it (importing them fills the default pool)."""
     package = service.grpc_service.rsplit(".", 1)[0]  # sage.kv.v1
-    module = importlib.import_module(f"sage_proto.{package.split('.', 1)[1]}.{package.split('.')[1]}_pb2")
-    return module.DESCRIPTOR.services_by_name[service.grpc_service.rsplit(".", 1)[1]]
+    _, name, version = package.split(".")
+    importlib.import_module(f"sage_proto.{name}.{version}.{name}_pb2")
+    return descriptor_pool.Default().FindServiceByName(service.grpc_service)
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=[s.name for s in SERVICES])
