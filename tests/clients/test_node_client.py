@@ -26,8 +26,8 @@ def _assert_all_ran_and_passed(test_file: str, env: dict[str, str], at_least: in
     assert summary.passed >= at_least, out[-6000:]
 
 
-def test_node_helpers_pack_vectors(node_client: None) -> None:
-    _assert_all_ran_and_passed("vectors.test.js", {}, at_least=2)
+def test_node_helpers(node_client: None) -> None:
+    _assert_all_ran_and_passed("helpers.test.js", {}, at_least=3)
 
 
 def test_node_kv_put_get_scan(node_client: None, live_mesh: LiveMesh) -> None:

@@ -55,10 +55,13 @@ function bearer(token: string): Interceptor {
     });
 }
 
-/** Connects to `address` ("host:port"). */
+// host:port, [ipv6]:port, or a gRPC target with a scheme (dns:///host:port, unix:/path).
+const TARGET = /^((\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d+|[a-z][a-z0-9+.-]*:\S+)$/;
+
+/** Connects to `address` ("host:port", an instance or Envoy). */
 export function connect(address: string, options: ConnectOptions = {}): SageClients {
-  if (!/^[^\s:]+:\d+$/.test(address)) {
-    throw new Error(`address must be "host:port", got ${JSON.stringify(address)}`);
+  if (!TARGET.test(address)) {
+    throw new Error(`address must be "host:port" (or a gRPC target such as dns:///host:port), got ${JSON.stringify(address)}`);
   }
   const creds = options.credentials ?? credentials.createInsecure();
   const clientOptions = options.token ? { interceptors: [bearer(options.token)] } : {};

@@ -1,8 +1,8 @@
-// The float32 packing helpers (no service needed).
+// The helpers of src/index.ts (no service needed).
 import assert from "node:assert/strict";
 import { it } from "node:test";
 
-import { packFloat32, unpackFloat32 } from "../src/index";
+import { connect, packFloat32, unpackFloat32 } from "../src/index";
 
 it("packs rows as little-endian float32 and unpacks them back", () => {
   const bytes = packFloat32([[1, 0.5], [-2, 3]]);
@@ -13,4 +13,10 @@ it("packs rows as little-endian float32 and unpacks them back", () => {
 
 it("rejects ragged rows, naming the row", () => {
   assert.throws(() => packFloat32([[1, 2], [3]]), /row 1 has 1 values; every row must have 2/);
+});
+
+it("rejects an address without a port, saying what it wants", () => {
+  assert.throws(() => connect("localhost"), /address must be "host:port"/);
+  connect("[::1]:50051").close();
+  connect("dns:///localhost:50051").close();
 });
