@@ -4,12 +4,13 @@ the addresses in the environment. The first build compiles the generated code (a
 minute and a half on 2 cores), hence `slow`."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.clients.conftest import LiveMesh
 from tests.clients.toolchains import ToolchainMissing, build_cpp_client, run_ctest
+from tests.conftest import ServiceProcess
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +35,11 @@ def test_cpp_helpers_pack_vectors(cpp_client: None) -> None:
 
 def test_cpp_kv_put_get_scan(cpp_client: None, live_mesh: LiveMesh) -> None:
     _assert_passed("kv", {"SAGE_KV_ADDR": live_mesh.envoy})
+
+
+def test_cpp_bearer_token(cpp_client: None, start_service: Callable[..., ServiceProcess]) -> None:
+    kv = start_service("sage_kv", auth_tokens="cpp-secret")
+    _assert_passed("auth", {"SAGE_KV_ADDR": kv.address, "SAGE_TOKEN": "cpp-secret"})
 
 
 def test_cpp_test_is_skipped_not_passed_without_an_address(cpp_client: None) -> None:

@@ -2,12 +2,13 @@
 pytest starts the mesh and runs `node --test` with the addresses in the environment."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.clients.conftest import LiveMesh
 from tests.clients.toolchains import ToolchainMissing, build_node_client, run_node_tests
+from tests.conftest import ServiceProcess
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +33,11 @@ def test_node_helpers(node_client: None) -> None:
 
 def test_node_kv_put_get_scan(node_client: None, live_mesh: LiveMesh) -> None:
     _assert_all_ran_and_passed("kv.test.js", {"SAGE_KV_ADDR": live_mesh.envoy}, at_least=4)
+
+
+def test_node_bearer_token(node_client: None, start_service: Callable[..., ServiceProcess]) -> None:
+    kv = start_service("sage_kv", auth_tokens="node-secret")
+    _assert_all_ran_and_passed("auth.test.js", {"SAGE_KV_ADDR": kv.address, "SAGE_TOKEN": "node-secret"}, at_least=2)
 
 
 def test_node_vdb_create_upsert_search_with_filter(node_client: None, live_mesh: LiveMesh) -> None:

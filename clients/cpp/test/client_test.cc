@@ -74,6 +74,22 @@ TEST(kv, ErrorsCarryTheStatusCode) {
   }
 }
 
+TEST(auth, TokenIsSentAndRequired) {
+  REQUIRE_ADDRESS("SAGE_KV_ADDR", address);
+  const char* token = std::getenv("SAGE_TOKEN");
+  if (token == nullptr || *token == 0) GTEST_SKIP() << "SAGE_TOKEN is not set";
+  auto channel = sage::Connect(address);
+  sage::ConnectOptions with_token;
+  with_token.token = token;
+  EXPECT_GE(sage::KvClient(channel, with_token).Put("auth", "k", "v"), 1);
+  try {
+    sage::KvClient(channel).Put("auth", "k", "v");
+    FAIL() << "a call without the token was accepted";
+  } catch (const sage::RpcError& error) {
+    EXPECT_EQ(error.code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+}
+
 TEST(vdb, CreateUpsertSearchWithFilter) {
   REQUIRE_ADDRESS("SAGE_VDB_ADDR", address);
   sage::VdbClient vdb(sage::Connect(address));
