@@ -1,0 +1,283 @@
+#include "vector_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/HNSW.h>
+#include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "distances.h"
+#include "errors.h"
+#include "flat_storage.h"
+#include "hnsw_search.h"
+
+namespace sage {
+
+Metric parse_metric(const std::string& name) {
+    if (name == "l2") return Metric::L2;
+    if (name == "ip") return Metric::IP;
+    if (name == "cosine") return Metric::Cosine;
+    throw InvalidArgument("unknown metric '" + name + "'; use 'l2', 'ip' or 'cosine'");
+}
+
+const char* metric_name(Metric m) {
+    return m == Metric::L2 ? "l2" : m == Metric::IP ? "ip" : "cosine";
+}
+
+const char* index_type_name(IndexSpec::Type t) {
+    return t == IndexSpec::Type::Flat ? "flat" : t == IndexSpec::Type::HNSW ? "hnsw" : "ivf";
+}
+
+void IndexSpec::validate() const {
+    auto positive = [](int v, const char* name) {
+        if (v <= 0) throw InvalidArgument(std::string("index ") + name + " must be > 0, got " + std::to_string(v));
+    };
+    if (type == Type::HNSW) {
+        positive(M, "M");
+        positive(ef_construction, "ef_construction");
+        positive(ef_search, "ef_search");
+    } else if (type == Type::IVF) {
+        positive(nlist, "nlist");
+        positive(nprobe, "nprobe");
+        if (train_min < 0) throw InvalidArgument("index train_min must be >= 0");
+        if (train_min > 0 && train_min < nlist) {
+            throw InvalidArgument("index train_min must be >= nlist (k-means needs one point per list)");
+        }
+    }
+}
+
+namespace {
+
+bool higher_is_better(Metric m) { return m != Metric::L2; }
+
+faiss::MetricType faiss_metric(Metric m) {
+    return m == Metric::L2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+}
+
+}  // namespace
+
+VectorIndex::VectorIndex(size_t dim, Metric metric, IndexSpec spec) : dim_(dim), metric_(metric), spec_(spec) {
+    if (dim == 0) throw InvalidArgument("dim must be > 0");
+    spec_.validate();
+    make_index();
+}
+
+VectorIndex::~VectorIndex() = default;
+
+void VectorIndex::make_index() {
+    const auto d = static_cast<int>(dim_);
+    switch (spec_.type) {
+        case IndexSpec::Type::Flat:
+            index_ = std::make_unique<faiss::IndexFlat>(d, faiss_metric(metric_));
+            break;
+        case IndexSpec::Type::HNSW: {
+            auto h = std::make_unique<faiss::IndexHNSWFlat>(d, spec_.M, faiss_metric(metric_));
+            delete h->storage;  // swap in storage whose distances use the SIMD kernels
+            h->storage = new FastFlatStorage(d, faiss_metric(metric_));
+            h->hnsw.efConstruction = spec_.ef_construction;
+            h->hnsw.efSearch = spec_.ef_search;
+            index_ = std::move(h);
+            break;
+        }
+        case IndexSpec::Type::IVF: {
+            quantizer_ = std::make_unique<faiss::IndexFlat>(d, faiss_metric(metric_));
+            auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer_.get(), dim_, spec_.nlist,
+                                                             faiss_metric(metric_));
+            ivf->nprobe = static_cast<size_t>(spec_.nprobe);
+            index_ = std::move(ivf);
+            break;
+        }
+    }
+}
+
+bool VectorIndex::trained() const { return index_->is_trained; }
+
+std::unique_ptr<float[]> VectorIndex::prepare_queries(const float* q, size_t nq) const {
+    if (metric_ != Metric::Cosine) return nullptr;
+    std::unique_ptr<float[]> copy(new float[nq * dim_]);
+    std::copy(q, q + nq * dim_, copy.get());
+    faiss::fvec_renorm_L2(dim_, nq, copy.get());
+    return copy;
+}
+
+void VectorIndex::append(const float* x, size_t n) {
+    const size_t first = slots();
+    data_.insert(data_.end(), x, x + n * dim_);
+    float* added = data_.data() + first * dim_;
+    if (metric_ == Metric::Cosine) faiss::fvec_renorm_L2(dim_, n, added);
+    const auto fn = static_cast<faiss::Index::idx_t>(n);
+    if (spec_.type == IndexSpec::Type::IVF) {
+        if (!index_->is_trained) return;  // indexed in bulk when trained
+        std::vector<faiss::Index::idx_t> ids(n);
+        for (size_t i = 0; i < n; ++i) ids[i] = static_cast<faiss::Index::idx_t>(first + i);
+        index_->add_with_ids(fn, added, ids.data());
+    } else {
+        index_->add(fn, added);  // labels are positions == slots
+    }
+}
+
+void VectorIndex::train_if_ready(const Bitmap& live, size_t live_count) {
+    if (spec_.type != IndexSpec::Type::IVF || index_->is_trained) return;
+    if (static_cast<int64_t>(live_count) < spec_.train_threshold()) return;
+    std::vector<float> xs;
+    std::vector<faiss::Index::idx_t> ids;
+    xs.reserve(live_count * dim_);
+    live.for_each([&](size_t s) {
+        xs.insert(xs.end(), vector(s), vector(s) + dim_);
+        ids.push_back(static_cast<faiss::Index::idx_t>(s));
+    });
+    const auto n = static_cast<faiss::Index::idx_t>(ids.size());
+    index_->train(n, xs.data());
+    index_->add_with_ids(n, xs.data(), ids.data());
+}
+
+bool VectorIndex::prefer_exact(size_t allowed) const {
+    if (spec_.type == IndexSpec::Type::Flat) return true;
+    if (!index_->is_trained) return true;
+    const double n = static_cast<double>(slots());
+    // The index visits roughly `visits` vectors unfiltered and visits/f when a filter keeps a
+    // fraction f of them; an exact scan costs `allowed`. Scan when allowed^2 <= visits * n.
+    double visits;
+    if (spec_.type == IndexSpec::Type::HNSW) {
+        visits = static_cast<double>(spec_.ef_search) * spec_.M * 2;
+    } else {
+        visits = n * spec_.nprobe / std::max(1, spec_.nlist);
+    }
+    const double a = static_cast<double>(allowed);
+    return a * a <= visits * n;
+}
+
+void VectorIndex::exact_search(const float* queries, size_t nq, size_t k, const Bitmap* allow,
+                               int64_t* labels, float* scores) const {
+    const bool higher = higher_is_better(metric_);
+    const DistanceFn distance = higher ? inner_product_kernel() : l2sqr_kernel();
+    const size_t n = slots();
+#pragma omp parallel for if (nq > 1) schedule(dynamic)
+    for (size_t qi = 0; qi < nq; ++qi) {
+        const float* q = queries + qi * dim_;
+        // Heap whose top is the worst kept hit, compared in "lower is better" terms.
+        using Hit = std::pair<float, int64_t>;
+        std::priority_queue<Hit> heap;
+        auto consider = [&](size_t s) {
+            const float* v = data_.data() + s * dim_;
+            const float raw = distance(q, v, dim_);
+            const float key = higher ? -raw : raw;
+            if (heap.size() < k) {
+                heap.emplace(key, static_cast<int64_t>(s));
+            } else if (key < heap.top().first) {
+                heap.pop();
+                heap.emplace(key, static_cast<int64_t>(s));
+            }
+        };
+        if (allow) {
+            allow->for_each(consider);
+        } else {
+            for (size_t s = 0; s < n; ++s) consider(s);
+        }
+        int64_t* L = labels + qi * k;
+        float* D = scores + qi * k;
+        const size_t found = heap.size();
+        for (size_t j = found; j < k; ++j) { L[j] = -1; D[j] = std::nanf(""); }
+        for (size_t j = found; j-- > 0;) {
+            L[j] = heap.top().second;
+            D[j] = higher ? -heap.top().first : heap.top().first;
+            heap.pop();
+        }
+    }
+}
+
+void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap* allow, size_t allowed,
+                         int64_t* labels, float* scores) const {
+    if (nq == 0 || k == 0) return;
+    if (allowed == 0 || slots() == 0) {
+        std::fill(labels, labels + nq * k, -1);
+        std::fill(scores, scores + nq * k, std::nanf(""));
+        return;
+    }
+    if (prefer_exact(allow ? allowed : slots())) {
+        exact_search(queries, nq, k, allow, labels, scores);
+        return;
+    }
+    if (spec_.type == IndexSpec::Type::HNSW) {
+        const auto& graph = static_cast<const faiss::IndexHNSW&>(*index_).hnsw;
+        const bool higher = higher_is_better(metric_);
+        const DistanceFn distance = higher ? inner_product_kernel() : l2sqr_kernel();
+        const DistanceBatch4Fn distance4 = higher ? inner_product_batch4_kernel() : l2sqr_batch4_kernel();
+#pragma omp parallel for if (nq > 1) schedule(dynamic)
+        for (size_t qi = 0; qi < nq; ++qi) {
+            const HnswQuery hq{queries + qi * dim_, k, spec_.ef_search, allow};
+            hnsw_search(graph, data_.data(), dim_, distance, distance4, higher, hq, labels + qi * k, scores + qi * k);
+        }
+    } else {
+        std::unique_ptr<BitmapSelector> selector;
+        if (allow) selector = std::make_unique<BitmapSelector>(*allow);
+        faiss::SearchParametersIVF p;
+        p.nprobe = static_cast<size_t>(spec_.nprobe);
+        p.sel = selector.get();
+        static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS labels are 64-bit");
+        index_->search(static_cast<faiss::Index::idx_t>(nq), queries, static_cast<faiss::Index::idx_t>(k), scores,
+                       reinterpret_cast<faiss::Index::idx_t*>(labels), &p);
+    }
+    // A graph walk or a probe can run out of allowed candidates; rescan exactly so a filtered
+    // top-k still returns k hits whenever k vectors match.
+    const size_t want = std::min(k, allowed);
+    for (size_t qi = 0; qi < nq; ++qi) {
+        size_t got = 0;
+        for (size_t j = 0; j < k; ++j) got += labels[qi * k + j] >= 0;
+        if (got < want) exact_search(queries + qi * dim_, 1, k, allow, labels + qi * k, scores + qi * k);
+        for (size_t j = 0; j < k; ++j) {
+            if (labels[qi * k + j] < 0) scores[qi * k + j] = std::nanf("");
+        }
+    }
+}
+
+void VectorIndex::compact(const Bitmap& keep, size_t live_count) {
+    std::vector<float> kept;
+    kept.reserve(live_count * dim_);
+    keep.for_each([&](size_t s) { kept.insert(kept.end(), vector(s), vector(s) + dim_); });
+    const bool was_trained = index_->is_trained;
+    if (spec_.type == IndexSpec::Type::IVF && was_trained) {
+        index_->reset();  // keeps the trained centroids
+    } else {
+        make_index();
+    }
+    data_.clear();
+    const size_t n = kept.size() / dim_;
+    // Vectors are stored normalised already; re-normalising a unit vector is harmless.
+    append(kept.data(), n);
+}
+
+void VectorIndex::save(const std::string& index_path) const {
+    faiss::write_index(index_.get(), index_path.c_str());
+}
+
+void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
+    data_ = std::move(data);
+    std::unique_ptr<faiss::Index> loaded(faiss::read_index(index_path.c_str()));
+    if (spec_.type == IndexSpec::Type::IVF) {
+        auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(loaded.get());
+        if (!ivf) throw IoError("snapshot index is not an IVF index: " + index_path);
+        ivf->own_fields = true;  // read_index allocated the quantizer for this index
+        ivf->nprobe = static_cast<size_t>(spec_.nprobe);
+        quantizer_.reset();
+    } else if (spec_.type == IndexSpec::Type::HNSW) {
+        auto* h = dynamic_cast<faiss::IndexHNSW*>(loaded.get());
+        if (!h) throw IoError("snapshot index is not an HNSW index: " + index_path);
+        auto* plain = dynamic_cast<faiss::IndexFlat*>(h->storage);
+        if (!plain) throw IoError("snapshot HNSW storage is not flat: " + index_path);
+        FastFlatStorage* fast = FastFlatStorage::adopt(*plain);
+        if (h->own_fields) delete h->storage;
+        h->storage = fast;
+        h->own_fields = true;
+        h->hnsw.efSearch = spec_.ef_search;
+    }
+    if (static_cast<size_t>(loaded->d) != dim_) throw IoError("snapshot index dimension mismatch: " + index_path);
+    index_ = std::move(loaded);
+}
+
+}  // namespace sage

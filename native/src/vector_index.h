@@ -1,0 +1,81 @@
+// The FAISS side of a collection: raw vectors by slot plus one FAISS index (flat, HNSW or IVF)
+// whose labels are slots. Deleted slots are excluded through an allow-bitmap at search time.
+#pragma once
+#include <faiss/Index.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitmap.h"
+
+namespace sage {
+
+enum class Metric { L2, IP, Cosine };
+Metric parse_metric(const std::string& name);
+const char* metric_name(Metric m);
+
+struct IndexSpec {
+    enum class Type { Flat, HNSW, IVF };
+    Type type = Type::HNSW;
+    int M = 16;
+    int ef_construction = 200;
+    int ef_search = 64;
+    int nlist = 100;
+    int nprobe = 8;
+    int64_t train_min = 0;  // IVF: live vectors needed before training; 0 means 39 * nlist
+
+    int64_t train_threshold() const { return train_min > 0 ? train_min : int64_t{39} * nlist; }
+    void validate() const;  // throws InvalidArgument
+};
+const char* index_type_name(IndexSpec::Type t);
+
+class VectorIndex {
+   public:
+    VectorIndex(size_t dim, Metric metric, IndexSpec spec);
+    ~VectorIndex();
+
+    size_t dim() const { return dim_; }
+    Metric metric() const { return metric_; }
+    const IndexSpec& spec() const { return spec_; }
+    size_t slots() const { return data_.size() / dim_; }
+    const float* vector(size_t slot) const { return data_.data() + slot * dim_; }
+    bool trained() const;
+
+    // Appends n vectors as slots [slots(), slots()+n); cosine vectors are normalised first.
+    void append(const float* x, size_t n);
+    // IVF only: trains on the live vectors and indexes them once enough exist.
+    void train_if_ready(const Bitmap& live, size_t live_count);
+
+    // Top-k per query into labels/scores (nq * k, label -1 when fewer hits). `allow` (may be
+    // null: every slot) restricts the candidates; `allowed` is its population count.
+    // Scores: squared L2 distance (l2, ascending) or inner product / cosine (descending).
+    void search(const float* queries, size_t nq, size_t k, const Bitmap* allow, size_t allowed,
+                int64_t* labels, float* scores) const;
+    // Exact top-k over the allowed slots only.
+    void exact_search(const float* queries, size_t nq, size_t k, const Bitmap* allow, int64_t* labels,
+                      float* scores) const;
+
+    // Keeps only slots where keep[slot], renumbered densely; rebuilds the FAISS index.
+    void compact(const Bitmap& keep, size_t live_count);
+    void save(const std::string& index_path) const;
+    // Restores vectors (already loaded into this object) and the FAISS index file.
+    void load(std::vector<float> data, const std::string& index_path);
+    const std::vector<float>& data() const { return data_; }
+
+    // Returns a normalised copy of queries for cosine; otherwise null (use queries as is).
+    std::unique_ptr<float[]> prepare_queries(const float* q, size_t nq) const;
+
+   private:
+    void make_index();
+    bool prefer_exact(size_t allowed) const;
+    size_t dim_;
+    Metric metric_;
+    IndexSpec spec_;
+    std::vector<float> data_;
+    std::unique_ptr<faiss::Index> index_;
+    std::unique_ptr<faiss::Index> quantizer_;  // IVF coarse quantizer, owned here
+};
+
+}  // namespace sage
