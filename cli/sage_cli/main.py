@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_cli import kv_commands, mesh_commands
+from sage_cli import kv_commands, llm_commands, mesh_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,6 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     mesh_commands.register(groups)
     kv_commands.register(groups)
+    llm_commands.register(groups)
     return parser
 
 

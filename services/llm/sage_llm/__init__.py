@@ -1,0 +1,1 @@
+"""sage_llm: the LLM service — engines (mock, transformers, vLLM, Ascend), embeddings, and its server."""

@@ -1,0 +1,95 @@
+"""Which engine to build for a backend name; ``auto`` decides from the hardware and says why.
+
+``auto``: vLLM on CUDA, else transformers on CUDA, else Ascend, else transformers on CPU.
+It never picks ``mock``: a fake model must be asked for by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sage_llm.engines.ascend import ascend_available, load_ascend_engine
+from sage_llm.engines.base import Engine
+from sage_llm.engines.vllm_engine import VLLMEngine, vllm_available
+from sage_llm.errors import EngineUnavailableError, InvalidParameterError
+
+log = logging.getLogger(__name__)
+
+MOCK_ONLY_OPTIONS = ("ttft_s", "tokens_per_s", "context_length")
+BACKENDS = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: str  # mock | transformers | vllm | ascend
+    device: str  # cpu | cuda | npu
+    reason: str
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def choose_engine(backend: str) -> EngineChoice:
+    """Resolve a backend name to an engine and device, raising where the hardware is missing."""
+    if backend not in BACKENDS:
+        raise InvalidParameterError("backend_type", f"must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "mock":
+        return EngineChoice("mock", "cpu", "asked for by name")
+    if backend in ("transformers", "cpu"):
+        device = "cuda" if backend == "transformers" and cuda_available() else "cpu"
+        return EngineChoice("transformers", device, f"asked for {backend!r}")
+    if backend == "vllm":
+        return EngineChoice("vllm", "cuda", "asked for by name")
+    if backend == "ascend":
+        return EngineChoice("ascend", "npu", "asked for by name")
+    if backend == "cuda":
+        if not cuda_available():
+            raise EngineUnavailableError(
+                "backend 'cuda' asked for but torch sees no CUDA GPU; use 'auto' or 'transformers'"
+            )
+        if vllm_available():
+            return EngineChoice("vllm", "cuda", "CUDA GPU present and vllm installed")
+        return EngineChoice("transformers", "cuda", "CUDA GPU present, vllm not installed")
+    # auto
+    if cuda_available():
+        if vllm_available():
+            return EngineChoice("vllm", "cuda", "auto: CUDA GPU present and vllm installed")
+        return EngineChoice("transformers", "cuda", "auto: CUDA GPU present but vllm not installed")
+    if ascend_available():
+        return EngineChoice("ascend", "npu", "auto: no CUDA GPU; torch-npu installed")
+    return EngineChoice(
+        "transformers", "cpu", "auto: no CUDA GPU, no vllm on CUDA, no torch-npu; using the CPU"
+    )
+
+
+def build_engine(
+    backend: str = "auto",
+    model_path: str | Path | None = None,
+    name: str | None = None,
+    **options: Any,
+) -> Engine:
+    """Build the engine for ``backend`` and log the choice. ``options`` go to the engine."""
+    choice = choose_engine(backend)
+    log.info(
+        "LLM backend %r -> engine %s on %s (%s)", backend, choice.engine, choice.device, choice.reason
+    )
+    if choice.engine == "mock":
+        from sage_llm.engines.mock import MockEngine
+
+        return MockEngine(name=name or "mock", **options)
+    options = {k: v for k, v in options.items() if k not in MOCK_ONLY_OPTIONS}
+    if choice.engine == "vllm":
+        return VLLMEngine.load(model_path, name=name, **options)
+    if choice.engine == "ascend":
+        return load_ascend_engine(model_path, name=name, **options)
+    from sage_llm.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine.load(model_path, device=choice.device, name=name, **options)
