@@ -41,7 +41,7 @@ def build_node_client() -> Path:
 @dataclass(frozen=True)
 class TapSummary:
     passed: int
-    failed: int
+    failed: int  # failed or cancelled (a failing before() hook cancels its tests)
     skipped: list[str]  # "# SKIP" lines: a skip anywhere means a test did not run
 
 
@@ -56,7 +56,7 @@ def run_node_tests(test_file: str, env: dict[str, str]) -> tuple[TapSummary, str
         return int(found.group(1))
 
     skipped = [line.strip() for line in out.splitlines() if "# SKIP" in line]
-    summary = TapSummary(count("pass"), count("fail"), skipped)
+    summary = TapSummary(count("pass"), count("fail") + count("cancelled"), skipped)
     assert (result.returncode == 0) == (summary.failed == 0), out[-4000:]
     return summary, out
 
