@@ -26,6 +26,7 @@ class ClientService:
     module: str
     grpc_service: str
     env: tuple[tuple[str, str], ...] = ()
+    needs: tuple[str, ...] = ()  # services it calls, without which it never becomes SERVING
 
 
 SERVICES = (
@@ -33,7 +34,7 @@ SERVICES = (
     ClientService("vdb", "sage_vdb", "sage.vdb.v1.VDBService"),
     ClientService("llm", "sage_llm", "sage.llm.v1.LLMService",
                   (("SAGE_BACKEND", "mock"), ("SAGE_EMBEDDINGS", "false"))),
-    ClientService("memory", "sage_memory", "sage.memory.v1.MemoryService"),
+    ClientService("memory", "sage_memory", "sage.memory.v1.MemoryService", needs=("kv", "vdb", "llm")),
 )
 
 
@@ -70,6 +71,10 @@ _MISSING_DEPENDENCY = re.compile(r"(ModuleNotFoundError|ImportError): .*")
 def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
     unavailable = {s.name: f"the {s.name} service ({s.module}) is not on this branch yet"
                    for s in SERVICES if not on_branch(s)}
+    for s in SERVICES:
+        missing_needs = [n for n in s.needs if n in unavailable]
+        if s.name not in unavailable and missing_needs:
+            unavailable[s.name] = f"the {s.name} service needs {', '.join(missing_needs)}, not on this branch yet"
     while True:
         wanted = [s for s in SERVICES if s.name not in unavailable]
         mesh = Mesh(tmp_path_factory.mktemp("client-mesh"), client_topology(wanted), ephemeral=True,
@@ -84,6 +89,9 @@ def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
             if failed == "kv" or failed not in {s.name for s in wanted} or missing is None:
                 raise
             unavailable[failed] = f"the {failed} service cannot start here: {missing.group(0)}"
+            for s in wanted:
+                if failed in s.needs:
+                    unavailable[s.name] = f"the {s.name} service needs {failed}: {unavailable[failed]}"
     try:
         instances = {name.rsplit("-", 1)[0]: address for name, address in endpoints.instances.items()}
         yield LiveMesh(envoy=endpoints.envoy, instances=instances, unavailable=unavailable)
