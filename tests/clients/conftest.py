@@ -1,5 +1,5 @@
 """A live mesh for the client tests: etcd, Redis, every service whose server is on this
-branch (KV, VDB, LLM with its mock engine, Memory), and Envoy in front, on ephemeral ports.
+branch (KV, VDB, LLM with its mock engine, Memory, the kernel's job manager), and Envoy in front, on ephemeral ports.
 
 Clients in other languages reach the services through Envoy, as they would in a deployment;
 reflection is checked on each instance directly (Envoy routes by service, so it cannot
@@ -35,6 +35,7 @@ SERVICES = (
     ClientService("llm", "sage_llm", "sage.llm.v1.LLMService",
                   (("SAGE_BACKEND", "mock"), ("SAGE_EMBEDDINGS", "false"))),
     ClientService("memory", "sage_memory", "sage.memory.v1.MemoryService", needs=("kv", "vdb", "llm")),
+    ClientService("kernel", "sage_kernel", "sage.kernel.v1.JobService"),
 )
 
 

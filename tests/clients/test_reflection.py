@@ -16,7 +16,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from tests.clients.conftest import SERVICES, ClientService, LiveMesh
 
 # The method described per service: a streaming one where there is one, so the stream flags are checked too.
-DESCRIBED_METHOD = {"kv": "Scan", "vdb": "Search", "llm": "GenerateStream", "memory": None}
+DESCRIBED_METHOD = {"kv": "Scan", "vdb": "Search", "llm": "GenerateStream", "memory": None,
+                    "kernel": "StreamJobEvents"}
 
 
 def _compiled_service(service: ClientService) -> ServiceDescriptor:
