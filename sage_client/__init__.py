@@ -16,6 +16,7 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.memory_seed import LocalMemoryService, MeshMemoryService
 from sage_client.services import resolve_seed_service
 from sage_client.vdb import AsyncVDBClient, VDBClient
 
@@ -29,7 +30,9 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "KVClient",
+    "LocalMemoryService",
     "MemoryClient",
+    "MeshMemoryService",
     "NotFound",
     "ResourceExhausted",
     "SageError",
