@@ -10,9 +10,8 @@ import pytest
 from sage_client import LocalEnvironment, MapFunction, SinkFunction
 from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory_local import LocalMemory
-from sage_client.memory_seed import LocalMemoryService, MeshMemoryService
+from sage_client.memory_seed import LocalMemoryService
 from sage_client.services import resolve_seed_service
-from tests.conftest import ServiceProcess
 from tests.memory.conftest import unit_vectors
 
 pytest.importorskip("sage_native")
@@ -72,6 +71,7 @@ class Recall(SinkFunction):
             self.out.append(hits[0]["content"])
 
 
+@pytest.mark.slow  # loads torch and the embedding model in the test process
 def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("sage_llm")
     for var in ("SAGE_ETCD_ENDPOINTS", "SAGE_MEMORY_ADDR"):
@@ -85,16 +85,3 @@ def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(monkeypatch: 
     env.submit(autostop=True)
     assert out[-1] == "Alice likes green tea"
 
-
-def test_seed_name_goes_to_the_memory_service_when_a_mesh_is_configured(
-        memory_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAGE_MEMORY_ADDR", memory_service.address)
-    memory = resolve_seed_service("memory_service")
-    assert isinstance(memory, MeshMemoryService)
-    try:
-        v = unit_vectors(1, seed=23)[0]
-        stored = memory.process().store_memory("seed", "over the mesh", vector=v)
-        assert memory.get_memory(stored["id"])["content"] == "over the mesh"
-        assert memory.search_memories(v, session_id="seed", top_k=1)[0]["id"] == stored["id"]
-    finally:
-        memory.close()
