@@ -1,6 +1,8 @@
 """The memory service end to end: store, get, list, search, delete over real KV, VDB and LLM."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import grpc
@@ -165,3 +167,21 @@ def test_seed_name_goes_to_the_memory_service_when_a_mesh_is_configured(
         assert memory.search_memories(v, session_id="seed", top_k=1)[0]["id"] == stored["id"]
     finally:
         memory.close()
+
+
+def _sage(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_stores_and_searches(memory_service: ServiceProcess) -> None:
+    sid = session()
+    stored = _sage("memory", "--address", memory_service.address, "store", sid, "Carol collects old maps",
+                   "--metadata", '{"topic": "hobby"}')
+    assert stored.returncode == 0, stored.stderr
+    memory_id = stored.stdout.strip()
+    found = _sage("memory", "--address", memory_service.address, "search", "Who likes maps?", "--session", sid,
+                  "-k", "1")
+    assert found.returncode == 0, found.stderr
+    assert memory_id in found.stdout and "Carol collects old maps" in found.stdout
+    bad = _sage("memory", "--address", memory_service.address, "search", "q", "--where", "[1]")
+    assert bad.returncode != 0 and "must be a JSON object" in bad.stderr
