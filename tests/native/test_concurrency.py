@@ -4,6 +4,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
 from sage_native import Collection
 
 DIM = 32
