@@ -4,7 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_cli import kv_commands, llm_commands, mesh_commands, vdb_commands
+from sage_cli import (
+    job_commands,
+    kv_commands,
+    llm_commands,
+    memory_commands,
+    mesh_commands,
+    vdb_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     mesh_commands.register(groups)
     kv_commands.register(groups)
     llm_commands.register(groups)
+    job_commands.register(groups)
+    memory_commands.register(groups)
     vdb_commands.register(groups)
     return parser
 

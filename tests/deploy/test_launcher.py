@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sage_client import KVClient, VDBClient
+from sage_client import JobClient, KVClient, VDBClient
 from sage_deploy.processes import pid_alive
 from sage_deploy.topology import load_topology
 
@@ -45,7 +45,8 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
         rows = json.loads(status.stdout)
         services = sorted(s.name for s in load_topology().services)
         assert sorted((r["service"], r["health"]) for r in rows) == [(name, "SERVING") for name in services]
-
+        with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
+            assert list(jobs.list()) == []
         with VDBClient(address=envoy) as vdb:  # the VDB service is routed by Envoy too
             vdb.create_collection("via-envoy", 2, metric="l2", index="flat")
             vdb.upsert("via-envoy", ["a"], [[1.0, 2.0]])
