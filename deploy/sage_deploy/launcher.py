@@ -34,13 +34,27 @@ class Endpoints:
     instances: dict[str, str]
 
 
+def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``["llm.backend=mock", ...]`` -> ``{"llm": {"backend": "mock"}}``."""
+    settings: dict[str, dict[str, str]] = {}
+    for item in items or ():
+        target, sep, value = item.partition("=")
+        service, dot, key = target.partition(".")
+        if not sep or not dot or not service or not key:
+            raise ValueError(f"--set {item!r}: expected SERVICE.KEY=VALUE, e.g. llm.backend=mock")
+        settings.setdefault(service, {})[key] = value
+    return settings
+
+
 class Mesh:
     def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
-                 services: list[str] | None = None, log=print) -> None:  # type: ignore[no-untyped-def]
+                 services: list[str] | None = None, settings: dict[str, dict[str, str]] | None = None,
+                 log=print) -> None:  # type: ignore[no-untyped-def]
         self.run_dir = Path(run_dir).resolve()
         self.topology = topology or load_topology()
         self.ephemeral = ephemeral
         self.only = services
+        self.settings = settings or {}  # per service: config key -> value, passed as SAGE_<KEY>
         self.log = log
         self.state_path = self.run_dir / "state.json"
 
@@ -117,6 +131,7 @@ class Mesh:
                     "SAGE_READY_FILE": str(ready),
                     "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
                     **svc.env,
+                    **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
                 }
                 proc = ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
                                       env=env, pid_path=self._pid_file(name), ready_file=ready).start()

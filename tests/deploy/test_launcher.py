@@ -24,7 +24,7 @@ def _pids(run_dir: Path) -> dict[str, int]:
 
 def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports")
+    up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports", "--set", "llm.backend=mock")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "stop it with: sage mesh down" in up.stdout
