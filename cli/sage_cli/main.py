@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_cli import kv_commands, llm_commands, mesh_commands
+from sage_cli import keys_commands, kv_commands, llm_commands, mesh_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     mesh_commands.register(groups)
     kv_commands.register(groups)
     llm_commands.register(groups)
+    keys_commands.register(groups)
     return parser
 
 

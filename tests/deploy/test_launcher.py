@@ -35,14 +35,14 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
         assert client.get("via-envoy") == b"yes"
 
         pids = _pids(run_dir)
-        assert {"etcd", "redis", "kv-0", "envoy", "envoy-sync"} <= pids.keys()
+        assert {"etcd", "redis", "kv-0", "gateway-0", "envoy", "envoy-sync"} <= pids.keys()
         again = _sage("mesh", "up", "--run-dir", str(run_dir))
         assert again.returncode == 0, again.stderr
         assert _pids(run_dir) == pids  # nothing started twice
 
         status = _sage("mesh", "status", "--run-dir", str(run_dir), "--json")
         rows = json.loads(status.stdout)
-        assert [(r["service"], r["health"]) for r in rows] == [("kv", "SERVING")]
+        assert [(r["service"], r["health"]) for r in rows] == [("gateway", "SERVING"), ("kv", "SERVING")]
 
         os.kill(pids["kv-0"], signal.SIGKILL)  # leaves a stale pid file behind
         time.sleep(0.2)

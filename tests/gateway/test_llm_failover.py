@@ -1,0 +1,71 @@
+"""One of two LLM instances killed: requests it was serving fail in OpenAI's shape (503, or an
+error event in a stream), and the next request is served by the other instance."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.gateway.conftest import LiveMesh, bring_up, gateway_topology
+
+
+@pytest.fixture(scope="module")
+def slow_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
+    # 50 tokens/s: a 200-token answer is in flight for 4 s
+    yield from bring_up(tmp_path_factory.mktemp("failover"), gateway_topology(tokens_per_s=50))
+
+
+def test_killing_an_llm_instance_fails_its_requests_and_the_next_is_served(slow_mesh: LiveMesh) -> None:
+    key = slow_mesh.keys().create("", "failover")[0]
+    sdk = openai.OpenAI(base_url=slow_mesh.base_url, api_key=key, max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": "a long story"}]
+    outcomes: dict[str, object] = {}
+    first_token = {n: threading.Event() for n in ("stream-0", "stream-1")}
+
+    def whole(name: str) -> None:
+        try:
+            outcomes[name] = sdk.chat.completions.create(model="mock", messages=messages, max_tokens=200)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes[name] = exc
+
+    def streamed(name: str) -> None:
+        try:
+            text = ""
+            for chunk in sdk.chat.completions.create(model="mock", messages=messages, max_tokens=200, stream=True):
+                first_token[name].set()
+                text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+            outcomes[name] = text
+        except Exception as exc:  # noqa: BLE001
+            outcomes[name] = exc
+        finally:
+            first_token[name].set()
+
+    threads = [threading.Thread(target=whole, args=(f"whole-{i}",)) for i in range(2)]
+    threads += [threading.Thread(target=streamed, args=(f"stream-{i}",)) for i in range(2)]
+    for t in threads:  # in turn, so round robin gives each instance some of each kind
+        t.start()
+        time.sleep(0.15)
+    assert all(e.wait(10) for e in first_token.values())
+    os.kill(slow_mesh.pid("llm-0"), signal.SIGKILL)
+    for t in threads:
+        t.join(30)
+
+    failed = {n: o for n, o in outcomes.items() if isinstance(o, Exception)}
+    assert failed, f"no request was on the killed instance: {outcomes}"
+    assert len(failed) < 4, f"every request failed: {failed}"
+    for name, exc in failed.items():
+        if name.startswith("whole"):
+            assert isinstance(exc, openai.InternalServerError) and exc.status_code == 503, repr(exc)
+            assert exc.body["type"] == "server_error"  # type: ignore[index]
+        else:  # the stream had begun (200 sent): the error arrives as its last event
+            assert isinstance(exc, openai.APIError), repr(exc)
+            assert "llm" in str(exc).lower() or "unavailable" in str(exc).lower() or "socket" in str(exc).lower()
+
+    for _ in range(3):  # the dead instance stays in etcd until its lease ends; none of these may fail
+        reply = sdk.chat.completions.create(model="mock", messages=messages, max_tokens=3)
+        assert reply.choices[0].finish_reason == "length"
