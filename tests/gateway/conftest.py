@@ -17,7 +17,7 @@ JWT_SECRET = "test-hs256-secret-of-enough-length-0123456789"
 JWT_AUDIENCE = "sage-tests"
 
 
-def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 400, gateway_env: dict[str, str] | None = None,
+def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 0, gateway_env: dict[str, str] | None = None,
                      ) -> Topology:
     return Topology(
         etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0,

@@ -33,7 +33,13 @@ from sage_gateway.asgi_io import (
 from sage_gateway.auth import Authenticator, Principal
 from sage_gateway.chat_pipeline import ChatPipeline, Event, Turn
 from sage_gateway.config import GatewayConfig
-from sage_gateway.errors import GatewayError, forbidden, from_sage_error, from_validation_error, not_found
+from sage_gateway.errors import (
+    GatewayError,
+    forbidden,
+    from_sage_error,
+    from_validation_error,
+    not_found,
+)
 from sage_gateway.openapi import openapi_document
 from sage_gateway.ratelimit import RateLimiter
 from sage_gateway.responses import ChunkWriter, chat_completion, text_completion

@@ -80,7 +80,7 @@ class TurnSource(SourceFunction):
         super().__init__()
         self._queue = _QUEUES[pipeline_id]
 
-    def execute(self) -> Turn | None:
+    def execute(self, data: Any = None) -> Turn | None:
         try:
             return self._queue.get(timeout=0.05)
         except queue.Empty:
@@ -149,7 +149,7 @@ class StreamFromLLM(ChatStep):
         prompt: Any = turn.prompt if turn.prompt is not None else turn.llm_messages
         for attempt in range(_LLM_ATTEMPTS):
             produced = False
-            stream = self.res.llm.stream_deltas(prompt, model=turn.model, timeout=self.res.llm_timeout_s,
+            stream: Any = self.res.llm.stream_deltas(prompt, model=turn.model, timeout=self.res.llm_timeout_s,
                                                 **turn.sampling)
             try:
                 for delta in stream:

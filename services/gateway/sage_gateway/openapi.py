@@ -28,7 +28,7 @@ def _op(summary: str, request: type[BaseModel] | None, ok: dict[str, Any], param
 
 
 def openapi_document() -> dict[str, Any]:
-    models = [protocol.ChatCompletionRequest, protocol.CompletionRequest, protocol.EmbeddingRequest,
+    models: list[type[BaseModel]] = [protocol.ChatCompletionRequest, protocol.CompletionRequest, protocol.EmbeddingRequest,
               protocol.ErrorResponse, protocol.SessionSummary, protocol.SessionDetail]
     schemas: dict[str, Any] = {}
     for model in models:
