@@ -26,8 +26,8 @@ class MemoryAccess:
                 try:
                     module = importlib.import_module("sage_client.memory")
                 except ImportError:
-                    raise GatewayError(501, "memory was asked for, but this installation has no Memory service "
-                                       "client (sage_client.memory); send `memory: false`", "server_error",
+                    raise GatewayError(400, "memory was asked for, but this installation has no Memory service "
+                                       "client (sage_client.memory); send `memory: false`", "invalid_request_error",
                                        param="memory", code="memory_unavailable") from None
                 self._client = module.MemoryClient(address=self._address)
             return self._client
