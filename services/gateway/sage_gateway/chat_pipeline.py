@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sage_client import LocalEnvironment, MapFunction, SinkFunction, SourceFunction
+from sage_client.discovery import default_resolver
 from sage_client.errors import SageError, Unavailable
 from sage_client.llm import LLMClient
 from sage_gateway.errors import GatewayError, from_sage_error
@@ -165,12 +166,27 @@ class StreamFromLLM(ChatStep):
                         turn.served_model = delta["model"]
                 return
             except Unavailable:
+                if not produced and turn.model and not _model_served(turn.model):
+                    raise GatewayError(404, f"model {turn.model!r} is not served by any LLM instance; "
+                                       "GET /v1/models lists the models", param="model",
+                                       code="model_not_found") from None
                 # An instance that died before answering: another one can serve the request.
                 # One that died mid-answer cannot be resumed; the client gets a 503.
                 if produced or attempt == _LLM_ATTEMPTS - 1:
                     raise
             finally:
                 stream.close()
+
+
+def _model_served(model: str) -> bool:
+    """Whether some registered LLM instance names ``model`` (or publishes no model list)."""
+    try:
+        instances = default_resolver().instances("llm")
+    except Exception:  # noqa: BLE001 - discovery failing is the Unavailable the caller reports
+        return True
+    if not instances:
+        return True  # no LLM at all: a 503, not a wrong model name
+    return any(not i.metadata or "models" not in i.metadata or model in i.metadata["models"] for i in instances)
 
 
 class StoreTurn(SinkFunction):

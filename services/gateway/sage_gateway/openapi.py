@@ -15,9 +15,13 @@ _ERRORS = {str(code): {"description": text, "content": {"application/json": {
                        (429, "rate limited"), (503, "upstream unavailable"))}
 
 
-def _op(summary: str, request: type[BaseModel] | None, ok: dict[str, Any], params: list[dict] | None = None) -> dict:
+def _op(summary: str, request: type[BaseModel] | None, ok: dict[str, Any], params: list[dict] | None = None,
+        streams: bool = False) -> dict:
+    content = {"application/json": ok}
+    if streams:  # `stream: true` answers with server-sent events
+        content["text/event-stream"] = {"schema": {"type": "string"}}
     op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}],
-                          "responses": {"200": {"description": "success", "content": {"application/json": ok}},
+                          "responses": {"200": {"description": "success", "content": content},
                                         **_ERRORS}}
     if request is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
@@ -44,8 +48,9 @@ def openapi_document() -> dict[str, Any]:
                  "description": "OpenAI-compatible API of SAGE Mesh, with conversation sessions"},
         "paths": {
             "/v1/chat/completions": {"post": _op("chat completion (stream=true: server-sent events)",
-                                                 protocol.ChatCompletionRequest, any_object)},
-            "/v1/completions": {"post": _op("text completion", protocol.CompletionRequest, any_object)},
+                                                 protocol.ChatCompletionRequest, any_object, streams=True)},
+            "/v1/completions": {"post": _op("text completion", protocol.CompletionRequest, any_object,
+                                            streams=True)},
             "/v1/embeddings": {"post": _op("embeddings", protocol.EmbeddingRequest, any_object)},
             "/v1/models": {"get": _op("models served by the mesh", None, any_object)},
             "/v1/sessions": {"get": _op("sessions of the caller (all, for admins)", None, any_object)},
