@@ -242,7 +242,7 @@ class GatewayApp:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
         turn = Turn(owner=who.user, model=getattr(body, "model", "") or self.config.default_model,
-                    sampling=body.sampling(), emit=emit, **fields)
+                    sampling=body.sampling(), emit=emit, stream=body.stream, **fields)
         turn.events = events  # type: ignore[attr-defined]
         return turn
 

@@ -43,6 +43,7 @@ class Turn:
     emit: Callable[[Event], None]
     messages: list[dict[str, str]] = field(default_factory=list)  # chat
     prompt: str | None = None  # plain completion
+    stream: bool = True  # False: one unary call, the text arrives whole (fewer thread hops)
     session_id: str | None = None
     memory: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -148,6 +149,9 @@ class BuildPrompt(ChatStep):
 class StreamFromLLM(ChatStep):
     def step(self, turn: Turn) -> None:
         prompt: Any = turn.prompt if turn.prompt is not None else turn.llm_messages
+        if not turn.stream:
+            self._whole(turn, prompt)
+            return
         for attempt in range(_LLM_ATTEMPTS):
             produced = False
             stream: Any = self.res.llm.stream_deltas(prompt, model=turn.model, timeout=self.res.llm_timeout_s,
@@ -176,6 +180,28 @@ class StreamFromLLM(ChatStep):
                     raise
             finally:
                 stream.close()
+
+
+    def _whole(self, turn: Turn, prompt: Any) -> None:
+        llm, timeout = self.res.llm, self.res.llm_timeout_s
+        for attempt in range(_LLM_ATTEMPTS):
+            try:
+                if isinstance(prompt, str):
+                    reply = llm.generate(prompt, model=turn.model, timeout=timeout, **turn.sampling)
+                else:
+                    reply = llm.chat(prompt, model=turn.model, timeout=timeout, **turn.sampling)
+                break
+            except Unavailable as exc:
+                if turn.model and not _model_served(turn.model):
+                    raise GatewayError(404, f"model {turn.model!r} is not served by any LLM instance; "
+                                       "GET /v1/models lists the models", param="model",
+                                       code="model_not_found") from None
+                # Retry only an instance that was never reached; one that died while generating
+                # may have done part of the work, and the client is told (503) instead.
+                if "connect" not in exc.message.lower() or attempt == _LLM_ATTEMPTS - 1:
+                    raise
+        turn.text, turn.finish_reason = reply["text"], reply["finish_reason"]
+        turn.usage, turn.served_model = reply["usage"], reply["model"]
 
 
 def _model_served(model: str) -> bool:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,9 @@ class GatewayProcess:
 
     def serve(self) -> int:
         process = self
+        # The event loop and the pipeline's worker threads hand the GIL to each other several
+        # times per request; the default 5 ms switch interval would put that much on a reply.
+        sys.setswitchinterval(0.0002)
 
         class _Server(uvicorn.Server):
             def handle_exit(self, sig: int, frame: Any) -> None:
