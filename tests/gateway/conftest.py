@@ -18,14 +18,15 @@ JWT_AUDIENCE = "sage-tests"
 
 
 def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 0, gateway_env: dict[str, str] | None = None,
-                     ) -> Topology:
+                     llm_env: dict[str, str] | None = None) -> Topology:
     return Topology(
         etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0,
         services=(
             ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis"}),
             ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0, replicas=llm_replicas,
                        env={"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "false",
-                            "SAGE_MOCK_TOKENS_PER_S": str(tokens_per_s), "SAGE_REGISTRATION_TTL_S": "2"}),
+                            "SAGE_MOCK_TOKENS_PER_S": str(tokens_per_s), "SAGE_REGISTRATION_TTL_S": "2",
+                            **(llm_env or {})}),
             ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True,
                        env={"SAGE_KEY_CACHE_S": "0", "SAGE_JWT_HS256_SECRET": JWT_SECRET,
                             "SAGE_JWT_AUDIENCE": JWT_AUDIENCE, "SAGE_PIPELINE_WORKERS": "8",

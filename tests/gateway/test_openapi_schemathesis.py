@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.gateway.conftest import LiveMesh
 
@@ -19,6 +20,7 @@ def test_openapi_document_describes_every_endpoint(live_mesh: LiveMesh) -> None:
             "/v1/sessions/{session_id}", "/v1/sessions/cleanup"} == set(doc["paths"])
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error(live_mesh: LiveMesh, make_key: Callable[..., str]) -> None:
     st = Path(sys.executable).with_name("schemathesis")
     command = [str(st) if st.exists() else shutil.which("schemathesis") or "schemathesis", "run",

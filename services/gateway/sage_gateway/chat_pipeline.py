@@ -169,14 +169,16 @@ class StreamFromLLM(ChatStep):
                         turn.usage = delta["usage"] or {}
                         turn.served_model = delta["model"]
                 return
-            except Unavailable:
+            except Unavailable as exc:
                 if not produced and turn.model and not _model_served(turn.model):
                     raise GatewayError(404, f"model {turn.model!r} is not served by any LLM instance; "
                                        "GET /v1/models lists the models", param="model",
                                        code="model_not_found") from None
                 # An instance that died before answering: another one can serve the request.
                 # One that died mid-answer cannot be resumed; the client gets a 503.
-                if produced or attempt == _LLM_ATTEMPTS - 1:
+                if produced:
+                    raise _lost_mid_answer(exc) from None
+                if attempt == _LLM_ATTEMPTS - 1:
                     raise
             finally:
                 stream.close()
@@ -198,10 +200,17 @@ class StreamFromLLM(ChatStep):
                                        code="model_not_found") from None
                 # Retry only an instance that was never reached; one that died while generating
                 # may have done part of the work, and the client is told (503) instead.
-                if "connect" not in exc.message.lower() or attempt == _LLM_ATTEMPTS - 1:
+                if "connect" not in exc.message.lower():
+                    raise _lost_mid_answer(exc) from None
+                if attempt == _LLM_ATTEMPTS - 1:
                     raise
         turn.text, turn.finish_reason = reply["text"], reply["finish_reason"]
         turn.usage, turn.served_model = reply["usage"], reply["model"]
+
+
+def _lost_mid_answer(exc: SageError) -> GatewayError:
+    return GatewayError(503, f"the LLM instance serving this request failed while answering ({exc.message}); "
+                        "retry: another instance will serve it", "server_error", code="upstream_unavailable")
 
 
 def _model_served(model: str) -> bool:
