@@ -183,14 +183,14 @@ def main() -> int:
         st_model = load_sentence_transformer()
         smol_address, mock_address = wait_ready(smol), wait_ready(mock)
 
-        with LLMClient(address=mock_address) as client:
+        with LLMClient(address=mock_address, timeout=None) as client:
             inproc = inprocess_mock_ttft_ms(mock_ttft_s, ttft_runs)
             served = service_mock_ttft_ms(client, ttft_runs)
         mock.stop(grace=5)
         figures |= {"mock_ttft_inprocess_ms": round(inproc, 3), "mock_ttft_service_ms": round(served, 3),
                     "mock_ttft_overhead_ms": round(served - inproc, 3)}
 
-        with LLMClient(address=smol_address) as client:
+        with LLMClient(address=smol_address, timeout=None) as client:
             client.chat(chat_turn("warm up"), max_tokens=2)
             figures["cpu_tokens_per_s_1"] = round(service_tokens_per_s(client, QUESTIONS[:1], max_tokens), 2)
             figures["cpu_tokens_per_s_8"] = round(service_tokens_per_s(client, QUESTIONS, max_tokens), 2)

@@ -5,7 +5,7 @@ clusters, queries from the same distribution, ground truth by exact search (nump
 stdout line is one JSON object with every figure.
 
     python bench/vdb_core.py            # 100k vectors
-    python bench/vdb_core.py --quick    # 20k vectors, about a minute
+    python bench/vdb_core.py --quick    # 10k vectors, under a minute
 """
 
 from __future__ import annotations
@@ -243,21 +243,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="20k vectors, fewer queries (about a minute)"
+        "--quick", action="store_true", help="10k vectors, fewer queries (under a minute)"
     )
     parser.add_argument(
-        "--n", type=int, default=None, help="number of vectors (default 100000, quick 20000)"
+        "--n", type=int, default=None, help="number of vectors (default 100000, quick 10000)"
     )
     parser.add_argument(
-        "--queries", type=int, default=None, help="number of queries (default 1000, quick 300)"
+        "--queries", type=int, default=None, help="number of queries (default 1000, quick 200)"
     )
     parser.add_argument("--skip-chroma", action="store_true", help="leave ChromaDB out")
     parser.add_argument(
         "--rounds", type=int, default=None, help="interleaved timing rounds (default 3, quick 2)"
     )
     args = parser.parse_args(argv)
-    n = args.n or (20_000 if args.quick else 100_000)
-    nq = args.queries or (300 if args.quick else 1000)
+    n = args.n or (10_000 if args.quick else 100_000)
+    nq = args.queries or (200 if args.quick else 1000)
     args.rounds = args.rounds or (2 if args.quick else 3)
 
     started = time.perf_counter()

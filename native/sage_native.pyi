@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 __version__: str
 faiss_version: str
+simd: str  # distance kernels chosen for this CPU: "avx2" or "scalar"
 
 Metric = Literal["l2", "ip", "cosine"]
 Fsync = Literal["always", "group", "none"]

@@ -15,18 +15,32 @@ from sage_client.errors import (
     Unavailable,
 )
 from sage_client.kv import AsyncKVClient, KVClient
+from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
+from sage_client.services import resolve_seed_service
+from sage_client.vdb import AsyncVDBClient, VDBClient
 
 __all__ = [
     *_dataflow_all,
     "AlreadyExists",
     "AsyncKVClient",
+    "AsyncMemoryClient",
+    "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
     "InvalidArgument",
+    "JobClient",
+    "JobFailed",
+    "JobHandle",
     "KVClient",
+    "MemoryClient",
     "NotFound",
+    "RemoteEnvironment",
     "ResourceExhausted",
+    "RestartPolicy",
     "SageError",
     "Unauthenticated",
     "Unavailable",
+    "VDBClient",
+    "resolve_seed_service",
 ]

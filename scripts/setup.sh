@@ -16,7 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "== pip: installing the project (builds the native core)"
-python3 -m pip install -q --disable-pip-version-check -e ".[${SAGE_EXTRAS:-dev,llm}]"
+python3 -m pip install -q --disable-pip-version-check -e ".[${SAGE_EXTRAS:-dev,llm,ray}]"
 if [ -s scripts/pip-nodeps.txt ]; then
   mapfile -t nodeps < <(grep -v '^\s*#' scripts/pip-nodeps.txt | sed '/^\s*$/d')
   [ ${#nodeps[@]} -eq 0 ] || python3 -m pip install -q --disable-pip-version-check --no-deps "${nodeps[@]}"

@@ -4,7 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_cli import keys_commands, kv_commands, llm_commands, mesh_commands
+from sage_cli import (
+    job_commands,
+    keys_commands,
+    kv_commands,
+    llm_commands,
+    memory_commands,
+    mesh_commands,
+    vdb_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     kv_commands.register(groups)
     llm_commands.register(groups)
     keys_commands.register(groups)
+    job_commands.register(groups)
+    memory_commands.register(groups)
+    vdb_commands.register(groups)
     return parser
 
 

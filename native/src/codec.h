@@ -19,7 +19,9 @@ class Encoder {
     void i64(int64_t v) { raw(&v, sizeof v); }
     void f64(double v) { raw(&v, sizeof v); }
     void str(const std::string& s) { u32(static_cast<uint32_t>(s.size())); raw(s.data(), s.size()); }
-    void raw(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+    void raw(const void* p, size_t n) {
+        if (n > 0) buf_.append(static_cast<const char*>(p), n);  // empty vectors may give null
+    }
     void value(const Value& v);
     const std::string& data() const { return buf_; }
     std::string& data() { return buf_; }
@@ -44,6 +46,7 @@ class Decoder {
         return s;
     }
     void raw(void* out, size_t n) {
+        if (n == 0) return;  // empty vectors may give null, which memcpy must not see
         need(n);
         std::memcpy(out, p_, n);
         p_ += n;

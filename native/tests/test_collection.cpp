@@ -123,3 +123,17 @@ TEST(Collection, FilteredHnswReturnsKWhenKMatch) {
     const Hits h = c->search(x.data(), 1, 5, {&where, nullptr}, {});
     for (size_t j = 0; j < 5; ++j) EXPECT_GE(h.slots[j], 0);
 }
+
+TEST(Collection, HnswFindsStoredVectorsAsTheirOwnNearestNeighbour) {
+    TempDir dir("hnsw_self");
+    auto c = Collection::create(dir.path.string(), options(IndexSpec::Type::HNSW, 32));
+    const size_t n = 3000, d = 32;
+    const auto x = random_vectors(n, d, 8);
+    c->upsert(make_ids(n), x.data(), n, nullptr, nullptr);
+    const size_t nq = 100;
+    const Hits h = c->search(x.data(), nq, 1, {}, {});  // a batch: the OpenMP path
+    size_t self = 0;
+    for (size_t q = 0; q < nq; ++q) self += h.ids[q] == "id" + std::to_string(q);
+    EXPECT_GE(self, 98u);
+    EXPECT_FLOAT_EQ(h.scores[0], 0.0f);
+}

@@ -27,6 +27,7 @@ SAMPLING_KEYS = (
     "frequency_penalty",
 )
 ENGINE_KEYS = ("backend_type", "model_path", "ttft_s", "tokens_per_s", "max_batch_size", "max_queue")
+OTHER_KEYS = frozenset({"mesh", "model", "chat_template"})
 BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
 
 
@@ -34,7 +35,9 @@ class SageLLMGenerator(MapFunction):
     """Generate text for each record.
 
     ``execute`` accepts a prompt string, a list of chat messages (``{"role", "content"}``), or the
-    SAGE pair ``[query, prompt]`` (then it returns ``(query, answer)``). The constructor takes a
+    SAGE pair ``[query, prompt]`` (then it returns ``(query, answer)``). A prompt string goes
+    through the model's chat template as one user message, like OpenAI-style chat servers do;
+    ``chat_template=False`` sends it as a raw completion prompt instead. The constructor takes a
     config dict, as SAGE operators do, and/or keyword arguments (keywords win).
     """
 
@@ -61,11 +64,12 @@ class SageLLMGenerator(MapFunction):
         merged.setdefault("backend_type", "auto")
         merged.setdefault("temperature", 0.7)
         merged.setdefault("max_tokens", 256)
-        unknown = set(merged) - set(SAMPLING_KEYS) - set(ENGINE_KEYS) - {"mesh", "model"}
+        merged.setdefault("chat_template", True)
+        unknown = set(merged) - set(SAMPLING_KEYS) - set(ENGINE_KEYS) - OTHER_KEYS
         if unknown:
             raise ValueError(
                 f"unknown SageLLMGenerator option(s) {sorted(unknown)}; known: "
-                f"{sorted({*SAMPLING_KEYS, *ENGINE_KEYS, 'mesh', 'model'})}"
+                f"{sorted({*SAMPLING_KEYS, *ENGINE_KEYS, *OTHER_KEYS})}"
             )
         if merged["backend_type"] not in BACKEND_TYPES:
             raise ValueError(
@@ -102,15 +106,18 @@ class SageLLMGenerator(MapFunction):
         """Full result: ``{"text", "finish_reason", "usage"}``."""
         backend = self._ensure_backend()
         params = {**self.sampling, **overrides}
-        if isinstance(prompt, str):
+        if isinstance(prompt, str) and not self.config["chat_template"]:
             return dict(backend.generate(prompt, params))
-        return dict(backend.chat(list(prompt), params))
+        return dict(backend.chat(_as_messages(prompt), params))
 
     def stream(self, prompt: str | Sequence[Mapping[str, str]], **overrides: Any) -> Iterator[str]:
         """Yield text pieces as the model decodes them."""
         backend = self._ensure_backend()
         params = {**self.sampling, **overrides}
-        deltas = backend.stream(prompt, params) if isinstance(prompt, str) else backend.stream_chat(list(prompt), params)
+        if isinstance(prompt, str) and not self.config["chat_template"]:
+            deltas = backend.stream(prompt, params)
+        else:
+            deltas = backend.stream_chat(_as_messages(prompt), params)
         for delta in deltas:
             if delta["text"]:
                 yield delta["text"]
@@ -132,6 +139,10 @@ class SageLLMGenerator(MapFunction):
     def __getstate__(self) -> dict[str, Any]:
         # Shipped to workers as config only; each worker loads (or shares) its own engine.
         return {"config": self.config, "sampling": self.sampling, "_backend": None, "ctx": None}
+
+
+def _as_messages(prompt: str | Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
 
 
 def _is_messages(data: Any) -> bool:

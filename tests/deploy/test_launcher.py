@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from sage_client import KVClient
+from sage_client import JobClient, KVClient
 from sage_deploy.processes import pid_alive
 
 
@@ -42,7 +42,13 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
 
         status = _sage("mesh", "status", "--run-dir", str(run_dir), "--json")
         rows = json.loads(status.stdout)
-        assert [(r["service"], r["health"]) for r in rows] == [("gateway", "SERVING"), ("kv", "SERVING")]
+        assert sorted((r["service"], r["health"]) for r in rows) == [
+            ("gateway", "SERVING"),
+            ("kernel", "SERVING"),
+            ("kv", "SERVING"),
+        ]
+        with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
+            assert list(jobs.list()) == []
 
         os.kill(pids["kv-0"], signal.SIGKILL)  # leaves a stale pid file behind
         time.sleep(0.2)

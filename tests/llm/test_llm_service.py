@@ -109,7 +109,7 @@ def test_full_queue_is_resource_exhausted_and_cancel_frees_the_engine(client: LL
         holders.append(t)
     waiter = threading.Thread(target=lambda: client.generate("queued", max_tokens=1))
     waiter.start()  # takes the single queue place
-    time.sleep(0.2)
+    time.sleep(0.5)
     with pytest.raises(ResourceExhausted):
         client.generate("one too many", max_tokens=1)
     stop.set()
@@ -118,7 +118,7 @@ def test_full_queue_is_resource_exhausted_and_cancel_frees_the_engine(client: LL
     # The cancelled 5000-token requests no longer occupy the engine: a new one runs at once.
     start = time.perf_counter()
     client.generate("after", max_tokens=2)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0
 
 
 def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
@@ -127,7 +127,7 @@ def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
             client.generate("slow", max_tokens=5000, timeout=0.3)
     start = time.perf_counter()
     client.generate("after", max_tokens=2, timeout=5)  # both slots were freed by the deadline
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0
 
 
 def test_embeddings_through_the_service(service: ServiceProcess) -> None:

@@ -133,3 +133,16 @@ def test_generator_as_a_datastream_map_function() -> None:
     assert sorted(q for q, _ in out) == questions
     direct = SageLLMGenerator(backend_type="mock", temperature=0, max_tokens=4)
     assert dict(out) == {q: direct.execute(q) for q in questions}
+
+
+def test_raw_completion_differs_from_the_chat_template() -> None:
+    chat = SageLLMGenerator(backend_type="mock", temperature=0, max_tokens=6)
+    raw = SageLLMGenerator(backend_type="mock", temperature=0, max_tokens=6, chat_template=False)
+    assert chat.execute("hello") == chat.execute([{"role": "user", "content": "hello"}])
+    assert raw.execute("hello") != chat.execute("hello")
+
+
+@pytest.mark.slow
+def test_default_generator_answers_with_smollm2_in_process() -> None:
+    gen = SageLLMGenerator(backend_type="auto", temperature=0, max_tokens=20)
+    assert "Paris" in gen.execute("What is the capital of France?")

@@ -100,7 +100,7 @@ async def test_cancel_stops_decoding_in_the_engine(smollm2_engine: Any) -> None:
     await anext(stream)
     await anext(stream)
     await stream.aclose()
-    for _ in range(100):
+    for _ in range(1500):  # generous: a forward pass can take seconds on a busy 2-core machine
         if smollm2_engine.stats().running == 0:
             break
         await asyncio.sleep(0.02)
@@ -136,3 +136,20 @@ async def test_prompt_longer_than_context_is_refused_with_both_lengths(smollm2_e
         await smollm2_engine.generate(GenerationRequest(prompt=prompt))
     assert err.value.context_length == smollm2_engine.context_length == 8192
     assert err.value.prompt_tokens > 8192
+
+
+async def test_closing_the_engine_fails_requests_in_flight(smollm2: Any) -> None:
+    from sage_llm.engines.transformers_engine import TransformersEngine
+
+    model, tokenizer = smollm2
+    engine = TransformersEngine(model, tokenizer, name="closing", max_batch_size=1, max_queue=4)
+    running = engine.generate_stream(chat(engine, "Tell a long story.", max_tokens=500))
+    await anext(running)
+    waiting = asyncio.create_task(engine.generate(chat(engine, "Hi", max_tokens=2)))
+    await asyncio.sleep(0.05)
+    await engine.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        async for _ in running:
+            pass
+    with pytest.raises(RuntimeError, match="closed"):
+        await waiting

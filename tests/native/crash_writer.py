@@ -4,6 +4,7 @@ each id only after upsert() returned (fsync="always"), so every printed id is ac
 import sys
 
 import numpy as np
+
 from sage_native import Collection
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import sage_native
 from sage_native import Collection
 
@@ -169,3 +170,12 @@ def test_closed_collection_refuses_operations(tmp_path: Path) -> None:
     c.close()
     with pytest.raises(ValueError, match="closed"):
         c.upsert(["a"], vectors(1))
+
+
+def test_read_only_views_over_bytes_are_accepted(col: Collection) -> None:
+    # The VDB service hands over numpy views of protobuf bytes: read-only, float32, C-contiguous.
+    payload = np.arange(16, dtype=np.float32).tobytes()
+    view = np.frombuffer(payload, dtype=np.float32).reshape(2, 8)
+    assert not view.flags.writeable
+    col.upsert(["a", "b"], view)
+    assert col.search(view[1], k=1, include=[])["ids"] == [["b"]]

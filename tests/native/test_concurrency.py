@@ -4,6 +4,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
 from sage_native import Collection
 
 DIM = 32
@@ -39,7 +40,7 @@ def test_concurrent_searches_alongside_one_writer(tmp_path: Path) -> None:
     readers = [threading.Thread(target=reader, args=(s,)) for s in range(3)]
     for t in readers:
         t.start()
-    for batch in range(30):
+    for batch in range(15):
         ids = [f"w{batch}-{i}" for i in range(50)]
         col.upsert(
             ids, rng.normal(size=(50, DIM)).astype(np.float32), metadatas=[{"g": batch % 5}] * 50
@@ -50,5 +51,5 @@ def test_concurrent_searches_alongside_one_writer(tmp_path: Path) -> None:
     for t in readers:
         t.join()
     assert not errors, errors[0]
-    assert col.count() == 500 + 30 * 40
+    assert col.count() == 500 + 15 * 40
     col.close()

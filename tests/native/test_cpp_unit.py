@@ -17,7 +17,9 @@ def run_script(*flags: str) -> None:
     assert "100% tests passed" in result.stdout
 
 
-# The build directory is kept under build/, so only the first run compiles (about a minute).
+# The build directory is kept under build/, so only the first run compiles (a minute or two on
+# two cores); marked slow so the quick suite stays quick. `pytest tests` runs it.
+@pytest.mark.slow
 @needs_toolchain
 @pytest.mark.timeout(900)
 def test_cpp_unit_tests_pass() -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sage_native import Collection
 
 
@@ -113,4 +114,19 @@ def test_ivf_searches_exactly_until_trained(tmp_path: Path) -> None:
     col.upsert([f"m{i}" for i in range(800)], more)
     assert col.stats()["index_trained"]
     assert col.count() == 1100
+    col.close()
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine"])
+def test_hnsw_similarity_metrics_find_the_brute_force_neighbours(
+    tmp_path: Path, metric: str
+) -> None:
+    base, queries = clustered(3000, 50, dim=32)
+    col = Collection.create(
+        str(tmp_path / "c"), 32, metric=metric, index={"type": "hnsw"}, fsync="none"
+    )
+    col.upsert([str(i) for i in range(len(base))], base)
+    res = col.search(queries, k=10, include=[])
+    assert recall_at_10(res["ids"], brute_force(base, queries, 10, metric)) >= 0.95
+    assert (np.diff(res["scores"], axis=1) <= 1e-6).all()  # similarity: best (largest) first
     col.close()

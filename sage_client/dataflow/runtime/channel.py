@@ -44,6 +44,10 @@ class Channel:
                 if self._aborted():
                     raise JobAborted() from None
 
+    def qsize(self) -> int:
+        """Batches waiting (approximate; for metrics)."""
+        return self._queue.qsize()
+
     def get(self, timeout: float) -> tuple[int, Any, Any]:
         """Raises ``queue.Empty`` after ``timeout`` seconds."""
         return self._queue.get(timeout=timeout)

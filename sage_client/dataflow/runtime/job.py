@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sage_client.dataflow.api import graph as g
-from sage_client.dataflow.runtime.channel import Channel, OutputEdge, Router
+from sage_client.dataflow.runtime.channel import Channel, JobAborted, OutputEdge, Router
 from sage_client.dataflow.runtime.planner import TaskSpec, plan
 from sage_client.dataflow.runtime.task import TaskInstance
 from sage_client.dataflow.services import ServiceRegistry
@@ -26,7 +28,13 @@ DEFAULTS: dict[str, Any] = {
 
 
 class Job:
-    def __init__(self, graph: g.LogicalGraph, config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        graph: g.LogicalGraph,
+        config: dict[str, Any] | None = None,
+        restore: dict[str, Any] | None = None,
+        checkpointing: bool = False,
+    ) -> None:
         # runtime knobs live under config["runtime"]: the rest of a SAGE config is the app's own
         overrides = dict((config or {}).get("runtime") or {})
         unknown = sorted(set(overrides) - set(DEFAULTS))
@@ -41,7 +49,14 @@ class Job:
             raise ValueError("config: batch_size and channel_capacity must be >= 1, linger_ms >= 0")
         self.tasks: list[TaskSpec] = plan(graph, chaining=bool(settings["chaining"]))
         self.services = ServiceRegistry(graph.services)
-        self.tracking = any(n.kind == g.FUTURE for n in graph.nodes.values())
+        # in-flight batches are counted for feedback loops, and for checkpoints (quiescence)
+        self.tracking = checkpointing or any(n.kind == g.FUTURE for n in graph.nodes.values())
+        self.checkpointing = checkpointing
+        self.restore_from = restore  # a checkpoint() snapshot to resume from
+        self.pause_requested = False
+        self._resumed = threading.Event()
+        self._resumed.set()
+        self._paused = 0
         self.aborted = False
         self.stop_requested = False
         self.error: BaseException | None = None
@@ -131,6 +146,79 @@ class Job:
         """Abandon in-flight records and end every task."""
         self.aborted = True
 
+    def metrics(self) -> dict[str, Any]:
+        """Per-operator counters summed over instances (records in/out, batches queued at the
+        operator's input): what the job manager streams as OperatorMetrics."""
+        acc: dict[int, dict[str, int]] = {}
+
+        def slot(node_id: int) -> dict[str, int]:
+            return acc.setdefault(
+                node_id, {"records_in": 0, "records_out": 0, "errors": 0, "backlog": 0}
+            )
+
+        for instance in self.instances:
+            for op in list(instance.operators):
+                if op.node_id >= 0:
+                    counters = slot(op.node_id)
+                    counters["records_in"] += op.records_in
+                    counters["records_out"] += op.records_out
+                    if op.guard is not None:
+                        counters["errors"] += op.guard.errors
+            if instance.channel is None:
+                slot(instance.spec.head)["records_out"] += instance.source_out
+            else:
+                slot(instance.spec.head)["backlog"] += instance.channel.qsize()
+        return {
+            "operators": [{"operator_id": str(n), **c} for n, c in sorted(acc.items())],
+        }
+
+    def checkpoint(
+        self, timeout: float = 10.0, while_paused: Callable[[], Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Pause the sources between batches, wait until no batch is in flight, and snapshot
+        source positions plus every operator's keyed and window state (``while_paused()`` runs
+        in the same quiet moment). None when the job did not become quiet within ``timeout``."""
+        if not self.tracking:
+            raise RuntimeError("checkpoint() needs run_graph(..., checkpointing=True)")
+        self._resumed.clear()
+        self.pause_requested = True
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                with self._lock:
+                    quiet = self._paused == self._sources_left and self._inflight == 0
+                if quiet:
+                    break
+                if self._done.is_set() or self.aborted or time.monotonic() > deadline:
+                    return None
+                time.sleep(0.002)
+            snapshot: dict[str, Any] = {"sources": {}, "state": {}}
+            for instance in self.instances:
+                if instance.channel is None:
+                    snapshot["sources"][f"{instance.spec.head}:{instance.index}"] = instance.source_out
+                for node_id, ctx in instance.contexts.items():
+                    tables = ctx.state.snapshot()
+                    if any(tables.values()):
+                        snapshot["state"][f"{node_id}:{instance.index}"] = tables
+            snapshot["extra"] = while_paused() if while_paused is not None else None
+            return snapshot
+        finally:
+            self.pause_requested = False
+            self._resumed.set()
+
+    def source_pause_point(self, instance: TaskInstance) -> None:
+        """A source between two batches: held here while a checkpoint is taken."""
+        instance.router.flush()  # type: ignore[union-attr]
+        with self._lock:
+            self._paused += 1
+        try:
+            while not self._resumed.wait(0.05):
+                if self.aborted:
+                    raise JobAborted()
+        finally:
+            with self._lock:
+                self._paused -= 1
+
     # -- called by task instances ------------------------------------------------------------
     def _is_aborted(self) -> bool:
         return self.aborted
@@ -184,6 +272,15 @@ class Job:
             return self._sources_left == 0 and self._inflight == 0
 
 
-def run_graph(graph: g.LogicalGraph, config: dict[str, Any] | None = None) -> Job:
-    """Plan and start ``graph``; returns the running job (``wait()``, ``stop()``)."""
-    return Job(graph, config if config is not None else graph.config).start()
+def run_graph(
+    graph: g.LogicalGraph,
+    config: dict[str, Any] | None = None,
+    *,
+    restore: dict[str, Any] | None = None,
+    checkpointing: bool = False,
+) -> Job:
+    """Plan and start ``graph``; returns the running job (``wait()``, ``stop()``).
+    ``checkpointing`` enables ``job.checkpoint()``; ``restore`` resumes from one of its snapshots
+    (sources skip what they had produced, operators get their state back)."""
+    config = config if config is not None else graph.config
+    return Job(graph, config, restore=restore, checkpointing=checkpointing).start()

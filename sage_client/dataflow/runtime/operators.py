@@ -78,6 +78,7 @@ class Guard:
         self.final = policy.then if isinstance(policy, Retry) else policy
         self.operator = operator
         self.dead_letter = dead_letter
+        self.errors = 0  # records given up on (skipped or dead-lettered): operator metrics
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         retries, final, operator = self.retries, self.final, self.operator
@@ -93,6 +94,7 @@ class Guard:
                         continue
                     if isinstance(final, Fail):
                         raise
+                    self.errors += 1
                     if isinstance(final, Skip):
                         log.warning(
                             "%s skipped a record after %d attempt(s): %r", operator, attempts, exc
@@ -109,6 +111,9 @@ class Operator:
 
     needs_timer = False
     node_id = -1  # the logical node this operator runs (for error messages)
+    records_in = 0  # counters read by Job.metrics() (job manager events)
+    records_out = 0
+    guard: Guard | None = None  # the error policy's guard, whose count of errors metrics read
 
     def process(self, values: list[Any], keys: list[Any] | None) -> Batch:
         raise NotImplementedError
@@ -317,7 +322,9 @@ def build_operator(
             g.KEYBY: KeyByOperator,
             g.FLATMAP: FlatMapOperator,
         }[kind]
-        return cls(fn, ctx, guard is not None)
+        operator = cls(fn, ctx, guard is not None)
+        operator.guard = guard
+        return operator
     if kind == g.COMAP:
         return CoMapOperator([getattr(instance, f"map{i}") for i in range(inputs)], ctx)
     if kind == g.JOIN:

@@ -13,16 +13,22 @@ from sage_client.dataflow.api.functions import is_stop
 _IDLE_SLEEP_MAX = 0.01  # a source with nothing to give is polled at most every 10 ms
 
 
-def collection_batches(node: g.Node, index: int, batch_size: int) -> Iterator[list[Any]]:
+def collection_batches(
+    node: g.Node, index: int, batch_size: int, skip: int = 0
+) -> Iterator[list[Any]]:
+    """``skip``: records of this instance already produced before a restored checkpoint."""
     data = node.function
     width = node.parallelism
     if isinstance(data, list | tuple | range):
         part = data if width == 1 else data[index::width]
+        part = part[skip:] if skip else part
         for start in range(0, len(part), batch_size):
             chunk = part[start : start + batch_size]
             yield chunk if isinstance(chunk, list) else list(chunk)
         return
     iterator = iter(data)
+    if skip:
+        iterator = itertools.islice(iterator, skip, None)
     while True:
         chunk = list(itertools.islice(iterator, batch_size))
         if not chunk:
@@ -36,10 +42,11 @@ def function_batches(
     batch_size: int,
     linger: float,
     should_stop: Callable[[], bool],
+    hand_over: Callable[[], bool] | None = None,
 ) -> Iterator[list[Any]]:
     """Calls ``execute()`` until it signals the end; yields a batch when it is full, when
     ``linger`` seconds have passed since its first record, or when the source has nothing yet
-    (then possibly an empty one)."""
+    (then possibly an empty one), or at once when ``hand_over()`` says so."""
     batch: list[Any] = []
     first = 0.0
     idle = 0.0005
@@ -62,7 +69,11 @@ def function_batches(
         if not batch:
             first = clock()
         batch.append(record)
-        if len(batch) >= batch_size or (len(batch) & 63 == 0 and clock() - first >= linger):
+        if (
+            len(batch) >= batch_size
+            or (len(batch) & 63 == 0 and clock() - first >= linger)
+            or (hand_over is not None and hand_over())  # a checkpoint waits for this source
+        ):
             yield batch
             batch = []
     if batch:

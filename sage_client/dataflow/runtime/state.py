@@ -38,7 +38,11 @@ class MemoryStateBackend:
         return copy.deepcopy(self._tables)
 
     def restore(self, snapshot: dict[str, dict[Any, Any]]) -> None:
-        self._tables = copy.deepcopy(snapshot)
+        # in place: operators (windows) hold on to their table objects
+        for name, rows in copy.deepcopy(snapshot).items():
+            table = self.table(name)
+            table.clear()
+            table.update(rows)
 
 
 class _KeyedView:

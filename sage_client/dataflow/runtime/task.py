@@ -33,6 +33,11 @@ class TaskInstance:
         self.current_node = spec.head
         self._closers: list[Callable[[], None]] = []
         self._workers: list[Any] = []  # worker processes, killed if the job ends abnormally
+        self.operators: list[ops.Operator] = []
+        self.source_out = 0  # records this instance's source produced (metrics, checkpoints)
+        self.contexts: dict[int, RuntimeContext] = {}  # per node: whose state a checkpoint takes
+        self.source_instance: Any = None
+        self.skip = 0  # records the source already produced before the restored checkpoint
 
     # -- setup (in the task's own thread, so errors in open() fail the job cleanly) ----------
     def _setup(self) -> None:
@@ -59,12 +64,14 @@ class TaskInstance:
                 self.source_node = node
                 continue
             ctx = self._context(node)
+            self.contexts[node_id] = ctx
             instance = ops.instantiate(node, self.index)
             self.current_node = node_id
             ops.bind(instance, ctx)
             self._closers.append(functools.partial(ops.close_function, instance))
             if node.kind == g.SOURCE:
                 self.source_node = node
+                self.source_instance = instance
                 self.source_execute = ops.entry_point(instance)
                 continue
             dead_letter = self._dead_letter(node)
@@ -114,6 +121,8 @@ class TaskInstance:
     def run(self) -> None:
         try:
             self._setup()
+            if self.job.restore_from is not None:
+                self._restore(self.job.restore_from)
             head = self.job.graph.nodes[self.spec.head]
             if head.kind == g.FUTURE:
                 self._run_future()
@@ -136,11 +145,41 @@ class TaskInstance:
                 worker.kill()
             self.job.task_finished(self)
 
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        for node_id, ctx in self.contexts.items():
+            tables = snapshot["state"].get(f"{node_id}:{self.index}")
+            if tables:
+                ctx.state.restore(tables)
+        if self.channel is None:
+            self.skip = int(snapshot["sources"].get(f"{self.spec.head}:{self.index}", 0))
+            self.source_out = self.skip
+
+    def _skip_source_records(self) -> None:
+        """Resume a function source after a checkpoint: ``restore_position(n)`` when it has one,
+        else replay it and drop the records it had already produced (deterministic sources)."""
+        seek = getattr(self.source_instance, "restore_position", None)
+        if callable(seek):
+            seek(self.skip)
+            return
+        execute = self.source_execute
+        assert execute is not None
+        dropped = 0
+        bounded = bool(self.source_node.options.get("bounded")) if self.source_node else True
+        while dropped < self.skip:
+            record = execute()
+            if record is None:
+                if bounded:
+                    return
+                continue
+            dropped += 1
+
     def _push(self, start: int, values: list[Any], keys: list[Any] | None) -> None:
         op = None
         try:  # free in CPython 3.11+ unless something raises
             for op in self.ops_from[start]:
+                op.records_in += len(values)
                 values, keys = op.process(values, keys)
+                op.records_out += len(values)
                 if not values:
                     break
             else:
@@ -178,14 +217,17 @@ class TaskInstance:
         assert node is not None
         job = self.job
         if node.kind == g.COLLECTION:
-            return collection_batches(node, self.index, job.batch_size)
+            return collection_batches(node, self.index, job.batch_size, self.skip)
         assert self.source_execute is not None
+        if self.skip:
+            self._skip_source_records()
         return function_batches(
             self.source_execute,
             bool(node.options.get("bounded")),
             job.batch_size,
             job.linger,
             job.should_stop_sources,
+            (lambda: job.pause_requested) if job.checkpointing else None,
         )
 
     def _run_source(self) -> None:
@@ -198,6 +240,8 @@ class TaskInstance:
         from_collection = self.source_node is not None and self.source_node.kind == g.COLLECTION
         batches = self._source_batches()
         while True:
+            if job.pause_requested:
+                job.source_pause_point(self)
             self.current_node = self.spec.head
             batch = next(batches, None)
             if batch is None:
@@ -207,6 +251,7 @@ class TaskInstance:
                 if self.timers:
                     self._on_timers()
                 continue
+            self.source_out += len(batch)
             self._push(0, batch, None)  # a batch already read is never dropped, even on stop
             now = clock()
             if now - last_flush >= linger:
@@ -235,7 +280,7 @@ class TaskInstance:
             except queue.Empty:
                 if self.job.aborted:
                     raise JobAborted() from None
-                if self.timers:
+                if self.timers and not self.job.pause_requested:
                     self._on_timers()
                     self.router.flush()  # type: ignore[union-attr]
 
@@ -262,7 +307,9 @@ class TaskInstance:
                 continue
             if multi is not None:
                 self.current_node = self.spec.head
+                head.records_in += len(values)
                 values, keys = multi(index, values, keys)
+                head.records_out += len(values)
                 if values:
                     self._push(1, values, keys)
                 elif self.windows:

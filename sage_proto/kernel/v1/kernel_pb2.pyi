@@ -55,16 +55,20 @@ class Operator(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., function: _Optional[bytes] = ..., parallelism: _Optional[int] = ...) -> None: ...
 
 class Edge(_message.Message):
-    __slots__ = ("source_id", "target_id", "input_index", "partitioning")
+    __slots__ = ("source_id", "target_id", "input_index", "partitioning", "feedback", "source_port")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_INDEX_FIELD_NUMBER: _ClassVar[int]
     PARTITIONING_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PORT_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     target_id: str
     input_index: int
     partitioning: Partitioning
-    def __init__(self, source_id: _Optional[str] = ..., target_id: _Optional[str] = ..., input_index: _Optional[int] = ..., partitioning: _Optional[_Union[Partitioning, str]] = ...) -> None: ...
+    feedback: bool
+    source_port: int
+    def __init__(self, source_id: _Optional[str] = ..., target_id: _Optional[str] = ..., input_index: _Optional[int] = ..., partitioning: _Optional[_Union[Partitioning, str]] = ..., feedback: _Optional[bool] = ..., source_port: _Optional[int] = ...) -> None: ...
 
 class JobGraph(_message.Message):
     __slots__ = ("operators", "edges", "environment")
@@ -111,7 +115,7 @@ class ExponentialBackoffRestart(_message.Message):
     def __init__(self, attempts: _Optional[int] = ..., initial_delay_ms: _Optional[int] = ..., max_delay_ms: _Optional[int] = ..., multiplier: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "state", "executor", "error", "restart_count", "create_time", "end_time")
+    __slots__ = ("id", "name", "state", "executor", "error", "restart_count", "create_time", "end_time", "worker_pid", "checkpoint_count")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +124,8 @@ class Job(_message.Message):
     RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    WORKER_PID_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: JobState
@@ -128,7 +134,9 @@ class Job(_message.Message):
     restart_count: int
     create_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., executor: _Optional[str] = ..., error: _Optional[str] = ..., restart_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    worker_pid: int
+    checkpoint_count: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., executor: _Optional[str] = ..., error: _Optional[str] = ..., restart_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_pid: _Optional[int] = ..., checkpoint_count: _Optional[int] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("name", "graph", "executor", "ray_address", "restart_strategy", "checkpoint_interval_ms", "collect_result")

@@ -82,7 +82,7 @@ class IndexSpec(_message.Message):
     def __init__(self, flat: _Optional[_Union[FlatIndex, _Mapping]] = ..., hnsw: _Optional[_Union[HnswIndex, _Mapping]] = ..., ivf: _Optional[_Union[IvfIndex, _Mapping]] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "dimension", "metric", "index", "embedding_model", "durability", "count")
+    __slots__ = ("name", "dimension", "metric", "index", "embedding_model", "durability", "count", "stats")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Collection(_message.Message):
     EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
     DURABILITY_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     metric: Metric
@@ -97,7 +98,8 @@ class Collection(_message.Message):
     embedding_model: str
     durability: Durability
     count: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., embedding_model: _Optional[str] = ..., durability: _Optional[_Union[Durability, str]] = ..., count: _Optional[int] = ...) -> None: ...
+    stats: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., index: _Optional[_Union[IndexSpec, _Mapping]] = ..., embedding_model: _Optional[str] = ..., durability: _Optional[_Union[Durability, str]] = ..., count: _Optional[int] = ..., stats: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("collection",)

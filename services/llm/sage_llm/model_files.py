@@ -117,12 +117,13 @@ def _save_converted(path: Path, model: Any) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-        _save_plain(model, staging)
-        load_tokenizer(path).save_pretrained(staging)
         try:
+            _save_plain(model, staging)
+            load_tokenizer(path).save_pretrained(staging)
             staging.rename(target)  # atomic: readers see a complete folder or none
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)  # another process got there first
+        finally:
+            # Left over only when saving failed or another process renamed its copy first.
+            shutil.rmtree(staging, ignore_errors=True)
     except (OSError, ValueError) as exc:
         log.warning("could not keep the converted copy of %s in %s: %s", path, target, exc)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage_llm.config import LLMConfig
-from sage_llm.embeddings import SentenceEmbedder
 from sage_llm.engines.base import Engine
 from sage_llm.errors import UnknownModelError
+
+if TYPE_CHECKING:  # torch is imported only where a real model is loaded
+    from sage_llm.embeddings import SentenceEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ async def load_models(config: LLMConfig) -> ModelSet:
         models.engines[engine.info.name] = engine
         models.default = models.default or engine.info.name
     if config.embeddings:
+        from sage_llm.embeddings import SentenceEmbedder
+
         models.embedder = await asyncio.to_thread(SentenceEmbedder)
     log.info("serving models %s", models.metadata())
     return models

@@ -234,6 +234,7 @@ class TransformersEngine(Engine):
                 while not self._closing and not self._waiting and not self._active:
                     self._cond.wait()
                 if self._closing:
+                    self._fail_all(RuntimeError("the engine was closed while the request was in flight"))
                     return
                 joining: list[_Sequence] = []
                 while self._waiting and len(self._active) + len(joining) < self._max_batch:
@@ -255,6 +256,13 @@ class TransformersEngine(Engine):
                 with self._cond:
                     self._active = []
                     self._batch = None
+
+    def _fail_all(self, exc: BaseException) -> None:
+        """Called with the lock held: nobody may wait forever on a stopped engine."""
+        for seq in (*self._active, *self._waiting):
+            seq.sink.push(exc)
+        self._active, self._batch = [], None
+        self._waiting.clear()
 
     def _prefill(self, joining: list[_Sequence]) -> None:
         width = max(len(s.prompt_ids) for s in joining)

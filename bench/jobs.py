@@ -1,0 +1,177 @@
+"""Job-manager benchmark: 1M small records map -> filter -> map, submitted to a real job manager
+on the local and the Ray executor, against Ray Data ``map_batches`` doing the same in this run.
+
+    python bench/jobs.py [--quick] [--records N]
+
+On Ray our job runs two chain instances (Ray is given two CPUs, which Ray Data also uses); on
+the local executor one. Every rate is end to end as a user sees it: from the submit call to the job's end (worker start,
+Ray connection and actor creation included), best of the repeats, after one untimed warm-up of
+each contender. ``submit_to_first_record_s``: from the submit call until the first record's line
+printed by the sink reaches the client (local executor). The last stdout line is one JSON object.
+Needs ``pip install -e ".[bench]"`` (Ray Data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from sage_client import JobClient, LocalEnvironment, SinkFunction
+from sage_deploy.processes import ManagedProcess
+
+
+# The three functions both of our executors run: map -> filter -> map on small ints.
+def add_one(x: int) -> int:
+    return x + 1
+
+
+def not_multiple_of_three(x: int) -> bool:
+    return x % 3 != 0
+
+
+def double(x: int) -> int:
+    return x * 2
+
+
+class CountingSink(SinkFunction):
+    """Prints FIRST on the first record (submit-to-first-record) and the count at the end."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.count = 0
+
+    def execute(self, data: Any) -> None:
+        if self.count == 0:
+            print("FIRST", flush=True)
+        self.count += 1
+
+    def close(self) -> None:
+        print(f"COUNT {self.count}", flush=True)
+
+
+RAY_CPUS = 2
+
+
+def expected_count(records: int) -> int:
+    return sum(1 for x in range(records) if (x + 1) % 3 != 0)
+
+
+def our_job(jobs: JobClient, records: int, executor: str, ray_address: str) -> tuple[float, float]:
+    """(seconds from submit to end, seconds from submit to the first record at the sink)."""
+    env = LocalEnvironment(f"bench-{executor}")
+    # On Ray, one chain instance per CPU Ray was given (Ray Data spreads over them too); the
+    # local executor's threads share one GIL, so one chain is its best.
+    width = RAY_CPUS if executor == "ray" else 1
+    (
+        env.from_batch(range(records), parallelism=width)
+        .map(add_one, parallelism=width)
+        .filter(not_multiple_of_three, parallelism=width)
+        .map(double, parallelism=width)
+        .sink(CountingSink, parallelism=width)
+    )
+    start = time.perf_counter()
+    handle = jobs.submit(env.graph, executor=executor, ray_address=ray_address)
+    first = None
+    count = 0
+    for line in handle.logs(follow=True):
+        if line == "FIRST" and first is None:
+            first = time.perf_counter() - start
+        elif line.startswith("COUNT "):
+            count += int(line.split()[1])  # one line per sink instance
+    elapsed = time.perf_counter() - start
+    handle.wait()
+    if count != expected_count(records):
+        raise SystemExit(
+            f"{executor} job counted {count} records, expected {expected_count(records)}"
+        )
+    assert first is not None
+    return elapsed, first
+
+
+def ray_data_run(records: int) -> float:
+    """What a Ray user writes: the same three steps as one vectorised map_batches."""
+
+    def step(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = batch["id"] + 1
+        x = x[x % 3 != 0]
+        return {"id": x * 2}
+
+    start = time.perf_counter()
+    ds = ray.data.range(records).map_batches(step)
+    count = sum(len(b["id"]) for b in ds.iter_batches(batch_size=None))
+    elapsed = time.perf_counter() - start
+    if count != expected_count(records):
+        raise SystemExit(f"Ray Data produced {count} records, expected {expected_count(records)}")
+    return elapsed
+
+
+def start_kernel(run_dir: Path) -> tuple[ManagedProcess, str]:
+    ready = run_dir / "kernel.ready.json"
+    env = {
+        "SAGE_DATA_DIR": str(run_dir / "data"),
+        "SAGE_READY_FILE": str(ready),
+        "SAGE_LOG_LEVEL": "WARNING",
+    }
+    proc = ManagedProcess(
+        "kernel",
+        [sys.executable, "-m", "sage_kernel"],
+        run_dir / "kernel.log",
+        env=env,
+        ready_file=ready,
+    ).start()
+    return proc, proc.wait_ready_file(60)["address"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one timed run each (about a minute)")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    n = args.records
+
+    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    context = ray.init(num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    address = context.address_info["gcs_address"]
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        kernel, kernel_address = start_kernel(Path(tmp))
+        try:
+            with JobClient(address=kernel_address) as jobs:
+                our_job(jobs, 10_000, "local", "")  # warm-ups: imports, Ray workers, page cache
+                our_job(jobs, 10_000, "ray", address)
+                ray_data_run(10_000)
+                local = [our_job(jobs, n, "local", "") for _ in range(repeats)]
+                on_ray = [our_job(jobs, n, "ray", address) for _ in range(repeats)]
+                data = [ray_data_run(n) for _ in range(repeats)]
+        finally:
+            kernel.stop(grace=5)
+            ray.shutdown()
+
+    result = {
+        "records": n,
+        "local_rps": round(n / min(t for t, _ in local)),
+        "ray_rps": round(n / min(t for t, _ in on_ray)),
+        "ray_data_rps": round(n / min(data)),
+        "submit_to_first_record_s": round(min(f for _, f in local), 3),
+        "ray_submit_to_first_record_s": round(min(f for _, f in on_ray), 3),
+    }
+    result["ray_vs_ray_data"] = round(result["ray_rps"] / result["ray_data_rps"], 2)
+    result["targets"] = {
+        "ray_rps >= 0.5 x ray_data_rps": result["ray_rps"] >= 0.5 * result["ray_data_rps"],
+        "submit_to_first_record_s <= 3": result["submit_to_first_record_s"] <= 3,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

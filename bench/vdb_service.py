@@ -1,0 +1,306 @@
+"""The VDB service over gRPC against its own ceiling (the native core in-process) and the peers a
+user would pick instead, on the same data in the same run.
+
+    python bench/vdb_service.py            # 100k x 384, HNSW (M=16, ef_construction=200, ef_search=64)
+    python bench/vdb_service.py --quick    # 10k x 384, short phases (about a minute)
+
+Figures (last stdout line, one JSON object):
+  qps_nq1, p50_ms_nq1      one query per RPC, 16 in flight (grpc.aio, prebuilt requests)
+  qps_nq16                 queries/s with 16 queries per RPC, 4 RPCs in flight
+  envoy_p50_ms_nq1         the nq1 load through Envoy (EDS file pointing at the service)
+  upsert_vectors_per_s     client-streaming bulk load (UpsertStream), HNSW built as it loads
+  inproc_qps_1             the native core in this process, one query per call (the ceiling)
+  milvus_lite_qps_nq1      milvus-lite (Milvus's embedded gRPC server) via pymilvus, 16 threads in flight
+  chroma_qps_1             embedded ChromaDB (HNSW, cosine), one query per call
+  embed_ms_per_text        the LLM service's Embed RPC (all-MiniLM-L6-v2 on CPU), 64 texts per call
+  memory_store_p50_ms, memory_search_p50_ms: null until the Memory service is on main.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from sage_client.vdb import VDBClient
+from sage_deploy import envoy_config, infra
+from sage_deploy.processes import ManagedProcess, free_port
+from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
+
+DIM = 384
+TOP_K = 10
+IN_FLIGHT = 16
+HNSW = {"type": "hnsw", "M": 16, "ef_construction": 200, "ef_search": 64}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def dataset(n: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    # Clustered data (like sentence embeddings) rather than uniform noise.
+    centers = rng.standard_normal((64, DIM)).astype(np.float32)
+    data = centers[rng.integers(0, 64, n)] + 0.5 * rng.standard_normal((n, DIM)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = centers[rng.integers(0, 64, nq)] + 0.5 * rng.standard_normal((nq, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return data, queries.astype(np.float32)
+
+
+async def closed_loop(seconds: float, in_flight: int, call: Callable[[int], Awaitable[Any]]) -> tuple[float, list[float]]:
+    """``in_flight`` workers call back to back for ``seconds``; returns (calls/s, latencies ms)."""
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        i = w
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                return
+            await call(i)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            i += in_flight
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(in_flight)))
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+async def grpc_figures(address: str, queries: np.ndarray, seconds: float, nq_batch: int) -> dict[str, float]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = vdb_pb2_grpc.VDBServiceStub(channel)
+        singles = [vdb_pb2.SearchRequest(collection="bench", queries=q.tobytes(), top_k=TOP_K) for q in queries]
+        batches = [vdb_pb2.SearchRequest(collection="bench", queries=queries[i:i + nq_batch].tobytes(), top_k=TOP_K)
+                   for i in range(0, len(queries) - nq_batch + 1, nq_batch)]
+        await closed_loop(0.5, IN_FLIGHT, lambda i: stub.Search(singles[i % len(singles)]))  # warm-up
+        qps1, lat1 = await closed_loop(seconds, IN_FLIGHT, lambda i: stub.Search(singles[i % len(singles)]))
+        calls16, _ = await closed_loop(seconds, 4, lambda i: stub.Search(batches[i % len(batches)]))
+    return {"qps_nq1": qps1, "p50_ms_nq1": percentile(lat1, 0.5), "p99_ms_nq1": percentile(lat1, 0.99),
+            "qps_nq16": calls16 * nq_batch}
+
+
+async def nq1_p50(address: str, queries: np.ndarray, seconds: float) -> float:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = vdb_pb2_grpc.VDBServiceStub(channel)
+        singles = [vdb_pb2.SearchRequest(collection="bench", queries=q.tobytes(), top_k=TOP_K) for q in queries]
+        await closed_loop(0.5, IN_FLIGHT, lambda i: stub.Search(singles[i % len(singles)]))
+        _, lat = await closed_loop(seconds, IN_FLIGHT, lambda i: stub.Search(singles[i % len(singles)]))
+    return percentile(lat, 0.5)
+
+
+def start_envoy(run: Path, vdb_address: str) -> tuple[ManagedProcess, str]:
+    port, admin = free_port(), free_port()
+    eds = run / "eds"
+    envoy_config.write_eds(eds, "vdb", [vdb_address])
+    config = run / "envoy.yaml"
+    envoy_config.write_atomic(config, envoy_config.bootstrap(port, admin, eds, {"vdb": "sage.vdb.v1.VDBService"}))
+    proc = infra.envoy_process(run, config, base_id=port).start()
+    infra.wait_port(proc, port)
+    # Wait until Envoy's active health check admits the endpoint.
+    deadline = time.monotonic() + 20
+    with VDBClient(address=f"127.0.0.1:{port}") as client:
+        while True:
+            try:
+                client.list_collections()
+                break
+            except Exception:  # noqa: BLE001 - not routed yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    return proc, f"127.0.0.1:{port}"
+
+
+def inproc_qps(path: str, queries: np.ndarray, seconds: float) -> float:
+    from sage_native import Collection
+
+    col = Collection.open(path)
+    try:
+        for q in queries[:200]:
+            col.search(q, TOP_K, include=[])
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            col.search(queries[count % len(queries)], TOP_K, include=[])
+            count += 1
+        return count / (time.perf_counter() - start)
+    finally:
+        col.close()
+
+
+def threaded_qps(seconds: float, threads: int, call: Callable[[int], Any]) -> float:
+    stop_at = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def worker(w: int) -> None:
+        i = w
+        while time.perf_counter() < stop_at:
+            call(i)
+            counts[w] += 1
+            i += threads
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def milvus_lite_qps(run: Path, data: np.ndarray, queries: np.ndarray, seconds: float) -> float | None:
+    try:
+        from pymilvus import MilvusClient
+    except ImportError:
+        log("pymilvus/milvus-lite not installed (pip install -e '.[bench]'); milvus_lite_qps_nq1 = null")
+        return None
+    client = MilvusClient(str(run / "milvus.db"))
+    client.create_collection("bench", dimension=DIM, metric_type="COSINE", auto_id=False)
+    step = 5000
+    for start in range(0, len(data), step):
+        rows = [{"id": start + i, "vector": v} for i, v in enumerate(data[start:start + step].tolist())]
+        client.insert("bench", rows)
+    client.flush("bench") if hasattr(client, "flush") else None
+    client.load_collection("bench")
+    qlist = queries.tolist()
+    for q in qlist[:50]:
+        client.search("bench", data=[q], limit=TOP_K)
+    qps = threaded_qps(seconds, IN_FLIGHT, lambda i: client.search("bench", data=[qlist[i % len(qlist)]], limit=TOP_K))
+    client.close()
+    return qps
+
+
+def chroma_qps(run: Path, data: np.ndarray, queries: np.ndarray, seconds: float) -> float | None:
+    try:
+        import chromadb
+    except ImportError:
+        log("chromadb not installed (pip install -e '.[bench]'); chroma_qps_1 = null")
+        return None
+    client = chromadb.PersistentClient(path=str(run / "chroma"))
+    col = client.create_collection("bench", metadata={"hnsw:space": "cosine", "hnsw:M": 16,
+                                                      "hnsw:construction_ef": 200, "hnsw:search_ef": 64})
+    step = 5000
+    for start in range(0, len(data), step):
+        col.add(ids=[str(start + i) for i in range(len(data[start:start + step]))], embeddings=data[start:start + step])
+    for q in queries[:50]:
+        col.query(query_embeddings=[q], n_results=TOP_K)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        col.query(query_embeddings=[queries[count % len(queries)]], n_results=TOP_K)
+        count += 1
+    return count / (time.perf_counter() - t0)
+
+
+def embed_ms_per_text(run: Path, seconds: float) -> float | None:
+    env = {"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "true", "SAGE_LOG_LEVEL": "WARNING",
+           "SAGE_READY_FILE": str(run / "llm.ready"), "HF_HUB_OFFLINE": "1"}
+    proc = ManagedProcess("llm", [sys.executable, "-m", "sage_llm"], run / "llm.log", env=env,
+                          ready_file=run / "llm.ready").start()
+    try:
+        address = proc.wait_ready_file(120)["address"]
+    except Exception as exc:  # noqa: BLE001 - report the figure as missing, keep the rest
+        log(f"LLM service did not start ({exc}); embed_ms_per_text = null")
+        proc.stop(grace=2)
+        return None
+    try:
+        from sage_client.llm import LLMClient
+
+        texts = [f"sentence number {i} about vector search and streaming dataflows" for i in range(64)]
+        with LLMClient(address=address) as llm:
+            llm.embed(texts)
+            calls, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                llm.embed(texts)
+                calls += 1
+            return (time.perf_counter() - t0) * 1000 / (calls * len(texts))
+    finally:
+        proc.stop(grace=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10k vectors, short phases (about a minute)")
+    parser.add_argument("--n", type=int, help="number of vectors (default 100000, 10000 with --quick)")
+    parser.add_argument("--no-peers", action="store_true", help="skip milvus-lite and ChromaDB")
+    args = parser.parse_args()
+    n = args.n or (10_000 if args.quick else 100_000)
+    seconds = 3.0 if args.quick else 10.0
+    data, queries = dataset(n, 1000)
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp)
+        data_dir = run / "vdb-data"
+        env = {"SAGE_LOG_LEVEL": "WARNING", "SAGE_DATA_DIR": str(data_dir), "SAGE_READY_FILE": str(run / "vdb.ready")}
+        vdb = ManagedProcess("vdb", [sys.executable, "-m", "sage_vdb"], run / "vdb.log", env=env,
+                             ready_file=run / "vdb.ready").start()
+        envoy = None
+        try:
+            address = vdb.wait_ready_file(60)["address"]
+            log(f"VDB at {address}: loading {n} x {DIM}")
+            with VDBClient(address=address, timeout=3600) as client:
+                client.create_collection("bench", DIM, metric="cosine", index=HNSW, durability="async")
+                t0 = time.perf_counter()
+                client.bulk_upsert("bench", [str(i) for i in range(n)], data, batch_size=2000, durability="sync")
+                figures["upsert_vectors_per_s"] = n / (time.perf_counter() - t0)
+                log(f"  upsert {figures['upsert_vectors_per_s']:.0f} vectors/s")
+                figures.update(asyncio.run(grpc_figures(address, queries, seconds, 16)))
+                log(f"  nq1 {figures['qps_nq1']:.0f} qps p50 {figures['p50_ms_nq1']:.3f} ms; "
+                    f"nq16 {figures['qps_nq16']:.0f} q/s")
+                envoy, envoy_address = start_envoy(run, address)
+                figures["envoy_p50_ms_nq1"] = asyncio.run(nq1_p50(envoy_address, queries, seconds))
+                # Same-moment direct p50, so the Envoy overhead is not a drift between phases.
+                figures["direct_p50_ms_nq1_again"] = asyncio.run(nq1_p50(address, queries, seconds))
+                log(f"  envoy p50 {figures['envoy_p50_ms_nq1']:.3f} ms (direct again "
+                    f"{figures['direct_p50_ms_nq1_again']:.3f} ms)")
+                client.flush("bench")
+        finally:
+            if envoy is not None:
+                envoy.stop(grace=2)
+            vdb.stop(grace=10)
+        core_path = next((data_dir / "collections" / "bench").glob("core"))
+        figures["inproc_qps_1"] = inproc_qps(str(core_path), queries, seconds)
+        log(f"  in-process {figures['inproc_qps_1']:.0f} qps")
+        if not args.no_peers:
+            figures["milvus_lite_qps_nq1"] = milvus_lite_qps(run, data, queries, seconds)
+            log(f"  milvus-lite {figures['milvus_lite_qps_nq1']} qps")
+            figures["chroma_qps_1"] = chroma_qps(run, data, queries, seconds)
+            log(f"  chroma {figures['chroma_qps_1']} qps")
+        else:
+            figures["milvus_lite_qps_nq1"] = figures["chroma_qps_1"] = None
+        figures["embed_ms_per_text"] = embed_ms_per_text(run, seconds)
+    figures["memory_store_p50_ms"] = None
+    figures["memory_search_p50_ms"] = None
+    figures["memory_note"] = "the Memory service is not on main yet; these figures come once it is"
+    milvus = figures["milvus_lite_qps_nq1"]
+    figures["envoy_overhead_p50_ms"] = figures["envoy_p50_ms_nq1"] - figures["direct_p50_ms_nq1_again"]
+    figures["targets"] = {
+        "qps_nq1>=2500": figures["qps_nq1"] >= 2500,
+        "qps_nq16>=10000": figures["qps_nq16"] >= 10000,
+        "qps_nq1>=20x_milvus_lite": None if milvus is None else figures["qps_nq1"] >= 20 * milvus,
+        "envoy_p50-p50<=0.3ms": figures["envoy_p50_ms_nq1"] - figures["p50_ms_nq1"] <= 0.3,
+    }
+    figures.update({"n": n, "dim": DIM, "top_k": TOP_K, "in_flight": IN_FLIGHT, "index": HNSW, "quick": args.quick,
+                    "seconds_per_phase": seconds, "grpcio": grpc.__version__, "python": platform.python_version(),
+                    "cpus": os.cpu_count()})
+    figures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in figures.items()}
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

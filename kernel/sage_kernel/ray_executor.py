@@ -1,0 +1,407 @@
+"""The Ray executor: every operator-chain instance of the plan is a Ray actor.
+
+The plan is the local runtime's (same chaining), and each actor runs the local runtime's
+``TaskInstance`` operator code. What differs is the wire: an output edge's destinations are
+``ActorChannel``s, which send whole batches with ``actor.push.remote`` and keep at most
+``MAX_IN_FLIGHT`` calls outstanding per destination (``ray.wait``), so a slow consumer holds its
+producers back. Ray runs calls from one caller to one actor in order, which keeps each
+upstream instance's batches, and its end marker, in order.
+
+Not supported here (GraphError at submit): feedback loops (from_future) and ``processes=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+from typing import Any
+
+import cloudpickle
+import ray
+
+from sage_client.dataflow.api import graph as g
+from sage_client.dataflow.runtime import operators as ops
+from sage_client.dataflow.runtime.channel import END, OutputEdge, Router
+from sage_client.dataflow.runtime.job import DEFAULTS
+from sage_client.dataflow.runtime.planner import GraphError, TaskSpec, plan
+from sage_client.dataflow.runtime.task import TaskInstance
+from sage_client.dataflow.services import ServiceRegistry
+from sage_kernel import collect
+
+MAX_IN_FLIGHT = 4  # push calls outstanding per (sender, destination) pair
+SOURCE_STEP_S = 0.2  # how long one source_step call produces before it returns
+POLL_S = 0.05
+
+
+def _settings(graph: g.LogicalGraph) -> dict[str, Any]:
+    overrides = dict((graph.config or {}).get("runtime") or {})
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **overrides}
+
+
+def check_supported(graph: g.LogicalGraph) -> None:
+    for node in graph.nodes.values():
+        if node.kind == g.FUTURE:
+            raise GraphError(
+                f"{node.name}: feedback loops (from_future) run only on the local executor"
+            )
+        if node.options.get("processes"):
+            raise GraphError(
+                f"{node.name}: processes=True is for the local executor; on Ray every chain is "
+                "already its own process (drop processes=True)"
+            )
+
+
+class ActorChannel:
+    """The sending side of one edge to one actor: a batch per call, bounded calls in flight."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.in_flight: list[Any] = []
+
+    def put(self, message: tuple[int, Any, Any]) -> None:
+        index, values, keys = message
+        if values is END:
+            ref = self.actor.push_end.remote(index, keys)  # keys holds the sender id here
+        else:
+            ref = self.actor.push.remote(index, values, keys)
+        self.in_flight.append(ref)
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            done, self.in_flight = ray.wait(self.in_flight, num_returns=1)
+            ray.get(done)  # a failed consumer fails its producers
+
+    def drain(self) -> None:
+        ray.get(self.in_flight)
+        self.in_flight = []
+
+
+class _ActorJob:
+    """What a TaskInstance asks of its job, for one instance living in an actor."""
+
+    def __init__(self, graph: g.LogicalGraph, settings: dict[str, Any]) -> None:
+        self.graph = graph
+        self.batch_size = int(settings["batch_size"])
+        self.linger = float(settings["linger_ms"]) / 1000.0
+        self.services = ServiceRegistry(graph.services)
+        self.tracking = False
+        self.restore_from = None  # checkpoints are a local-executor feature
+        self.checkpointing = False
+        self.pause_requested = False
+        self.aborted = False
+        self.stop_requested = False
+        self.error: BaseException | None = None
+        self.dead_letter_lock = threading.Lock()
+        self._closed: set[int] = set()
+
+    def should_stop_sources(self) -> bool:
+        return self.stop_requested or self.aborted
+
+    def fail(self, exc: BaseException, where: str) -> None:
+        if self.error is None:
+            exc.add_note(f"raised in {where} of job {self.graph.name!r} (ray executor)")
+            self.error = exc
+        self.aborted = True
+
+    def close_once(self, function: Any) -> None:
+        if id(function) not in self._closed:
+            self._closed.add(id(function))
+            ops.close_function(function)
+
+    def source_finished(self) -> None:
+        pass
+
+    def task_finished(self, instance: TaskInstance) -> None:
+        pass
+
+
+class _Captured(io.TextIOBase):
+    """The actor's stdout: kept in memory and handed to the driver, so prints keep their order
+    and carry no Ray prefix."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.parts.append(text)
+        return len(text)
+
+    def take(self) -> str:
+        with self.lock:
+            text, self.parts = "".join(self.parts), []
+        return text
+
+
+@ray.remote
+class ChainActor:
+    """Created empty (a standby worker creates some before any job: an actor's process start is
+    the slow part of a Ray job), then given its chain with ``setup``."""
+
+    def __init__(self) -> None:
+        self.stdout = _Captured()
+        sys.stdout = self.stdout
+
+    def ready(self) -> bool:
+        return True
+
+    def setup(self, graph_bytes: bytes, spec: TaskSpec, index: int) -> None:
+        graph: g.LogicalGraph = cloudpickle.loads(graph_bytes)
+        self.job = _ActorJob(graph, _settings(graph))
+        self.task = TaskInstance(self.job, spec, index, None)  # type: ignore[arg-type]
+        self.remaining = sum(graph.nodes[e.src].parallelism for e in spec.inputs)
+        self.finished = False
+        self.channels: list[ActorChannel] = []
+        self.batches: Any = None  # a source's batch iterator, consumed step by step
+
+    def open(self, targets: dict[int, list[Any]], target_spec_of_node: dict[int, int]) -> None:
+        """Wire output edges to the downstream actors, then open the user functions."""
+        task, job = self.task, self.job
+        ports: dict[int, list[OutputEdge]] = {}
+        for edge in task.spec.outputs:
+            actors = targets[target_spec_of_node[edge.dst]]
+            channels = [ActorChannel(a) for a in actors]
+            self.channels.extend(channels)
+            one_to_one = edge.partition == g.FORWARD and len(actors) == task.spec.parallelism
+            ports.setdefault(edge.src_port, []).append(
+                OutputEdge(edge, channels, task.index, job.batch_size, None, one_to_one)  # type: ignore[arg-type]
+            )
+        task.router = Router(ports)
+        job.services.start()
+        task._setup()
+
+    def _drain(self) -> None:
+        self.task.router.flush()  # type: ignore[union-attr]
+        for channel in self.channels:
+            channel.drain()
+
+    def _end(self) -> None:
+        self.task._finish()  # operators flush (windows fire), then end markers go downstream
+        self._drain()
+        for close in self.task._closers:
+            close()
+        self.job.services.close()
+        self.finished = True
+
+    def _noted(self, exc: BaseException) -> BaseException:
+        node = self.job.graph.nodes[self.task.current_node]
+        exc.add_note(
+            f"raised in operator {node.name} (instance {self.task.index + 1}/{node.parallelism}) "
+            f"of job {self.job.graph.name!r} (ray executor)"
+        )
+        return exc
+
+    def source_step(self, budget_s: float) -> tuple[bool, str, dict[int, tuple[int, int]]]:
+        """Produce batches for about ``budget_s`` seconds, then return what ``poll`` returns:
+        the driver calls it again until the stream has ended, so a source actor is never busy
+        for long and its prints, counters and a cancel get through."""
+        try:
+            self._source_step(budget_s)
+        except Exception as exc:
+            raise self._noted(exc) from None
+        return self.poll()
+
+    def push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
+        try:
+            self._push(index, values, keys)
+        except Exception as exc:
+            raise self._noted(exc) from None
+
+    def push_end(self, index: int, sender: int) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            try:
+                self._end()
+            except Exception as exc:
+                raise self._noted(exc) from None
+
+    def _source_step(self, budget_s: float) -> None:
+        task = self.task
+        if self.batches is None:
+            self.batches = task._source_batches()
+        deadline = time.monotonic() + budget_s
+        for batch in self.batches:
+            if batch:
+                task.source_out += len(batch)
+                task._push(0, batch, None)
+            task.router.flush()  # type: ignore[union-attr]
+            if time.monotonic() >= deadline:
+                return
+        self._end()
+
+    def _push(self, index: int, values: list[Any], keys: list[Any] | None) -> None:
+        task = self.task
+        head = task.operators[0]
+        if type(head).process_input is not ops.Operator.process_input:
+            head.records_in += len(values)
+            values, keys = head.process_input(index, values, keys)
+            head.records_out += len(values)
+            if values:
+                task._push(1, values, keys)
+        else:
+            task._push(0, values, keys)
+        task.router.flush()  # type: ignore[union-attr]
+
+    def poll(self) -> tuple[bool, str, dict[int, tuple[int, int]]]:
+        """(finished, captured stdout, {node: (records in, records out)})."""
+        counts = {op.node_id: (op.records_in, op.records_out) for op in self.task.operators}
+        if self.task.channel is None and self.task.source_node is not None:
+            counts[self.task.spec.head] = (0, self.task.source_out)
+        return self.finished, self.stdout.take(), counts
+
+    def take_collected(self) -> list[Any]:
+        # through the module: Ray pickles actor classes by value, globals included
+        return collect.COLLECTOR.take()
+
+
+# Actors this process created ahead of a job, and the cluster it is connected to.
+_PRESTARTED: list[Any] = []
+_CONNECTED: list[str | None] = []
+
+
+def _connect(address: str | None) -> None:
+    if _CONNECTED and _CONNECTED[0] == address and ray.is_initialized():
+        return
+    if ray.is_initialized():  # connected to another cluster: its actors are of no use here
+        _PRESTARTED.clear()
+        ray.shutdown()
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,  # actors' prints come back through poll(), in order
+        configure_logging=False,
+    )
+    _CONNECTED[:] = [address]
+
+
+def prestart(address: str, count: int) -> None:
+    """For a standby worker: connect to the cluster at ``address`` and start ``count`` empty
+    actors, so the job this process will run skips process start-up."""
+    _connect(address)
+    actors = [ChainActor.remote() for _ in range(count)]  # type: ignore[attr-defined]
+    ray.get([a.ready.remote() for a in actors])
+    _PRESTARTED.extend(actors)
+
+
+def _actor() -> Any:
+    return _PRESTARTED.pop() if _PRESTARTED else ChainActor.remote()  # type: ignore[attr-defined]
+
+
+class RayJob:
+    """Drives the actors of one job from the worker process (``wait``, ``cancel``, ``metrics``)."""
+
+    def __init__(self, graph: g.LogicalGraph, address: str | None) -> None:
+        check_supported(graph)
+        _settings(graph)
+        _connect(address)
+        self.graph = graph
+        self.specs = plan(graph, chaining=bool(_settings(graph)["chaining"]))
+        self._cancelled = False
+        self._counts: dict[int, dict[int, tuple[int, int]]] = {}
+        graph_ref = cloudpickle.dumps(graph)
+        self.actors: dict[int, list[Any]] = {
+            spec.id: [_actor() for _ in range(spec.parallelism)] for spec in self.specs
+        }
+        ray.get(
+            [
+                actor.setup.remote(graph_ref, spec, i)
+                for spec in self.specs
+                for i, actor in enumerate(self.actors[spec.id])
+            ]
+        )
+        spec_of_node = {n: spec.id for spec in self.specs for n in spec.nodes}
+        ray.get(
+            [
+                actor.open.remote(self.actors, spec_of_node)
+                for actors in self.actors.values()
+                for actor in actors
+            ]
+        )
+        sources = [s for s in self.specs if not s.inputs]
+        self._sources = [self._all().index(a) for s in sources for a in self.actors[s.id]]
+
+    def _all(self) -> list[Any]:
+        return [a for actors in self.actors.values() for a in actors]
+
+    def _report(self, i: int, out: str, counts: dict[int, tuple[int, int]]) -> None:
+        if out:
+            sys.stdout.write(out)
+            sys.stdout.flush()
+        self._counts[i] = counts
+
+    def _poll(self, skip: frozenset[int] = frozenset()) -> bool:
+        """Prints what the actors printed and keeps their counters; True once all have ended."""
+        polled = [(i, a) for i, a in enumerate(self._all()) if i not in skip]
+        finished = True
+        for (i, _), (done, out, counts) in zip(
+            polled, ray.get([a.poll.remote() for _, a in polled]), strict=True
+        ):
+            self._report(i, out, counts)
+            finished = finished and done
+        return finished
+
+    def wait(self) -> None:
+        actors = self._all()
+        sources = frozenset(self._sources)
+        try:
+            steps = {actors[i].source_step.remote(SOURCE_STEP_S): i for i in self._sources}
+            while steps:
+                done, _ = ray.wait(list(steps), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    i = steps.pop(ref)
+                    ended, out, counts = ray.get(ref)  # a user-function error is raised here
+                    self._report(i, out, counts)
+                    if not ended and not self._cancelled:
+                        steps[actors[i].source_step.remote(SOURCE_STEP_S)] = i
+                self._poll(skip=sources)
+            while not self._poll():
+                time.sleep(POLL_S)
+            for records in ray.get([a.take_collected.remote() for a in self._all()]):
+                collect.COLLECTOR.extend(records)
+        except ray.exceptions.RayTaskError as exc:
+            if self._cancelled:
+                return
+            raise exc.as_instanceof_cause() from None
+        except ray.exceptions.RayActorError:
+            if self._cancelled:
+                return
+            raise
+        finally:
+            self._kill()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._kill()
+
+    def _kill(self) -> None:
+        for actor in self._all():
+            ray.kill(actor)
+
+    def metrics(self) -> dict[str, Any]:
+        acc: dict[int, list[int]] = {}
+        for counts in list(self._counts.values()):
+            for node, (n_in, n_out) in counts.items():
+                slot = acc.setdefault(node, [0, 0])
+                slot[0] += n_in
+                slot[1] += n_out
+        return {
+            "operators": [
+                {
+                    "operator_id": str(n),
+                    "records_in": c[0],
+                    "records_out": c[1],
+                    "errors": 0,
+                    "backlog": 0,
+                }
+                for n, c in sorted(acc.items())
+            ]
+        }
+
+
+def run_on_ray(graph: g.LogicalGraph, address: str | None) -> RayJob:
+    """Start ``graph`` on Ray (``address`` of a cluster, or None for a local Ray)."""
+    return RayJob(graph, address)

@@ -1,0 +1,278 @@
+"""``JobClient`` (blocking client of ``sage.kernel.v1.JobService``) and ``JobHandle``.
+
+jobs = JobClient()                         # SAGE_KERNEL_ADDR or etcd discovery
+handle = jobs.submit(env.graph, collect_result=True)
+handle.wait()                              # raises JobFailed with the remote traceback
+handle.result()                            # the records that reached the sinks
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+from sage_client.channels import ServiceChannels
+from sage_client.dataflow.api import graph as g
+from sage_client.discovery import Resolver
+from sage_client.errors import InvalidArgument, SageError
+from sage_client.remote.graph_codec import GraphEncodingError, encode_graph
+from sage_proto.kernel.v1 import kernel_pb2, kernel_pb2_grpc
+
+STATES = {
+    name.removeprefix("JOB_STATE_").lower(): value
+    for name, value in kernel_pb2.JobState.items()
+    if value
+}
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class JobFailed(SageError):
+    """A job ended FAILED; the message holds the remote traceback."""
+
+
+class JobCancelled(SageError):
+    """A job that was being waited for was cancelled."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    name: str
+    state: str  # pending, running, paused, restarting, succeeded, failed, cancelled
+    executor: str
+    error: str
+    restart_count: int
+    worker_pid: int
+    checkpoint_count: int
+    create_time: float
+    end_time: float
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL
+
+
+def _info(job: kernel_pb2.Job) -> JobInfo:
+    return JobInfo(
+        id=job.id,
+        name=job.name,
+        state=kernel_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
+        executor=job.executor,
+        error=job.error,
+        restart_count=job.restart_count,
+        worker_pid=job.worker_pid,
+        checkpoint_count=job.checkpoint_count,
+        create_time=job.create_time.ToNanoseconds() / 1e9,
+        end_time=job.end_time.ToNanoseconds() / 1e9 if job.HasField("end_time") else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """``kind``: "none", "fixed_delay" (attempts, delay_s) or "exponential_backoff"
+    (attempts, delay_s = first delay, max_delay_s, multiplier)."""
+
+    kind: str = "none"
+    attempts: int = 0
+    delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    multiplier: float = 2.0
+
+    def to_proto(self) -> kernel_pb2.RestartStrategy:
+        if self.kind == "none":
+            return kernel_pb2.RestartStrategy(none=kernel_pb2.NoRestart())
+        if self.kind == "fixed_delay":
+            return kernel_pb2.RestartStrategy(
+                fixed_delay=kernel_pb2.FixedDelayRestart(
+                    attempts=self.attempts, delay_ms=int(self.delay_s * 1000)
+                )
+            )
+        if self.kind == "exponential_backoff":
+            return kernel_pb2.RestartStrategy(
+                exponential_backoff=kernel_pb2.ExponentialBackoffRestart(
+                    attempts=self.attempts,
+                    initial_delay_ms=int(self.delay_s * 1000),
+                    max_delay_ms=int(self.max_delay_s * 1000),
+                    multiplier=self.multiplier,
+                )
+            )
+        raise ValueError(
+            f"restart kind must be none, fixed_delay or exponential_backoff; got {self.kind!r}"
+        )
+
+
+class JobClient:
+    """Blocking client of the job manager."""
+
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 120.0,
+    ) -> None:
+        self._ch = ServiceChannels(
+            "kernel",
+            kernel_pb2_grpc.JobServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
+
+    def submit(
+        self,
+        graph: g.LogicalGraph,
+        *,
+        executor: str = "local",
+        ray_address: str = "",
+        restart: RestartPolicy | None = None,
+        checkpoint_interval_s: float = 0.0,
+        collect_result: bool = False,
+    ) -> JobHandle:
+        """Send the pipeline; returns once the worker has loaded it (bad code raises here)."""
+        try:
+            encoded = encode_graph(graph)
+        except GraphEncodingError as exc:
+            raise InvalidArgument(str(exc), field="graph") from exc
+        request = kernel_pb2.SubmitJobRequest(
+            name=graph.name,
+            graph=encoded,
+            executor=executor,
+            ray_address=ray_address,
+            restart_strategy=(restart or RestartPolicy()).to_proto(),
+            checkpoint_interval_ms=int(checkpoint_interval_s * 1000),
+            collect_result=collect_result,
+        )
+        job = self._ch.call("SubmitJob", request, idempotent=False).job
+        return JobHandle(self, job.id)
+
+    def get(self, job_id: str) -> JobInfo:
+        return _info(
+            self._ch.call("GetJob", kernel_pb2.GetJobRequest(id=job_id), idempotent=True).job
+        )
+
+    def list(self, state: str | None = None, page_size: int = 100) -> Iterator[JobInfo]:
+        """Every job, newest first, optionally only those in ``state`` (e.g. "running")."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {sorted(STATES)}; got {state!r}")
+        token = ""
+        while True:
+            request = kernel_pb2.ListJobsRequest(
+                state=STATES[state] if state else 0,  # type: ignore[arg-type]
+                page_size=page_size,
+                page_token=token,
+            )
+            response = self._ch.call("ListJobs", request, idempotent=True)
+            yield from (_info(j) for j in response.jobs)
+            token = response.next_page_token
+            if not token:
+                return
+
+    def cancel(self, job_id: str) -> JobInfo:
+        return _info(
+            self._ch.call("CancelJob", kernel_pb2.CancelJobRequest(id=job_id), idempotent=True).job
+        )
+
+    def pause(self, job_id: str) -> JobInfo:
+        return _info(
+            self._ch.call("PauseJob", kernel_pb2.PauseJobRequest(id=job_id), idempotent=True).job
+        )
+
+    def resume(self, job_id: str) -> JobInfo:
+        return _info(
+            self._ch.call("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), idempotent=True).job
+        )
+
+    def events(
+        self, job_id: str, follow: bool = True
+    ) -> Iterator[kernel_pb2.StreamJobEventsResponse]:
+        """The job's events from its start: state changes, log lines, operator metrics."""
+        import grpc
+
+        from sage_client.errors import from_rpc_error
+
+        stream = self._ch.stream(
+            "StreamJobEvents",
+            kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow),
+            timeout=None,
+        )
+        try:
+            yield from stream
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            stream.cancel()
+
+    def result(self, job_id: str) -> builtins.list[Any]:
+        response = self._ch.call(
+            "GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), idempotent=True
+        )
+        return [cloudpickle.loads(r) for r in response.records]
+
+    def close(self) -> None:
+        self._ch.close()
+
+    def __enter__(self) -> JobClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JobHandle:
+    """A submitted job: ``status()``, ``wait()``, ``cancel()``, ``logs()``, ``result()``."""
+
+    def __init__(self, client: JobClient, job_id: str) -> None:
+        self.client = client
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.id!r})"
+
+    def status(self) -> JobInfo:
+        return self.client.get(self.id)
+
+    def logs(self, follow: bool = True) -> Iterator[str]:
+        """The worker's log lines (stdout/stderr) from the start; ``follow`` streams until it ends."""
+        for event in self.client.events(self.id, follow=follow):
+            if event.WhichOneof("event") == "log_line":
+                yield event.log_line
+
+    def wait(self, timeout: float | None = None, poll_s: float = 0.1) -> JobInfo:
+        """Block until the job ends; raises JobFailed (remote traceback) or JobCancelled."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.status()
+            if info.done:
+                return _raise_unless_succeeded(info)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} is still {info.state} after {timeout} s")
+            time.sleep(poll_s)
+
+    def cancel(self) -> JobInfo:
+        return self.client.cancel(self.id)
+
+    def pause(self) -> JobInfo:
+        return self.client.pause(self.id)
+
+    def resume(self) -> JobInfo:
+        return self.client.resume(self.id)
+
+    def result(self) -> list[Any]:
+        """The records that reached the sinks (submitted with collect_result=True)."""
+        return self.client.result(self.id)
+
+
+def _raise_unless_succeeded(info: JobInfo) -> JobInfo:
+    if info.state == "failed":
+        raise JobFailed(f"job {info.id} ({info.name}) failed:\n{info.error}")
+    if info.state == "cancelled":
+        raise JobCancelled(f"job {info.id} ({info.name}) was cancelled")
+    return info

@@ -1,0 +1,54 @@
+"""How memories lie in the KV namespace.
+
+    m/<id>                               -> Memory (serialized): the commit point of a store
+    s/<session>/<inverted ms>-<id>       -> id: the session's index, newest first in key order
+
+A session index entry without its ``m/`` record is a store that never committed and is skipped.
+Sessions are percent-encoded so that one session's prefix never covers another's.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+from sage_runtime import errors as err
+
+_TIME_SPAN = 1 << 48  # milliseconds; past the year 10000
+
+
+def record_key(memory_id: str) -> str:
+    return f"m/{memory_id}"
+
+
+def session_prefix(session_id: str) -> str:
+    return f"s/{quote(session_id, safe='')}/"
+
+
+def session_entry_key(session_id: str, created_ms: int, memory_id: str) -> str:
+    return f"{session_prefix(session_id)}{_TIME_SPAN - created_ms:012x}-{memory_id}"
+
+
+def memory_id_of_entry(key: str) -> str:
+    return key.rsplit("-", 1)[-1]
+
+
+def encode_page_token(session_id: str, kv_token: str) -> str:
+    """The KV scan token wrapped with its session, so a token from another session (or none of
+    ours) is refused instead of silently listing from a wrong place."""
+    if not kv_token:
+        return ""
+    return base64.urlsafe_b64encode(json.dumps({"s": session_id, "k": kv_token}).encode()).decode()
+
+
+def decode_page_token(session_id: str, token: str) -> str:
+    if not token:
+        return ""
+    try:
+        wrapped = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if wrapped["s"] == session_id and isinstance(wrapped["k"], str):
+            return str(wrapped["k"])
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise err.invalid_argument("page_token", "page_token is not the next_page_token of a previous ListSessionMemories "
+                               "call for this session; pass that, or empty to start")

@@ -1,0 +1,249 @@
+"""The memory orchestration over KV, VDB and LLM: what each call writes, in which order.
+
+A store writes the vector to VDB first (under an id derived from the idempotency key, so a
+retry overwrites rather than duplicates), then the session index entry, then the KV record
+create-only: that record is the commit point. Every read goes through KV, so a vector or index
+entry without a record is invisible; a failed store deletes what it wrote (best effort), and
+search garbage-collects vectors left behind when even that failed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+from google.protobuf import struct_pb2
+
+from sage_client.errors import FailedPrecondition, NotFound
+from sage_client.memory_model import (
+    CREATED_FIELD,
+    SESSION_FIELD,
+    Candidate,
+    candidates_for,
+    memory_id,
+    rank,
+    session_filter,
+)
+from sage_memory import records
+from sage_memory.config import MemoryConfig
+from sage_memory.dependencies import Dependencies, guarded
+from sage_proto.common.v1 import common_pb2
+from sage_proto.kv.v1 import kv_pb2
+from sage_proto.llm.v1 import llm_pb2
+from sage_proto.memory.v1 import memory_pb2
+from sage_proto.vdb.v1 import vdb_pb2
+from sage_runtime import errors as err
+
+log = logging.getLogger("sage.memory")
+_DELETE_CONCURRENCY = 32
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+    if value is None:
+        return None
+    out = struct_pb2.Struct()
+    out.update(value)
+    return out
+
+
+class MemoryStore:
+    def __init__(self, deps: Dependencies, config: MemoryConfig) -> None:
+        self.deps = deps
+        self.config = config
+        self.ns = config.kv_namespace
+        self.collection = config.collection
+        self.durability = vdb_pb2.DURABILITY_SYNC if config.vdb_durability == "sync" else vdb_pb2.DURABILITY_ASYNC
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- building blocks ------------------------------------------------------
+    async def embed(self, text: str) -> bytes:
+        reply = await self.deps.call("llm", "Embed", llm_pb2.EmbedRequest(model=self.config.embedding_model,
+                                                                          texts=[text]))
+        if reply.dimension != self.config.dimension:
+            raise err.ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"the LLM service's embedding model {reply.model!r} has {reply.dimension} dimensions but the memory "
+                f"collection has {self.config.dimension}; set embedding_model or dimension to match", 0)
+        return bytes(reply.vectors)
+
+    async def _record(self, mid: str) -> memory_pb2.Memory | None:
+        try:
+            reply = await self.deps.call("kv", "Get", kv_pb2.GetRequest(namespace=self.ns, key=records.record_key(mid)),
+                                         passthrough=(NotFound,))
+        except NotFound:
+            return None
+        return memory_pb2.Memory.FromString(reply.entry.value)
+
+    async def _records(self, ids: Sequence[str]) -> list[memory_pb2.Memory | None]:
+        if not ids:
+            return []
+        reply = await self.deps.call("kv", "BatchGet", kv_pb2.BatchGetRequest(
+            namespace=self.ns, keys=[records.record_key(i) for i in ids]))
+        return [memory_pb2.Memory.FromString(v) if found else None for found, v in zip(reply.found, reply.values,
+                                                                                       strict=True)]
+
+    async def _kv_delete(self, key: str) -> bool:
+        reply = await self.deps.call("kv", "Delete", kv_pb2.DeleteRequest(namespace=self.ns, key=key, allow_missing=True))
+        return bool(reply.deleted)
+
+    async def _vdb_delete(self, ids: Sequence[str] = (), where: Mapping[str, Any] | None = None) -> None:
+        request = vdb_pb2.DeletePointsRequest(collection=self.collection, ids=list(ids), durability=self.durability)
+        if where is not None:
+            request.where.CopyFrom(_struct(where))
+        await self.deps.call("vdb", "DeletePoints", request)
+
+    # -- RPC bodies -----------------------------------------------------------
+    async def store(self, session_id: str, content: str, metadata: common_pb2.Metadata, vector: bytes,
+                    idempotency_key: str) -> memory_pb2.Memory:
+        mid = memory_id(session_id, idempotency_key)
+        if idempotency_key:
+            first = await self._record(mid)
+            if first is not None:
+                return first
+        if not self.deps.collection_ready:
+            await self.deps.ensure_collection()
+        packed = vector or await self.embed(content)
+        created_ms = _now_ms()
+        memory = memory_pb2.Memory(id=mid, session_id=session_id, content=content, metadata=metadata)
+        memory.create_time.FromMilliseconds(created_ms)
+        point_meta = common_pb2.Metadata()
+        point_meta.CopyFrom(metadata)
+        point_meta.fields[SESSION_FIELD].string_value = session_id
+        point_meta.fields[CREATED_FIELD].int_value = created_ms
+        points = vdb_pb2.Points(ids=[mid], vectors=packed, metadatas=[point_meta])
+        upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
+        try:
+            await self.deps.call("vdb", "Upsert", upsert, passthrough=(NotFound,))
+        except NotFound:
+            # The VDB lost the collection (restarted empty): create it and write again.
+            self.deps.collection_ready = False
+            await self.deps.ensure_collection()
+            await self.deps.call("vdb", "Upsert", upsert)
+        entry = records.session_entry_key(session_id, created_ms, mid)
+        try:
+            await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=entry, value=mid.encode()))
+            await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=records.record_key(mid),
+                                                                value=memory.SerializeToString(), expected_version=0),
+                                 idempotent=False, passthrough=(FailedPrecondition,))
+        except FailedPrecondition:
+            # A concurrent call with the same idempotency key committed first: its memory is the answer.
+            await guarded(self._kv_delete(entry))
+            first = await self._record(mid)
+            if first is None:
+                raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
+                                       "was deleted meanwhile; retry", 0) from None
+            return first
+        except BaseException:
+            # Undo what was written so that nothing half-stored lingers; if this fails too, the
+            # pieces stay invisible (no KV record) and search collects the vector later.
+            await guarded(self._kv_delete(entry))
+            await guarded(self._vdb_delete([mid]))
+            raise
+        return memory
+
+    async def get(self, mid: str) -> memory_pb2.Memory:
+        memory = await self._record(mid)
+        if memory is None:
+            raise err.not_found(f"memory {mid!r} not found", id=mid)
+        return memory
+
+    async def list_session(self, session_id: str, page_size: int, page_token: str) -> memory_pb2.ListSessionMemoriesResponse:
+        request = kv_pb2.ScanRequest(namespace=self.ns, prefix=records.session_prefix(session_id), page_size=page_size,
+                                     page_token=records.decode_page_token(session_id, page_token),
+                                     include_values=False)
+        page = await self.deps.call("kv", "Scan", request)
+        ids = [records.memory_id_of_entry(e.key) for e in page.entries]
+        found = await self._records(ids)
+        return memory_pb2.ListSessionMemoriesResponse(
+            memories=[m for m in found if m is not None],
+            next_page_token=records.encode_page_token(session_id, page.next_page_token))
+
+    async def search(self, session_id: str, query_vector: bytes, top_k: int, where: Mapping[str, Any] | None,
+                     recency_weight: float) -> list[tuple[memory_pb2.Memory, float]]:
+        if not self.deps.collection_ready:
+            await self.deps.ensure_collection()
+        request = vdb_pb2.SearchRequest(collection=self.collection, queries=query_vector,
+                                        top_k=candidates_for(top_k, recency_weight),
+                                        include=[vdb_pb2.FIELD_METADATA])
+        combined = session_filter(session_id, where)
+        if combined is not None:
+            request.where.CopyFrom(_struct(combined))
+        reply = await self.deps.call("vdb", "Search", request)
+        hits = reply.results[0] if reply.results else vdb_pb2.QueryResult()
+        ids = list(hits.ids)
+        created = [int(m.fields[CREATED_FIELD].int_value) if CREATED_FIELD in m.fields else 0 for m in hits.metadatas]
+        created += [0] * (len(ids) - len(created))
+        found = await self._records(ids)
+        now = _now_ms()
+        live: dict[str, memory_pb2.Memory] = {}
+        candidates: list[Candidate] = []
+        orphans: list[str] = []
+        for mid, score, created_ms, memory in zip(ids, hits.scores, created, found, strict=True):
+            if memory is None:
+                if now - created_ms > self.config.orphan_grace_s * 1000:
+                    orphans.append(mid)
+                continue
+            live[mid] = memory
+            candidates.append(Candidate(mid, float(score), created_ms))
+        if orphans:
+            self._collect(orphans)
+        ranked = rank(candidates, top_k, recency_weight, now, self.config.recency_half_life_s)
+        return [(live[c.id], score) for c, score in ranked]
+
+    async def delete(self, mid: str) -> None:
+        memory = await self.get(mid)
+        # Vector first: if a later step fails the memory is still readable and a retry finishes.
+        await self._vdb_delete([mid])
+        await self._kv_delete(records.record_key(mid))
+        created_ms = memory.create_time.ToMilliseconds()
+        await self._kv_delete(records.session_entry_key(memory.session_id, created_ms, mid))
+
+    async def delete_session(self, session_id: str) -> int:
+        await self._vdb_delete(where={SESSION_FIELD: session_id})
+        deleted = 0
+        limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
+
+        async def drop(entry_key: str) -> bool:
+            async with limit:
+                gone = await self._kv_delete(records.record_key(records.memory_id_of_entry(entry_key)))
+                await self._kv_delete(entry_key)
+                return gone
+
+        while True:
+            # Always scan from the start: the previous page's keys are gone.
+            page = await self.deps.call("kv", "Scan", kv_pb2.ScanRequest(
+                namespace=self.ns, prefix=records.session_prefix(session_id), page_size=1000, include_values=False))
+            if not page.entries:
+                return deleted
+            results = await asyncio.gather(*(drop(e.key) for e in page.entries))
+            deleted += sum(results)
+            if not page.next_page_token:
+                return deleted
+
+    # -- garbage collection ---------------------------------------------------
+    def _collect(self, ids: list[str]) -> None:
+        log.info("collecting %d orphan vectors", len(ids))
+        task = asyncio.get_running_loop().create_task(guarded(self._vdb_delete(ids)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def check_vector(raw: bytes, dimension: int, field: str) -> bytes:
+    """A packed float32 vector of the collection's dimension, finite and not all zero."""
+    if len(raw) != dimension * 4:
+        raise err.invalid_argument(field, f"{field} has {len(raw)} bytes; it must be {dimension} little-endian float32 "
+                                   f"values ({dimension * 4} bytes) to match the memory collection")
+    values = np.frombuffer(raw, dtype="<f4")
+    if not np.all(np.isfinite(values)):
+        raise err.invalid_argument(field, f"{field} contains NaN or infinity; send finite values")
+    if not np.any(values):
+        raise err.invalid_argument(field, f"{field} is all zeros; cosine similarity needs a non-zero vector")
+    return raw

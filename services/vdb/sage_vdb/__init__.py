@@ -1,0 +1,1 @@
+"""The SAGE Mesh VDB service: named collections of the native vector core over gRPC."""

@@ -1,0 +1,50 @@
+"""Text -> vectors through the LLM service's Embed RPC, in batches, for collections that name
+an embedding model."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+
+from sage_client.channels import AsyncServiceChannels
+from sage_client.errors import SageError
+from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
+from sage_runtime import errors as err
+
+
+class TextEmbedder:
+    def __init__(self, address: str, batch: int) -> None:
+        self._address = address or None
+        self._batch = batch
+        self._channels: AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub] | None = None
+
+    def _pool(self) -> AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]:
+        # Built lazily inside the serving event loop (grpc.aio channels belong to one loop).
+        if self._channels is None:
+            self._channels = AsyncServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, address=self._address,
+                                                  timeout=120.0)
+        return self._channels
+
+    async def embed(self, model: str, texts: Sequence[str], dimension: int, field: str) -> np.ndarray:
+        """float32 [len(texts), dimension]; batches run concurrently on the LLM service."""
+        if not texts:
+            return np.empty((0, dimension), dtype=np.float32)
+        batches = [list(texts[i:i + self._batch]) for i in range(0, len(texts), self._batch)]
+        try:
+            replies = await asyncio.gather(*(
+                self._pool().call("Embed", llm_pb2.EmbedRequest(model=model, texts=b), idempotent=True)
+                for b in batches))
+        except SageError as exc:
+            raise err.backend_unavailable(
+                "llm", f"embedding {field} with model {model!r} through the LLM service failed: {exc}") from None
+        for reply in replies:
+            if reply.dimension != dimension:
+                raise err.invalid_argument(
+                    field, f"model {model!r} makes {reply.dimension}-dimensional vectors but the collection has "
+                    f"dimension {dimension}; create the collection with dimension={reply.dimension}")
+        return np.concatenate([np.frombuffer(r.vectors, dtype="<f4").reshape(-1, dimension) for r in replies])
+
+    async def close(self) -> None:
+        if self._channels is not None:
+            await self._channels.close()
