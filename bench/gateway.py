@@ -40,13 +40,13 @@ from sage_gateway.keys import NAMESPACE, KeyStore
 MESSAGES = [{"role": "user", "content": "say something"}]
 
 
-def topology(workers: int) -> Topology:
+def topology(workers: int, gateways: int) -> Topology:
     return Topology(etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0, services=(
         ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis"}),
         ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0,
                    env={"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "false", "SAGE_MAX_BATCH_SIZE": "256",
                         "SAGE_MAX_QUEUE": "4096", "SAGE_LOG_LEVEL": "WARNING"}),
-        ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True,
+        ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True, replicas=gateways,
                    env={"SAGE_PIPELINE_WORKERS": str(workers), "SAGE_LOG_LEVEL": "WARNING"}),
     ))
 
@@ -146,6 +146,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="about a minute")
     parser.add_argument("--tokens", type=int, default=16, help="tokens per completion (mock engine)")
     parser.add_argument("--workers", type=int, default=64, help="gateway pipeline workers")
+    parser.add_argument("--gateways", type=int, default=1, help="gateway instances behind Envoy")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/gateway.py needs wrk (apt-get install wrk; listed in scripts/apt-packages.txt)", file=sys.stderr)
@@ -153,7 +154,7 @@ def main() -> int:
     n = 200 if args.quick else 1000
     seconds = 8 if args.quick else 20
     workdir = Path(tempfile.mkdtemp(prefix="sage-bench-gateway-"))
-    mesh = Mesh(workdir / "run", topology(args.workers), ephemeral=True, log=lambda *a: None)
+    mesh = Mesh(workdir / "run", topology(args.workers, args.gateways), ephemeral=True, log=lambda *a: None)
     try:
         endpoints = mesh.up(timeout=90)
         key = KeyStore(KVClient(NAMESPACE, address=endpoints.instances["kv-0"])).create("bench", "bench")[0]
@@ -200,6 +201,7 @@ def main() -> int:
         "gateway_ttft_p50_ms": round(statistics.median(gateway_first) * 1000, 3),
         "ttft_overhead_ms": round(ttft_overhead, 3),
         "tokens": args.tokens,
+        "gateway_instances": args.gateways,
         "requests_per_path": len(gateway),
         "target_overhead_p50_le_2ms": gateway_p50 - direct_p50 <= 2.0,
         "target_rps_ge_500": rps >= 500,

@@ -46,6 +46,7 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
             ("gateway", "SERVING"),
             ("kernel", "SERVING"),
             ("kv", "SERVING"),
+            ("vdb", "SERVING"),
         ]
         with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
             assert list(jobs.list()) == []

@@ -30,6 +30,7 @@ def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 0, gateway_env: 
             ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True,
                        env={"SAGE_KEY_CACHE_S": "0", "SAGE_JWT_HS256_SECRET": JWT_SECRET,
                             "SAGE_JWT_AUDIENCE": JWT_AUDIENCE, "SAGE_PIPELINE_WORKERS": "8",
+                            "SAGE_MEMORY_ENABLED": "false",  # this mesh has no Memory service
                             **(gateway_env or {})}),
         ),
     )

@@ -219,6 +219,9 @@ class GatewayApp:
         if session_id is not None and not _valid_session_id(session_id):
             raise GatewayError(400, "x-session-id must be 1-128 characters of A-Z a-z 0-9 . _ : -",
                                param="session_id", code="invalid_value")
+        if body.memory and not self.config.memory_enabled:
+            raise GatewayError(400, "memory is not enabled on this gateway (memory_enabled: false); "
+                               "send `memory: false`", param="memory", code="memory_disabled")
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         turn = self._turn(who, body, messages=messages, session_id=session_id, memory=bool(body.memory))
         await self._serve(req, who, headers, turn, body, chat=True)

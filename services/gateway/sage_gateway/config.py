@@ -18,6 +18,7 @@ class GatewayConfig(ServiceConfig):
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
     session_ttl_s: float = Field(default=86400.0, gt=0.0, description="a session idle this long is expired")
     session_history_turns: int = Field(default=20, ge=0, le=1000, description="past messages put in the prompt")
+    memory_enabled: bool = Field(default=True, description="false refuses `memory: true` (a mesh without Memory)")
     memory_top_k: int = Field(default=3, ge=1, le=100)
     pipeline_workers: int = Field(default=64, ge=1, le=1024, description="chat requests served at once")
     llm_timeout_s: float = Field(default=300.0, gt=0.0)
