@@ -8,11 +8,14 @@ sending; requests in flight finish (up to ``grace_period_s``); then the pipeline
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +112,18 @@ class GatewayProcess:
                 # Deregister first so Envoy and clients stop choosing this instance, then drain.
                 asyncio.get_event_loop().create_task(process.begin_drain())
                 super().handle_exit(sig, frame)
+
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                # uvicorn re-raises a captured SIGTERM after its graceful shutdown, which makes a
+                # clean drain look like a kill (exit -15); a drained gateway exits 0 like the
+                # other services.
+                original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+                try:
+                    yield
+                finally:
+                    for sig, handler in original.items():
+                        signal.signal(sig, handler)
 
         config = uvicorn.Config(self.app, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                                 log_level=self.config.log_level.lower(),
