@@ -16,6 +16,7 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.memory_seed import LocalMemoryService, MeshMemoryService
 from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
 from sage_client.services import resolve_seed_service
 from sage_client.vdb import AsyncVDBClient, VDBClient
@@ -33,7 +34,9 @@ __all__ = [
     "JobFailed",
     "JobHandle",
     "KVClient",
+    "LocalMemoryService",
     "MemoryClient",
+    "MeshMemoryService",
     "NotFound",
     "RemoteEnvironment",
     "ResourceExhausted",

@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from sage_client import JobClient, KVClient
+from sage_client import JobClient, KVClient, VDBClient
 from sage_deploy.processes import pid_alive
+from sage_deploy.topology import load_topology
 
 
 def _sage(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,14 +43,14 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
 
         status = _sage("mesh", "status", "--run-dir", str(run_dir), "--json")
         rows = json.loads(status.stdout)
-        assert sorted((r["service"], r["health"]) for r in rows) == [
-            ("gateway", "SERVING"),
-            ("kernel", "SERVING"),
-            ("kv", "SERVING"),
-            ("vdb", "SERVING"),
-        ]
+        services = sorted(s.name for s in load_topology().services)
+        assert sorted((r["service"], r["health"]) for r in rows) == [(name, "SERVING") for name in services]
         with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
             assert list(jobs.list()) == []
+        with VDBClient(address=envoy) as vdb:  # the VDB service is routed by Envoy too
+            vdb.create_collection("via-envoy", 2, metric="l2", index="flat")
+            vdb.upsert("via-envoy", ["a"], [[1.0, 2.0]])
+            assert vdb.search("via-envoy", [1.0, 2.0], top_k=1)[0].ids == ["a"]
 
         os.kill(pids["kv-0"], signal.SIGKILL)  # leaves a stale pid file behind
         time.sleep(0.2)
