@@ -10,6 +10,7 @@ Envoy routes to it.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import time
@@ -150,17 +151,20 @@ class Mesh:
                                           "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
                            self.run_dir / "logs" / "envoy-sync.log", pid_path=self._pid_file("envoy-sync")).start()
         if not self._running("envoy"):
-            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes)
+            # TLS is terminated by Envoy when both PEM paths are given (SAGE_ENVOY_TLS_CERT / _KEY).
+            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
+                               tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
+                               tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
             config_path = self.run_dir / "envoy.yaml"
             write_atomic(config_path, config)
             proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
             infra.wait_port(proc, ports["envoy"])
             self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
-        self._wait_envoy_healthy(ports["envoy_admin"], grpc_services, timeout)
+        self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
                          etcd=etcd_addr, redis=redis_url, instances=instances)
 
-    def _wait_envoy_healthy(self, admin_port: int, clusters: dict[str, str], timeout: float) -> None:
+    def _wait_envoy_healthy(self, admin_port: int, clusters: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         pending = set(clusters)
         while pending and time.monotonic() < deadline:

@@ -36,7 +36,7 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
         assert client.get("via-envoy") == b"yes"
 
         pids = _pids(run_dir)
-        assert {"etcd", "redis", "kv-0", "envoy", "envoy-sync"} <= pids.keys()
+        assert {"etcd", "redis", "kv-0", "gateway-0", "envoy", "envoy-sync"} <= pids.keys()
         again = _sage("mesh", "up", "--run-dir", str(run_dir))
         assert again.returncode == 0, again.stderr
         assert _pids(run_dir) == pids  # nothing started twice
