@@ -1,0 +1,91 @@
+"""Promptors: turn a record with ``query`` and ``results`` into ``prompt`` chat messages.
+
+``QAPromptor(template)`` fills ``{context}`` (numbered chunks with their sources) and
+``{question}``; ``ChatPromptor`` also puts the conversation so far (``history``) before the
+question, for conversational RAG.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sage_client.dataflow.api.functions import MapFunction
+from sage_client.rag.records import Record, as_record
+
+DEFAULT_SYSTEM = "You answer questions using only the given context. Answer in one short sentence."
+DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+NO_CONTEXT_TEMPLATE = "Question: {question}\nAnswer:"
+
+
+def format_context(results: Sequence[Mapping[str, Any]], max_chars: int | None = None) -> str:
+    """Chunks as ``[1] (source) text`` lines, best first, cut to ``max_chars`` per chunk."""
+    lines = []
+    for i, r in enumerate(results, 1):
+        text = " ".join(str(r.get("text", "")).split())
+        if max_chars is not None and len(text) > max_chars:
+            text = text[:max_chars].rsplit(" ", 1)[0] + " ..."
+        lines.append(f"[{i}] ({r.get('source', '?')}) {text}")
+    return "\n".join(lines)
+
+
+def _check_template(template: str) -> None:
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    unknown = fields - {"context", "question"}
+    if unknown:
+        raise ValueError(f"template fields must be {{context}} and/or {{question}}; unknown: {sorted(unknown)}")
+    if "question" not in fields:
+        raise ValueError("template must contain {question}")
+
+
+class QAPromptor(MapFunction):
+    """``QAPromptor({"template": ..., "system": ..., "max_context_chars": 600})`` or
+    ``QAPromptor("...{context}...{question}...")``. With ``"use_context": False`` the prompt has
+    the question only (the no-retrieval baseline)."""
+
+    def __init__(self, config: Mapping[str, Any] | str | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        cfg = {"template": config} if isinstance(config, str) else dict(config or {})
+        cfg.update(kwargs)
+        self.use_context = bool(cfg.get("use_context", True))
+        self.template = str(cfg.get("template") or (DEFAULT_TEMPLATE if self.use_context else NO_CONTEXT_TEMPLATE))
+        _check_template(self.template)
+        self.system = str(cfg.get("system", DEFAULT_SYSTEM))
+        limit = cfg.get("max_context_chars", 600)
+        self.max_context_chars = int(limit) if limit is not None else None
+
+    def user_message(self, record: Mapping[str, Any]) -> str:
+        context = format_context(record.get("results") or [], self.max_context_chars) if self.use_context else ""
+        return self.template.format(context=context, question=record["query"])
+
+    def execute(self, data: Any) -> Record:
+        record = as_record(data)
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": self.user_message(record)})
+        record["prompt"] = messages
+        return record
+
+
+class ChatPromptor(QAPromptor):
+    """Like QAPromptor, with earlier turns (``record["history"]``: chat messages) between the
+    system message and the question; ``max_history`` keeps the latest messages only."""
+
+    def __init__(self, config: Mapping[str, Any] | str | None = None, **kwargs: Any) -> None:
+        cfg = {"template": config} if isinstance(config, str) else dict(config or {})
+        cfg.update(kwargs)
+        self.max_history = int(cfg.pop("max_history", 6))
+        super().__init__(cfg)
+
+    def execute(self, data: Any) -> Record:
+        record = as_record(data)
+        history = [
+            {"role": str(m["role"]), "content": str(m["content"])}
+            for m in (record.get("history") or [])
+            if m.get("role") in ("user", "assistant")
+        ][-self.max_history :] if self.max_history > 0 else []
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.extend(history)
+        messages.append({"role": "user", "content": self.user_message(record)})
+        record["prompt"] = messages
+        return record
