@@ -16,6 +16,7 @@ from sage_client.errors import (
 )
 from sage_client.kv import AsyncKVClient, KVClient
 from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.memory_seed import LocalMemoryService, MeshMemoryService
 from sage_client.rag import *  # noqa: F403  (RAG and agent operators)
 from sage_client.rag import __all__ as _rag_all
 from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
@@ -36,7 +37,9 @@ __all__ = [
     "JobFailed",
     "JobHandle",
     "KVClient",
+    "LocalMemoryService",
     "MemoryClient",
+    "MeshMemoryService",
     "NotFound",
     "RemoteEnvironment",
     "ResourceExhausted",

@@ -152,6 +152,22 @@ def _stream_requests(collection: str, batches: Iterable[Points | Mapping[str, An
                                           durability=_DURABILITY[durability])
 
 
+class _Recorded:
+    """Iterates the caller's batches for gRPC and keeps the caller's own exception: gRPC would
+    report it only as a cancelled call."""
+
+    def __init__(self, requests: Iterator[vdb_pb2.UpsertStreamRequest]) -> None:
+        self._requests = requests
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[vdb_pb2.UpsertStreamRequest]:
+        try:
+            yield from self._requests
+        except Exception as exc:
+            self.error = exc
+            raise
+
+
 def _batches(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[Any] | None,
              documents: Sequence[Any] | None, batch_size: int | None) -> Iterator[Points]:
     array = None if vectors is None else np.ascontiguousarray(vectors, dtype=np.float32)
@@ -293,9 +309,12 @@ class VDBClient:
     def upsert_stream(self, collection: str, batches: Iterable[Points | Mapping[str, Any]], *,
                       durability: Durability = None) -> int:
         """Stream batches of points in one call (bulk load); acknowledged once, at the end."""
+        requests = _Recorded(_stream_requests(collection, batches, durability))
         try:
-            reply = self._ch.stream("UpsertStream", _stream_requests(collection, batches, durability))
+            reply = self._ch.stream("UpsertStream", iter(requests))
         except grpc.RpcError as exc:
+            if requests.error is not None:
+                raise requests.error from None
             raise from_rpc_error(exc) from None
         return int(reply.upserted_count)
 
@@ -394,18 +413,26 @@ class AsyncVDBClient:
     async def upsert_stream(self, collection: str,
                             batches: Iterable[Points | Mapping[str, Any]] | AsyncIterable[Points | Mapping[str, Any]],
                             *, durability: Durability = None) -> int:
+        failure: list[BaseException] = []
+
         async def requests() -> AsyncIterator[vdb_pb2.UpsertStreamRequest]:
-            if isinstance(batches, AsyncIterable):
-                async for batch in batches:
-                    for message in _stream_requests(collection, [batch], durability):
+            try:
+                if isinstance(batches, AsyncIterable):
+                    async for batch in batches:
+                        for message in _stream_requests(collection, [batch], durability):
+                            yield message
+                else:
+                    for message in _stream_requests(collection, batches, durability):
                         yield message
-            else:
-                for message in _stream_requests(collection, batches, durability):
-                    yield message
+            except Exception as exc:
+                failure.append(exc)
+                raise
 
         try:
             reply = await self._ch.stream("UpsertStream", requests())
         except grpc.RpcError as exc:
+            if failure:
+                raise failure[0] from None
             raise from_rpc_error(exc) from None
         return int(reply.upserted_count)
 

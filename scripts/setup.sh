@@ -24,3 +24,6 @@ fi
 
 echo "== npm: node tools (buf)"
 npm install --silent --no-audit --no-fund >/dev/null
+
+echo "== npm: the Node client's toolchain (clients/node: grpc-js, ts-proto, typescript)"
+(cd clients/node && npm install --silent --no-audit --no-fund >/dev/null)

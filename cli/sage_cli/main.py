@@ -6,6 +6,7 @@ import sys
 
 from sage_cli import (
     job_commands,
+    keys_commands,
     kv_commands,
     llm_commands,
     memory_commands,
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     mesh_commands.register(groups)
     kv_commands.register(groups)
     llm_commands.register(groups)
+    keys_commands.register(groups)
     job_commands.register(groups)
     memory_commands.register(groups)
     vdb_commands.register(groups)

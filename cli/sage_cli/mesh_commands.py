@@ -19,6 +19,8 @@ def register(groups: argparse._SubParsersAction) -> None:
             p.add_argument("--ephemeral-ports", action="store_true", help="pick free ports instead of the topology's")
             p.add_argument("--timeout", type=float, default=90.0)
             p.add_argument("--service", action="append", dest="services", help="start only these services")
+            p.add_argument("--set", action="append", dest="settings", metavar="SERVICE.KEY=VALUE",
+                           help="configuration for one service, e.g. --set llm.backend=mock")
         if name == "status":
             p.add_argument("--json", action="store_true")
         if name == "down":
@@ -26,13 +28,15 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from sage_deploy.launcher import Mesh
+    from sage_deploy.launcher import Mesh, parse_settings
     from sage_deploy.processes import StartError
 
     print(f"bringing the mesh up in {args.run_dir}/ ...")
     try:
-        endpoints = Mesh(args.run_dir, ephemeral=args.ephemeral_ports, services=args.services).up(args.timeout)
-    except (StartError, FileNotFoundError) as exc:
+        mesh = Mesh(args.run_dir, ephemeral=args.ephemeral_ports, services=args.services,
+                    settings=parse_settings(args.settings))
+        endpoints = mesh.up(args.timeout)
+    except (StartError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("mesh is up:")

@@ -68,7 +68,8 @@ def compose(t: Topology) -> dict:
                 },
                 "volumes": [f"{name}-data:/data"],
                 "depends_on": _healthy(*deps),
-                "healthcheck": {"test": ["CMD", "python", "-m", "sage_deploy.healthcheck", f"127.0.0.1:{svc.port}"],
+                "healthcheck": {"test": ["CMD", "python", "-m", "sage_deploy.healthcheck",
+                                         *(["--http"] if svc.http else []), f"127.0.0.1:{svc.port}"],
                                 "interval": "5s", "retries": 12},
             }
     services["envoy-sync"] = {

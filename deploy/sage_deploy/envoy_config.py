@@ -17,6 +17,7 @@ _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _GRPC_WEB = "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"
 _HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 
 
 def eds_path(eds_dir: Path, service: str) -> Path:
@@ -39,26 +40,59 @@ def _cluster(service: str, health_service: str, eds_dir: Path, http2: bool) -> d
         "outlier_detection": {"consecutive_5xx": 3, "consecutive_gateway_failure": 1,
                               "base_ejection_time": "5s", "interval": "1s"},
     }
+    check = {"timeout": "1s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
+             "healthy_threshold": 1}
     if http2:
         cluster["typed_extension_protocol_options"] = {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": _HTTP_OPTS, "explicit_http_config": {"http2_protocol_options": {}}}}
-        cluster["health_checks"] = [{
-            "timeout": "1s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
-            "healthy_threshold": 1, "grpc_health_check": {"service_name": health_service}}]
+        cluster["health_checks"] = [{**check, "grpc_health_check": {"service_name": health_service}}]
+    else:
+        # HTTP services (the gateway) answer /healthz: 200 serving, 503 draining.
+        cluster["health_checks"] = [{**check, "http_health_check": {"path": "/healthz"}}]
     return cluster
 
 
+def tls_transport_socket(cert_path: str, key_path: str) -> dict:
+    """Envoy terminates TLS with this certificate chain and private key (PEM files)."""
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": _TLS, "common_tls_context": {
+            "alpn_protocols": ["h2", "http/1.1"],
+            "tls_certificates": [{"certificate_chain": {"filename": cert_path},
+                                  "private_key": {"filename": key_path}}]}}}
+
+
 def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
-              http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1") -> dict:
+              http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1",
+              tls_cert: str = "", tls_key: str = "") -> dict:
     """``grpc_services`` maps a discovery name ("kv") to its full proto name ("sage.kv.v1.KVService");
-    ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services."""
+    ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services. With
+    ``tls_cert`` and ``tls_key`` (PEM paths) the listener speaks TLS."""
+    if bool(tls_cert) != bool(tls_key):
+        raise ValueError("TLS needs both a certificate and a private key path (tls_cert and tls_key)")
     routes = [{"match": {"prefix": f"/{full}/"}, "route": {"cluster": name, "timeout": "0s"}}
               for name, full in sorted(grpc_services.items())]
     routes += [{"match": {"prefix": prefix}, "route": {"cluster": name, "timeout": "0s"}}
                for prefix, name in http_routes]
     clusters = [_cluster(name, full, eds_dir, http2=True) for name, full in sorted(grpc_services.items())]
     clusters += [_cluster(name, "", eds_dir, http2=False) for _, name in http_routes]
+    chain: dict = {"filters": [{
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": _HCM,
+            "stat_prefix": "mesh",
+            "codec_type": "AUTO",
+            "stream_idle_timeout": "300s",
+            "route_config": {"name": "mesh", "virtual_hosts": [
+                {"name": "mesh", "domains": ["*"], "routes": routes}]},
+            "http_filters": [
+                {"name": "envoy.filters.http.grpc_web", "typed_config": {"@type": _GRPC_WEB}},
+                {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
+            ],
+        },
+    }]}
+    if tls_cert:
+        chain["transport_socket"] = tls_transport_socket(tls_cert, tls_key)
     return {
         "node": {"id": "sage-mesh-envoy", "cluster": "sage-mesh"},
         "admin": {"address": {"socket_address": {"address": host, "port_value": admin_port}}},
@@ -66,21 +100,7 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
             "listeners": [{
                 "name": "mesh",
                 "address": {"socket_address": {"address": host, "port_value": listen_port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": _HCM,
-                        "stat_prefix": "mesh",
-                        "codec_type": "AUTO",
-                        "stream_idle_timeout": "300s",
-                        "route_config": {"name": "mesh", "virtual_hosts": [
-                            {"name": "mesh", "domains": ["*"], "routes": routes}]},
-                        "http_filters": [
-                            {"name": "envoy.filters.http.grpc_web", "typed_config": {"@type": _GRPC_WEB}},
-                            {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
-                        ],
-                    },
-                }]}],
+                "filter_chains": [chain],
             }],
             "clusters": clusters,
         },

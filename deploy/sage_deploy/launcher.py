@@ -10,6 +10,7 @@ Envoy routes to it.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import time
@@ -34,13 +35,27 @@ class Endpoints:
     instances: dict[str, str]
 
 
+def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``["llm.backend=mock", ...]`` -> ``{"llm": {"backend": "mock"}}``."""
+    settings: dict[str, dict[str, str]] = {}
+    for item in items or ():
+        target, sep, value = item.partition("=")
+        service, dot, key = target.partition(".")
+        if not sep or not dot or not service or not key:
+            raise ValueError(f"--set {item!r}: expected SERVICE.KEY=VALUE, e.g. llm.backend=mock")
+        settings.setdefault(service, {})[key] = value
+    return settings
+
+
 class Mesh:
     def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
-                 services: list[str] | None = None, log=print) -> None:  # type: ignore[no-untyped-def]
+                 services: list[str] | None = None, settings: dict[str, dict[str, str]] | None = None,
+                 log=print) -> None:  # type: ignore[no-untyped-def]
         self.run_dir = Path(run_dir).resolve()
         self.topology = topology or load_topology()
         self.ephemeral = ephemeral
         self.only = services
+        self.settings = settings or {}  # per service: config key -> value, passed as SAGE_<KEY>
         self.log = log
         self.state_path = self.run_dir / "state.json"
 
@@ -117,6 +132,7 @@ class Mesh:
                     "SAGE_READY_FILE": str(ready),
                     "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
                     **svc.env,
+                    **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
                 }
                 proc = ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
                                       env=env, pid_path=self._pid_file(name), ready_file=ready).start()
@@ -135,17 +151,20 @@ class Mesh:
                                           "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
                            self.run_dir / "logs" / "envoy-sync.log", pid_path=self._pid_file("envoy-sync")).start()
         if not self._running("envoy"):
-            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes)
+            # TLS is terminated by Envoy when both PEM paths are given (SAGE_ENVOY_TLS_CERT / _KEY).
+            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
+                               tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
+                               tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
             config_path = self.run_dir / "envoy.yaml"
             write_atomic(config_path, config)
             proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
             infra.wait_port(proc, ports["envoy"])
             self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
-        self._wait_envoy_healthy(ports["envoy_admin"], grpc_services, timeout)
+        self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
                          etcd=etcd_addr, redis=redis_url, instances=instances)
 
-    def _wait_envoy_healthy(self, admin_port: int, clusters: dict[str, str], timeout: float) -> None:
+    def _wait_envoy_healthy(self, admin_port: int, clusters: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         pending = set(clusters)
         while pending and time.monotonic() < deadline:

@@ -1,8 +1,11 @@
-"""Every registered instance, read from etcd, with its gRPC health."""
+"""Every registered instance, read from etcd, with its health: gRPC health for gRPC services,
+``GET /healthz`` for HTTP ones (metadata ``protocol: http``, e.g. the gateway)."""
 from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 
 import aetcd
 import grpc
@@ -20,6 +23,22 @@ async def _health(address: str) -> str:
             return f"UNREACHABLE ({exc.code().name})"
 
 
+def _http_health(address: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=2) as reply:
+            return "SERVING" if reply.status == 200 else "NOT_SERVING"
+    except urllib.error.HTTPError:
+        return "NOT_SERVING"
+    except OSError as exc:
+        return f"UNREACHABLE ({exc})"
+
+
+async def _probe(row: dict) -> str:
+    if row["metadata"].get("protocol") == "http":
+        return await asyncio.to_thread(_http_health, row["address"])
+    return await _health(row["address"])
+
+
 async def _status(etcd: str) -> list[dict]:
     host, _, port = etcd.rpartition(":")
     client = aetcd.Client(host=host, port=int(port), timeout=3)
@@ -33,7 +52,7 @@ async def _status(etcd: str) -> list[dict]:
         info = json.loads(kv.value)
         rows.append({"service": service, "instance": instance, "address": info["address"],
                      "version": info.get("version", ""), "metadata": info.get("metadata", {})})
-    healths = await asyncio.gather(*(_health(r["address"]) for r in rows))
+    healths = await asyncio.gather(*(_probe(r) for r in rows))
     for row, health in zip(rows, healths, strict=True):
         row["health"] = health
     return sorted(rows, key=lambda r: (r["service"], r["instance"]))

@@ -111,10 +111,10 @@ def mesh_collection(ports: dict[str, int]) -> tuple[Any, str]:
 
 
 def gateway_turn(ports: dict[str, int], model: str) -> None:
-    port = next((p for name, p in ports.items() if name.startswith("gateway") and not name.endswith("metrics")), None)
-    if port is None:
+    if not any(name.startswith("gateway") for name in ports):
         print("gateway: not part of this mesh yet (no 'gateway' port in state.json); chat turn skipped")
         return
+    port = ports["envoy"]  # the front door: Envoy routes /v1/* to the gateway instances
     try:
         from openai import OpenAI
     except ImportError:
@@ -125,7 +125,7 @@ def gateway_turn(ports: dict[str, int], model: str) -> None:
     reply = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": question}], max_tokens=48, temperature=0
     )
-    print(f"gateway (openai SDK, http://127.0.0.1:{port}/v1)\n  user: {question}\n  assistant: {reply.choices[0].message.content}")
+    print(f"gateway through Envoy (openai SDK, http://127.0.0.1:{port}/v1)\n  user: {question}\n  assistant: {reply.choices[0].message.content}")
 
 
 def main() -> None:

@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from sage_client import JobClient, KVClient
+from sage_client import JobClient, KVClient, VDBClient
 from sage_deploy.processes import pid_alive
+from sage_deploy.topology import load_topology
 
 
 def _sage(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +24,7 @@ def _pids(run_dir: Path) -> dict[str, int]:
 
 def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports")
+    up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports", "--set", "llm.backend=mock")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "stop it with: sage mesh down" in up.stdout
@@ -35,19 +36,21 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
         assert client.get("via-envoy") == b"yes"
 
         pids = _pids(run_dir)
-        assert {"etcd", "redis", "kv-0", "envoy", "envoy-sync"} <= pids.keys()
+        assert {"etcd", "redis", "kv-0", "gateway-0", "envoy", "envoy-sync"} <= pids.keys()
         again = _sage("mesh", "up", "--run-dir", str(run_dir))
         assert again.returncode == 0, again.stderr
         assert _pids(run_dir) == pids  # nothing started twice
 
         status = _sage("mesh", "status", "--run-dir", str(run_dir), "--json")
         rows = json.loads(status.stdout)
-        assert sorted((r["service"], r["health"]) for r in rows) == [
-            ("kernel", "SERVING"),
-            ("kv", "SERVING"),
-        ]
+        services = sorted(s.name for s in load_topology().services)
+        assert sorted((r["service"], r["health"]) for r in rows) == [(name, "SERVING") for name in services]
         with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
             assert list(jobs.list()) == []
+        with VDBClient(address=envoy) as vdb:  # the VDB service is routed by Envoy too
+            vdb.create_collection("via-envoy", 2, metric="l2", index="flat")
+            vdb.upsert("via-envoy", ["a"], [[1.0, 2.0]])
+            assert vdb.search("via-envoy", [1.0, 2.0], top_k=1)[0].ids == ["a"]
 
         os.kill(pids["kv-0"], signal.SIGKILL)  # leaves a stale pid file behind
         time.sleep(0.2)

@@ -32,7 +32,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
         mock_tokens_per_s=TOKENS_PER_S,
         mock_context_length=64,
         max_batch_size=2,
-        max_queue=1,
+        max_queue=0,  # two running requests fill the engine: the third is refused at once
         embeddings="true",
     )
     yield proc
@@ -101,20 +101,17 @@ def _hold_slot(client: LLMClient, started: threading.Event, stop: threading.Even
 def test_full_queue_is_resource_exhausted_and_cancel_frees_the_engine(client: LLMClient) -> None:
     stop = threading.Event()
     holders = []
-    for _ in range(2):  # max_batch_size=2: both slots busy
+    for _ in range(2):  # max_batch_size=2, max_queue=0: both slots busy, no queue place
         started = threading.Event()
         t = threading.Thread(target=_hold_slot, args=(client, started, stop))
         t.start()
-        assert started.wait(5)
+        assert started.wait(10)
         holders.append(t)
-    waiter = threading.Thread(target=lambda: client.generate("queued", max_tokens=1))
-    waiter.start()  # takes the single queue place
-    time.sleep(0.5)
-    with pytest.raises(ResourceExhausted):
+    with pytest.raises(ResourceExhausted, match="queue is full"):
         client.generate("one too many", max_tokens=1)
     stop.set()
-    for t in [*holders, waiter]:
-        t.join(5)
+    for t in holders:
+        t.join(10)
     # The cancelled 5000-token requests no longer occupy the engine: a new one runs at once.
     start = time.perf_counter()
     client.generate("after", max_tokens=2)

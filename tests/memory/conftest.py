@@ -5,7 +5,6 @@ VDB is ``sage_vdb`` when installed, else the stand-in over ``sage_native`` in th
 """
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from sage_client.memory import MemoryClient
 from tests.conftest import ServiceProcess, spawn_service
 
-VDB_MODULE = "sage_vdb" if importlib.util.find_spec("sage_vdb") else "tests.memory.vdb_standin"
+VDB_MODULE = "sage_vdb"
 DIM = 384
 
 

@@ -10,6 +10,8 @@ import pytest
 from sage_client import LocalEnvironment, MapFunction, SinkFunction
 from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory_local import LocalMemory
+from sage_client.memory_seed import LocalMemoryService
+from sage_client.services import resolve_seed_service
 from tests.memory.conftest import unit_vectors
 
 pytest.importorskip("sage_native")
@@ -53,7 +55,7 @@ def test_bad_vector_names_the_field(local: LocalMemory) -> None:
 
 class Remember(MapFunction):
     def execute(self, data: str) -> str:
-        return self.call_service["memory_service"].store_memory("chat", data)["id"]
+        return self.call_service("memory_service").store_memory("chat", data)["id"]
 
 
 class Recall(SinkFunction):
@@ -69,11 +71,17 @@ class Recall(SinkFunction):
             self.out.append(hits[0]["content"])
 
 
-def test_pipeline_stores_and_searches_with_the_model_in_process() -> None:
+@pytest.mark.slow  # loads torch and the embedding model in the test process
+def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("sage_llm")
+    for var in ("SAGE_ETCD_ENDPOINTS", "SAGE_MEMORY_ADDR"):
+        monkeypatch.delenv(var, raising=False)
+    resolved = resolve_seed_service("memory_service")
+    assert isinstance(resolved, LocalMemoryService)
+    resolved.close()
     env = LocalEnvironment("memory-local")
-    env.register_service("memory_service", LocalMemory)
     out: list[str] = []
     env.from_batch(["Alice likes green tea", "The train leaves at nine"]).map(Remember).sink(Recall, out)
     env.submit(autostop=True)
     assert out[-1] == "Alice likes green tea"
+

@@ -1,6 +1,8 @@
 """The memory service end to end: store, get, list, search, delete over real KV, VDB and LLM."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import grpc
@@ -8,6 +10,8 @@ import pytest
 
 from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory import AsyncMemoryClient, MemoryClient
+from sage_client.memory_seed import MeshMemoryService
+from sage_client.services import resolve_seed_service
 from tests.conftest import ServiceProcess
 from tests.memory.conftest import DIM, unit_vectors
 
@@ -149,3 +153,35 @@ def test_foreign_page_token_is_invalid_argument(memory_service: ServiceProcess) 
 def test_unknown_memory_is_not_found(memory: MemoryClient) -> None:
     with pytest.raises(NotFound, match="not found"):
         memory.get_memory("0" * 32)
+
+
+def test_seed_name_goes_to_the_memory_service_when_a_mesh_is_configured(
+        memory_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGE_MEMORY_ADDR", memory_service.address)
+    memory = resolve_seed_service("memory_service")
+    assert isinstance(memory, MeshMemoryService)
+    try:
+        v = unit_vectors(1, seed=23)[0]
+        stored = memory.process().store_memory("seed", "over the mesh", vector=v)
+        assert memory.get_memory(stored["id"])["content"] == "over the mesh"
+        assert memory.search_memories(v, session_id="seed", top_k=1)[0]["id"] == stored["id"]
+    finally:
+        memory.close()
+
+
+def _sage(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_stores_and_searches(memory_service: ServiceProcess) -> None:
+    sid = session()
+    stored = _sage("memory", "--address", memory_service.address, "store", sid, "Carol collects old maps",
+                   "--metadata", '{"topic": "hobby"}')
+    assert stored.returncode == 0, stored.stderr
+    memory_id = stored.stdout.strip()
+    found = _sage("memory", "--address", memory_service.address, "search", "Who likes maps?", "--session", sid,
+                  "-k", "1")
+    assert found.returncode == 0, found.stderr
+    assert memory_id in found.stdout and "Carol collects old maps" in found.stdout
+    bad = _sage("memory", "--address", memory_service.address, "search", "q", "--where", "[1]")
+    assert bad.returncode != 0 and "must be a JSON object" in bad.stderr

@@ -5,6 +5,8 @@ Nothing here downloads: HF_HUB_OFFLINE is forced on before transformers is impor
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import logging
 import os
@@ -66,11 +68,19 @@ def gguf_cache_dir(path: Path) -> Path:
     """Where the Hugging Face form of a .gguf file is kept once converted.
 
     Converting GGUF (parsing its vocabulary, dequantizing every tensor) takes tens of seconds on
-    a small CPU; loading the converted folder takes about one. The key changes with the file.
+    a small CPU; loading the converted folder takes about one. The key is the file's content
+    (hashing ~100 MB takes a fraction of a second), so every copy of the same file shares one.
     """
     root = Path(os.environ.get("SAGE_MODEL_CACHE") or Path.home() / ".cache" / "sage-mesh" / "gguf")
     stat = path.stat()
-    return root / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}"
+    return root / f"{path.stem}-{_content_digest(str(path), stat.st_size, stat.st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _content_digest(path: str, size: int, mtime_ns: int) -> str:
+    # size and mtime are part of the cache key only so that a rewritten file is hashed again
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 def _converted(path: Path) -> Path | None:

@@ -100,6 +100,15 @@ class MemoryStore:
             request.where.CopyFrom(_struct(where))
         await self.deps.call("vdb", "DeletePoints", request)
 
+    async def _upsert(self, request: vdb_pb2.UpsertRequest) -> None:
+        try:
+            await self.deps.call("vdb", "Upsert", request, passthrough=(NotFound,))
+        except NotFound:
+            # The VDB lost the collection (restarted empty): create it and write again.
+            self.deps.collection_ready = False
+            await self.deps.ensure_collection()
+            await self.deps.call("vdb", "Upsert", request)
+
     # -- RPC bodies -----------------------------------------------------------
     async def store(self, session_id: str, content: str, metadata: common_pb2.Metadata, vector: bytes,
                     idempotency_key: str) -> memory_pb2.Memory:
@@ -120,16 +129,14 @@ class MemoryStore:
         point_meta.fields[CREATED_FIELD].int_value = created_ms
         points = vdb_pb2.Points(ids=[mid], vectors=packed, metadatas=[point_meta])
         upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
-        try:
-            await self.deps.call("vdb", "Upsert", upsert, passthrough=(NotFound,))
-        except NotFound:
-            # The VDB lost the collection (restarted empty): create it and write again.
-            self.deps.collection_ready = False
-            await self.deps.ensure_collection()
-            await self.deps.call("vdb", "Upsert", upsert)
         entry = records.session_entry_key(session_id, created_ms, mid)
+        # Vector and index entry are both invisible until the commit, so they go in parallel.
+        written = await asyncio.gather(self._upsert(upsert), self.deps.call("kv", "Put", kv_pb2.PutRequest(
+            namespace=self.ns, key=entry, value=mid.encode())), return_exceptions=True)
         try:
-            await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=entry, value=mid.encode()))
+            for outcome in written:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=records.record_key(mid),
                                                                 value=memory.SerializeToString(), expected_version=0),
                                  idempotent=False, passthrough=(FailedPrecondition,))

@@ -1,0 +1,368 @@
+"""The gateway as a raw ASGI app: routing, auth, rate limits, CORS, request ids and the
+OpenAI endpoints. Shapes are in ``protocol.py``; the chat work is the pipeline's."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from sage_client.channels import AsyncServiceChannels
+from sage_client.errors import SageError
+from sage_gateway import protocol
+from sage_gateway.asgi_io import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_event,
+    send_response,
+    start_event_stream,
+    wait_disconnect,
+)
+from sage_gateway.auth import Authenticator, Principal
+from sage_gateway.chat_pipeline import ChatPipeline, Event, Turn
+from sage_gateway.config import GatewayConfig
+from sage_gateway.errors import (
+    GatewayError,
+    forbidden,
+    from_sage_error,
+    from_validation_error,
+    not_found,
+)
+from sage_gateway.openapi import openapi_document
+from sage_gateway.ratelimit import RateLimiter
+from sage_gateway.responses import ChunkWriter, chat_completion, text_completion
+from sage_gateway.sessions import Session, SessionIndex
+from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
+
+log = logging.getLogger("sage.gateway")
+REQUESTS = Counter("sage_gateway_requests_total", "HTTP requests handled", ["route", "status"])
+LATENCY = Histogram("sage_gateway_request_seconds", "time to the response head", ["route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+_DONE = b"[DONE]"
+
+
+@dataclass
+class Request:
+    scope: Scope
+    receive: Receive
+    send: Send
+    request_id: str
+    headers: dict[str, str]
+    path: str
+    method: str
+
+
+@dataclass
+class Dependencies:
+    pipeline: ChatPipeline
+    authenticator: Authenticator
+    limiter: RateLimiter
+    sessions: SessionIndex
+    llm: AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]
+
+
+Handler = Callable[[Request, Principal, dict[str, str]], Awaitable[None]]
+
+
+def parse(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise GatewayError(400, "the request body must be a JSON object", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+class GatewayApp:
+    def __init__(self, config: GatewayConfig, deps: Dependencies | None = None,
+                 on_startup: Callable[[], Awaitable[Dependencies]] | None = None,
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.config = config
+        self.deps = deps
+        self.draining = False
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+        self._cors = set(config.cors_origins)
+        self._openapi = orjson.dumps(openapi_document())
+        self._routes: dict[tuple[str, str], tuple[str, Handler]] = {
+            ("POST", "/v1/chat/completions"): ("chat", self.chat_completions),
+            ("POST", "/v1/completions"): ("completions", self.completions),
+            ("POST", "/v1/embeddings"): ("embeddings", self.embeddings),
+            ("GET", "/v1/models"): ("models", self.models),
+            ("GET", "/v1/sessions"): ("sessions", self.list_sessions),
+            ("POST", "/v1/sessions/cleanup"): ("sessions_cleanup", self.cleanup_sessions),
+        }
+
+    # -- ASGI entry -------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request = Request(scope, receive, send, request_id, headers, scope["path"], scope["method"])
+        base = {"x-request-id": request_id, **self._cors_headers(headers.get("origin"))}
+        started = time.perf_counter()
+        route = "other"
+        status = 200
+        try:
+            route, status = await self._dispatch(request, base)
+        except GatewayError as exc:
+            status = exc.status
+            await send_response(send, exc.status, exc.body(), {**base, **exc.headers})
+        except BodyTooLarge:
+            status = 413
+            err = GatewayError(413, "the request body is larger than 16 MiB", code="body_too_large")
+            await send_response(send, 413, err.body(), base)
+        except asyncio.CancelledError:
+            status = 499
+            raise
+        except Exception as exc:  # noqa: BLE001 - the client always gets OpenAI's envelope
+            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            status = 500
+            err = GatewayError(500, f"internal error ({type(exc).__name__}); request id {request_id}", "server_error")
+            await send_response(send, 500, err.body(), base)
+        finally:
+            REQUESTS.labels(route, str(status)).inc()
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        self.deps = await self._on_startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._on_shutdown is not None:
+                    await self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _cors_headers(self, origin: str | None) -> dict[str, str]:
+        if not origin or not self._cors or not ({origin, "*"} & self._cors):
+            return {}
+        return {"access-control-allow-origin": origin, "vary": "Origin",
+                "access-control-expose-headers": "x-request-id, retry-after, x-ratelimit-remaining-requests, "
+                                                 "x-ratelimit-remaining-tokens"}
+
+    async def _dispatch(self, req: Request, base: dict[str, str]) -> tuple[str, int]:
+        path, method = req.path.rstrip("/") or "/", req.method
+        if method == "OPTIONS":
+            if "access-control-allow-origin" not in base:
+                raise GatewayError(403, "this origin is not allowed (cors_origins)", "permission_error")
+            await send_response(req.send, 204, b"", {**base, "access-control-allow-methods": "GET, POST, DELETE",
+                                                     "access-control-allow-headers": "authorization, content-type, "
+                                                     "x-session-id, x-request-id", "access-control-max-age": "600"})
+            return "preflight", 204
+        if path == "/healthz":
+            ok = not self.draining and self.deps is not None
+            await send_response(req.send, 200 if ok else 503, b"ok" if ok else b"draining", base, "text/plain")
+            return "healthz", 200 if ok else 503
+        if path == "/metrics":
+            await send_response(req.send, 200, generate_latest(), base, CONTENT_TYPE_LATEST)
+            return "metrics", 200
+        if path == "/openapi.json":
+            await send_response(req.send, 200, self._openapi, base)
+            return "openapi", 200
+        entry = self._routes.get((method, path))
+        session_id = None
+        if entry is None and path.startswith("/v1/sessions/") and path.count("/") == 3:
+            session_id = path.rsplit("/", 1)[1]
+            if method == "GET":
+                entry = ("session", self.get_session)
+            elif method == "DELETE":
+                entry = ("session_delete", self.delete_session)
+        if entry is None:
+            known = {p for _, p in self._routes}
+            if path in known or session_id is not None:
+                raise GatewayError(405, f"{method} is not allowed on {path}", code="method_not_allowed")
+            raise not_found(f"no route {method} {path}; see /openapi.json")
+        if self.deps is None or self.draining:
+            raise GatewayError(503, "the gateway is starting or shutting down; retry", "server_error",
+                               code="unavailable", headers={"retry-after": "1"})
+        route, handler = entry
+        who = await self.deps.authenticator.authenticate(req.headers.get("authorization"))
+        if session_id is not None:
+            req.scope["session_id"] = session_id
+        limits = await self.deps.limiter.admit(who) if route in ("chat", "completions", "embeddings") else {}
+        await handler(req, who, {**base, **limits})
+        return route, 200
+
+    # -- chat and completions ---------------------------------------------------------------
+    async def chat_completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        body: protocol.ChatCompletionRequest = parse(protocol.ChatCompletionRequest, await read_body(req.receive))
+        session_id = body.session_id or req.headers.get("x-session-id") or None
+        if session_id is not None and not _valid_session_id(session_id):
+            raise GatewayError(400, "x-session-id must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+                               param="session_id", code="invalid_value")
+        if body.memory and not self.config.memory_enabled:
+            raise GatewayError(400, "memory is not enabled on this gateway (memory_enabled: false); "
+                               "send `memory: false`", param="memory", code="memory_disabled")
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        turn = self._turn(who, body, messages=messages, session_id=session_id, memory=bool(body.memory))
+        await self._serve(req, who, headers, turn, body, chat=True)
+
+    async def completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        body: protocol.CompletionRequest = parse(protocol.CompletionRequest, await read_body(req.receive))
+        prompt = body.prompt if isinstance(body.prompt, str) else None
+        if prompt is None:
+            if len(body.prompt) != 1:
+                raise GatewayError(400, "prompt: exactly one prompt per request is served", param="prompt",
+                                   code="invalid_value")
+            prompt = body.prompt[0]
+        turn = self._turn(who, body, prompt=prompt)
+        await self._serve(req, who, headers, turn, body, chat=False, echo=prompt if body.echo else "")
+
+    def _turn(self, who: Principal, body: protocol.SamplingFields, **fields: Any) -> Turn:
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Event] = asyncio.Queue()
+
+        def emit(event: Event) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+        turn = Turn(owner=who.user, model=getattr(body, "model", "") or self.config.default_model,
+                    sampling=body.sampling(), emit=emit, stream=body.stream, **fields)
+        turn.events = events  # type: ignore[attr-defined]
+        return turn
+
+    async def _serve(self, req: Request, who: Principal, headers: dict[str, str], turn: Turn,
+                     body: protocol.SamplingFields, *, chat: bool, echo: str = "") -> None:
+        assert self.deps is not None
+        events: asyncio.Queue[Event] = turn.events  # type: ignore[attr-defined]
+        watcher = asyncio.create_task(wait_disconnect(req.receive, turn.cancelled.set))
+        self.deps.pipeline.submit(turn)
+        try:
+            if body.stream:
+                await self._stream(req, headers, turn, events, chat, body)
+            else:
+                while True:
+                    kind, value = await events.get()
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        break
+                reply = chat_completion(turn) if chat else text_completion(turn, echo)
+                await send_response(req.send, 200, reply, headers)
+        finally:
+            turn.cancelled.set()  # whatever ends this handler ends the generation too
+            watcher.cancel()
+        await self.deps.limiter.charge(who, turn.usage.get("total_tokens", 0))
+
+    async def _stream(self, req: Request, headers: dict[str, str], turn: Turn, events: asyncio.Queue[Event],
+                      chat: bool, body: protocol.SamplingFields) -> None:
+        kind, value = await events.get()
+        if kind == "error":
+            raise value  # nothing sent yet: a proper HTTP status
+        writer = ChunkWriter(turn, chat)
+        await start_event_stream(req.send, headers)
+        while True:
+            if kind == "delta":
+                await send_event(req.send, writer.delta(value))
+            elif kind == "done":
+                await send_event(req.send, writer.finish())
+                if body.stream_options is not None and body.stream_options.include_usage:
+                    await send_event(req.send, writer.usage())
+                await send_event(req.send, _DONE, more=False)
+                return
+            else:  # an error after the stream began: OpenAI's envelope as the last event
+                await send_event(req.send, value.body(), more=False)
+                return
+            kind, value = await events.get()
+
+    # -- embeddings and models --------------------------------------------------------------
+    async def embeddings(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        body: protocol.EmbeddingRequest = parse(protocol.EmbeddingRequest, await read_body(req.receive))
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        try:
+            reply = await self.deps.llm.call("Embed", llm_pb2.EmbedRequest(model=body.model, texts=texts),
+                                             idempotent=True)
+        except SageError as exc:
+            raise from_sage_error(exc) from None
+        vectors = np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64.b64encode(v.tobytes()).decode() if body.encoding_format == "base64" else v}
+                for i, v in enumerate(vectors)]
+        tokens = sum(len(t.split()) for t in texts)
+        out = orjson.dumps({"object": "list", "data": data, "model": reply.model or body.model,
+                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+                           option=orjson.OPT_SERIALIZE_NUMPY)
+        await self.deps.limiter.charge(who, tokens)
+        await send_response(req.send, 200, out, headers)
+
+    async def models(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        try:
+            reply = await self.deps.llm.call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
+        except SageError as exc:
+            raise from_sage_error(exc) from None
+        data = [{"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"} for m in reply.models]
+        await send_response(req.send, 200, orjson.dumps({"object": "list", "data": data}), headers)
+
+    # -- sessions ---------------------------------------------------------------------------
+    async def list_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        sessions = await self.deps.sessions.list(None if who.admin else who.user)
+        await send_response(req.send, 200, orjson.dumps({"object": "list", "data": [s.summary() for s in sessions]}),
+                            headers)
+
+    async def _session(self, req: Request, who: Principal) -> Session:
+        assert self.deps is not None
+        session_id = req.scope["session_id"]
+        session = await self.deps.sessions.find(who.user, session_id)
+        if session is None and who.admin:
+            session = await self.deps.sessions.find(None, session_id)
+        if session is None:
+            raise not_found(f"no session {session_id!r} for this key", param="session_id")
+        return session
+
+    async def get_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        session = await self._session(req, who)
+        await send_response(req.send, 200, orjson.dumps({**session.summary(), "history": session.history}), headers)
+
+    async def delete_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        session = await self._session(req, who)
+        await self.deps.sessions.delete(session)
+        await send_response(req.send, 200, orjson.dumps({"id": session.id, "object": "session", "deleted": True}),
+                            headers)
+
+    async def cleanup_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        require_admin(who)
+        deleted = await self.deps.sessions.cleanup(None)
+        await send_response(req.send, 200, orjson.dumps({"deleted": deleted}), headers)
+
+
+def _valid_session_id(value: str) -> bool:
+    return 0 < len(value) <= 128 and all(c.isalnum() or c in "._:-" for c in value) and value.isascii()
+
+
+def require_admin(who: Principal) -> None:
+    if not who.admin:
+        raise forbidden("this needs an admin key or a token with the `admin` scope")
+

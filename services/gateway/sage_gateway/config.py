@@ -1,0 +1,25 @@
+"""Gateway settings: the shared service settings plus auth, limits, sessions and CORS."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from sage_runtime.config import ServiceConfig
+
+
+class GatewayConfig(ServiceConfig):
+    redis_url: str = Field(default="", description="shared rate-limit counters; empty keeps them in this process")
+    require_auth: bool = Field(default=True, description="false accepts anonymous requests (local development)")
+    jwt_hs256_secret: str = Field(default="", description="secret of HS256 bearer tokens; empty disables HS256")
+    jwt_rs256_public_key: str = Field(default="", description="PEM text or a path to it; empty disables RS256")
+    jwt_audience: str = Field(default="", description="required `aud` of bearer tokens; empty skips the check")
+    key_cache_s: float = Field(default=5.0, ge=0.0, le=3600.0, description="how long a looked-up API key is trusted")
+    default_rpm: int = Field(default=0, ge=0, description="requests per minute of keys without their own limit; 0 = none")
+    default_tpm: int = Field(default=0, ge=0, description="tokens per minute of keys without their own limit; 0 = none")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
+    session_ttl_s: float = Field(default=86400.0, gt=0.0, description="a session idle this long is expired")
+    session_history_turns: int = Field(default=20, ge=0, le=1000, description="past messages put in the prompt")
+    memory_enabled: bool = Field(default=True, description="false refuses `memory: true` (a mesh without Memory)")
+    memory_top_k: int = Field(default=3, ge=1, le=100)
+    pipeline_workers: int = Field(default=64, ge=1, le=1024, description="chat requests served at once")
+    llm_timeout_s: float = Field(default=300.0, gt=0.0)
+    default_model: str = ""

@@ -1,0 +1,119 @@
+"""Conversation sessions kept in the KV service (namespace ``gateway-sessions``).
+
+With KV's Redis backend every gateway instance reads and writes the same sessions, so any
+instance can serve any turn of a conversation. A session is stored under
+``<owner>/<session id>``; the owner is the authenticated user, which is how one key never sees
+another's sessions. Appends are compare-and-set on the entry's version, so two instances
+writing one session at once both land.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import quote
+
+import orjson
+
+from sage_client import AsyncKVClient, FailedPrecondition, KVClient, NotFound
+
+NAMESPACE = "gateway-sessions"
+_CAS_ATTEMPTS = 8
+
+
+def session_key(owner: str, session_id: str) -> str:
+    return f"{quote(owner, safe='')}/{session_id}"
+
+
+@dataclass
+class Session:
+    id: str
+    owner: str
+    memory: bool = False
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Session:
+        return cls(**orjson.loads(raw))
+
+    def expired(self, ttl_s: float, now: float | None = None) -> bool:
+        return (now or time.time()) - self.updated_at > ttl_s
+
+    def summary(self) -> dict[str, object]:
+        return {"id": self.id, "owner": self.owner, "messages": len(self.history), "memory": self.memory,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+class SessionWriter:
+    """Blocking reads and appends, used by the chat pipeline's steps (which run in threads)."""
+
+    def __init__(self, kv: KVClient, ttl_s: float) -> None:
+        self._kv = kv
+        self._ttl_s = ttl_s
+
+    def load(self, owner: str, session_id: str) -> Session | None:
+        try:
+            session = Session.from_json(self._kv.get(session_key(owner, session_id), namespace=NAMESPACE))
+        except NotFound:
+            return None
+        return None if session.expired(self._ttl_s) else session
+
+    def append(self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool) -> Session:
+        key = session_key(owner, session_id)
+        for _ in range(_CAS_ATTEMPTS):
+            try:
+                entry = self._kv.get_entry(key, namespace=NAMESPACE)
+                session, version = Session.from_json(entry.value), entry.version
+                if session.expired(self._ttl_s):
+                    session = Session(session_id, owner, memory)
+            except NotFound:
+                session, version = Session(session_id, owner, memory), 0
+            session.history.extend(messages)
+            session.memory = session.memory or memory
+            session.updated_at = time.time()
+            try:
+                self._kv.put(key, session.to_json(), expected_version=version, namespace=NAMESPACE)
+                return session
+            except FailedPrecondition:
+                continue  # another instance wrote this session meanwhile: re-read and append again
+        raise FailedPrecondition(f"session {session_id!r} is being written too often to append to it")
+
+
+class SessionIndex:
+    """The async side: list, read, delete and expire sessions for the HTTP endpoints."""
+
+    def __init__(self, kv: AsyncKVClient, ttl_s: float) -> None:
+        self._kv = kv
+        self._ttl_s = ttl_s
+
+    async def list(self, owner: str | None) -> list[Session]:
+        prefix = "" if owner is None else quote(owner, safe="") + "/"
+        sessions = [Session.from_json(e.value) async for e in self._kv.scan(prefix, namespace=NAMESPACE)]
+        return sorted((s for s in sessions if not s.expired(self._ttl_s)), key=lambda s: s.updated_at, reverse=True)
+
+    async def find(self, owner: str | None, session_id: str) -> Session | None:
+        """The live session ``session_id`` of ``owner`` (any owner's when ``owner`` is None: admins)."""
+        if owner is not None:
+            try:
+                session = Session.from_json(await self._kv.get(session_key(owner, session_id), namespace=NAMESPACE))
+            except NotFound:
+                return None
+            return None if session.expired(self._ttl_s) else session
+        return next((s for s in await self.list(None) if s.id == session_id), None)
+
+    async def delete(self, session: Session) -> None:
+        await self._kv.delete(session_key(session.owner, session.id), allow_missing=True, namespace=NAMESPACE)
+
+    async def cleanup(self, owner: str | None) -> int:
+        """Delete the sessions idle longer than the TTL; how many were deleted."""
+        prefix = "" if owner is None else quote(owner, safe="") + "/"
+        now = time.time()
+        expired = [e.key async for e in self._kv.scan(prefix, namespace=NAMESPACE)
+                   if Session.from_json(e.value).expired(self._ttl_s, now)]
+        for key in expired:
+            await self._kv.delete(key, allow_missing=True, namespace=NAMESPACE)
+        return len(expired)
