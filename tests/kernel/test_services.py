@@ -3,6 +3,7 @@ import time
 import pytest
 
 from sage_client import LocalEnvironment, MapFunction, ServiceNotFoundError, set_remote_resolver
+from sage_client.dataflow import services as services_module
 
 from .conftest import Collect
 
@@ -64,6 +65,9 @@ def test_unknown_service_names_the_registered_ones(env: LocalEnvironment) -> Non
         env.submit(autostop=True)
 
 
+_installed_resolver = services_module._remote_resolver
+
+
 def test_remote_resolver_is_the_fallback(env: LocalEnvironment) -> None:
     asked: list[str] = []
 
@@ -77,7 +81,7 @@ def test_remote_resolver_is_the_fallback(env: LocalEnvironment) -> None:
         env.from_batch([1, 2]).map(UsesService).sink(Collect, out)
         env.submit(autostop=True)
     finally:
-        set_remote_resolver(None)
+        set_remote_resolver(_installed_resolver)  # put back the one sage_client installs (seed names)
     assert out == [10, 20]
     assert asked == ["doubler"]  # resolved once, then cached for the job
 
@@ -90,7 +94,7 @@ def test_local_service_shadows_remote(env: LocalEnvironment) -> None:
         env.from_batch([1]).map(UsesService).sink(Collect, out)
         env.submit(autostop=True)
     finally:
-        set_remote_resolver(None)
+        set_remote_resolver(_installed_resolver)  # put back the one sage_client installs (seed names)
     assert out == [2]
 
 
