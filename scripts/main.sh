@@ -16,6 +16,4 @@ echo "== an API key for the gateway"
 SAGE_GATEWAY_KEY="$(sage keys create --user demo --name main-job | tail -n 1)"
 export SAGE_GATEWAY_KEY
 echo "== RAG over the mesh"
-python3 examples/rag/main_job.py --run-dir run
-echo
-echo "The mesh is still running (logs in run/logs/). Stop it with: sage mesh down --run-dir run"
+python3 examples/rag/main_job.py --run-dir run  # ends with the line saying how to stop the mesh
