@@ -47,6 +47,28 @@ def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
     return settings
 
 
+def _lost_port_race(proc: ManagedProcess) -> bool:
+    """A free port picked for ``--ephemeral-ports`` can be taken by another process before ours binds it."""
+    tail = proc.tail(40).lower()
+    return "address already in use" in tail or "failed to bind" in tail or "cannot bind" in tail
+
+
+def _envoy_live(proc: ManagedProcess, admin_port: int, timeout: float) -> bool:
+    """True once this Envoy answers LIVE on its admin port; False if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.proc is not None and proc.proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=1) as reply:
+                if reply.status == 200 and proc.proc is not None and proc.proc.poll() is None:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 class Mesh:
     def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
                  services: list[str] | None = None, settings: dict[str, dict[str, str]] | None = None,
@@ -75,6 +97,28 @@ class Mesh:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
         return ports
+
+    def _save_ports(self, ports: dict[str, int]) -> None:
+        self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
+
+    def _spawn(self, svc: ServiceDef, i: int, ports: dict[str, int], etcd_addr: str, redis_url: str) -> ManagedProcess:
+        name = f"{svc.name}-{i}"
+        ready = self.run_dir / "ready" / f"{name}.json"
+        ready.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "SAGE_HOST": "127.0.0.1",
+            "SAGE_PORT": str(ports[name]),
+            "SAGE_METRICS_PORT": str(ports[f"{name}-metrics"]),
+            "SAGE_INSTANCE_ID": f"{name}-{secrets.token_hex(3)}",
+            "SAGE_ETCD_ENDPOINTS": etcd_addr,
+            "SAGE_REDIS_URL": redis_url,
+            "SAGE_READY_FILE": str(ready),
+            "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
+            **svc.env,
+            **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
+        }
+        return ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
+                              env=env, pid_path=self._pid_file(name), ready_file=ready).start()
 
     def _services(self) -> list[ServiceDef]:
         return [s for s in self.topology.services if self.only is None or s.name in self.only]
@@ -113,7 +157,7 @@ class Mesh:
             self.log(f"  redis     started on 127.0.0.1:{ports['redis']}")
 
         instances: dict[str, str] = {}
-        starting: list[tuple[str, ManagedProcess]] = []
+        starting: list[tuple[ServiceDef, int, ManagedProcess]] = []
         for svc in self._services():
             for i in range(svc.replicas):
                 name = f"{svc.name}-{i}"
@@ -121,24 +165,20 @@ class Mesh:
                 if self._running(name) and ready.exists():
                     instances[name] = json.loads(ready.read_text())["address"]
                     continue
-                ready.parent.mkdir(parents=True, exist_ok=True)
-                env = {
-                    "SAGE_HOST": "127.0.0.1",
-                    "SAGE_PORT": str(ports[name]),
-                    "SAGE_METRICS_PORT": str(ports[f"{name}-metrics"]),
-                    "SAGE_INSTANCE_ID": f"{name}-{secrets.token_hex(3)}",
-                    "SAGE_ETCD_ENDPOINTS": etcd_addr,
-                    "SAGE_REDIS_URL": redis_url,
-                    "SAGE_READY_FILE": str(ready),
-                    "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
-                    **svc.env,
-                    **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
-                }
-                proc = ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
-                                      env=env, pid_path=self._pid_file(name), ready_file=ready).start()
-                starting.append((name, proc))
-        for name, proc in starting:
-            instances[name] = proc.wait_ready_file(timeout)["address"]
+                starting.append((svc, i, self._spawn(svc, i, ports, etcd_addr, redis_url)))
+        for svc, i, proc in starting:
+            name = f"{svc.name}-{i}"
+            for attempt in range(3):
+                try:
+                    instances[name] = proc.wait_ready_file(timeout)["address"]
+                    break
+                except StartError:
+                    if not (self.ephemeral and attempt < 2 and _lost_port_race(proc)):
+                        raise
+                    self.log(f"  {name}: its port was taken meanwhile; picking another")
+                    ports[name], ports[f"{name}-metrics"] = free_port(), free_port()
+                    self._save_ports(ports)
+                    proc = self._spawn(svc, i, ports, etcd_addr, redis_url)
             self.log(f"  {name:<9} SERVING on {instances[name]}")
 
         grpc_services = {s.name: s.grpc_service for s in self._services() if not s.http}
@@ -156,9 +196,19 @@ class Mesh:
                                tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
                                tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
             config_path = self.run_dir / "envoy.yaml"
-            write_atomic(config_path, config)
-            proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
-            infra.wait_port(proc, ports["envoy"])
+            for attempt in range(3):
+                write_atomic(config_path, config)
+                proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
+                if _envoy_live(proc, ports["envoy_admin"], timeout):
+                    break
+                if not (self.ephemeral and attempt < 2 and _lost_port_race(proc)):
+                    raise StartError(f"envoy did not start; last log lines:\n{proc.tail()}")
+                self.log("  envoy: its ports were taken meanwhile; picking others")
+                ports["envoy"], ports["envoy_admin"] = free_port(), free_port()
+                self._save_ports(ports)
+                config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
+                                   tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
+                                   tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
             self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
         self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",

@@ -74,3 +74,28 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
     assert len(running) >= 5
     assert not [name for name, pid in running.items() if pid_alive(pid)]
     assert not list((run_dir / "pids").glob("*.pid"))
+
+
+def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(tmp_path: Path) -> None:
+    """--ephemeral-ports picks free ports before starting; another process may take one first."""
+    import socket
+
+    from sage_deploy.launcher import Mesh
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    mesh = Mesh(tmp_path / "run", ephemeral=True, services=["kv"], log=lambda *args: None)
+    ports = mesh._ports()
+    ports["envoy"] = taken  # Envoy's listener cannot bind this one
+    ports["kv-0"] = taken  # nor can the KV instance
+    mesh._save_ports(ports)
+    try:
+        endpoints = mesh.up(60)
+        assert endpoints.envoy != f"127.0.0.1:{taken}"
+        assert endpoints.instances["kv-0"] != f"127.0.0.1:{taken}"
+        assert KVClient("race", address=endpoints.envoy).put("k", b"v") == 1
+    finally:
+        mesh.down(grace=5)
+        blocker.close()
