@@ -3,19 +3,11 @@
 # buf.yaml) with the previous state of the contracts:
 #   - on main (or a detached HEAD that main contains): the previous commit, HEAD~1;
 #   - on another branch: its merge-base with main, i.e. what merging it would change.
-# BASE=<git revision> overrides the choice; BUF=<path> picks the buf binary.
+# BASE=<git revision> overrides the choice; BUF=<path> picks the buf binary (see scripts/buf.sh).
 # A breaking change belongs in a new package version (sage.kv.v2 next to sage.kv.v1).
 # Exits 0 with a message when there is nothing to compare against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-buf="${BUF:-}"
-if [ -z "$buf" ]; then
-  if [ -x node_modules/.bin/buf ]; then buf=node_modules/.bin/buf
-  elif command -v buf >/dev/null; then buf=$(command -v buf)
-  else echo "check_breaking: buf is not installed; run 'npm install' at the repo root" >&2; exit 2
-  fi
-fi
 
 if [ -n "${BASE:-}" ]; then
   base="$BASE"
@@ -45,9 +37,12 @@ if git cat-file -e "${base}:buf.yaml" 2>/dev/null; then
 else
   cp buf.yaml "$against/buf.yaml"
 fi
+# A base whose buf.yaml names build/proto-deps (the google/api protos) needs it filled too.
+"${PYTHON:-python3}" scripts/proto_deps.py --dest "$against/build/proto-deps" >/dev/null
 
 described=$(git log -1 --format="%h %s" "$base")
-if "$buf" breaking --against "$against"; then
+# Only the protos module is compared: the base may not have build/proto-deps as a module at all.
+if bash scripts/buf.sh breaking protos --against "$against/protos"; then
   echo "check_breaking: protos/ is wire- and JSON-compatible with ${described}"
 else
   echo "check_breaking: protos/ breaks compatibility with ${described}; see above." >&2

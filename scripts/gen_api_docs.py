@@ -6,7 +6,8 @@
 
 protoc (from grpcio-tools, as for the Python stubs) compiles protos/ into a descriptor
 set with source info; the comments come from there, so the doc says exactly what the
-contracts say. Every service, RPC, message, field, enum and enum value must have a
+contracts say, and each RPC's HTTP binding (its `google.api.http` rule, which Envoy serves as
+JSON) from the same descriptors. Every service, RPC, message, field, enum and enum value must have a
 comment (buf lint's COMMENTS rules enforce the same); the generator names any that lacks one.
 """
 from __future__ import annotations
@@ -18,7 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.api import annotations_pb2  # registers the google.api.http option, so it parses
 from google.protobuf import descriptor_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/, also when this file is imported by path
+from proto_deps import include_dir  # noqa: E402  (google/api from googleapis-common-protos)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
@@ -57,7 +62,7 @@ def compile_protos(proto_root: Path = PROTO_ROOT) -> descriptor_pb2.FileDescript
     builtin = Path(grpc_tools.__file__).parent / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "set.pb"
-        args = ["protoc", f"-I{proto_root}", f"-I{builtin}", "--include_source_info",
+        args = ["protoc", f"-I{proto_root}", f"-I{builtin}", f"-I{include_dir()}", "--include_source_info",
                 f"--descriptor_set_out={out}", *protos]
         if protoc.main(args) != 0:
             raise SystemExit("protoc failed (see the message above)")
@@ -130,14 +135,18 @@ class FileDoc:
 
     def service(self, service: descriptor_pb2.ServiceDescriptorProto, path: tuple[int, ...]) -> None:
         full = f"{self.proto.package}.{service.name}"
+        bindings = [_http_binding(method) for method in service.method]
+        http = any(bindings)  # the HTTP column only for services that have a binding
         self.lines += [f'### <a id="{full}"></a>service {service.name}', "",
                        self.comments.get(path, f"service {full}"), "",
-                       "| RPC | request | response | description |", "|---|---|---|---|"]
+                       "| RPC | request | response |" + (" HTTP (JSON, through Envoy) |" if http else "")
+                       + " description |", "|---|---|---|" + ("---|" if http else "") + "---|"]
         for j, method in enumerate(service.method):
             request = ("stream " if method.client_streaming else "") + _type_link(method.input_type, self.local_types)
             response = ("stream " if method.server_streaming else "") + _type_link(method.output_type, self.local_types)
             text = self.comments.get((*path, SERVICE_METHOD, j), f"rpc {full}.{method.name}")
-            self.lines.append(f"| `{method.name}` | {request} | {response} | {_cell(text)} |")
+            binding = (f" `{bindings[j]}` |" if bindings[j] else " — |") if http else ""
+            self.lines.append(f"| `{method.name}` | {request} | {response} |{binding} {_cell(text)} |")
         self.lines.append("")
 
     def message(self, message: descriptor_pb2.DescriptorProto, path: tuple[int, ...], scope: str) -> None:
@@ -178,6 +187,19 @@ class FileDoc:
         self.lines.append("")
 
 
+def _http_binding(method: descriptor_pb2.MethodDescriptorProto) -> str:
+    """``"GET /v1/..."`` from the method's google.api.http rule; empty when it has none."""
+    if not method.options.HasExtension(annotations_pb2.http):
+        return ""
+    rule = method.options.Extensions[annotations_pb2.http]
+    verb = rule.WhichOneof("pattern")
+    if verb is None:
+        return ""
+    if verb == "custom":
+        return f"{rule.custom.kind} {rule.custom.path}"
+    return f"{verb.upper()} {getattr(rule, verb)}"
+
+
 def _type_names(proto: descriptor_pb2.FileDescriptorProto) -> Iterator[str]:
     def walk(messages, enums, scope: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
         for e in enums:
@@ -199,7 +221,8 @@ def render(files: descriptor_pb2.FileDescriptorSet) -> tuple[str, list[str]]:
              "<!-- Generated from the comments in protos/ by `python scripts/gen_api_docs.py`; do not edit. -->", "",
              "Every service also hosts `grpc.health.v1.Health`, server reflection and",
              "`sage.common.v1.DiagnosticsService`. Errors are described in [mesh.md](mesh.md#errors);",
-             "access with grpcurl in [grpcurl.md](grpcurl.md).", "", "## Contents", ""]
+             "access with grpcurl in [grpcurl.md](grpcurl.md). The RPCs with an HTTP binding are also",
+             "served as JSON by Envoy: [deploy.md](deploy.md#jsonhttp-and-browsers).", "", "## Contents", ""]
     for f in ours:
         services = ", ".join(f"[{s.name}](#{f.package}.{s.name})" for s in f.service)
         lines.append(f"- [{f.package}](#{f.package.replace('.', '')})" + (f": {services}" if services else ""))

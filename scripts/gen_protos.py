@@ -8,7 +8,8 @@ protoc names Python modules after proto paths (`sage/kv/v1/kv.proto` ->
 `sage.kv.v1.kv_pb2`). A top-level `sage` package would collide with SAGE and
 SageMath, so the tree is placed under `sage_proto/` and the generated
 cross-imports are rewritten to match. Output depends only on the inputs and the
-pinned grpcio-tools version.
+pinned grpcio-tools version. The google/api protos that protos/ imports are not generated:
+googleapis-common-protos, a dependency, provides `google.api.annotations_pb2`.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+# scripts/proto_deps.py: where the google/api protos of googleapis-common-protos are
+from proto_deps import include_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
@@ -37,6 +41,7 @@ def _generate(dest: Path) -> None:
             "protoc",
             f"-I{PROTO_ROOT}",
             f"-I{builtin}",
+            f"-I{include_dir()}",
             f"--python_out={raw_dir}",
             f"--pyi_out={raw_dir}",
             f"--grpc_python_out={raw_dir}",

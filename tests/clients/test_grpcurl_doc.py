@@ -4,6 +4,7 @@ shows are the outputs the services give."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -70,9 +71,10 @@ def test_a_failed_call_reports_the_status(live_mesh: LiveMesh) -> None:
 
 @pytest.mark.skipif(not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)")
 def test_envoy_commands_run_with_a_protoset(live_mesh: LiveMesh, tmp_path: Path) -> None:
-    build = next(line.strip() for block in _blocks("bash") for line in block.splitlines() if "buf build" in line)
-    output = build.split("-o", 1)[1].strip()
-    subprocess.run([BUF, "build", "-o", str(tmp_path / output)], cwd=ROOT, check=True, timeout=60)
+    build = next(line.strip() for block in _blocks("bash") for line in block.splitlines() if "buf.sh build" in line)
+    command, output = (part.strip() for part in build.split("-o", 1))
+    subprocess.run([*command.split(), "-o", str(tmp_path / output)], cwd=ROOT, check=True, timeout=60,
+                   env={**os.environ, "BUF": BUF})
     put = next(c for c in _commands("KV") if c.endswith("KVService/Put"))
     _run(put, {"KV": live_mesh.instances["kv"]})  # demo/greeting exists, whatever ran before
     for command in _commands("ENVOY"):

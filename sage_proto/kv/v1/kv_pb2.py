@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13sage/kv/v1/kv.proto\x12\nsage.kv.v1\"D\n\x05\x45ntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\",\n\nGetRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"/\n\x0bGetResponse\x12 \n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x11.sage.kv.v1.Entry\"\x7f\n\nPutRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\x12\x1d\n\x10\x65xpected_version\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"\x1e\n\x0bPutResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\"z\n\rDeleteRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x42\x13\n\x11_expected_version\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"2\n\x0f\x42\x61tchGetRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\"C\n\x10\x42\x61tchGetResponse\x12\r\n\x05\x66ound\x18\x01 \x03(\x08\x12\x0e\n\x06values\x18\x02 \x03(\x0c\x12\x10\n\x08versions\x18\x03 \x03(\x03\"R\n\x0f\x42\x61tchPutRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\"$\n\x10\x42\x61tchPutResponse\x12\x10\n\x08versions\x18\x01 \x03(\x03\"o\n\x0bScanRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x16\n\x0einclude_values\x18\x05 \x01(\x08\"K\n\x0cScanResponse\x12\"\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x11.sage.kv.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0c\x43learRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\"&\n\rClearResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\xc3\x03\n\tKVService\x12\x36\n\x03Get\x12\x16.sage.kv.v1.GetRequest\x1a\x17.sage.kv.v1.GetResponse\x12\x36\n\x03Put\x12\x16.sage.kv.v1.PutRequest\x1a\x17.sage.kv.v1.PutResponse\x12?\n\x06\x44\x65lete\x12\x19.sage.kv.v1.DeleteRequest\x1a\x1a.sage.kv.v1.DeleteResponse\x12\x45\n\x08\x42\x61tchGet\x12\x1b.sage.kv.v1.BatchGetRequest\x1a\x1c.sage.kv.v1.BatchGetResponse\x12\x45\n\x08\x42\x61tchPut\x12\x1b.sage.kv.v1.BatchPutRequest\x1a\x1c.sage.kv.v1.BatchPutResponse\x12\x39\n\x04Scan\x12\x17.sage.kv.v1.ScanRequest\x1a\x18.sage.kv.v1.ScanResponse\x12<\n\x05\x43lear\x12\x18.sage.kv.v1.ClearRequest\x1a\x19.sage.kv.v1.ClearResponseB2Z0github.com/sage-mesh/sage/gen/go/sage/kv/v1;kvv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13sage/kv/v1/kv.proto\x12\nsage.kv.v1\x1a\x1cgoogle/api/annotations.proto\"D\n\x05\x45ntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\",\n\nGetRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"/\n\x0bGetResponse\x12 \n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x11.sage.kv.v1.Entry\"\x7f\n\nPutRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\x12\x1d\n\x10\x65xpected_version\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"\x1e\n\x0bPutResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\"z\n\rDeleteRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x42\x13\n\x11_expected_version\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"2\n\x0f\x42\x61tchGetRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\"C\n\x10\x42\x61tchGetResponse\x12\r\n\x05\x66ound\x18\x01 \x03(\x08\x12\x0e\n\x06values\x18\x02 \x03(\x0c\x12\x10\n\x08versions\x18\x03 \x03(\x03\"R\n\x0f\x42\x61tchPutRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x0e\n\x06values\x18\x03 \x03(\x0c\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x03\"$\n\x10\x42\x61tchPutResponse\x12\x10\n\x08versions\x18\x01 \x03(\x03\"o\n\x0bScanRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x16\n\x0einclude_values\x18\x05 \x01(\x08\"K\n\x0cScanResponse\x12\"\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x11.sage.kv.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0c\x43learRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\"&\n\rClearResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\xd9\x04\n\tKVService\x12k\n\x03Get\x12\x16.sage.kv.v1.GetRequest\x1a\x17.sage.kv.v1.GetResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/kv/namespaces/{namespace}/keys/{key=**}\x12\x36\n\x03Put\x12\x16.sage.kv.v1.PutRequest\x1a\x17.sage.kv.v1.PutResponse\x12?\n\x06\x44\x65lete\x12\x19.sage.kv.v1.DeleteRequest\x1a\x1a.sage.kv.v1.DeleteResponse\x12z\n\x08\x42\x61tchGet\x12\x1b.sage.kv.v1.BatchGetRequest\x1a\x1c.sage.kv.v1.BatchGetResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/kv/namespaces/{namespace}/keys:batchGet\x12\x45\n\x08\x42\x61tchPut\x12\x1b.sage.kv.v1.BatchPutRequest\x1a\x1c.sage.kv.v1.BatchPutResponse\x12\x65\n\x04Scan\x12\x17.sage.kv.v1.ScanRequest\x1a\x18.sage.kv.v1.ScanResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/kv/namespaces/{namespace}/keys\x12<\n\x05\x43lear\x12\x18.sage.kv.v1.ClearRequest\x1a\x19.sage.kv.v1.ClearResponseB2Z0github.com/sage-mesh/sage/gen/go/sage/kv/v1;kvv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,36 +33,42 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sage.kv.v1.kv_pb2', _global
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z0github.com/sage-mesh/sage/gen/go/sage/kv/v1;kvv1'
-  _globals['_ENTRY']._serialized_start=35
-  _globals['_ENTRY']._serialized_end=103
-  _globals['_GETREQUEST']._serialized_start=105
-  _globals['_GETREQUEST']._serialized_end=149
-  _globals['_GETRESPONSE']._serialized_start=151
-  _globals['_GETRESPONSE']._serialized_end=198
-  _globals['_PUTREQUEST']._serialized_start=200
-  _globals['_PUTREQUEST']._serialized_end=327
-  _globals['_PUTRESPONSE']._serialized_start=329
-  _globals['_PUTRESPONSE']._serialized_end=359
-  _globals['_DELETEREQUEST']._serialized_start=361
-  _globals['_DELETEREQUEST']._serialized_end=483
-  _globals['_DELETERESPONSE']._serialized_start=485
-  _globals['_DELETERESPONSE']._serialized_end=518
-  _globals['_BATCHGETREQUEST']._serialized_start=520
-  _globals['_BATCHGETREQUEST']._serialized_end=570
-  _globals['_BATCHGETRESPONSE']._serialized_start=572
-  _globals['_BATCHGETRESPONSE']._serialized_end=639
-  _globals['_BATCHPUTREQUEST']._serialized_start=641
-  _globals['_BATCHPUTREQUEST']._serialized_end=723
-  _globals['_BATCHPUTRESPONSE']._serialized_start=725
-  _globals['_BATCHPUTRESPONSE']._serialized_end=761
-  _globals['_SCANREQUEST']._serialized_start=763
-  _globals['_SCANREQUEST']._serialized_end=874
-  _globals['_SCANRESPONSE']._serialized_start=876
-  _globals['_SCANRESPONSE']._serialized_end=951
-  _globals['_CLEARREQUEST']._serialized_start=953
-  _globals['_CLEARREQUEST']._serialized_end=986
-  _globals['_CLEARRESPONSE']._serialized_start=988
-  _globals['_CLEARRESPONSE']._serialized_end=1026
-  _globals['_KVSERVICE']._serialized_start=1029
-  _globals['_KVSERVICE']._serialized_end=1480
+  _globals['_KVSERVICE'].methods_by_name['Get']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Get']._serialized_options = b'\202\323\344\223\002-\022+/v1/kv/namespaces/{namespace}/keys/{key=**}'
+  _globals['_KVSERVICE'].methods_by_name['BatchGet']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['BatchGet']._serialized_options = b'\202\323\344\223\002-\022+/v1/kv/namespaces/{namespace}/keys:batchGet'
+  _globals['_KVSERVICE'].methods_by_name['Scan']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Scan']._serialized_options = b'\202\323\344\223\002$\022\"/v1/kv/namespaces/{namespace}/keys'
+  _globals['_ENTRY']._serialized_start=65
+  _globals['_ENTRY']._serialized_end=133
+  _globals['_GETREQUEST']._serialized_start=135
+  _globals['_GETREQUEST']._serialized_end=179
+  _globals['_GETRESPONSE']._serialized_start=181
+  _globals['_GETRESPONSE']._serialized_end=228
+  _globals['_PUTREQUEST']._serialized_start=230
+  _globals['_PUTREQUEST']._serialized_end=357
+  _globals['_PUTRESPONSE']._serialized_start=359
+  _globals['_PUTRESPONSE']._serialized_end=389
+  _globals['_DELETEREQUEST']._serialized_start=391
+  _globals['_DELETEREQUEST']._serialized_end=513
+  _globals['_DELETERESPONSE']._serialized_start=515
+  _globals['_DELETERESPONSE']._serialized_end=548
+  _globals['_BATCHGETREQUEST']._serialized_start=550
+  _globals['_BATCHGETREQUEST']._serialized_end=600
+  _globals['_BATCHGETRESPONSE']._serialized_start=602
+  _globals['_BATCHGETRESPONSE']._serialized_end=669
+  _globals['_BATCHPUTREQUEST']._serialized_start=671
+  _globals['_BATCHPUTREQUEST']._serialized_end=753
+  _globals['_BATCHPUTRESPONSE']._serialized_start=755
+  _globals['_BATCHPUTRESPONSE']._serialized_end=791
+  _globals['_SCANREQUEST']._serialized_start=793
+  _globals['_SCANREQUEST']._serialized_end=904
+  _globals['_SCANRESPONSE']._serialized_start=906
+  _globals['_SCANRESPONSE']._serialized_end=981
+  _globals['_CLEARREQUEST']._serialized_start=983
+  _globals['_CLEARREQUEST']._serialized_end=1016
+  _globals['_CLEARRESPONSE']._serialized_start=1018
+  _globals['_CLEARRESPONSE']._serialized_end=1056
+  _globals['_KVSERVICE']._serialized_start=1059
+  _globals['_KVSERVICE']._serialized_end=1660
 # @@protoc_insertion_point(module_scope)

@@ -29,6 +29,8 @@ class KVServiceStub:
     """KVService stores byte values under string keys, grouped in namespaces. Every
     value carries a version that increases by one on each write of its key,
     which Put and Delete can use for compare-and-set.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     def __init__(self, channel):
@@ -78,10 +80,13 @@ class KVServiceServicer:
     """KVService stores byte values under string keys, grouped in namespaces. Every
     value carries a version that increases by one on each write of its key,
     which Put and Delete can use for compare-and-set.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     def Get(self, request, context):
         """Get reads one key. A missing key is NOT_FOUND.
+        HTTP: the key is the rest of the path, so it may contain '/'.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +108,7 @@ class KVServiceServicer:
 
     def BatchGet(self, request, context):
         """BatchGet reads many keys of one namespace in one call.
+        HTTP: the keys as repeated query parameters, ?keys=a&keys=b.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,6 +123,7 @@ class KVServiceServicer:
 
     def Scan(self, request, context):
         """Scan lists the keys of a namespace under a prefix, in key order, a page at a time.
+        HTTP: prefix, pageSize, pageToken and includeValues as query parameters.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +186,8 @@ class KVService:
     """KVService stores byte values under string keys, grouped in namespaces. Every
     value carries a version that increases by one on each write of its key,
     which Put and Delete can use for compare-and-set.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     @staticmethod

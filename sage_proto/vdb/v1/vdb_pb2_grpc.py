@@ -29,6 +29,8 @@ class VDBServiceStub:
     """VDBService stores vectors with metadata and document text in named
     collections and answers nearest-neighbour, BM25 and hybrid queries.
     Vectors travel as packed little-endian float32 bytes, row-major.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     def __init__(self, channel):
@@ -108,6 +110,8 @@ class VDBServiceServicer:
     """VDBService stores vectors with metadata and document text in named
     collections and answers nearest-neighbour, BM25 and hybrid queries.
     Vectors travel as packed little-endian float32 bytes, row-major.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     def CreateCollection(self, request, context):
@@ -154,6 +158,7 @@ class VDBServiceServicer:
 
     def GetPoints(self, request, context):
         """GetPoints reads points by id.
+        HTTP: ids and include as repeated query parameters.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -281,6 +286,8 @@ class VDBService:
     """VDBService stores vectors with metadata and document text in named
     collections and answers nearest-neighbour, BM25 and hybrid queries.
     Vectors travel as packed little-endian float32 bytes, row-major.
+    Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
+    the writes are gRPC only.
     """
 
     @staticmethod
