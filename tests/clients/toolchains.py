@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def build_cpp_client() -> Path:
     if missing:
         raise ToolchainMissing(f"the C++ client needs: apt-get install {' '.join(missing)}")
     if not (CPP_BUILD / "CMakeCache.txt").exists():
-        _run(["cmake", "-S", str(CPP_DIR), "-B", str(CPP_BUILD)], ROOT, 300)
+        # This interpreter has the project installed: it locates the google/api protos (scripts/proto_deps.py).
+        _run(["cmake", "-S", str(CPP_DIR), "-B", str(CPP_BUILD), f"-DPython3_EXECUTABLE={sys.executable}"], ROOT, 300)
     _run(["cmake", "--build", str(CPP_BUILD), "-j2"], ROOT, 900)
     return CPP_BUILD
 
