@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from sage_deploy.descriptors import transcoded_services
 from sage_deploy.envoy_config import bootstrap
 from sage_deploy.topology import Topology, load_topology
 
@@ -20,6 +21,13 @@ ETCD_IMAGE = "quay.io/coreos/etcd:v3.5.17"
 REDIS_IMAGE = "redis:7.2"
 ENVOY_IMAGE = "envoyproxy/envoy:v1.32-latest"
 APP_IMAGE = "sage-mesh:latest"
+ENVOY_APP_IMAGE = "sage-mesh-envoy:latest"  # ENVOY_IMAGE with the descriptor set (deploy/Dockerfile)
+# Where the Envoy image holds the descriptor set of the JSON transcoder (deploy/Dockerfile writes it).
+ENVOY_DESCRIPTORS = "/etc/envoy/descriptors.pb"
+
+
+def _build(target: str, **args: str) -> dict:
+    return {"context": "..", "dockerfile": "deploy/Dockerfile", "target": target, **({"args": args} if args else {})}
 
 
 def _healthy(*names: str) -> dict:
@@ -52,7 +60,7 @@ def compose(t: Topology) -> dict:
             names.append(name)
             deps = [d for d in svc.depends_on if d in ("etcd", "redis")]
             services[name] = {
-                "build": {"context": "..", "dockerfile": "deploy/Dockerfile"},
+                "build": _build("app"),
                 "image": APP_IMAGE,
                 "command": ["python", "-m", svc.module],
                 "environment": {
@@ -80,7 +88,8 @@ def compose(t: Topology) -> dict:
         "depends_on": _healthy("etcd"),
     }
     services["envoy"] = {
-        "image": ENVOY_IMAGE,
+        "build": _build("envoy", ENVOY_IMAGE=ENVOY_IMAGE),
+        "image": ENVOY_APP_IMAGE,
         "command": ["envoy", "-c", "/etc/envoy/envoy.yaml"],
         "volumes": ["./envoy.yaml:/etc/envoy/envoy.yaml:ro", "envoy-eds:/eds:ro"],
         "ports": [f"{t.envoy_port}:{t.envoy_port}", f"{t.envoy_admin_port}:{t.envoy_admin_port}"],
@@ -93,7 +102,8 @@ def compose(t: Topology) -> dict:
 def envoy(t: Topology) -> dict:
     grpc_services = {s.name: s.grpc_service for s in t.services if not s.http}
     http_routes = [("/v1/", s.name) for s in t.services if s.http]
-    return bootstrap(t.envoy_port, t.envoy_admin_port, Path("/eds"), grpc_services, http_routes, host="0.0.0.0")
+    return bootstrap(t.envoy_port, t.envoy_admin_port, Path("/eds"), grpc_services, http_routes, host="0.0.0.0",
+                     json_services=transcoded_services(grpc_services.values()), descriptor_path=ENVOY_DESCRIPTORS)
 
 
 def render() -> dict[Path, str]:

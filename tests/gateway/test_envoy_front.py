@@ -1,15 +1,24 @@
-"""Envoy in front of the gateway: TLS termination when certificate paths are given, and the
-HTTP health check on /healthz with no_traffic_interval."""
+"""Envoy in front of the gateway: TLS termination when certificate paths are given, the HTTP
+health check on /healthz with no_traffic_interval, and the gRPC-JSON transcoder next to the
+gateway's routes (its /v1/kv/... and /v1/vdb/... paths shadow none of them, and what it does not
+map still reaches the gateway)."""
 from __future__ import annotations
 
 import datetime
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
+from sage_client import KVClient
+from sage_deploy.descriptors import http_rules, transcoded_services
 from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
+from sage_gateway.openapi import openapi_document
+from tests.gateway.conftest import LiveMesh
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -59,3 +68,45 @@ def test_envoy_accepts_a_tls_terminating_bootstrap(tmp_path: Path) -> None:
     result = subprocess.run(["envoy", "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _first_segment_under_v1(path: str) -> str:
+    return path.removeprefix("/v1/").split("/", 1)[0].split(":", 1)[0]
+
+
+def test_no_http_rule_shadows_a_gateway_path() -> None:
+    rules = [rule for service in transcoded_services() for rule in http_rules(service).values()]
+    transcoded = {_first_segment_under_v1(getattr(rule, rule.WhichOneof("pattern"))) for rule in rules}
+    gateway = {_first_segment_under_v1(path) for path in openapi_document()["paths"]}
+    assert transcoded == {"kv", "vdb"}
+    assert not transcoded & gateway, gateway
+
+
+def test_the_transcoder_sits_between_grpc_web_and_the_router(live_mesh: LiveMesh) -> None:
+    config = yaml.safe_load((live_mesh.run_dir / "envoy.yaml").read_text())
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    filters = [f["name"] for f in manager["http_filters"]]
+    assert filters == ["envoy.filters.http.grpc_web", "envoy.filters.http.grpc_json_transcoder",
+                       "envoy.filters.http.router"]
+    transcoder = manager["http_filters"][1]["typed_config"]
+    assert transcoder["services"] == ["sage.kv.v1.KVService"]  # this mesh has no VDB
+    assert Path(transcoder["proto_descriptor"]) == live_mesh.run_dir / "descriptors.pb"
+
+
+def test_chat_completions_reach_the_gateway_through_the_transcoder(live_mesh: LiveMesh,
+                                                                   make_key: Callable[..., str]) -> None:
+    reply = httpx.post(f"{live_mesh.base_url}/chat/completions", timeout=30,
+                       headers={"authorization": f"Bearer {make_key()}"},
+                       json={"model": "mock", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["object"] == "chat.completion"
+
+
+def test_a_kv_read_is_json_next_to_the_gateway_and_a_write_is_the_gateways_404(live_mesh: LiveMesh) -> None:
+    KVClient("front-json", address=live_mesh.endpoints.instances["kv-0"]).put("k", b"v")
+    read = httpx.get(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", timeout=10)
+    assert read.status_code == 200, read.text
+    assert read.json()["entry"]["value"] == "dg=="  # base64 of b"v"
+    write = httpx.put(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", json={"value": "eA=="}, timeout=10)
+    assert write.status_code == 404
+    assert write.json()["error"]["message"].startswith("no route PUT /v1/kv/")  # the gateway's own answer
