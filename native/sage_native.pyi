@@ -1,7 +1,7 @@
 """Type stubs for the sage_native extension (the C++ FAISS vector-store core)."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,7 @@ class Collection:
         where_document: WhereDocument | None = None,
     ) -> int: ...
     def count(self) -> int: ...
+    @overload
     def search(
         self,
         queries: Vectors,
@@ -70,7 +71,20 @@ class Collection:
         where: Where | None = None,
         where_document: WhereDocument | None = None,
         include: Sequence[Literal["metadatas", "documents"]] = ("metadatas", "documents"),
+        *,
+        wait: Literal[True] = True,
     ) -> Hits: ...
+    @overload
+    def search(
+        self,
+        queries: Vectors,
+        k: int = 10,
+        where: Where | None = None,
+        where_document: WhereDocument | None = None,
+        include: Sequence[Literal["metadatas", "documents"]] = ("metadatas", "documents"),
+        *,
+        wait: bool,
+    ) -> Hits | None: ...
     def search_text(
         self,
         query_texts: str | Sequence[str],

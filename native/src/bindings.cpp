@@ -339,16 +339,23 @@ class PyCollection {
         return c_->remove(ids ? &*ids : nullptr, f.get());
     }
 
-    py::dict search(const py::object& queries, int64_t k, const py::object& where, const py::object& where_document,
-                    const py::object& include_obj) {
+    py::object search(const py::object& queries, int64_t k, const py::object& where, const py::object& where_document,
+                      const py::object& include_obj, bool wait) {
         const Matrix m = as_matrix(queries, c_->dim(), "queries");
         const FilterArgs f(where, where_document);
         const Include inc = parse_include(include_obj, false);
         if (k <= 0) throw InvalidArgument("k must be >= 1, got " + std::to_string(k));
+        const auto kk = static_cast<size_t>(k);
+        if (!wait) {
+            // For an event loop's short searches: keeps the GIL (no hand-back wait behind other
+            // threads) and returns None instead of waiting for a writer.
+            const std::optional<Hits> h = c_->try_search(m.data, m.rows, kk, f.get(), inc);
+            return h ? py::object(hits_to_python(*h, inc)) : py::object(py::none());
+        }
         Hits h;
         {
             py::gil_scoped_release release;
-            h = c_->search(m.data, m.rows, static_cast<size_t>(k), f.get(), inc);
+            h = c_->search(m.data, m.rows, kk, f.get(), inc);
         }
         return hits_to_python(h, inc);
     }
@@ -436,7 +443,8 @@ PYBIND11_MODULE(sage_native, m) {
              py::arg("where_document") = py::none(), "Delete by ids and/or filter; returns how many were deleted.")
         .def("count", [](PyCollection& c) { return c.core().count(); })
         .def("search", &PyCollection::search, py::arg("queries"), py::arg("k") = 10, py::arg("where") = py::none(),
-             py::arg("where_document") = py::none(), py::arg("include") = default_include)
+             py::arg("where_document") = py::none(), py::arg("include") = default_include, py::kw_only(),
+             py::arg("wait") = true)
         .def("search_text", &PyCollection::search_text, py::arg("query_texts"), py::arg("k") = 10,
              py::arg("where") = py::none(), py::arg("where_document") = py::none(),
              py::arg("include") = default_include)

@@ -427,17 +427,33 @@ void Collection::resolve(Hits& hits, Include include) const {
 }
 
 Hits Collection::search(const float* queries, size_t nq, size_t k, Filters filters, Include include) const {
+    return *search_impl(queries, nq, k, filters, include, /*wait=*/true);
+}
+
+std::optional<Hits> Collection::try_search(const float* queries, size_t nq, size_t k, Filters filters,
+                                           Include include) const {
+    return search_impl(queries, nq, k, filters, include, /*wait=*/false);
+}
+
+// Bad input fails the same way whether or not the caller waits: validation comes before the lock.
+std::optional<Hits> Collection::search_impl(const float* queries, size_t nq, size_t k, Filters filters,
+                                            Include include, bool wait) const {
     check_queries(queries, nq, k);
     if (filters.where) parse_where(*filters.where);
     if (filters.where_document) parse_where_document(*filters.where_document);
     const auto normalised = vectors_.prepare_queries(queries, nq);
     const float* q = normalised ? normalised.get() : queries;
+    std::shared_lock<std::shared_mutex> state(state_mu_, std::defer_lock);
+    if (wait) {
+        state.lock();
+    } else if (!state.try_lock()) {
+        return std::nullopt;
+    }
     Hits hits;
     hits.nq = nq;
     hits.k = k;
     hits.slots.resize(nq * k);
     hits.scores.resize(nq * k);
-    std::shared_lock<std::shared_mutex> state(state_mu_);
     check_open();
     if (!filters.any() && live_count_ == slot_ids_.size()) {
         vectors_.search(q, nq, k, nullptr, live_count_, hits.slots.data(), hits.scores.data());
@@ -698,6 +714,7 @@ Metadata Collection::stats() const {
     s.emplace_back("metric", Value::of_string(metric_name(options_.metric)));
     s.emplace_back("index", Value::of_string(index_type_name(options_.index.type)));
     s.emplace_back("index_trained", Value::of_bool(vectors_.trained()));
+    s.emplace_back("walk_codes", Value::of_string(vectors_.walks_on_codes() ? "sq8" : "none"));
     s.emplace_back("fsync", Value::of_string(fsync_name(options_.fsync)));
     s.emplace_back("wal_bytes", Value::of_int(wal_ ? static_cast<int64_t>(wal_->bytes()) : 0));
     s.emplace_back("dropped_log_bytes", Value::of_int(static_cast<int64_t>(dropped_log_bytes_)));

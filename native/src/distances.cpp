@@ -110,6 +110,8 @@ __attribute__((target("avx2,fma"))) void batch4_avx2(const float* x, const float
     }
 }
 
+}  // namespace
+
 bool has_avx2() {
     static const bool yes = [] {
         __builtin_cpu_init();
@@ -117,8 +119,6 @@ bool has_avx2() {
     }();
     return yes;
 }
-
-}  // namespace
 
 DistanceFn l2sqr_kernel() { return has_avx2() ? &l2sqr_avx2 : &l2sqr_scalar; }
 DistanceFn inner_product_kernel() { return has_avx2() ? &inner_product_avx2 : &inner_product_scalar; }

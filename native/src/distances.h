@@ -18,6 +18,8 @@ DistanceFn l2sqr_kernel();
 DistanceFn inner_product_kernel();
 DistanceBatch4Fn l2sqr_batch4_kernel();
 DistanceBatch4Fn inner_product_batch4_kernel();
+// Whether this CPU runs the AVX2+FMA kernels.
+bool has_avx2();
 // Name of the selected implementation ("avx2" or "scalar"), for stats and tests.
 const char* kernel_isa();
 

@@ -1,7 +1,8 @@
 // Top-k search over a FAISS HNSW graph using the collection's SIMD kernels, a reusable
 // per-thread visited table and prefetching of neighbour vectors. FAISS 1.7.3's own search
 // allocates a visited table and opens an OpenMP team per call, which dominates one-query
-// latency; the graph itself (built by FAISS) is only read here.
+// latency; the graph itself (built by FAISS) is only read here. With 8-bit codes the walk reads
+// those and the nodes it keeps are re-scored from the float vectors.
 #pragma once
 #include <faiss/impl/HNSW.h>
 
@@ -10,6 +11,7 @@
 
 #include "bitmap.h"
 #include "distances.h"
+#include "sq8.h"
 
 namespace sage {
 
@@ -18,6 +20,7 @@ struct HnswQuery {
     size_t k;
     int ef;
     const Bitmap* allow;  // null: every node is eligible
+    const Sq8Codes* codes = nullptr;  // codes of every node to walk on; null: the float vectors
 };
 
 // Writes up to k hits, best first, into labels/distances (lower distance is better; callers

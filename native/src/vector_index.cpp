@@ -61,7 +61,8 @@ faiss::MetricType faiss_metric(Metric m) {
 
 }  // namespace
 
-VectorIndex::VectorIndex(size_t dim, Metric metric, IndexSpec spec) : dim_(dim), metric_(metric), spec_(spec) {
+VectorIndex::VectorIndex(size_t dim, Metric metric, IndexSpec spec)
+    : dim_(dim), metric_(metric), spec_(spec), codes_(dim) {
     if (dim == 0) throw InvalidArgument("dim must be > 0");
     spec_.validate();
     make_index();
@@ -118,6 +119,44 @@ void VectorIndex::append(const float* x, size_t n) {
         index_->add_with_ids(fn, added, ids.data());
     } else {
         index_->add(fn, added);  // labels are positions == slots
+    }
+    update_codes(first);
+}
+
+namespace {
+
+// Below this many vectors the float walk is cheap enough and the ranges too uncertain.
+constexpr size_t kCodesFrom = 1024;
+// Components out of the learned ranges in a batch, as a fraction, that call for learning them
+// again; and the growth since the last learning that allows it (so that repeated outliers cannot
+// re-encode the whole base on every write).
+constexpr double kClampedToRetrain = 0.001;
+constexpr double kGrowthToRetrain = 0.05;
+
+}  // namespace
+
+void VectorIndex::update_codes(size_t first) {
+    if (spec_.type != IndexSpec::Type::HNSW) return;
+    const size_t n = slots();
+    if (!codes_.trained()) {
+        if (n >= kCodesFrom) {
+            codes_.train(data_.data(), n);
+            codes_trained_rows_ = n;
+            rows_since_retrain_ = 0;
+        }
+        return;
+    }
+    const size_t added = n - first;
+    const size_t clamped = codes_.append(vector(first), added);
+    rows_since_retrain_ += added;
+    const bool drifted = static_cast<double>(clamped) > kClampedToRetrain * static_cast<double>(added * dim_);
+    // Doubling also re-learns: the first ranges came from the first kCodesFrom rows only.
+    const bool grown = n >= 2 * codes_trained_rows_;
+    if (grown || (drifted && static_cast<double>(rows_since_retrain_) >=
+                                 kGrowthToRetrain * static_cast<double>(codes_trained_rows_))) {
+        codes_.train(data_.data(), n);
+        codes_trained_rows_ = n;
+        rows_since_retrain_ = 0;
     }
 }
 
@@ -210,7 +249,7 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
         const DistanceBatch4Fn distance4 = higher ? inner_product_batch4_kernel() : l2sqr_batch4_kernel();
 #pragma omp parallel for if (nq > 1) schedule(dynamic)
         for (size_t qi = 0; qi < nq; ++qi) {
-            const HnswQuery hq{queries + qi * dim_, k, spec_.ef_search, allow};
+            const HnswQuery hq{queries + qi * dim_, k, spec_.ef_search, allow, codes_.trained() ? &codes_ : nullptr};
             hnsw_search(graph, data_.data(), dim_, distance, distance4, higher, hq, labels + qi * k, scores + qi * k);
         }
     } else {
@@ -247,6 +286,7 @@ void VectorIndex::compact(const Bitmap& keep, size_t live_count) {
         make_index();
     }
     data_.clear();
+    codes_.clear();
     const size_t n = kept.size() / dim_;
     // Vectors are stored normalised already; re-normalising a unit vector is harmless.
     append(kept.data(), n);
@@ -278,6 +318,8 @@ void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
     }
     if (static_cast<size_t>(loaded->d) != dim_) throw IoError("snapshot index dimension mismatch: " + index_path);
     index_ = std::move(loaded);
+    codes_.clear();
+    update_codes(0);
 }
 
 }  // namespace sage

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bitmap.h"
+#include "sq8.h"
 
 namespace sage {
 
@@ -42,6 +43,8 @@ class VectorIndex {
     size_t slots() const { return data_.size() / dim_; }
     const float* vector(size_t slot) const { return data_.data() + slot * dim_; }
     bool trained() const;
+    // Whether HNSW searches walk the graph on 8-bit codes (and re-score exactly).
+    bool walks_on_codes() const { return codes_.trained(); }
 
     // Appends n vectors as slots [slots(), slots()+n); cosine vectors are normalised first.
     void append(const float* x, size_t n);
@@ -70,12 +73,17 @@ class VectorIndex {
    private:
     void make_index();
     bool prefer_exact(size_t allowed) const;
+    // HNSW: keeps the 8-bit walk codes in step with data_ (see sq8.h).
+    void update_codes(size_t first);
     size_t dim_;
     Metric metric_;
     IndexSpec spec_;
     std::vector<float> data_;
     std::unique_ptr<faiss::Index> index_;
     std::unique_ptr<faiss::Index> quantizer_;  // IVF coarse quantizer, owned here
+    Sq8Codes codes_;
+    size_t codes_trained_rows_ = 0;  // rows the codes' ranges were learned from
+    size_t rows_since_retrain_ = 0;
 };
 
 }  // namespace sage

@@ -130,3 +130,59 @@ def test_hnsw_similarity_metrics_find_the_brute_force_neighbours(
     assert recall_at_10(res["ids"], brute_force(base, queries, 10, metric)) >= 0.95
     assert (np.diff(res["scores"], axis=1) <= 1e-6).all()  # similarity: best (largest) first
     col.close()
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_hnsw_walks_on_codes_and_returns_exact_scores(tmp_path: Path, metric: str) -> None:
+    base, queries = clustered(3000, 20, dim=48)
+    col = Collection.create(str(tmp_path / "c"), 48, metric=metric, index={"type": "hnsw"}, fsync="none")
+    col.upsert([str(i) for i in range(len(base))], base)
+    assert col.stats()["walk_codes"] == "sq8"
+    res = col.search(queries, k=10, include=[])
+    assert recall_at_10(res["ids"], brute_force(base, queries, 10, metric)) >= 0.95
+    # The walk's candidates are re-scored from the float vectors: each score is the exact one.
+    for q, ids, scores in zip(queries, res["ids"], res["scores"], strict=True):
+        x = base[[int(i) for i in ids]].astype(np.float64)
+        if metric == "l2":
+            want = ((x - q) ** 2).sum(1)
+        else:
+            want = x @ q / np.linalg.norm(x, axis=1) / np.linalg.norm(q)
+        np.testing.assert_allclose(scores, want, rtol=1e-4, atol=1e-4)
+    col.close()
+
+
+def test_small_hnsw_collections_walk_on_the_float_vectors(tmp_path: Path) -> None:
+    base, _ = clustered(500, 1, dim=16)
+    col = Collection.create(str(tmp_path / "c"), 16, metric="l2", index={"type": "hnsw"}, fsync="none")
+    col.upsert([str(i) for i in range(len(base))], base)
+    assert col.stats()["walk_codes"] == "none"
+    col.close()
+
+
+def test_codes_follow_data_that_moves_out_of_their_range(tmp_path: Path) -> None:
+    # 3000 vectors teach the codes their ranges; 1000 more far outside them would all clamp to
+    # the same codes (and the walk would be blind among them) unless the ranges are re-learned.
+    base, _ = clustered(3000, 1, dim=32, seed=1)
+    moved, queries = clustered(1000, 30, dim=32, seed=2)
+    moved, queries = moved + 40.0, queries + 40.0
+    col = Collection.create(str(tmp_path / "c"), 32, metric="l2", index={"type": "hnsw"}, fsync="none")
+    col.upsert([str(i) for i in range(3000)], base)
+    col.upsert([str(3000 + i) for i in range(1000)], moved)
+    everything = np.concatenate([base, moved])
+    res = col.search(queries, k=10, include=[])
+    assert recall_at_10(res["ids"], brute_force(everything, queries, 10, "l2")) >= 0.95
+    col.close()
+
+
+def test_codes_are_rebuilt_when_a_collection_is_reopened(tmp_path: Path) -> None:
+    base, queries = clustered(2000, 10, dim=24)
+    path = str(tmp_path / "c")
+    col = Collection.create(path, 24, metric="cosine", index={"type": "hnsw"}, fsync="none")
+    col.upsert([str(i) for i in range(len(base))], base)
+    before = col.search(queries, k=5, include=[])["ids"]
+    col.snapshot()
+    col.close()
+    col = Collection.open(path)
+    assert col.stats()["walk_codes"] == "sq8"
+    assert col.search(queries, k=5, include=[])["ids"] == before
+    col.close()
