@@ -2,10 +2,14 @@
 core used in-process on the same data."""
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sage_client import AlreadyExists, InvalidArgument, NotFound
 from sage_client.vdb import AsyncVDBClient, VDBClient
@@ -219,3 +223,35 @@ async def test_async_client_round_trip(vdb_service: ServiceProcess, name: str) -
         assert (await vdb.get(name, ["a9"])).ids == ["a9"]
         with pytest.raises(NotFound):
             await vdb.get_collection("missing-async")
+
+
+async def test_short_searches_during_a_long_write_never_stall_the_server(vdb_service: ServiceProcess,
+                                                                         name: str) -> None:
+    # Short HNSW searches run on the event loop; one that meets a write being applied must go to
+    # the thread pool instead of waiting there, or every call to the server (health checks too)
+    # would queue behind the write.
+    dim = 96
+    async with AsyncVDBClient(address=vdb_service.address) as vdb, \
+            grpc.aio.insecure_channel(vdb_service.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        await vdb.create_collection(name, dim, index={"type": "hnsw", "M": 32, "ef_construction": 400},
+                                    durability="async")
+        await vdb.upsert(name, [f"a{i}" for i in range(1200)], random_vectors(1200, dim, seed=1))
+        query = random_vectors(1, dim, seed=2)
+        started = time.perf_counter()
+        write = asyncio.ensure_future(vdb.upsert(name, [f"b{i}" for i in range(MAX_BATCH_POINTS)],
+                                                 random_vectors(MAX_BATCH_POINTS, dim, seed=3)))
+        searches, stalls = [], []
+        while not write.done():
+            searches.append(asyncio.ensure_future(vdb.search(name, query, top_k=3)))
+            t0 = time.perf_counter()
+            await health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+            stalls.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.01)
+        await write
+        applied_s = time.perf_counter() - started
+        found = await asyncio.gather(*searches)
+    assert applied_s > 0.3, "the write was too short to show anything; make it longer"
+    assert max(stalls) < applied_s / 3, (max(stalls), applied_s)
+    assert len(searches) >= 5
+    assert all(len(r[0].ids) == 3 for r in found)

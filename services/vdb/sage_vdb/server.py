@@ -1,5 +1,5 @@
 """The VDBService servicer: validates requests at the edge, runs the native core in a thread
-pool (it releases the GIL) and maps its exceptions to gRPC statuses."""
+pool (it releases the GIL) — short searches in place — and maps its exceptions to gRPC statuses."""
 from __future__ import annotations
 
 import asyncio
@@ -76,6 +76,12 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
             return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         except ValueError as exc:
             raise err.invalid_argument(field, str(exc)) from None
+
+    def _searches_in_place(self, col: OpenCollection, nq: int) -> bool:
+        """A few unfiltered HNSW queries take tens of microseconds: less than handing them to a pool
+        thread and back, so they run on the event loop. Anything whose cost grows with the
+        collection (flat, IVF, filters) goes to the pool."""
+        return nq <= self.config.inline_search_queries and col.spec.index.get("type") == "hnsw"
 
     def _collection(self, name: str, field: str = "collection") -> OpenCollection:
         if not name:
@@ -163,6 +169,19 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         if self._durable(col, durability):
             await self._run(col.core.flush)
 
+    async def _write(self, col: OpenCollection, durability: int, write: Callable[..., T], *args: Any,
+                     field: str) -> T:
+        """A write and, when it is durable, the fsync of the log, in one pool call: one hand-off."""
+        durable = self._durable(col, durability)
+
+        def write_then_sync() -> T:
+            result = write(*args)
+            if durable:
+                col.core.flush()
+            return result
+
+        return await self._run(write_then_sync, field=field)
+
     def _describe(self, col: OpenCollection) -> vdb_pb2.Collection:
         spec = col.spec
         return vdb_pb2.Collection(
@@ -235,8 +254,8 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         col = self._collection(request.collection)
         ids, vectors, metadatas, documents = await self._points(col, request.points, "points")
         if ids:
-            await self._run(col.core.upsert, ids, vectors, metadatas, documents, field="points")
-            await self._write_done(col, request.durability)
+            await self._write(col, request.durability, col.core.upsert, ids, vectors, metadatas, documents,
+                              field="points")
         return vdb_pb2.UpsertResponse(upserted_count=len(ids))
 
     async def UpsertStream(self, request_iterator: AsyncIterator[vdb_pb2.UpsertStreamRequest],
@@ -292,10 +311,8 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         if not request.ids and not where and not where_document:
             raise err.invalid_argument("ids", "give ids, where or where_document; deleting everything needs "
                                        "DeleteCollection")
-        deleted = await self._run(col.core.delete, list(request.ids) or None, where, where_document,
-                                  field="where")
-        if deleted:
-            await self._write_done(col, request.durability)
+        deleted = await self._write(col, request.durability, col.core.delete, list(request.ids) or None, where,
+                                    where_document, field="where")
         return vdb_pb2.DeletePointsResponse(deleted_count=deleted)
 
     # -- reads ------------------------------------------------------------------------
@@ -304,9 +321,21 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         k = self._top_k(request.top_k)
         queries = await self._queries(col, request.queries, request.query_texts)
         fields = includes(request.include)
-        hits = await self._run(col.core.search, queries, k, self._filter(request, "where"),
-                               self._filter(request, "where_document"),
-                               [f for f in fields if f != "vectors"], field="where")
+        native_fields = [f for f in fields if f != "vectors"]
+        where, where_document = self._filter(request, "where"), self._filter(request, "where_document")
+        hits: dict[str, Any] | None = None
+        if where is None and where_document is None and self._searches_in_place(col, len(queries)):
+            try:
+                found = col.core.search(queries, k, None, None, native_fields, wait=False)
+                hits = None if found is None else dict(found)
+            except ValueError as exc:
+                raise err.invalid_argument("queries", str(exc)) from None
+        if hits is None:  # not short, or a writer holds the collection: wait in the pool
+
+            def search() -> dict[str, Any]:
+                return dict(col.core.search(queries, k, where, where_document, native_fields))
+
+            hits = await self._run(search, field="where")
         vectors_of = self._vectors_of(col) if "vectors" in fields else None
         return vdb_pb2.SearchResponse(results=hits_to_results(hits, vectors_of))
 
