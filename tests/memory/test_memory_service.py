@@ -1,6 +1,7 @@
 """The memory service end to end: store, get, list, search, delete over real KV, VDB and LLM."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -12,6 +13,7 @@ from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory import AsyncMemoryClient, MemoryClient
 from sage_client.memory_seed import MeshMemoryService
 from sage_client.services import resolve_seed_service
+from sage_client.vdb import VDBClient
 from tests.conftest import ServiceProcess
 from tests.memory.conftest import DIM, unit_vectors
 
@@ -48,6 +50,34 @@ def test_same_idempotency_key_stores_once(memory: MemoryClient) -> None:
     assert again["id"] == first["id"]
     assert again["create_time"] == first["create_time"]
     assert [m["id"] for m in memory.list_session_memories(sid)] == [first["id"]]
+
+
+def test_a_retried_store_leaves_one_vector_the_first_attempts(memory: MemoryClient,
+                                                               vdb_service: ServiceProcess) -> None:
+    sid = session()
+    v = unit_vectors(2, seed=7)
+    first = memory.store_memory(sid, "the retried one", vector=v[0], idempotency_key="req-retry")
+    memory.store_memory(sid, "the retried one", vector=v[0], idempotency_key="req-retry")
+    with VDBClient(address=vdb_service.address) as vdb:
+        [points] = vdb.search("sage_memories", v[0], top_k=10, where={"_sage_session": sid})
+    # The losing attempt removed its own point and never touched the winner's.
+    assert points.ids == [f"{first['id']}-{round(first['create_time'] * 1000):x}"]
+    hits = memory.search_memories(v[0], session_id=sid, top_k=5)
+    assert [h["id"] for h in hits] == [first["id"]]
+
+
+async def test_concurrent_stores_with_one_key_agree_on_one_memory(memory_service: ServiceProcess) -> None:
+    sid = session()
+    v = unit_vectors(1, seed=8)[0]
+    async with AsyncMemoryClient(address=memory_service.address) as client:
+        stored = await asyncio.gather(*(client.store_memory(sid, "said once", vector=v, idempotency_key="req-race")
+                                        for _ in range(6)))
+        assert len({m["id"] for m in stored}) == 1
+        assert len({m["create_time"] for m in stored}) == 1
+        listed = [m async for m in client.list_session_memories(sid)]
+        hits = await client.search_memories(v, session_id=sid, top_k=10)
+    assert [m["id"] for m in listed] == [stored[0]["id"]]
+    assert [h["id"] for h in hits] == [stored[0]["id"]]
 
 
 def test_search_stays_inside_the_session_and_the_filter(memory: MemoryClient) -> None:

@@ -3,8 +3,14 @@
     m/<id>                               -> Memory (serialized): the commit point of a store
     s/<session>/<inverted ms>-<id>       -> id: the session's index, newest first in key order
 
+and in the VDB collection, one point per store attempt:
+
+    <id>-<created ms, hex>               -> the vector, session and creation time as metadata
+
 A session index entry without its ``m/`` record is a store that never committed and is skipped.
-Sessions are percent-encoded so that one session's prefix never covers another's.
+A point is the memory's only if the record's creation time is the one in the point's id: a
+retried store writes its own point, and the attempt that loses the commit never touches the
+winner's. Sessions are percent-encoded so that one session's prefix never covers another's.
 """
 from __future__ import annotations
 
@@ -31,6 +37,22 @@ def session_entry_key(session_id: str, created_ms: int, memory_id: str) -> str:
 
 def memory_id_of_entry(key: str) -> str:
     return key.rsplit("-", 1)[-1]
+
+
+def point_id(memory_id: str, created_ms: int) -> str:
+    return f"{memory_id}-{created_ms:x}"
+
+
+def parse_point_id(point: str) -> tuple[str, int | None]:
+    """(memory id, creation ms) of a point; ``None`` for a point written before ids carried the
+    time (its id is the memory id)."""
+    memory_id, dash, created = point.rpartition("-")
+    if not dash:
+        return point, None
+    try:
+        return memory_id, int(created, 16)
+    except ValueError:
+        return point, None
 
 
 def encode_page_token(session_id: str, kv_token: str) -> str:

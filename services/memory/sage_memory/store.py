@@ -1,10 +1,11 @@
 """The memory orchestration over KV, VDB and LLM: what each call writes, in which order.
 
-A store writes the vector to VDB first (under an id derived from the idempotency key, so a
-retry overwrites rather than duplicates), then the session index entry, then the KV record
-create-only: that record is the commit point. Every read goes through KV, so a vector or index
-entry without a record is invisible; a failed store deletes what it wrote (best effort), and
-search garbage-collects vectors left behind when even that failed.
+A store writes its own vector point (``<id>-<created ms>``) and the session index entry in
+parallel, then the KV record create-only: that record is the commit point. The memory id comes
+from the idempotency key, so a retry races for the same record; the attempt that loses reads the
+winner's memory and removes what it wrote itself, never the winner's point. Every read goes
+through KV, so a point or index entry without its record is invisible; a failed store deletes
+what it wrote (best effort), and search garbage-collects points left behind when even that failed.
 """
 from __future__ import annotations
 
@@ -113,10 +114,6 @@ class MemoryStore:
     async def store(self, session_id: str, content: str, metadata: common_pb2.Metadata, vector: bytes,
                     idempotency_key: str) -> memory_pb2.Memory:
         mid = memory_id(session_id, idempotency_key)
-        if idempotency_key:
-            first = await self._record(mid)
-            if first is not None:
-                return first
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
         packed = vector or await self.embed(content)
@@ -127,10 +124,11 @@ class MemoryStore:
         point_meta.CopyFrom(metadata)
         point_meta.fields[SESSION_FIELD].string_value = session_id
         point_meta.fields[CREATED_FIELD].int_value = created_ms
-        points = vdb_pb2.Points(ids=[mid], vectors=packed, metadatas=[point_meta])
+        point = records.point_id(mid, created_ms)
+        points = vdb_pb2.Points(ids=[point], vectors=packed, metadatas=[point_meta])
         upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
         entry = records.session_entry_key(session_id, created_ms, mid)
-        # Vector and index entry are both invisible until the commit, so they go in parallel.
+        # Point and index entry are both invisible until the commit, so they go in parallel.
         written = await asyncio.gather(self._upsert(upsert), self.deps.call("kv", "Put", kv_pb2.PutRequest(
             namespace=self.ns, key=entry, value=mid.encode())), return_exceptions=True)
         try:
@@ -141,20 +139,27 @@ class MemoryStore:
                                                                 value=memory.SerializeToString(), expected_version=0),
                                  idempotent=False, passthrough=(FailedPrecondition,))
         except FailedPrecondition:
-            # A concurrent call with the same idempotency key committed first: its memory is the answer.
-            await guarded(self._kv_delete(entry))
-            first = await self._record(mid)
-            if first is None:
-                raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
-                                       "was deleted meanwhile; retry", 0) from None
-            return first
+            # Another attempt with the same idempotency key committed first: its memory is the answer.
+            return await self._lost_commit(mid, created_ms, point, entry)
         except BaseException:
             # Undo what was written so that nothing half-stored lingers; if this fails too, the
-            # pieces stay invisible (no KV record) and search collects the vector later.
+            # pieces stay invisible (no KV record) and search collects the point later.
             await guarded(self._kv_delete(entry))
-            await guarded(self._vdb_delete([mid]))
+            await guarded(self._vdb_delete([point]))
             raise
         return memory
+
+    async def _lost_commit(self, mid: str, created_ms: int, point: str, entry: str) -> memory_pb2.Memory:
+        first = await self._record(mid)
+        if first is None:
+            await guarded(self._kv_delete(entry))
+            await guarded(self._vdb_delete([point]))
+            raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
+                                   "was deleted meanwhile; retry", 0)
+        if first.create_time.ToMilliseconds() != created_ms:  # same millisecond: same keys, the winner's
+            await guarded(self._kv_delete(entry))
+            await guarded(self._vdb_delete([point]))
+        return first
 
     async def get(self, mid: str) -> memory_pb2.Memory:
         memory = await self._record(mid)
@@ -178,28 +183,28 @@ class MemoryStore:
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
         request = vdb_pb2.SearchRequest(collection=self.collection, queries=query_vector,
-                                        top_k=candidates_for(top_k, recency_weight),
-                                        include=[vdb_pb2.FIELD_METADATA])
+                                        top_k=candidates_for(top_k, recency_weight))
         combined = session_filter(session_id, where)
         if combined is not None:
             request.where.CopyFrom(_struct(combined))
         reply = await self.deps.call("vdb", "Search", request)
         hits = reply.results[0] if reply.results else vdb_pb2.QueryResult()
-        ids = list(hits.ids)
-        created = [int(m.fields[CREATED_FIELD].int_value) if CREATED_FIELD in m.fields else 0 for m in hits.metadatas]
-        created += [0] * (len(ids) - len(created))
-        found = await self._records(ids)
+        parsed = [records.parse_point_id(p) for p in hits.ids]
+        found = await self._records([mid for mid, _ in parsed])
         now = _now_ms()
         live: dict[str, memory_pb2.Memory] = {}
         candidates: list[Candidate] = []
         orphans: list[str] = []
-        for mid, score, created_ms, memory in zip(ids, hits.scores, created, found, strict=True):
-            if memory is None:
-                if now - created_ms > self.config.orphan_grace_s * 1000:
-                    orphans.append(mid)
+        for point, (mid, point_ms), score, memory in zip(hits.ids, parsed, hits.scores, found, strict=True):
+            committed_ms = memory.create_time.ToMilliseconds() if memory is not None else None
+            if committed_ms is None or (point_ms is not None and point_ms != committed_ms):
+                # No record, or the record of another attempt: a store in progress or left behind.
+                if point_ms is not None and now - point_ms > self.config.orphan_grace_s * 1000:
+                    orphans.append(point)
                 continue
+            assert memory is not None
             live[mid] = memory
-            candidates.append(Candidate(mid, float(score), created_ms))
+            candidates.append(Candidate(mid, float(score), committed_ms))
         if orphans:
             self._collect(orphans)
         ranked = rank(candidates, top_k, recency_weight, now, self.config.recency_half_life_s)
@@ -207,10 +212,11 @@ class MemoryStore:
 
     async def delete(self, mid: str) -> None:
         memory = await self.get(mid)
-        # Vector first: if a later step fails the memory is still readable and a retry finishes.
-        await self._vdb_delete([mid])
-        await self._kv_delete(records.record_key(mid))
         created_ms = memory.create_time.ToMilliseconds()
+        # Point first: if a later step fails the memory is still readable and a retry finishes.
+        # (A point id without the time is a memory stored before point ids carried it.)
+        await self._vdb_delete([records.point_id(mid, created_ms), mid])
+        await self._kv_delete(records.record_key(mid))
         await self._kv_delete(records.session_entry_key(memory.session_id, created_ms, mid))
 
     async def delete_session(self, session_id: str) -> int:
