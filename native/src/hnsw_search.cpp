@@ -151,11 +151,13 @@ std::vector<Node> walk(const faiss::HNSW& graph, const Space& space, size_t ef, 
         // this group's distances are computed, so the misses overlap the arithmetic.
         for (size_t i = 0; i < std::min<size_t>(nf, 4); ++i) space.prefetch(fresh[i]);
         size_t f = 0;
-        for (; f + 4 <= nf; f += 4) {
+        // The last group is padded with repeats of its first node: four lanes cost little more
+        // than one, and the padding is never read back.
+        for (size_t i = nf; i < (nf + 3) / 4 * 4; ++i) fresh[i] = fresh[nf - 1];
+        for (; f < nf; f += 4) {
             for (size_t i = f + 4; i < std::min(nf, f + 8); ++i) space.prefetch(fresh[i]);
             space.distance4(&fresh[f], &fresh_dist[f]);
         }
-        for (; f < nf; ++f) fresh_dist[f] = space.distance(fresh[f]);
         for (size_t i = 0; i < nf; ++i) {
             const int32_t v = fresh[i];
             const float dv = fresh_dist[i];

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "huge_pages.h"
+
 namespace sage {
 
 class Sq8Codes {
@@ -44,7 +46,7 @@ class Sq8Codes {
    private:
     size_t dim_;
     std::vector<float> lo_, step_, inv_step_;
-    std::vector<uint8_t> codes_;
+    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes_;
 };
 
 }  // namespace sage
