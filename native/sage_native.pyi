@@ -1,7 +1,7 @@
 """Type stubs for the sage_native extension (the C++ FAISS vector-store core)."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +63,6 @@ class Collection:
         where_document: WhereDocument | None = None,
     ) -> int: ...
     def count(self) -> int: ...
-    @overload
     def search(
         self,
         queries: Vectors,
@@ -71,20 +70,7 @@ class Collection:
         where: Where | None = None,
         where_document: WhereDocument | None = None,
         include: Sequence[Literal["metadatas", "documents"]] = ("metadatas", "documents"),
-        *,
-        wait: Literal[True] = True,
     ) -> Hits: ...
-    @overload
-    def search(
-        self,
-        queries: Vectors,
-        k: int = 10,
-        where: Where | None = None,
-        where_document: WhereDocument | None = None,
-        include: Sequence[Literal["metadatas", "documents"]] = ("metadatas", "documents"),
-        *,
-        wait: bool,
-    ) -> Hits | None: ...
     def search_text(
         self,
         query_texts: str | Sequence[str],
@@ -120,3 +106,22 @@ class Collection:
     def __len__(self) -> int: ...
     def __enter__(self) -> Collection: ...
     def __exit__(self, *exc: object) -> None: ...
+
+class SearchExecutor:
+    """Searches on native threads; ``fd()`` turns readable when ``collect()`` has results."""
+
+    def __init__(self, threads: int) -> None: ...
+    def submit(
+        self,
+        collection: Collection,
+        queries: Vectors,
+        k: int = 10,
+        where: Where | None = None,
+        where_document: WhereDocument | None = None,
+        include: Sequence[Literal["metadatas", "documents"]] = ("metadatas", "documents"),
+    ) -> int: ...
+    def collect(self) -> list[tuple[int, Hits | BaseException]]: ...
+    def fd(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
+    def shutdown(self) -> None: ...

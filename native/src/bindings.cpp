@@ -14,6 +14,7 @@
 #include "collection.h"
 #include "distances.h"
 #include "errors.h"
+#include "search_executor.h"
 
 namespace py = pybind11;
 using namespace sage;
@@ -339,23 +340,16 @@ class PyCollection {
         return c_->remove(ids ? &*ids : nullptr, f.get());
     }
 
-    py::object search(const py::object& queries, int64_t k, const py::object& where, const py::object& where_document,
-                      const py::object& include_obj, bool wait) {
+    py::dict search(const py::object& queries, int64_t k, const py::object& where, const py::object& where_document,
+                    const py::object& include_obj) {
         const Matrix m = as_matrix(queries, c_->dim(), "queries");
         const FilterArgs f(where, where_document);
         const Include inc = parse_include(include_obj, false);
         if (k <= 0) throw InvalidArgument("k must be >= 1, got " + std::to_string(k));
-        const auto kk = static_cast<size_t>(k);
-        if (!wait) {
-            // For an event loop's short searches: keeps the GIL (no hand-back wait behind other
-            // threads) and returns None instead of waiting for a writer.
-            const std::optional<Hits> h = c_->try_search(m.data, m.rows, kk, f.get(), inc);
-            return h ? py::object(hits_to_python(*h, inc)) : py::object(py::none());
-        }
         Hits h;
         {
             py::gil_scoped_release release;
-            h = c_->search(m.data, m.rows, kk, f.get(), inc);
+            h = c_->search(m.data, m.rows, static_cast<size_t>(k), f.get(), inc);
         }
         return hits_to_python(h, inc);
     }
@@ -394,12 +388,87 @@ class PyCollection {
     }
 
     Collection& core() { return *c_; }
+    // Shared with searches in flight on a SearchExecutor, which may outlive this object.
+    std::shared_ptr<const Collection> shared() const { return c_; }
 
    private:
-    std::unique_ptr<Collection> c_;
+    std::shared_ptr<Collection> c_;
 };
 
 }  // namespace
+
+py::object exception_object(const std::exception_ptr& error) {
+    const auto make = [](PyObject* type, const char* what) {
+        return py::reinterpret_borrow<py::object>(type)(what);
+    };
+    try {
+        std::rethrow_exception(error);
+    } catch (const InvalidArgument& e) {
+        return make(PyExc_ValueError, e.what());
+    } catch (const NotFound& e) {
+        return make(PyExc_FileNotFoundError, e.what());
+    } catch (const IoError& e) {
+        return make(PyExc_OSError, e.what());
+    } catch (const std::exception& e) {
+        return make(PyExc_RuntimeError, e.what());
+    } catch (...) {
+        return make(PyExc_RuntimeError, "unknown error in a native search");
+    }
+}
+
+class PySearchExecutor {
+   public:
+    explicit PySearchExecutor(int64_t threads) {
+        if (threads <= 0) throw InvalidArgument("threads must be >= 1, got " + std::to_string(threads));
+        ex_ = std::make_unique<SearchExecutor>(static_cast<size_t>(threads));
+    }
+
+    uint64_t submit(const PyCollection& col, const py::object& queries, int64_t k, const py::object& where,
+                    const py::object& where_document, const py::object& include_obj) {
+        const auto core = col.shared();
+        const Matrix m = as_matrix(queries, core->dim(), "queries");
+        FilterArgs f(where, where_document);
+        if (k <= 0) throw InvalidArgument("k must be >= 1, got " + std::to_string(k));
+        SearchExecutor::Task task;
+        task.collection = core;
+        task.queries.assign(m.data, m.data + m.rows * core->dim());
+        task.nq = m.rows;
+        task.k = static_cast<size_t>(k);
+        task.where = std::move(f.where);
+        task.where_document = std::move(f.where_document);
+        task.include = parse_include(include_obj, false);
+        return executor().submit(std::move(task));
+    }
+
+    // [(ticket, hits dict | exception), ...] of the searches finished since the last call.
+    py::list collect() {
+        std::vector<SearchExecutor::Done> done;
+        {
+            py::gil_scoped_release release;
+            done = executor().collect();
+        }
+        py::list out;
+        for (const auto& d : done) {
+            out.append(py::make_tuple(d.ticket, d.error ? exception_object(d.error) : py::object(hits_to_python(d.hits, d.include))));
+        }
+        return out;
+    }
+
+    int fd() { return executor().fd(); }
+    size_t threads() { return executor().threads(); }
+
+    void shutdown() {
+        py::gil_scoped_release release;  // the workers finish what is queued; none needs the GIL
+        ex_.reset();
+    }
+
+   private:
+    SearchExecutor& executor() {
+        if (!ex_) throw InvalidArgument("the search executor is shut down");
+        return *ex_;
+    }
+    std::unique_ptr<SearchExecutor> ex_;
+};
 
 PYBIND11_MODULE(sage_native, m) {
     m.doc() = "SAGE vector-store core: FAISS collections with filters, BM25 and a write-ahead log";
@@ -430,6 +499,18 @@ PYBIND11_MODULE(sage_native, m) {
     default_index["ef_construction"] = 200;
     default_index["ef_search"] = 64;
 
+    py::class_<PySearchExecutor>(m, "SearchExecutor",
+                                 "Searches on native threads; fd() turns readable when collect() has results.")
+        .def(py::init<int64_t>(), py::arg("threads"))
+        .def("submit", &PySearchExecutor::submit, py::arg("collection"), py::arg("queries"), py::arg("k") = 10,
+             py::arg("where") = py::none(), py::arg("where_document") = py::none(),
+             py::arg("include") = py::make_tuple("metadatas", "documents"),
+             "Queue a search; returns its ticket. Input that cannot be read raises here, the rest on collect().")
+        .def("collect", &PySearchExecutor::collect)
+        .def("fd", &PySearchExecutor::fd)
+        .def_property_readonly("threads", &PySearchExecutor::threads)
+        .def("shutdown", &PySearchExecutor::shutdown, "Finish the queued searches and stop the threads.");
+
     py::class_<PyCollection>(m, "Collection")
         .def_static("create", &PyCollection::create, py::arg("path"), py::arg("dim"), py::arg("metric") = "cosine",
                     py::arg("index") = default_index, py::arg("fsync") = "always",
@@ -443,8 +524,7 @@ PYBIND11_MODULE(sage_native, m) {
              py::arg("where_document") = py::none(), "Delete by ids and/or filter; returns how many were deleted.")
         .def("count", [](PyCollection& c) { return c.core().count(); })
         .def("search", &PyCollection::search, py::arg("queries"), py::arg("k") = 10, py::arg("where") = py::none(),
-             py::arg("where_document") = py::none(), py::arg("include") = default_include, py::kw_only(),
-             py::arg("wait") = true)
+             py::arg("where_document") = py::none(), py::arg("include") = default_include)
         .def("search_text", &PyCollection::search_text, py::arg("query_texts"), py::arg("k") = 10,
              py::arg("where") = py::none(), py::arg("where_document") = py::none(),
              py::arg("include") = default_include)

@@ -427,33 +427,17 @@ void Collection::resolve(Hits& hits, Include include) const {
 }
 
 Hits Collection::search(const float* queries, size_t nq, size_t k, Filters filters, Include include) const {
-    return *search_impl(queries, nq, k, filters, include, /*wait=*/true);
-}
-
-std::optional<Hits> Collection::try_search(const float* queries, size_t nq, size_t k, Filters filters,
-                                           Include include) const {
-    return search_impl(queries, nq, k, filters, include, /*wait=*/false);
-}
-
-// Bad input fails the same way whether or not the caller waits: validation comes before the lock.
-std::optional<Hits> Collection::search_impl(const float* queries, size_t nq, size_t k, Filters filters,
-                                            Include include, bool wait) const {
     check_queries(queries, nq, k);
     if (filters.where) parse_where(*filters.where);
     if (filters.where_document) parse_where_document(*filters.where_document);
     const auto normalised = vectors_.prepare_queries(queries, nq);
     const float* q = normalised ? normalised.get() : queries;
-    std::shared_lock<std::shared_mutex> state(state_mu_, std::defer_lock);
-    if (wait) {
-        state.lock();
-    } else if (!state.try_lock()) {
-        return std::nullopt;
-    }
     Hits hits;
     hits.nq = nq;
     hits.k = k;
     hits.slots.resize(nq * k);
     hits.scores.resize(nq * k);
+    std::shared_lock<std::shared_mutex> state(state_mu_);
     check_open();
     if (!filters.any() && live_count_ == slot_ids_.size()) {
         vectors_.search(q, nq, k, nullptr, live_count_, hits.slots.data(), hits.scores.data());

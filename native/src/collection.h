@@ -76,10 +76,6 @@ class Collection {
     size_t count() const;
 
     Hits search(const float* queries, size_t nq, size_t k, Filters filters, Include include) const;
-    // The same search, or nothing at once when a writer holds the collection: for a caller
-    // that must not wait (an event loop), which then runs it where waiting is allowed.
-    std::optional<Hits> try_search(const float* queries, size_t nq, size_t k, Filters filters,
-                                   Include include) const;
     Hits search_text(const std::vector<std::string>& queries, size_t k, Filters filters, Include include) const;
     Hits hybrid_search(const float* queries, size_t nq, const std::vector<std::string>& texts, size_t k,
                        Fusion fusion, float alpha, Filters filters, Include include) const;
@@ -110,8 +106,6 @@ class Collection {
     Bitmap allowed_slots(Filters filters, size_t& allowed) const;
     void resolve(Hits& hits, Include include) const;
     void check_queries(const float* queries, size_t nq, size_t k) const;
-    std::optional<Hits> search_impl(const float* queries, size_t nq, size_t k, Filters filters, Include include,
-                                    bool wait) const;
 
     std::string path_;
     CollectionOptions options_;
