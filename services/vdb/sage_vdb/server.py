@@ -1,10 +1,12 @@
-"""The VDBService servicer: validates requests at the edge, runs the native core in a thread
-pool (it releases the GIL) — short searches in place — and maps its exceptions to gRPC statuses."""
+"""The VDBService servicer: validates requests at the edge, runs vector searches on the native
+core's own threads and its other calls in a thread pool (the core releases the GIL), and maps its
+exceptions to gRPC statuses."""
 from __future__ import annotations
 
 import asyncio
 import base64
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ from sage_vdb.convert import (
     vectors_view,
 )
 from sage_vdb.embedder import TextEmbedder
+from sage_vdb.native_searches import NativeSearches
 from sage_vdb.store import NAME_RE, CollectionSpec, CollectionStore, OpenCollection
 
 T = TypeVar("T")
@@ -60,13 +63,23 @@ _DURABILITY: dict[int, str] = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILI
 _DURABILITY_ENUM = {"sync": vdb_pb2.DURABILITY_SYNC, "async": vdb_pb2.DURABILITY_ASYNC}
 
 
+_FILTER_FIELD = re.compile(r"^(where_document|where)\b")
+
+
+def _field_of(message: str) -> str:
+    """The request field a core error is about ("where.year: ..." names where), else queries."""
+    named = _FILTER_FIELD.match(message)
+    return named.group(1) if named else "queries"
+
+
 class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
     def __init__(self, store: CollectionStore, config: VDBConfig, embedder: TextEmbedder) -> None:
         self.store = store
         self.config = config
         self.embedder = embedder
-        self._executor = ThreadPoolExecutor(max_workers=config.search_threads or (os.cpu_count() or 2),
-                                            thread_name_prefix="vdb-native")
+        threads = config.search_threads or (os.cpu_count() or 2)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vdb-native")
+        self._searches = NativeSearches(threads)
 
     # -- helpers --------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any, field: str = "", **kwargs: Any) -> T:
@@ -76,12 +89,6 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
             return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         except ValueError as exc:
             raise err.invalid_argument(field, str(exc)) from None
-
-    def _searches_in_place(self, col: OpenCollection, nq: int) -> bool:
-        """A few unfiltered HNSW queries take tens of microseconds: less than handing them to a pool
-        thread and back, so they run on the event loop. Anything whose cost grows with the
-        collection (flat, IVF, filters) goes to the pool."""
-        return nq <= self.config.inline_search_queries and col.spec.index.get("type") == "hnsw"
 
     def _collection(self, name: str, field: str = "collection") -> OpenCollection:
         if not name:
@@ -323,19 +330,10 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         fields = includes(request.include)
         native_fields = [f for f in fields if f != "vectors"]
         where, where_document = self._filter(request, "where"), self._filter(request, "where_document")
-        hits: dict[str, Any] | None = None
-        if where is None and where_document is None and self._searches_in_place(col, len(queries)):
-            try:
-                found = col.core.search(queries, k, None, None, native_fields, wait=False)
-                hits = None if found is None else dict(found)
-            except ValueError as exc:
-                raise err.invalid_argument("queries", str(exc)) from None
-        if hits is None:  # not short, or a writer holds the collection: wait in the pool
-
-            def search() -> dict[str, Any]:
-                return dict(col.core.search(queries, k, where, where_document, native_fields))
-
-            hits = await self._run(search, field="where")
+        try:
+            hits = await self._searches.search(col.core, queries, k, where, where_document, native_fields)
+        except ValueError as exc:
+            raise err.invalid_argument(_field_of(str(exc)), str(exc)) from None
         vectors_of = self._vectors_of(col) if "vectors" in fields else None
         return vdb_pb2.SearchResponse(results=hits_to_results(hits, vectors_of))
 
@@ -386,6 +384,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         return vdb_pb2.CompactResponse()
 
     def close(self) -> None:
+        self._searches.close()
         self._executor.shutdown(wait=True)
 
 
