@@ -41,6 +41,8 @@ class ServiceConfig(BaseModel):
     log_format: Literal["json", "text"] = "json"
     ready_file: str = Field(default="", description="written with the bound address once SERVING")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto", description="auto: uvloop when it is installed (a cheaper loop per call), else asyncio")
     data_dir: str = "./data"
 
 

@@ -163,6 +163,20 @@ async def run_service(config: ServiceConfig, spec: ServiceSpec) -> int:
 C = TypeVar("C", bound=ServiceConfig)
 
 
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop a service runs on: uvloop (libuv) costs less per call than asyncio's own."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("event_loop is 'uvloop' but uvloop is not installed; pip install uvloop, or set "
+                              "SAGE_EVENT_LOOP=asyncio") from None
+        return None
+    return uvloop.new_event_loop
+
+
 def service_main(config_model: type[C], build: Callable[[C], ServiceSpec],
                  argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Entry point of ``python -m sage_<service>``."""
@@ -174,13 +188,15 @@ def service_main(config_model: type[C], build: Callable[[C], ServiceSpec],
     args = parser.parse_args(argv)
     try:
         config = load_config(config_model, args.config, port=args.port, host=args.host, ready_file=args.ready_file)
+        factory = loop_factory(config.event_loop)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging(prog or "sage", config.instance_id, config.log_level, config.log_format)
     try:
         spec = build(config)
-        return asyncio.run(run_service(config, spec))
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(run_service(config, spec))
     except RegistrationError as exc:
         log.error("%s", exc)
         return 3
