@@ -23,6 +23,11 @@ _OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.enable_retries", 0),
+    # gRPC's defaults (1 s, growing to 120 s) are made for the internet; inside a mesh a restarted
+    # instance is back in well under a second, and calls fail fast while a channel backs off.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 

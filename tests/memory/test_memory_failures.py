@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -53,6 +54,19 @@ def test_not_serving_until_vdb_is_reachable_and_calls_name_it(start_memory: Memo
         vdb.proc.stop(grace=5)
 
 
+def reached_vdb(address: str, vector: np.ndarray, sid: str, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    with MemoryClient(address=address) as client:
+        while True:
+            try:
+                client.search_memories(vector, session_id=sid, top_k=1)
+                return
+            except Unavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: MemoryStarter, tmp_path: Path) -> None:
     vdb_port = free_port()
@@ -90,6 +104,9 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
     restarted = spawn_service(tmp_path, "vdb-b", VDB_MODULE, port=vdb_port, data_dir=vdb_dir)
     try:
         wait_health(memory.address, health_pb2.HealthCheckResponse.SERVING)
+        # The outage can be shorter than the memory service's readiness probe, so SERVING may be
+        # stale: wait until it reaches the new VDB process (its channel reconnects with backoff).
+        reached_vdb(memory.address, vectors[0], sid)
         with MemoryClient(address=memory.address) as client:
             listed = {m["id"] for m in client.list_session_memories(sid)}
             assert listed == set(acked), "a memory is visible that was not acknowledged, or an acknowledged one is lost"
