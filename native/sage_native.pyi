@@ -48,7 +48,9 @@ class Collection:
         vectors: Vectors,
         metadatas: Sequence[Metadata | None] | None = None,
         documents: Sequence[str | None] | None = None,
-    ) -> None: ...
+        *,
+        wait: bool = True,
+    ) -> bool: ...
     def get(
         self,
         ids: Sequence[str] | None = None,

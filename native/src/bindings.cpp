@@ -264,8 +264,10 @@ class PyCollection {
         return PyCollection(Collection::open(path));
     }
 
-    void upsert(const py::object& ids_obj, const py::object& vectors, const py::object& metadatas,
-                const py::object& documents) {
+    // `wait`: apply now, waiting for other writers; otherwise only if that needs no waiting and
+    // nothing long (see Collection::try_upsert), keeping the GIL: returns whether it was applied.
+    bool upsert(const py::object& ids_obj, const py::object& vectors, const py::object& metadatas,
+                const py::object& documents, bool wait) {
         const auto ids = to_strings(ids_obj, "ids");
         const Matrix m = as_matrix(vectors, c_->dim(), "vectors");
         std::optional<std::vector<Metadata>> metas;
@@ -295,8 +297,12 @@ class PyCollection {
                 else throw InvalidArgument("documents must hold strings or None");
             }
         }
+        const auto* metas_p = metas ? &*metas : nullptr;
+        const auto* docs_p = docs ? &*docs : nullptr;
+        if (!wait) return c_->try_upsert(ids, m.data, m.rows, metas_p, docs_p);
         py::gil_scoped_release release;
-        c_->upsert(ids, m.data, m.rows, metas ? &*metas : nullptr, docs ? &*docs : nullptr);
+        c_->upsert(ids, m.data, m.rows, metas_p, docs_p);
+        return true;
     }
 
     py::dict get(const py::object& ids_obj, const py::object& where, const py::object& where_document,
@@ -517,7 +523,9 @@ PYBIND11_MODULE(sage_native, m) {
                     "Create a collection in a new (or empty) directory.")
         .def_static("open", &PyCollection::open, py::arg("path"), "Open an existing collection.")
         .def("upsert", &PyCollection::upsert, py::arg("ids"), py::arg("vectors"), py::arg("metadatas") = py::none(),
-             py::arg("documents") = py::none(), "Insert or replace records (vector + metadata + document).")
+             py::arg("documents") = py::none(), py::kw_only(), py::arg("wait") = true,
+             "Insert or replace records (vector + metadata + document). With wait=False the write is applied only "
+             "if that needs no waiting and nothing long; returns whether it was applied.")
         .def("get", &PyCollection::get, py::arg("ids") = py::none(), py::arg("where") = py::none(),
              py::arg("where_document") = py::none(), py::arg("include") = default_include)
         .def("delete", &PyCollection::remove, py::arg("ids") = py::none(), py::arg("where") = py::none(),

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -167,8 +168,67 @@ std::unique_ptr<Collection> Collection::open(const std::string& path) {
     }
     c->load_snapshot();
     c->replay_log();
+    c->vectors_.index_pending(std::numeric_limits<size_t>::max());  // open means fully indexed
     c->wal_ = std::make_unique<WriteAheadLog>((dir / kLogFile).string(), options.fsync);
+    if (options.index.type == IndexSpec::Type::HNSW) {
+        c->indexer_running_ = true;
+        c->indexer_ = std::thread([p = c.get()] { p->index_in_background(); });
+    }
     return c;
+}
+
+namespace {
+
+// Writes of up to this many vectors return before their HNSW insertion (searches scan them
+// exactly meanwhile); a larger backlog is inserted by the write itself. The indexer inserts
+// this many per hold of the state lock, so a search waits for at most that much work.
+constexpr size_t kDeferRows = 256;
+constexpr size_t kIndexerChunk = 4;
+
+}  // namespace
+
+bool Collection::indexer_running() {
+    std::lock_guard<std::mutex> lock(indexer_mu_);
+    return indexer_running_;
+}
+
+void Collection::index_or_defer() {
+    if (vectors_.pending() == 0) return;
+    {
+        std::lock_guard<std::mutex> lock(indexer_mu_);
+        if (indexer_running_ && vectors_.pending() <= kDeferRows) {
+            indexer_wanted_ = true;
+            indexer_wake_.notify_one();
+            return;
+        }
+    }
+    vectors_.index_pending(std::numeric_limits<size_t>::max());
+}
+
+void Collection::index_in_background() {
+    std::unique_lock<std::mutex> lock(indexer_mu_);
+    for (;;) {
+        indexer_wake_.wait(lock, [this] { return indexer_stop_ || indexer_wanted_; });
+        if (indexer_stop_) return;
+        indexer_wanted_ = false;
+        lock.unlock();
+        for (;;) {
+            std::unique_lock<std::shared_mutex> state(state_mu_);
+            if (closed_ || vectors_.pending() == 0) break;
+            vectors_.index_pending(kIndexerChunk);
+        }
+        lock.lock();
+    }
+}
+
+void Collection::stop_indexer() {
+    {
+        std::lock_guard<std::mutex> lock(indexer_mu_);
+        indexer_stop_ = true;
+        indexer_running_ = false;
+    }
+    indexer_wake_.notify_all();
+    if (indexer_.joinable()) indexer_.join();
 }
 
 void Collection::check_open() const {
@@ -177,9 +237,9 @@ void Collection::check_open() const {
 
 // ---- writes -------------------------------------------------------------------------------
 
-void Collection::upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
-                        const std::vector<Metadata>* metadatas,
-                        const std::vector<std::optional<std::string>>* documents) {
+void Collection::check_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                              const std::vector<Metadata>* metadatas,
+                              const std::vector<std::optional<std::string>>* documents) const {
     if (ids.size() != n) {
         throw InvalidArgument("upsert got " + std::to_string(ids.size()) + " ids but " + std::to_string(n) +
                               " vectors; pass one vector per id");
@@ -209,9 +269,12 @@ void Collection::upsert(const std::vector<std::string>& ids, const float* vector
             }
         }
     }
-    if (n == 0) return;
-    std::lock_guard<std::mutex> writer(write_mu_);
-    check_open();
+}
+
+// Caller holds write_mu_ and has checked the input.
+std::string Collection::encode_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                                      const std::vector<Metadata>* metadatas,
+                                      const std::vector<std::optional<std::string>>* documents) const {
     if (metadatas) {
         std::unordered_map<std::string, FieldType> batch_types;
         for (size_t i = 0; i < n; ++i) meta_.validate((*metadatas)[i], ids[i], batch_types);
@@ -220,7 +283,7 @@ void Collection::upsert(const std::vector<std::string>& ids, const float* vector
     e.u8(kOpUpsert);
     e.u64(n);
     for (const auto& id : ids) e.str(id);
-    e.raw(vectors, n * d * sizeof(float));
+    e.raw(vectors, n * options_.dim * sizeof(float));
     e.u8(metadatas ? 1 : 0);
     if (metadatas) {
         for (const Metadata& m : *metadatas) {
@@ -235,13 +298,47 @@ void Collection::upsert(const std::vector<std::string>& ids, const float* vector
             if (doc) e.str(*doc);
         }
     }
-    wal_->append(seq_ + 1, e.data());
+    return e.data();
+}
+
+void Collection::upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                        const std::vector<Metadata>* metadatas,
+                        const std::vector<std::optional<std::string>>* documents) {
+    check_upsert(ids, vectors, n, metadatas, documents);
+    if (n == 0) return;
+    std::lock_guard<std::mutex> writer(write_mu_);
+    check_open();
+    const std::string record = encode_upsert(ids, vectors, n, metadatas, documents);
+    wal_->append(seq_ + 1, record);
     {
         std::unique_lock<std::shared_mutex> state(state_mu_);
         apply_upsert(ids, vectors, n, metadatas, documents);
         ++seq_;
+        index_or_defer();
     }
     if (wal_->bytes() > options_.snapshot_wal_bytes) write_snapshot_locked();
+}
+
+bool Collection::try_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                            const std::vector<Metadata>* metadatas,
+                            const std::vector<std::optional<std::string>>* documents) {
+    check_upsert(ids, vectors, n, metadatas, documents);
+    if (n == 0) return true;
+    std::unique_lock<std::mutex> writer(write_mu_, std::try_to_lock);
+    if (!writer.owns_lock()) return false;
+    check_open();
+    std::unique_lock<std::shared_mutex> state(state_mu_, std::try_to_lock);
+    if (!state.owns_lock()) return false;
+    // Nothing that takes long: the graph insertion left to the indexer, no training, no snapshot.
+    const bool deferred = vectors_.pending() + n <= kDeferRows && indexer_running();
+    if (!deferred || !vectors_.append_is_light(n, live_count_)) return false;
+    const std::string record = encode_upsert(ids, vectors, n, metadatas, documents);
+    if (wal_->bytes() + record.size() > options_.snapshot_wal_bytes) return false;
+    wal_->append(seq_ + 1, record);
+    apply_upsert(ids, vectors, n, metadatas, documents);
+    ++seq_;
+    index_or_defer();
+    return true;
 }
 
 size_t Collection::remove(const std::vector<std::string>* ids, Filters filters) {
@@ -673,6 +770,7 @@ void Collection::compact() {
 }
 
 void Collection::close() {
+    stop_indexer();  // before the locks: it takes the state lock itself
     std::lock_guard<std::mutex> writer(write_mu_);
     if (closed_) return;
     std::unique_lock<std::shared_mutex> state(state_mu_);
@@ -698,6 +796,7 @@ Metadata Collection::stats() const {
     s.emplace_back("metric", Value::of_string(metric_name(options_.metric)));
     s.emplace_back("index", Value::of_string(index_type_name(options_.index.type)));
     s.emplace_back("index_trained", Value::of_bool(vectors_.trained()));
+    s.emplace_back("index_pending", Value::of_int(static_cast<int64_t>(vectors_.pending())));
     s.emplace_back("walk_codes", Value::of_string(vectors_.walks_on_codes() ? "sq8" : "none"));
     s.emplace_back("fsync", Value::of_string(fsync_name(options_.fsync)));
     s.emplace_back("wal_bytes", Value::of_int(wal_ ? static_cast<int64_t>(wal_->bytes()) : 0));

@@ -1,12 +1,14 @@
 // A persistent collection: string ids -> vector + metadata + document, stored in one
 // directory (config, snapshot, write-ahead log). Many concurrent readers, one writer.
 #pragma once
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -71,6 +73,12 @@ class Collection {
     void upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
                 const std::vector<Metadata>* metadatas,
                 const std::vector<std::optional<std::string>>* documents);
+    // The same write if it can be applied at once without waiting (for an event loop): the
+    // locks are free and nothing long follows (graph insertion deferred, no training, no
+    // snapshot). Returns false, having changed nothing, otherwise; bad input still throws.
+    bool try_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                    const std::vector<Metadata>* metadatas,
+                    const std::vector<std::optional<std::string>>* documents);
     Records get(const std::vector<std::string>* ids, Filters filters, Include include) const;
     size_t remove(const std::vector<std::string>* ids, Filters filters);
     size_t count() const;
@@ -106,6 +114,18 @@ class Collection {
     Bitmap allowed_slots(Filters filters, size_t& allowed) const;
     void resolve(Hits& hits, Include include) const;
     void check_queries(const float* queries, size_t nq, size_t k) const;
+    // After a write is applied (state lock held): a few rows are left for the indexer thread,
+    // a batch is inserted into the graph at once.
+    void index_or_defer();
+    bool indexer_running();
+    void check_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                      const std::vector<Metadata>* metadatas,
+                      const std::vector<std::optional<std::string>>* documents) const;
+    std::string encode_upsert(const std::vector<std::string>& ids, const float* vectors, size_t n,
+                              const std::vector<Metadata>* metadatas,
+                              const std::vector<std::optional<std::string>>* documents) const;
+    void index_in_background();
+    void stop_indexer();
 
     std::string path_;
     CollectionOptions options_;
@@ -127,6 +147,14 @@ class Collection {
 
     mutable std::mutex write_mu_;          // one writer (and snapshot/compaction) at a time
     mutable std::shared_mutex state_mu_;   // readers share; a writer takes it only to apply
+
+    // Inserts pending vectors into the HNSW graph, a few per hold of the state lock.
+    std::thread indexer_;
+    std::mutex indexer_mu_;
+    std::condition_variable indexer_wake_;
+    bool indexer_running_ = false;  // writes may leave rows to it
+    bool indexer_wanted_ = false;
+    bool indexer_stop_ = false;
 };
 
 }  // namespace sage

@@ -23,11 +23,53 @@ struct KernelDistanceComputer final : faiss::DistanceComputer {
     const float* q_ = nullptr;
 };
 
+// Query-to-vector distances on the codes, in FAISS's convention (squared L2, or the raw inner
+// product that FAISS negates itself); vector-to-vector ones exact.
+struct CodeDistanceComputer final : faiss::DistanceComputer {
+    CodeDistanceComputer(const Sq8Codes& codes, const float* base, size_t d, bool l2)
+        : codes_(codes), base_(base), d_(d), l2_(l2), exact_(l2 ? l2sqr_kernel() : inner_product_kernel()) {}
+    void set_query(const float* x) override { query_ = codes_.prepare(x, l2_); }
+    float operator()(idx_t i) override {
+        const float d = codes_.distance(query_, codes_.code(static_cast<size_t>(i)));
+        return l2_ ? d : -d;
+    }
+    float symmetric_dis(idx_t i, idx_t j) override {
+        return exact_(base_ + static_cast<size_t>(i) * d_, base_ + static_cast<size_t>(j) * d_, d_);
+    }
+
+   private:
+    const Sq8Codes& codes_;
+    const float* base_;
+    size_t d_;
+    bool l2_;
+    DistanceFn exact_;
+    Sq8Codes::Query query_;
+};
+
+struct NegatedDistanceComputer final : faiss::DistanceComputer {
+    explicit NegatedDistanceComputer(faiss::DistanceComputer* inner) : inner_(inner) {}
+    void set_query(const float* x) override { inner_->set_query(x); }
+    float operator()(idx_t i) override { return -(*inner_)(i); }
+    float symmetric_dis(idx_t i, idx_t j) override { return -inner_->symmetric_dis(i, j); }
+
+   private:
+    std::unique_ptr<faiss::DistanceComputer> inner_;
+};
+
 }  // namespace
 
+std::unique_ptr<faiss::DistanceComputer> FastFlatStorage::insertion_distance_computer() const {
+    std::unique_ptr<faiss::DistanceComputer> plain(get_distance_computer());
+    if (metric_type == faiss::METRIC_L2) return plain;
+    return std::make_unique<NegatedDistanceComputer>(plain.release());
+}
+
 faiss::DistanceComputer* FastFlatStorage::get_distance_computer() const {
-    const DistanceFn fn = metric_type == faiss::METRIC_L2 ? l2sqr_kernel() : inner_product_kernel();
-    return new KernelDistanceComputer(get_xb(), static_cast<size_t>(d), fn);
+    const bool l2 = metric_type == faiss::METRIC_L2;
+    if (walk_codes && walk_codes->trained() && walk_codes->rows() >= static_cast<size_t>(ntotal)) {
+        return new CodeDistanceComputer(*walk_codes, get_xb(), static_cast<size_t>(d), l2);
+    }
+    return new KernelDistanceComputer(get_xb(), static_cast<size_t>(d), l2 ? l2sqr_kernel() : inner_product_kernel());
 }
 
 FastFlatStorage* FastFlatStorage::adopt(faiss::IndexFlat& plain) {

@@ -189,7 +189,7 @@ void hnsw_search(const faiss::HNSW& graph, const float* base, size_t dim, Distan
     const FloatSpace exact{base, dim, distance, distance4, negate, query.vector};
     const size_t ef = std::max(static_cast<size_t>(query.ef), k);
     std::vector<Node> found;
-    if (query.codes && query.codes->rows() == graph.levels.size()) {
+    if (query.codes && query.codes->rows() >= graph.levels.size()) {
         // Walk on the codes, then re-score what the walk kept with the float vectors.
         const CodeSpace approx{*query.codes, query.codes->prepare(query.vector, !negate), dim};
         found = walk(graph, approx, ef, query.allow);

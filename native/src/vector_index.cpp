@@ -3,6 +3,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
@@ -68,7 +69,9 @@ VectorIndex::VectorIndex(size_t dim, Metric metric, IndexSpec spec)
     make_index();
 }
 
-VectorIndex::~VectorIndex() = default;
+VectorIndex::~VectorIndex() {
+    for (auto& lock : insert_locks_) omp_destroy_lock(&lock);
+}
 
 void VectorIndex::make_index() {
     const auto d = static_cast<int>(dim_);
@@ -79,7 +82,9 @@ void VectorIndex::make_index() {
         case IndexSpec::Type::HNSW: {
             auto h = std::make_unique<faiss::IndexHNSWFlat>(d, spec_.M, faiss_metric(metric_));
             delete h->storage;  // swap in storage whose distances use the SIMD kernels
-            h->storage = new FastFlatStorage(d, faiss_metric(metric_));
+            auto* storage = new FastFlatStorage(d, faiss_metric(metric_));
+            storage->walk_codes = &codes_;
+            h->storage = storage;
             h->hnsw.efConstruction = spec_.ef_construction;
             h->hnsw.efSearch = spec_.ef_search;
             index_ = std::move(h);
@@ -111,16 +116,58 @@ void VectorIndex::append(const float* x, size_t n) {
     data_.insert(data_.end(), x, x + n * dim_);
     float* added = data_.data() + first * dim_;
     if (metric_ == Metric::Cosine) faiss::fvec_renorm_L2(dim_, n, added);
+    // Before the graph insertion, whose distances read the new rows' codes too.
+    update_codes(first);
     const auto fn = static_cast<faiss::Index::idx_t>(n);
     if (spec_.type == IndexSpec::Type::IVF) {
         if (!index_->is_trained) return;  // indexed in bulk when trained
         std::vector<faiss::Index::idx_t> ids(n);
         for (size_t i = 0; i < n; ++i) ids[i] = static_cast<faiss::Index::idx_t>(first + i);
         index_->add_with_ids(fn, added, ids.data());
-    } else {
+    } else if (spec_.type == IndexSpec::Type::Flat) {
         index_->add(fn, added);  // labels are positions == slots
     }
-    update_codes(first);
+}
+
+namespace {
+
+// From this many rows on, FAISS's own batch insertion (OpenMP across vertices) is used; its
+// per-call setup is O(nodes), which only a batch amortises.
+constexpr size_t kBatchInsertFrom = 64;
+
+}  // namespace
+
+void VectorIndex::index_pending(size_t max_rows) {
+    const size_t m = std::min(max_rows, pending());
+    if (m == 0) return;
+    const float* rows = data_.data() + indexed_ * dim_;
+    // Labels are positions in the graph's storage, so rows go in slot order.
+    if (m >= kBatchInsertFrom) {
+        index_->add(static_cast<faiss::Index::idx_t>(m), rows);
+        indexed_ += m;
+        return;
+    }
+    auto& h = static_cast<faiss::IndexHNSW&>(*index_);
+    auto& storage = static_cast<FastFlatStorage&>(*h.storage);
+    storage.add(static_cast<faiss::Index::idx_t>(m), rows);
+    h.ntotal = storage.ntotal;
+    h.hnsw.prepare_level_tab(m, false);
+    const size_t end = indexed_ + m;
+    if (insert_locks_.size() < end) {
+        // Grown by doubling; moving unlocked OpenMP locks is a copy of their state word.
+        const size_t old = insert_locks_.size();
+        insert_locks_.resize(std::max(end, 2 * old));
+        for (size_t i = old; i < insert_locks_.size(); ++i) omp_init_lock(&insert_locks_[i]);
+    }
+    if (!insert_visited_ || insert_visited_->visited.size() < end) {
+        insert_visited_ = std::make_unique<faiss::VisitedTable>(static_cast<int>(std::max(end, 2 * indexed_)));
+    }
+    const auto distances = storage.insertion_distance_computer();
+    for (size_t r = indexed_; r < end; ++r) {
+        distances->set_query(data_.data() + r * dim_);
+        h.hnsw.add_with_locks(*distances, h.hnsw.levels[r] - 1, static_cast<int>(r), insert_locks_, *insert_visited_);
+    }
+    indexed_ = end;
 }
 
 namespace {
@@ -134,6 +181,20 @@ constexpr double kClampedToRetrain = 0.001;
 constexpr double kGrowthToRetrain = 0.05;
 
 }  // namespace
+
+bool VectorIndex::append_is_light(size_t n, size_t live_count) const {
+    switch (spec_.type) {
+        case IndexSpec::Type::Flat:
+            return true;
+        case IndexSpec::Type::IVF:
+            return index_->is_trained || static_cast<int64_t>(live_count + n) < spec_.train_threshold();
+        case IndexSpec::Type::HNSW: {
+            const size_t after = slots() + n;
+            return codes_.trained() ? after < 2 * codes_trained_rows_ : after < kCodesFrom;
+        }
+    }
+    return false;
+}
 
 void VectorIndex::update_codes(size_t first) {
     if (spec_.type != IndexSpec::Type::HNSW) return;
@@ -252,6 +313,7 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
             const HnswQuery hq{queries + qi * dim_, k, spec_.ef_search, allow, codes_.trained() ? &codes_ : nullptr};
             hnsw_search(graph, data_.data(), dim_, distance, distance4, higher, hq, labels + qi * k, scores + qi * k);
         }
+        if (pending() > 0) merge_pending(queries, nq, k, allow, labels, scores);
     } else {
         std::unique_ptr<BitmapSelector> selector;
         if (allow) selector = std::make_unique<BitmapSelector>(*allow);
@@ -275,6 +337,43 @@ void VectorIndex::search(const float* queries, size_t nq, size_t k, const Bitmap
     }
 }
 
+void VectorIndex::merge_pending(const float* queries, size_t nq, size_t k, const Bitmap* allow, int64_t* labels,
+                                float* scores) const {
+    Bitmap tail(slots());
+    for (size_t s = indexed_; s < slots(); ++s) {
+        if (!allow || allow->test(s)) tail.set(s);
+    }
+    std::vector<int64_t> tail_labels(nq * k);
+    std::vector<float> tail_scores(nq * k);
+    exact_search(queries, nq, k, &tail, tail_labels.data(), tail_scores.data());
+    const bool higher = higher_is_better(metric_);
+    auto better = [higher](float a, float b) { return higher ? a > b : a < b; };
+    std::vector<int64_t> L(k);
+    std::vector<float> D(k);
+    for (size_t qi = 0; qi < nq; ++qi) {
+        int64_t* gl = labels + qi * k;
+        float* gd = scores + qi * k;
+        const int64_t* tl = tail_labels.data() + qi * k;
+        const float* td = tail_scores.data() + qi * k;
+        size_t a = 0, b = 0;
+        for (size_t j = 0; j < k; ++j) {  // both lists are best first; -1 labels end a list
+            const bool take_graph = a < k && gl[a] >= 0 && (b >= k || tl[b] < 0 || !better(td[b], gd[a]));
+            if (take_graph) {
+                L[j] = gl[a];
+                D[j] = gd[a++];
+            } else if (b < k && tl[b] >= 0) {
+                L[j] = tl[b];
+                D[j] = td[b++];
+            } else {
+                L[j] = -1;
+                D[j] = std::nanf("");
+            }
+        }
+        std::copy(L.begin(), L.end(), gl);
+        std::copy(D.begin(), D.end(), gd);
+    }
+}
+
 void VectorIndex::compact(const Bitmap& keep, size_t live_count) {
     std::vector<float> kept;
     kept.reserve(live_count * dim_);
@@ -289,7 +388,9 @@ void VectorIndex::compact(const Bitmap& keep, size_t live_count) {
     codes_.clear();
     const size_t n = kept.size() / dim_;
     // Vectors are stored normalised already; re-normalising a unit vector is harmless.
+    indexed_ = 0;
     append(kept.data(), n);
+    index_pending(n);
 }
 
 void VectorIndex::save(const std::string& index_path) const {
@@ -311,6 +412,7 @@ void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
         auto* plain = dynamic_cast<faiss::IndexFlat*>(h->storage);
         if (!plain) throw IoError("snapshot HNSW storage is not flat: " + index_path);
         FastFlatStorage* fast = FastFlatStorage::adopt(*plain);
+        fast->walk_codes = &codes_;
         if (h->own_fields) delete h->storage;
         h->storage = fast;
         h->own_fields = true;
@@ -318,6 +420,9 @@ void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
     }
     if (static_cast<size_t>(loaded->d) != dim_) throw IoError("snapshot index dimension mismatch: " + index_path);
     index_ = std::move(loaded);
+    // A snapshot taken while writes waited for the graph holds fewer graph nodes than vectors;
+    // the rest stay pending until the owner indexes them.
+    indexed_ = spec_.type == IndexSpec::Type::HNSW ? static_cast<size_t>(index_->ntotal) : 0;
     codes_.clear();
     update_codes(0);
 }

@@ -2,6 +2,7 @@
 // whose labels are slots. Deleted slots are excluded through an allow-bitmap at search time.
 #pragma once
 #include <faiss/Index.h>
+#include <omp.h>
 
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,10 @@
 
 #include "bitmap.h"
 #include "sq8.h"
+
+namespace faiss {
+struct VisitedTable;
+}
 
 namespace sage {
 
@@ -47,7 +52,15 @@ class VectorIndex {
     bool walks_on_codes() const { return codes_.trained(); }
 
     // Appends n vectors as slots [slots(), slots()+n); cosine vectors are normalised first.
+    // HNSW adds them to the graph only through index_pending(): until then searches scan them
+    // exactly, so a write need not wait for the (costly) graph insertion.
     void append(const float* x, size_t n);
+    // HNSW: slots not in the graph yet; inserts up to max_rows of them, oldest first.
+    size_t pending() const { return spec_.type == IndexSpec::Type::HNSW ? slots() - indexed_ : 0; }
+    // Whether appending n vectors (with live_count live ones now) is cheap apart from the
+    // deferred graph insertion: no IVF training and no re-learning of the walk codes' ranges.
+    bool append_is_light(size_t n, size_t live_count) const;
+    void index_pending(size_t max_rows);
     // IVF only: trains on the live vectors and indexes them once enough exist.
     void train_if_ready(const Bitmap& live, size_t live_count);
 
@@ -73,6 +86,9 @@ class VectorIndex {
    private:
     void make_index();
     bool prefer_exact(size_t allowed) const;
+    // HNSW with pending slots: folds their exact top-k into each query's hits.
+    void merge_pending(const float* queries, size_t nq, size_t k, const Bitmap* allow, int64_t* labels,
+                       float* scores) const;
     // HNSW: keeps the 8-bit walk codes in step with data_ (see sq8.h).
     void update_codes(size_t first);
     size_t dim_;
@@ -81,6 +97,11 @@ class VectorIndex {
     std::vector<float> data_;
     std::unique_ptr<faiss::Index> index_;
     std::unique_ptr<faiss::Index> quantizer_;  // IVF coarse quantizer, owned here
+    size_t indexed_ = 0;  // HNSW: slots [0, indexed_) are in the graph
+    // One-vertex insertions: node locks and a visited table kept across calls (FAISS's add
+    // builds both anew, O(nodes), on every call).
+    std::vector<omp_lock_t> insert_locks_;
+    std::unique_ptr<faiss::VisitedTable> insert_visited_;
     Sq8Codes codes_;
     size_t codes_trained_rows_ = 0;  // rows the codes' ranges were learned from
     size_t rows_since_retrain_ = 0;
