@@ -225,11 +225,11 @@ async def test_async_client_round_trip(vdb_service: ServiceProcess, name: str) -
             await vdb.get_collection("missing-async")
 
 
-async def test_short_searches_during_a_long_write_never_stall_the_server(vdb_service: ServiceProcess,
+async def test_searches_and_small_writes_during_a_long_write_never_stall_the_server(vdb_service: ServiceProcess,
                                                                          name: str) -> None:
-    # Short HNSW searches run on the event loop; one that meets a write being applied must go to
-    # the thread pool instead of waiting there, or every call to the server (health checks too)
-    # would queue behind the write.
+    # Searches run on native threads and small writes are tried on the event loop; neither may
+    # wait there for a write being applied, or every call to the server (health checks too) would
+    # queue behind it.
     dim = 96
     async with AsyncVDBClient(address=vdb_service.address) as vdb, \
             grpc.aio.insecure_channel(vdb_service.address) as channel:
@@ -241,9 +241,12 @@ async def test_short_searches_during_a_long_write_never_stall_the_server(vdb_ser
         started = time.perf_counter()
         write = asyncio.ensure_future(vdb.upsert(name, [f"b{i}" for i in range(MAX_BATCH_POINTS)],
                                                  random_vectors(MAX_BATCH_POINTS, dim, seed=3)))
-        searches, stalls = [], []
+        searches, small_writes, stalls = [], [], []
         while not write.done():
             searches.append(asyncio.ensure_future(vdb.search(name, query, top_k=3)))
+            # A small write that needs no fsync is tried on the event loop: it must not wait there.
+            small_writes.append(asyncio.ensure_future(vdb.upsert(name, [f"s{len(small_writes)}"], query,
+                                                                 durability="async")))
             t0 = time.perf_counter()
             await health.Check(health_pb2.HealthCheckRequest(), timeout=30)
             stalls.append(time.perf_counter() - t0)
@@ -251,6 +254,8 @@ async def test_short_searches_during_a_long_write_never_stall_the_server(vdb_ser
         await write
         applied_s = time.perf_counter() - started
         found = await asyncio.gather(*searches)
+        assert await asyncio.gather(*small_writes) == [1] * len(small_writes)
+        assert (await vdb.get_collection(name)).count == 1200 + MAX_BATCH_POINTS + len(small_writes)
     assert applied_s > 0.3, "the write was too short to show anything; make it longer"
     assert max(stalls) < applied_s / 3, (max(stalls), applied_s)
     assert len(searches) >= 5
