@@ -290,7 +290,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     n = args.n or (4_000 if args.quick else 100_000)
     seconds = 2.0 if args.quick else 10.0  # per load, split over the rounds
-    rounds = 4 if args.quick else 5
+    rounds = 6 if args.quick else 10
     began = time.perf_counter()
     data, queries = dataset(n, 1000)
     figures: dict[str, Any] = {}
