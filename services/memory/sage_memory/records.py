@@ -1,11 +1,11 @@
 """How memories lie in the KV namespace.
 
     m/<id>                               -> Memory (serialized): the commit point of a store
-    s/<session>/<inverted ms>-<id>       -> id: the session's index, newest first in key order
+    s/<session>/<inverted µs>-<id>       -> id: the session's index, newest first in key order
 
 and in the VDB collection, one point per store attempt:
 
-    <id>-<created ms, hex>               -> the vector, session and creation time as metadata
+    <id>-<created µs, hex>               -> the vector, session and creation time as metadata
 
 A session index entry without its ``m/`` record is a store that never committed and is skipped.
 A point is the memory's only if the record's creation time is the one in the point's id: a
@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from sage_runtime import errors as err
 
-_TIME_SPAN = 1 << 48  # milliseconds; past the year 10000
+_TIME_SPAN = 1 << 56  # microseconds; past the year 4000
 
 
 def record_key(memory_id: str) -> str:
@@ -31,20 +31,20 @@ def session_prefix(session_id: str) -> str:
     return f"s/{quote(session_id, safe='')}/"
 
 
-def session_entry_key(session_id: str, created_ms: int, memory_id: str) -> str:
-    return f"{session_prefix(session_id)}{_TIME_SPAN - created_ms:012x}-{memory_id}"
+def session_entry_key(session_id: str, created_us: int, memory_id: str) -> str:
+    return f"{session_prefix(session_id)}{_TIME_SPAN - created_us:014x}-{memory_id}"
 
 
 def memory_id_of_entry(key: str) -> str:
     return key.rsplit("-", 1)[-1]
 
 
-def point_id(memory_id: str, created_ms: int) -> str:
-    return f"{memory_id}-{created_ms:x}"
+def point_id(memory_id: str, created_us: int) -> str:
+    return f"{memory_id}-{created_us:x}"
 
 
 def parse_point_id(point: str) -> tuple[str, int | None]:
-    """(memory id, creation ms) of a point; ``None`` for a point written before ids carried the
+    """(memory id, creation µs) of a point; ``None`` for a point written before ids carried the
     time (its id is the memory id)."""
     memory_id, dash, created = point.rpartition("-")
     if not dash:

@@ -1,6 +1,6 @@
 """The memory orchestration over KV, VDB and LLM: what each call writes, in which order.
 
-A store writes its own vector point (``<id>-<created ms>``) and the session index entry in
+A store writes its own vector point (``<id>-<created µs>``) and the session index entry in
 parallel, then the KV record create-only: that record is the commit point. The memory id comes
 from the idempotency key, so a retry races for the same record; the attempt that loses reads the
 winner's memory and removes what it wrote itself, never the winner's point. Every read goes
@@ -47,6 +47,18 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class _CreationClock:
+    """Microseconds since the epoch, strictly increasing within this process, so that stores
+    made one after another list newest first even inside one microsecond."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def now_us(self) -> int:
+        self._last = max(time.time_ns() // 1000, self._last + 1)
+        return self._last
+
+
 def _struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
     if value is None:
         return None
@@ -63,6 +75,7 @@ class MemoryStore:
         self.collection = config.collection
         self.durability = vdb_pb2.DURABILITY_SYNC if config.vdb_durability == "sync" else vdb_pb2.DURABILITY_ASYNC
         self._background: set[asyncio.Task[Any]] = set()
+        self._clock = _CreationClock()
 
     # -- building blocks ------------------------------------------------------
     async def embed(self, text: str) -> bytes:
@@ -117,17 +130,17 @@ class MemoryStore:
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
         packed = vector or await self.embed(content)
-        created_ms = _now_ms()
+        created_us = self._clock.now_us()
         memory = memory_pb2.Memory(id=mid, session_id=session_id, content=content, metadata=metadata)
-        memory.create_time.FromMilliseconds(created_ms)
+        memory.create_time.FromMicroseconds(created_us)
         point_meta = common_pb2.Metadata()
         point_meta.CopyFrom(metadata)
         point_meta.fields[SESSION_FIELD].string_value = session_id
-        point_meta.fields[CREATED_FIELD].int_value = created_ms
-        point = records.point_id(mid, created_ms)
+        point_meta.fields[CREATED_FIELD].int_value = created_us // 1000
+        point = records.point_id(mid, created_us)
         points = vdb_pb2.Points(ids=[point], vectors=packed, metadatas=[point_meta])
         upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
-        entry = records.session_entry_key(session_id, created_ms, mid)
+        entry = records.session_entry_key(session_id, created_us, mid)
         # Point and index entry are both invisible until the commit, so they go in parallel.
         written = await asyncio.gather(self._upsert(upsert), self.deps.call("kv", "Put", kv_pb2.PutRequest(
             namespace=self.ns, key=entry, value=mid.encode())), return_exceptions=True)
@@ -140,7 +153,7 @@ class MemoryStore:
                                  idempotent=False, passthrough=(FailedPrecondition,))
         except FailedPrecondition:
             # Another attempt with the same idempotency key committed first: its memory is the answer.
-            return await self._lost_commit(mid, created_ms, point, entry)
+            return await self._lost_commit(mid, created_us, point, entry)
         except BaseException:
             # Undo what was written so that nothing half-stored lingers; if this fails too, the
             # pieces stay invisible (no KV record) and search collects the point later.
@@ -149,14 +162,14 @@ class MemoryStore:
             raise
         return memory
 
-    async def _lost_commit(self, mid: str, created_ms: int, point: str, entry: str) -> memory_pb2.Memory:
+    async def _lost_commit(self, mid: str, created_us: int, point: str, entry: str) -> memory_pb2.Memory:
         first = await self._record(mid)
         if first is None:
             await guarded(self._kv_delete(entry))
             await guarded(self._vdb_delete([point]))
             raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
                                    "was deleted meanwhile; retry", 0)
-        if first.create_time.ToMilliseconds() != created_ms:  # same millisecond: same keys, the winner's
+        if first.create_time.ToMicroseconds() != created_us:  # same microsecond: same keys, the winner's
             await guarded(self._kv_delete(entry))
             await guarded(self._vdb_delete([point]))
         return first
@@ -195,16 +208,16 @@ class MemoryStore:
         live: dict[str, memory_pb2.Memory] = {}
         candidates: list[Candidate] = []
         orphans: list[str] = []
-        for point, (mid, point_ms), score, memory in zip(hits.ids, parsed, hits.scores, found, strict=True):
-            committed_ms = memory.create_time.ToMilliseconds() if memory is not None else None
-            if committed_ms is None or (point_ms is not None and point_ms != committed_ms):
+        for point, (mid, point_us), score, memory in zip(hits.ids, parsed, hits.scores, found, strict=True):
+            committed_us = memory.create_time.ToMicroseconds() if memory is not None else None
+            if committed_us is None or (point_us is not None and point_us != committed_us):
                 # No record, or the record of another attempt: a store in progress or left behind.
-                if point_ms is not None and now - point_ms > self.config.orphan_grace_s * 1000:
+                if point_us is not None and now - point_us // 1000 > self.config.orphan_grace_s * 1000:
                     orphans.append(point)
                 continue
             assert memory is not None
             live[mid] = memory
-            candidates.append(Candidate(mid, float(score), committed_ms))
+            candidates.append(Candidate(mid, float(score), committed_us // 1000))
         if orphans:
             self._collect(orphans)
         ranked = rank(candidates, top_k, recency_weight, now, self.config.recency_half_life_s)
@@ -212,12 +225,12 @@ class MemoryStore:
 
     async def delete(self, mid: str) -> None:
         memory = await self.get(mid)
-        created_ms = memory.create_time.ToMilliseconds()
+        created_us = memory.create_time.ToMicroseconds()
         # Point first: if a later step fails the memory is still readable and a retry finishes.
         # (A point id without the time is a memory stored before point ids carried it.)
-        await self._vdb_delete([records.point_id(mid, created_ms), mid])
+        await self._vdb_delete([records.point_id(mid, created_us), mid])
         await self._kv_delete(records.record_key(mid))
-        await self._kv_delete(records.session_entry_key(memory.session_id, created_ms, mid))
+        await self._kv_delete(records.session_entry_key(memory.session_id, created_us, mid))
 
     async def delete_session(self, session_id: str) -> int:
         await self._vdb_delete(where={SESSION_FIELD: session_id})
