@@ -193,8 +193,11 @@ void hnsw_search(const faiss::HNSW& graph, const float* base, size_t dim, Distan
         // Walk on the codes, then re-score what the walk kept with the float vectors.
         const CodeSpace approx{*query.codes, query.codes->prepare(query.vector, !negate), dim};
         found = walk(graph, approx, ef, query.allow);
+        // Re-scored a group of four at a time, the next group's vectors requested meanwhile.
+        for (size_t i = 0; i < std::min<size_t>(found.size(), 4); ++i) exact.prefetch(found[i].second);
         size_t f = 0;
         for (; f + 4 <= found.size(); f += 4) {
+            for (size_t i = f + 4; i < std::min(found.size(), f + 8); ++i) exact.prefetch(found[i].second);
             const int32_t v[4] = {found[f].second, found[f + 1].second, found[f + 2].second, found[f + 3].second};
             float d[4];
             exact.distance4(v, d);
