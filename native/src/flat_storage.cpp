@@ -23,29 +23,6 @@ struct KernelDistanceComputer final : faiss::DistanceComputer {
     const float* q_ = nullptr;
 };
 
-// Query-to-vector distances on the codes, in FAISS's convention (squared L2, or the raw inner
-// product that FAISS negates itself); vector-to-vector ones exact.
-struct CodeDistanceComputer final : faiss::DistanceComputer {
-    CodeDistanceComputer(const Sq8Codes& codes, const float* base, size_t d, bool l2)
-        : codes_(codes), base_(base), d_(d), l2_(l2), exact_(l2 ? l2sqr_kernel() : inner_product_kernel()) {}
-    void set_query(const float* x) override { query_ = codes_.prepare(x, l2_); }
-    float operator()(idx_t i) override {
-        const float d = codes_.distance(query_, codes_.code(static_cast<size_t>(i)));
-        return l2_ ? d : -d;
-    }
-    float symmetric_dis(idx_t i, idx_t j) override {
-        return exact_(base_ + static_cast<size_t>(i) * d_, base_ + static_cast<size_t>(j) * d_, d_);
-    }
-
-   private:
-    const Sq8Codes& codes_;
-    const float* base_;
-    size_t d_;
-    bool l2_;
-    DistanceFn exact_;
-    Sq8Codes::Query query_;
-};
-
 struct NegatedDistanceComputer final : faiss::DistanceComputer {
     explicit NegatedDistanceComputer(faiss::DistanceComputer* inner) : inner_(inner) {}
     void set_query(const float* x) override { inner_->set_query(x); }
@@ -66,9 +43,6 @@ std::unique_ptr<faiss::DistanceComputer> FastFlatStorage::insertion_distance_com
 
 faiss::DistanceComputer* FastFlatStorage::get_distance_computer() const {
     const bool l2 = metric_type == faiss::METRIC_L2;
-    if (walk_codes && walk_codes->trained() && walk_codes->rows() >= static_cast<size_t>(ntotal)) {
-        return new CodeDistanceComputer(*walk_codes, get_xb(), static_cast<size_t>(d), l2);
-    }
     return new KernelDistanceComputer(get_xb(), static_cast<size_t>(d), l2 ? l2sqr_kernel() : inner_product_kernel());
 }
 

@@ -82,9 +82,7 @@ void VectorIndex::make_index() {
         case IndexSpec::Type::HNSW: {
             auto h = std::make_unique<faiss::IndexHNSWFlat>(d, spec_.M, faiss_metric(metric_));
             delete h->storage;  // swap in storage whose distances use the SIMD kernels
-            auto* storage = new FastFlatStorage(d, faiss_metric(metric_));
-            storage->walk_codes = &codes_;
-            h->storage = storage;
+            h->storage = new FastFlatStorage(d, faiss_metric(metric_));
             h->hnsw.efConstruction = spec_.ef_construction;
             h->hnsw.efSearch = spec_.ef_search;
             index_ = std::move(h);
@@ -116,7 +114,6 @@ void VectorIndex::append(const float* x, size_t n) {
     data_.insert(data_.end(), x, x + n * dim_);
     float* added = data_.data() + first * dim_;
     if (metric_ == Metric::Cosine) faiss::fvec_renorm_L2(dim_, n, added);
-    // Before the graph insertion, whose distances read the new rows' codes too.
     update_codes(first);
     const auto fn = static_cast<faiss::Index::idx_t>(n);
     if (spec_.type == IndexSpec::Type::IVF) {
@@ -412,7 +409,6 @@ void VectorIndex::load(std::vector<float> data, const std::string& index_path) {
         auto* plain = dynamic_cast<faiss::IndexFlat*>(h->storage);
         if (!plain) throw IoError("snapshot HNSW storage is not flat: " + index_path);
         FastFlatStorage* fast = FastFlatStorage::adopt(*plain);
-        fast->walk_codes = &codes_;
         if (h->own_fields) delete h->storage;
         h->storage = fast;
         h->own_fields = true;
