@@ -106,7 +106,8 @@ def test_recency_weight_prefers_the_newer_of_equally_similar_memories(memory: Me
     assert {h["id"] for h in similarity_only} == {older["id"], newer["id"]}
     weighted = memory.search_memories(v, session_id=sid, top_k=2, recency_weight=1.0)
     assert weighted[0]["id"] == newer["id"]
-    assert weighted[0]["score"] > weighted[1]["score"]
+    # Milliseconds apart against a one-day half-life: the scores differ below float32's resolution.
+    assert weighted[0]["score"] >= weighted[1]["score"]
 
 
 def test_list_pages_newest_first(memory: MemoryClient) -> None:
