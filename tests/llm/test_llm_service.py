@@ -90,6 +90,21 @@ def test_unknown_model_is_not_found_and_models_are_listed(client: LLMClient) -> 
     assert client.generate("x", model="mock-b", max_tokens=1)["model"] == "mock-b"
 
 
+def test_tokenize_and_count_tokens_agree_and_keep_the_order(client: LLMClient) -> None:
+    texts = ["tell me about the mesh", "hi", "", "word " * 7]
+    ids = [client.tokenize(t) for t in texts]
+    assert client.count_tokens(texts) == [len(i) for i in ids]
+    assert [len(i) for i in ids] == [5, 1, 0, 7]
+    assert len(set(ids[0])) == 5  # five distinct words, five distinct ids
+    assert client.tokenize("hi", model="mock-b") == ids[1]
+    with pytest.raises(NotFound, match="mock-a"):
+        client.tokenize("x", model="nope")
+    with pytest.raises(InvalidArgument) as err:
+        client.count_tokens(["x"] * 4097)
+    assert err.value.field == "texts"
+    assert "4096" in str(err.value)
+
+
 def _hold_slot(client: LLMClient, started: threading.Event, stop: threading.Event) -> None:
     stream = client.stream("long", max_tokens=5000)
     next(stream)

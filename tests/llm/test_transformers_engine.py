@@ -154,3 +154,11 @@ async def test_closing_the_engine_fails_requests_in_flight(smollm2: Any) -> None
             pass
     with pytest.raises(RuntimeError, match="closed"):
         await waiting
+
+
+def test_tokenize_round_trips_and_counts_match(smollm2_engine: Any) -> None:
+    text = "The capital of France is Paris."
+    ids = smollm2_engine.tokenize(text)
+    assert 4 <= len(ids) <= len(text)
+    assert smollm2_engine.detokenize(ids) == text
+    assert smollm2_engine.count_tokens(text) == len(ids)
