@@ -124,7 +124,7 @@ class ServiceChannels(_Pool[S]):
                         continue
                     except Unavailable:
                         pass
-                raise from_rpc_error(exc) from None
+                raise from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout) from None
 
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         addr, stub = self.pick(set())
@@ -167,7 +167,7 @@ class AsyncServiceChannels(_Pool[S]):
                         continue
                     except Unavailable:
                         pass
-                raise from_rpc_error(exc) from None
+                raise from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout) from None
 
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         addr, stub = self.pick(set())

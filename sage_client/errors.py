@@ -77,10 +77,15 @@ _BY_CODE: dict[grpc.StatusCode, type[SageError]] = {
 }
 
 
-def from_rpc_error(exc: grpc.RpcError) -> SageError:
-    """Decode a grpc.RpcError (sync or aio) into the matching SageError."""
+def from_rpc_error(exc: grpc.RpcError, *, service: str = "", method: str = "",
+                   timeout: float | None = None) -> SageError:
+    """Decode a grpc.RpcError (sync or aio) into the matching SageError. ``service``, ``method``
+    and ``timeout`` (the call's) turn gRPC's bare "Deadline Exceeded" into a message that says
+    which call ran out of time and what to change."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     message = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and "Deadline Exceeded" in message:  # gRPC's own words
+        message = _deadline_message(service, method, timeout, message)
     reason, metadata, field = "", {}, ""
     trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
     for key, value in trailers or ():
@@ -99,3 +104,9 @@ def from_rpc_error(exc: grpc.RpcError) -> SageError:
                     field = bad.field_violations[0].field
     cls = _BY_CODE.get(code, SageError)
     return cls(message or code.name, code=code, reason=reason, metadata=metadata, field=field)
+
+
+def _deadline_message(service: str, method: str, timeout: float | None, grpc_words: str) -> str:
+    what = " ".join(part for part in (f"the {service} service's" if service else "", method or "call") if part)
+    within = f" within its deadline of {timeout:g} s" if timeout else " within its deadline"
+    return f"{what} did not answer{within} (gRPC: {grpc_words}); pass a longer timeout= or send less work per call"

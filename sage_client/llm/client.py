@@ -115,7 +115,8 @@ class LLMClient:
                 yield {"text": msg.delta, "finish_reason": finish,
                        "usage": _usage(msg.usage) if finish else None, "model": msg.model}
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            pool = self._pool(model)
+            raise from_rpc_error(exc, service=pool.service, method=method, timeout=timeout or pool.timeout) from None
         finally:
             call.cancel()
 

@@ -135,8 +135,11 @@ def test_full_queue_is_resource_exhausted_and_cancel_frees_the_engine(client: LL
 
 def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
     for _ in range(2):
-        with pytest.raises(DeadlineExceeded):
+        with pytest.raises(DeadlineExceeded) as err:
             client.generate("slow", max_tokens=5000, timeout=0.3)
+        assert "the llm service's Generate did not answer within its deadline of 0.3 s" in err.value.message
+    with pytest.raises(DeadlineExceeded, match="llm service's GenerateStream .* 0.3 s"):
+        list(client.stream("slow", max_tokens=5000, timeout=0.3))
     start = time.perf_counter()
     client.generate("after", max_tokens=2, timeout=5)  # both slots were freed by the deadline
     assert time.perf_counter() - start < 2.0

@@ -22,7 +22,7 @@ from typing import Any
 
 from sage_client import LocalEnvironment, MapFunction, SinkFunction, SourceFunction
 from sage_client.discovery import default_resolver
-from sage_client.errors import SageError, Unavailable
+from sage_client.errors import DeadlineExceeded, SageError, Unavailable
 from sage_client.llm import LLMClient
 from sage_gateway.errors import GatewayError, from_sage_error
 from sage_gateway.memory_step import MemoryAccess
@@ -149,9 +149,17 @@ class BuildPrompt(ChatStep):
 class StreamFromLLM(ChatStep):
     def step(self, turn: Turn) -> None:
         prompt: Any = turn.prompt if turn.prompt is not None else turn.llm_messages
-        if not turn.stream:
-            self._whole(turn, prompt)
-            return
+        try:
+            if turn.stream:
+                self._streamed(turn, prompt)
+            else:
+                self._whole(turn, prompt)
+        except DeadlineExceeded:
+            raise GatewayError(504, f"the LLM did not finish within the gateway's limit of {self.res.llm_timeout_s:g} s "
+                               "per generation (SAGE_LLM_TIMEOUT_S); ask for fewer tokens (max_tokens) or raise "
+                               "the limit", "server_error", code="upstream_timeout") from None
+
+    def _streamed(self, turn: Turn, prompt: Any) -> None:
         for attempt in range(_LLM_ATTEMPTS):
             produced = False
             stream: Any = self.res.llm.stream_deltas(prompt, model=turn.model, timeout=self.res.llm_timeout_s,
