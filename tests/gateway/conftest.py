@@ -18,7 +18,7 @@ JWT_AUDIENCE = "sage-tests"
 
 
 def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 0, gateway_env: dict[str, str] | None = None,
-                     llm_env: dict[str, str] | None = None) -> Topology:
+                     llm_env: dict[str, str] | None = None, gateway_replicas: int = 1) -> Topology:
     return Topology(
         etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0,
         services=(
@@ -27,7 +27,7 @@ def gateway_topology(llm_replicas: int = 2, tokens_per_s: int = 0, gateway_env: 
                        env={"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "false",
                             "SAGE_MOCK_TOKENS_PER_S": str(tokens_per_s), "SAGE_REGISTRATION_TTL_S": "2",
                             **(llm_env or {})}),
-            ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True,
+            ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True, replicas=gateway_replicas,
                        env={"SAGE_KEY_CACHE_S": "0", "SAGE_JWT_HS256_SECRET": JWT_SECRET,
                             "SAGE_JWT_AUDIENCE": JWT_AUDIENCE, "SAGE_PIPELINE_WORKERS": "8",
                             "SAGE_MEMORY_ENABLED": "false",  # this mesh has no Memory service
@@ -68,7 +68,8 @@ def bring_up(run_dir: Path, topology: Topology) -> Iterator[LiveMesh]:
 
 @pytest.fixture(scope="session")
 def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
-    yield from bring_up(tmp_path_factory.mktemp("gateway-mesh"), gateway_topology())
+    # Two gateway instances behind Envoy: sessions and rate limits must not care which one serves.
+    yield from bring_up(tmp_path_factory.mktemp("gateway-mesh"), gateway_topology(gateway_replicas=2))
 
 
 @pytest.fixture(scope="session")

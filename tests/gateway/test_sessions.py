@@ -36,6 +36,22 @@ def test_a_session_keeps_its_history_across_turns(live_mesh: LiveMesh, make_key:
     assert history[1]["content"] == first.json()["choices"][0]["message"]["content"]
 
 
+def test_any_gateway_instance_serves_any_session(live_mesh: LiveMesh, make_key: Callable[..., str]) -> None:
+    key, sid = make_key("dave"), f"s-{uuid.uuid4().hex[:8]}"
+    instances = [f"http://{live_mesh.endpoints.instances[f'gateway-{i}']}/v1" for i in (0, 1)]
+    headers = {"authorization": f"Bearer {key}", "x-session-id": sid}
+    said = []
+    for turn in range(4):  # alternate between the two instances, turn by turn
+        content = f"turn {turn}"
+        reply = httpx.post(f"{instances[turn % 2]}/chat/completions", headers=headers, timeout=30, json={
+            "model": "mock", "messages": [{"role": "user", "content": content}], "max_tokens": 2})
+        assert reply.status_code == 200, reply.text
+        said += [content, reply.json()["choices"][0]["message"]["content"]]
+    for base in instances:  # both see the whole history, in order
+        history = httpx.get(f"{base}/sessions/{sid}", headers=headers, timeout=30).json()["history"]
+        assert [m["content"] for m in history] == said
+
+
 def test_two_keys_cannot_see_each_others_sessions(live_mesh: LiveMesh, make_key: Callable[..., str]) -> None:
     alice, bob, admin = make_key("alice"), make_key("bob"), make_key("root", admin=True)
     sid = f"private-{uuid.uuid4().hex[:8]}"
