@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,11 @@ def dataset(n: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
     return data, queries.astype(np.float32)
 
 
-async def closed_loop(seconds: float, in_flight: int, call: Callable[[int], Awaitable[Any]]) -> tuple[float, list[float]]:
-    """``in_flight`` workers call back to back for ``seconds``; returns (calls/s, latencies ms)."""
-    latencies: list[float] = []
+async def _callers(seconds: float, in_flight: int,
+                   paths: Sequence[Callable[[int], Awaitable[Any]]]) -> list[list[float]]:
+    """``in_flight`` workers call back to back for ``seconds``, each turning from one path to the
+    next call by call; the latencies (ms) of each path."""
+    latencies: list[list[float]] = [[] for _ in paths]
     stop_at = time.perf_counter() + seconds
 
     async def worker(w: int) -> None:
@@ -82,34 +84,27 @@ async def closed_loop(seconds: float, in_flight: int, call: Callable[[int], Awai
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
-            await call(i)
-            latencies.append((time.perf_counter() - t0) * 1000)
+            side = (i // in_flight) % len(paths)
+            await paths[side](i)
+            latencies[side].append((time.perf_counter() - t0) * 1000)
             i += in_flight
 
-    start = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(in_flight)))
+    return latencies
+
+
+async def closed_loop(seconds: float, in_flight: int, call: Callable[[int], Awaitable[Any]]) -> tuple[float, list[float]]:
+    """One path; returns (calls/s, latencies ms)."""
+    start = time.perf_counter()
+    (latencies,) = await _callers(seconds, in_flight, (call,))
     return len(latencies) / (time.perf_counter() - start), latencies
 
 
 async def mixed_loop(seconds: float, in_flight: int, a: Callable[[int], Awaitable[Any]],
                      b: Callable[[int], Awaitable[Any]]) -> tuple[list[float], list[float]]:
     """A closed loop whose callers alternate between two paths; the latencies of each, in ms."""
-    latencies: tuple[list[float], list[float]] = ([], [])
-    stop_at = time.perf_counter() + seconds
-
-    async def worker(w: int) -> None:
-        i = w
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= stop_at:
-                return
-            side = (i // in_flight) % 2
-            await (a, b)[side](i)
-            latencies[side].append((time.perf_counter() - t0) * 1000)
-            i += in_flight
-
-    await asyncio.gather(*(worker(w) for w in range(in_flight)))
-    return latencies
+    first, second = await _callers(seconds, in_flight, (a, b))
+    return first, second
 
 
 def median(values: list[float]) -> float:
