@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 import grpc
 
 from sage_client.discovery import Instance, NoInstances, Resolver, StaticResolver, default_resolver
-from sage_client.errors import Unavailable, from_rpc_error
+from sage_client.errors import SageError, Unavailable, from_rpc_error
 
 S = TypeVar("S")
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -37,6 +37,8 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
 
 
 class _Pool(Generic[S]):
+    timeout: float | None  # the calls' default deadline, set by each kind of pool
+
     def __init__(self, service: str, stub_factory: Callable[[Any], S], address: str | Sequence[str] | None,
                  resolver: Resolver | None, make_channel: Callable[[str], Any]) -> None:
         self.service = service
@@ -52,6 +54,11 @@ class _Pool(Generic[S]):
         self._cursor = itertools.count()
         self._generation = -1
         self.filter: Callable[[Instance], bool] | None = None
+
+    def rpc_error(self, exc: grpc.RpcError, method: str, timeout: float | None = None) -> SageError:
+        """``exc`` of a call to ``method`` (deadline ``timeout``, else the pool's) as a SageError
+        that names this service and method when the deadline ran out."""
+        return from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout)
 
     def _refresh(self) -> list[Any]:
         instances = self._resolver.instances(self.service)
@@ -124,7 +131,7 @@ class ServiceChannels(_Pool[S]):
                         continue
                     except Unavailable:
                         pass
-                raise from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout) from None
+                raise self.rpc_error(exc, method, timeout) from None
 
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         addr, stub = self.pick(set())
@@ -167,7 +174,7 @@ class AsyncServiceChannels(_Pool[S]):
                         continue
                     except Unavailable:
                         pass
-                raise from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout) from None
+                raise self.rpc_error(exc, method, timeout) from None
 
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         addr, stub = self.pick(set())

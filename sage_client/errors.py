@@ -107,6 +107,6 @@ def from_rpc_error(exc: grpc.RpcError, *, service: str = "", method: str = "",
 
 
 def _deadline_message(service: str, method: str, timeout: float | None, grpc_words: str) -> str:
-    what = " ".join(part for part in (f"the {service} service's" if service else "", method or "call") if part)
+    what = f"the {service} service's {method or 'call'}" if service else (method or "the call")
     within = f" within its deadline of {timeout:g} s" if timeout else " within its deadline"
     return f"{what} did not answer{within} (gRPC: {grpc_words}); pass a longer timeout= or send less work per call"

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from sage_client.channels import MAX_MESSAGE, AsyncServiceChannels, ServiceChannels
 from sage_client.discovery import Resolver
-from sage_client.errors import InvalidArgument, from_rpc_error
+from sage_client.errors import InvalidArgument
 from sage_client.vdb_codec import dict_to_metadata, metadata_to_dict, pack_vectors, unpack_vectors
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 
@@ -315,7 +315,7 @@ class VDBClient:
         except grpc.RpcError as exc:
             if requests.error is not None:
                 raise requests.error from None
-            raise from_rpc_error(exc) from None
+            raise self._ch.rpc_error(exc, "UpsertStream") from None
         return int(reply.upserted_count)
 
     def bulk_upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
@@ -433,7 +433,7 @@ class AsyncVDBClient:
         except grpc.RpcError as exc:
             if failure:
                 raise failure[0] from None
-            raise from_rpc_error(exc) from None
+            raise self._ch.rpc_error(exc, "UpsertStream") from None
         return int(reply.upserted_count)
 
     async def bulk_upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,

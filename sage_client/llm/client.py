@@ -19,7 +19,6 @@ import numpy as np
 
 from sage_client.channels import ServiceChannels
 from sage_client.discovery import Instance, Resolver
-from sage_client.errors import from_rpc_error
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
 
 SAMPLING_FIELDS = (
@@ -108,15 +107,15 @@ class LLMClient:
         else:
             method = "ChatStream"
             request = llm_pb2.ChatStreamRequest(model=model, messages=_messages(prompt), sampling=sampling_message(sampling))
-        call = self._pool(model).stream(method, request, timeout=timeout)
+        pool = self._pool(model)
+        call = pool.stream(method, request, timeout=timeout)
         try:
             for msg in call:
                 finish = FINISH_NAMES[msg.finish_reason]
                 yield {"text": msg.delta, "finish_reason": finish,
                        "usage": _usage(msg.usage) if finish else None, "model": msg.model}
         except grpc.RpcError as exc:
-            pool = self._pool(model)
-            raise from_rpc_error(exc, service=pool.service, method=method, timeout=timeout or pool.timeout) from None
+            raise pool.rpc_error(exc, method, timeout) from None
         finally:
             call.cancel()
 

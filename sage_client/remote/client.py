@@ -196,8 +196,6 @@ class JobClient:
         """The job's events from its start: state changes, log lines, operator metrics."""
         import grpc
 
-        from sage_client.errors import from_rpc_error
-
         stream = self._ch.stream(
             "StreamJobEvents",
             kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow),
@@ -206,7 +204,7 @@ class JobClient:
         try:
             yield from stream
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            raise self._ch.rpc_error(exc, "StreamJobEvents") from None
         finally:
             stream.cancel()
 
