@@ -13,9 +13,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sage_client.errors import SageError, Unavailable
+from sage_client.kv import KVClient
 from sage_client.memory import MemoryClient
 from sage_deploy.processes import free_port
-from tests.conftest import spawn_service
+from sage_memory import records
+from tests.conftest import ServiceProcess, spawn_service
 from tests.memory.conftest import VDB_MODULE, MemoryStarter, unit_vectors
 
 
@@ -68,11 +70,12 @@ def reached_vdb(address: str, vector: np.ndarray, sid: str, timeout_s: float = 1
 
 
 @pytest.mark.slow
-def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: MemoryStarter, tmp_path: Path) -> None:
+def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: MemoryStarter, kv_service: ServiceProcess,
+                                                             tmp_path: Path) -> None:
     vdb_port = free_port()
     vdb_dir = tmp_path / "vdb.data"
     vdb = spawn_service(tmp_path, "vdb-a", VDB_MODULE, port=vdb_port, data_dir=vdb_dir)
-    memory = start_memory(vdb.address)
+    memory = start_memory(vdb.address, orphan_grace_s=1, orphan_sweep_interval_s=0.3)
     sid = "stream"
     vectors = unit_vectors(400, seed=11)
     acked: dict[str, int] = {}
@@ -115,5 +118,15 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
                 assert top[0]["id"] == mid
             found = client.search_memories(vectors[0], session_id=sid, top_k=100)
             assert {h["id"] for h in found} <= set(acked)
+        # The failed stores' index entries outlived their undo (VDB was down); once it is back,
+        # the sweep removes them and the index names exactly the acknowledged memories.
+        with KVClient("sage-memory", address=kv_service.address) as kv:
+            def indexed() -> set[str]:
+                return {records.parse_entry_key(e.key)[0] for e in kv.scan(records.session_prefix(sid),
+                                                                            include_values=False)}
+            deadline = time.monotonic() + 15
+            while indexed() != set(acked):
+                assert time.monotonic() < deadline, f"index still holds {len(indexed() - set(acked))} uncommitted entries"
+                time.sleep(0.2)
     finally:
         restarted.proc.stop(grace=5)

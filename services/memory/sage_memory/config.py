@@ -21,6 +21,9 @@ class MemoryConfig(ServiceConfig):
                                        description="age at which a memory's recency score halves")
     orphan_grace_s: float = Field(default=60.0, ge=0.0,
                                   description="a vector without a KV record older than this is garbage")
+    orphan_sweep_interval_s: float = Field(
+        default=600.0, ge=0.0, description="how often the session index is swept for stores that never committed "
+                                           "(their vector and index entry are removed); 0 = never")
     dependency_timeout_s: float = Field(default=5.0, gt=0.0, le=300.0)
     max_content_bytes: int = Field(default=64 * 1024, ge=1, le=16 * 1024 * 1024)
     kv_address: str = Field(default="", description="static KV address; empty = discovery")

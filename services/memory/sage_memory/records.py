@@ -27,8 +27,11 @@ def record_key(memory_id: str) -> str:
     return f"m/{memory_id}"
 
 
+INDEX_PREFIX = "s/"  # every session's index entries
+
+
 def session_prefix(session_id: str) -> str:
-    return f"s/{quote(session_id, safe='')}/"
+    return f"{INDEX_PREFIX}{quote(session_id, safe='')}/"
 
 
 def session_entry_key(session_id: str, created_us: int, memory_id: str) -> str:
@@ -37,6 +40,12 @@ def session_entry_key(session_id: str, created_us: int, memory_id: str) -> str:
 
 def memory_id_of_entry(key: str) -> str:
     return key.rsplit("-", 1)[-1]
+
+
+def parse_entry_key(key: str) -> tuple[str, int]:
+    """(memory id, creation µs) of a session index entry: the store attempt that wrote it."""
+    inverted, _, memory_id = key.rsplit("/", 1)[-1].partition("-")
+    return memory_id, _TIME_SPAN - int(inverted, 16)
 
 
 def point_id(memory_id: str, created_us: int) -> str:

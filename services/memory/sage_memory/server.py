@@ -10,6 +10,7 @@ from sage_client.memory_model import MAX_SESSION, MAX_TOP_K, reserved_keys
 from sage_memory.config import MemoryConfig
 from sage_memory.dependencies import Dependencies
 from sage_memory.store import MemoryStore, check_vector
+from sage_memory.sweeper import OrphanSweeper
 from sage_proto.memory.v1 import memory_pb2, memory_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
@@ -108,12 +109,20 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
 
 def build_spec(config: MemoryConfig) -> ServiceSpec:
     deps = Dependencies(config)
-    servicer = MemoryServicer(MemoryStore(deps, config), config)
+    store = MemoryStore(deps, config)
+    servicer = MemoryServicer(store, config)
+    sweeper = OrphanSweeper(store, config.orphan_sweep_interval_s)
+
+    async def stop() -> None:
+        await sweeper.stop()
+        await deps.close()
+
     return ServiceSpec(
         name="memory",
         service_names=(memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name,),
         add_servicers=lambda server: memory_pb2_grpc.add_MemoryServiceServicer_to_server(servicer, server),
-        stop=deps.close,
+        start=sweeper.start,
+        stop=stop,
         # NOT_SERVING until KV, VDB and LLM all answer.
         ready=deps.reachable,
         metadata=lambda: {"collection": config.collection, "dimension": config.dimension},

@@ -4,8 +4,12 @@ A store writes its own vector point (``<id>-<created µs>``) and the session ind
 parallel, then the KV record create-only: that record is the commit point. The memory id comes
 from the idempotency key, so a retry races for the same record; the attempt that loses reads the
 winner's memory and removes what it wrote itself, never the winner's point. Every read goes
-through KV, so a point or index entry without its record is invisible; a failed store deletes
-what it wrote (best effort), and search garbage-collects points left behind when even that failed.
+through KV, so a point or index entry without its record is invisible. A failed store deletes
+what it wrote, its point before its index entry: the entry names the attempt's point, so an entry
+stays as long as its point may. What is left behind when even that fails (the process killed, a
+dependency down) is garbage: the sweep (``collect_orphans``, driven by ``sweeper``) walks the
+index and removes each uncommitted attempt's point and entry, and search collects any point it
+meets without a record.
 """
 from __future__ import annotations
 
@@ -156,22 +160,28 @@ class MemoryStore:
             return await self._lost_commit(mid, created_us, point, entry)
         except BaseException:
             # Undo what was written so that nothing half-stored lingers; if this fails too, the
-            # pieces stay invisible (no KV record) and search collects the point later.
-            await guarded(self._kv_delete(entry))
-            await guarded(self._vdb_delete([point]))
+            # pieces stay invisible (no KV record) and the sweep collects them later.
+            await self._undo(point, entry)
             raise
         return memory
+
+    async def _undo(self, point: str, entry: str) -> None:
+        """Remove one store attempt's point, then its index entry. The entry is kept if the point
+        could not be deleted: it is how the sweep finds that point again."""
+        try:
+            await self._vdb_delete([point])
+        except Exception:  # noqa: BLE001 - best effort; the sweep retries through the entry
+            return
+        await guarded(self._kv_delete(entry))
 
     async def _lost_commit(self, mid: str, created_us: int, point: str, entry: str) -> memory_pb2.Memory:
         first = await self._record(mid)
         if first is None:
-            await guarded(self._kv_delete(entry))
-            await guarded(self._vdb_delete([point]))
+            await self._undo(point, entry)
             raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
                                    "was deleted meanwhile; retry", 0)
         if first.create_time.ToMicroseconds() != created_us:  # same microsecond: same keys, the winner's
-            await guarded(self._kv_delete(entry))
-            await guarded(self._vdb_delete([point]))
+            await self._undo(point, entry)
         return first
 
     async def get(self, mid: str) -> memory_pb2.Memory:
@@ -255,6 +265,31 @@ class MemoryStore:
                 return deleted
 
     # -- garbage collection ---------------------------------------------------
+    async def collect_orphans(self, page_token: str = "", page_size: int = 500) -> tuple[int, int, str]:
+        """One page of the session index: each entry whose store attempt never committed (no
+        record, or the record of another attempt) and is older than ``orphan_grace_s`` loses its
+        point, then itself. Returns (entries checked, attempts collected, next page token)."""
+        page = await self.deps.call("kv", "Scan", kv_pb2.ScanRequest(
+            namespace=self.ns, prefix=records.INDEX_PREFIX, page_size=page_size, page_token=page_token,
+            include_values=False))
+        attempts = [(e.key, *records.parse_entry_key(e.key)) for e in page.entries]
+        found = await self._records([mid for _, mid, _ in attempts])
+        cutoff_us = time.time_ns() // 1000 - int(self.config.orphan_grace_s * 1_000_000)
+        orphans = [(key, records.point_id(mid, created_us)) for (key, mid, created_us), memory in
+                   zip(attempts, found, strict=True)
+                   if created_us < cutoff_us and (memory is None or memory.create_time.ToMicroseconds() != created_us)]
+        if orphans:
+            log.info("collecting %d uncommitted store attempts", len(orphans))
+            await self._vdb_delete([point for _, point in orphans])
+            limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
+
+            async def drop(key: str) -> None:
+                async with limit:
+                    await self._kv_delete(key)
+
+            await asyncio.gather(*(drop(key) for key, _ in orphans))
+        return len(attempts), len(orphans), page.next_page_token
+
     def _collect(self, ids: list[str]) -> None:
         log.info("collecting %d orphan vectors", len(ids))
         task = asyncio.get_running_loop().create_task(guarded(self._vdb_delete(ids)))
