@@ -17,6 +17,7 @@ from sage_client.kv import KVClient
 from sage_client.memory import MemoryClient
 from sage_deploy.processes import free_port
 from sage_memory import records
+from sage_memory.config import MemoryConfig
 from tests.conftest import ServiceProcess, spawn_service
 from tests.memory.conftest import VDB_MODULE, MemoryStarter, unit_vectors
 
@@ -120,7 +121,7 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
             assert {h["id"] for h in found} <= set(acked)
         # The failed stores' index entries outlived their undo (VDB was down); once it is back,
         # the sweep removes them and the index names exactly the acknowledged memories.
-        with KVClient("sage-memory", address=kv_service.address) as kv:
+        with KVClient(MemoryConfig.model_fields["kv_namespace"].default, address=kv_service.address) as kv:
             def indexed() -> set[str]:
                 return {records.parse_entry_key(e.key)[0] for e in kv.scan(records.session_prefix(sid),
                                                                             include_values=False)}

@@ -11,10 +11,13 @@ from sage_client.kv import KVClient
 from sage_client.memory import MemoryClient
 from sage_client.vdb import VDBClient
 from sage_memory import records
+from sage_memory.config import MemoryConfig
 from tests.conftest import ServiceProcess
 from tests.memory.conftest import MemoryStarter, unit_vectors
 
-NAMESPACE, COLLECTION, GRACE_S = "sage-memory", "sage_memories", 2.0
+NAMESPACE = MemoryConfig.model_fields["kv_namespace"].default
+COLLECTION = MemoryConfig.model_fields["collection"].default
+GRACE_S = 2.0
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -38,14 +38,14 @@ def session_entry_key(session_id: str, created_us: int, memory_id: str) -> str:
     return f"{session_prefix(session_id)}{_TIME_SPAN - created_us:014x}-{memory_id}"
 
 
-def memory_id_of_entry(key: str) -> str:
-    return key.rsplit("-", 1)[-1]
-
-
 def parse_entry_key(key: str) -> tuple[str, int]:
     """(memory id, creation µs) of a session index entry: the store attempt that wrote it."""
     inverted, _, memory_id = key.rsplit("/", 1)[-1].partition("-")
     return memory_id, _TIME_SPAN - int(inverted, 16)
+
+
+def memory_id_of_entry(key: str) -> str:
+    return parse_entry_key(key)[0]
 
 
 def point_id(memory_id: str, created_us: int) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc
 import numpy as np
@@ -45,10 +45,28 @@ from sage_runtime import errors as err
 
 log = logging.getLogger("sage.memory")
 _DELETE_CONCURRENCY = 32
+T = TypeVar("T")
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _past_grace(created_us: int, grace_s: float) -> bool:
+    """Whether a store attempt made at ``created_us`` is old enough that, uncommitted, it is
+    garbage rather than a store still in flight."""
+    return time.time_ns() // 1000 - created_us > grace_s * 1_000_000
+
+
+async def _bounded_gather(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await ``calls`` with at most ``_DELETE_CONCURRENCY`` of them in flight."""
+    limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with limit:
+            return await call
+
+    return await asyncio.gather(*(one(c) for c in calls))
 
 
 class _CreationClock:
@@ -222,7 +240,7 @@ class MemoryStore:
             committed_us = memory.create_time.ToMicroseconds() if memory is not None else None
             if committed_us is None or (point_us is not None and point_us != committed_us):
                 # No record, or the record of another attempt: a store in progress or left behind.
-                if point_us is not None and now - point_us // 1000 > self.config.orphan_grace_s * 1000:
+                if point_us is not None and _past_grace(point_us, self.config.orphan_grace_s):
                     orphans.append(point)
                 continue
             assert memory is not None
@@ -245,13 +263,11 @@ class MemoryStore:
     async def delete_session(self, session_id: str) -> int:
         await self._vdb_delete(where={SESSION_FIELD: session_id})
         deleted = 0
-        limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
 
         async def drop(entry_key: str) -> bool:
-            async with limit:
-                gone = await self._kv_delete(records.record_key(records.memory_id_of_entry(entry_key)))
-                await self._kv_delete(entry_key)
-                return gone
+            gone = await self._kv_delete(records.record_key(records.memory_id_of_entry(entry_key)))
+            await self._kv_delete(entry_key)
+            return gone
 
         while True:
             # Always scan from the start: the previous page's keys are gone.
@@ -259,7 +275,7 @@ class MemoryStore:
                 namespace=self.ns, prefix=records.session_prefix(session_id), page_size=1000, include_values=False))
             if not page.entries:
                 return deleted
-            results = await asyncio.gather(*(drop(e.key) for e in page.entries))
+            results = await _bounded_gather(drop(e.key) for e in page.entries)
             deleted += sum(results)
             if not page.next_page_token:
                 return deleted
@@ -274,20 +290,14 @@ class MemoryStore:
             include_values=False))
         attempts = [(e.key, *records.parse_entry_key(e.key)) for e in page.entries]
         found = await self._records([mid for _, mid, _ in attempts])
-        cutoff_us = time.time_ns() // 1000 - int(self.config.orphan_grace_s * 1_000_000)
         orphans = [(key, records.point_id(mid, created_us)) for (key, mid, created_us), memory in
                    zip(attempts, found, strict=True)
-                   if created_us < cutoff_us and (memory is None or memory.create_time.ToMicroseconds() != created_us)]
+                   if _past_grace(created_us, self.config.orphan_grace_s)
+                   and (memory is None or memory.create_time.ToMicroseconds() != created_us)]
         if orphans:
             log.info("collecting %d uncommitted store attempts", len(orphans))
             await self._vdb_delete([point for _, point in orphans])
-            limit = asyncio.Semaphore(_DELETE_CONCURRENCY)
-
-            async def drop(key: str) -> None:
-                async with limit:
-                    await self._kv_delete(key)
-
-            await asyncio.gather(*(drop(key) for key, _ in orphans))
+            await _bounded_gather(self._kv_delete(key) for key, _ in orphans)
         return len(attempts), len(orphans), page.next_page_token
 
     def _collect(self, ids: list[str]) -> None:
