@@ -41,6 +41,8 @@ def _up(args: argparse.Namespace) -> int:
         return 1
     print("mesh is up:")
     print(f"  gRPC front door (Envoy): {endpoints.envoy}")
+    for name, address in sorted(endpoints.envoy_passthrough.items()):
+        print(f"  {name + ' passthrough (Envoy L4):':<24} {address}")
     print(f"  etcd:                    {endpoints.etcd}")
     print(f"  redis:                   {endpoints.redis}")
     for name, address in sorted(endpoints.instances.items()):

@@ -92,7 +92,8 @@ def compose(t: Topology) -> dict:
         "image": ENVOY_APP_IMAGE,
         "command": ["envoy", "-c", "/etc/envoy/envoy.yaml"],
         "volumes": ["./envoy.yaml:/etc/envoy/envoy.yaml:ro", "envoy-eds:/eds:ro"],
-        "ports": [f"{t.envoy_port}:{t.envoy_port}", f"{t.envoy_admin_port}:{t.envoy_admin_port}"],
+        "ports": [f"{port}:{port}" for port in (t.envoy_port, *sorted(t.envoy_passthrough.values()),
+                                                   t.envoy_admin_port)],
         "depends_on": {"envoy-sync": {"condition": "service_started"}, **_healthy(*names)},
     }
     volumes: dict[str, dict] = {v: {} for v in ["etcd-data", "redis-data", "envoy-eds", *(f"{n}-data" for n in names)]}
@@ -103,7 +104,8 @@ def envoy(t: Topology) -> dict:
     grpc_services = {s.name: s.grpc_service for s in t.services if not s.http}
     http_routes = [("/v1/", s.name) for s in t.services if s.http]
     return bootstrap(t.envoy_port, t.envoy_admin_port, Path("/eds"), grpc_services, http_routes, host="0.0.0.0",
-                     json_services=transcoded_services(grpc_services.values()), descriptor_path=ENVOY_DESCRIPTORS)
+                     json_services=transcoded_services(grpc_services.values()), descriptor_path=ENVOY_DESCRIPTORS,
+                     passthrough=t.envoy_passthrough)
 
 
 def render() -> dict[Path, str]:

@@ -6,6 +6,12 @@ grpc-web (browsers) and the gRPC-JSON transcoder, which turns the JSON/HTTP requ
 ``google.api.http`` rule maps into gRPC calls and lets every other request through. Cluster members are
 read from one EDS file per service, which ``envoy_sync`` rewrites atomically
 from etcd whenever instances come and go (Envoy reloads a watched file on rename).
+
+A service may also get a *passthrough* listener of its own: Envoy at L4 (``tcp_proxy``), handing
+each client connection to a healthy instance of the same cluster and copying bytes both ways. It
+skips the two HTTP/2 codecs of the L7 route, which are most of what the hop costs (docs/vdb.md),
+at the price of balancing per connection rather than per call and of the L7 filters (grpc-web,
+JSON): it is the route for high-rate gRPC clients of the data plane, the VDB's searches above all.
 """
 from __future__ import annotations
 
@@ -21,13 +27,14 @@ _TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_trans
 _HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+_TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 
 
 def eds_path(eds_dir: Path, service: str) -> Path:
     return eds_dir / f"{service}.yaml"
 
 
-def _cluster(service: str, health_service: str, eds_dir: Path, http2: bool) -> dict:
+def _cluster(service: str, health_service: str, eds_dir: Path, http2: bool, passthrough: bool = False) -> dict:
     cluster: dict = {
         "name": service,
         "type": "EDS",
@@ -43,6 +50,11 @@ def _cluster(service: str, health_service: str, eds_dir: Path, http2: bool) -> d
         "outlier_detection": {"consecutive_5xx": 3, "consecutive_gateway_failure": 1,
                               "base_ejection_time": "5s", "interval": "1s"},
     }
+    if passthrough:
+        # A passthrough connection is bound to one instance for its life: when the health check
+        # fails that instance, Envoy closes its connections, so clients reconnect to a live one
+        # instead of waiting on a dead one.
+        cluster["close_connections_on_host_health_failure"] = True
     check = {"timeout": "1s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
              "healthy_threshold": 1}
     if http2:
@@ -94,23 +106,40 @@ def json_transcoder(descriptor_path: str, services: Sequence[str]) -> dict:
     }}
 
 
+def passthrough_listener(service: str, port: int, host: str, transport_socket: dict | None) -> dict:
+    """An L4 listener on ``port`` that hands each connection to a healthy instance of ``service``."""
+    chain: dict = {"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+        "@type": _TCP_PROXY, "stat_prefix": f"{service}_passthrough", "cluster": service}}]}
+    if transport_socket is not None:
+        chain["transport_socket"] = transport_socket
+    return {"name": f"{service}-passthrough", "address": {"socket_address": {"address": host, "port_value": port}},
+            "filter_chains": [chain]}
+
+
 def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
               http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1",
               tls_cert: str = "", tls_key: str = "", json_services: Sequence[str] = (),
-              descriptor_path: str = "") -> dict:
+              descriptor_path: str = "", passthrough: Mapping[str, int] | None = None) -> dict:
     """``grpc_services`` maps a discovery name ("kv") to its full proto name ("sage.kv.v1.KVService");
     ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services. With
-    ``tls_cert`` and ``tls_key`` (PEM paths) the listener speaks TLS. ``json_services`` (full proto
-    names) are transcoded from JSON/HTTP with the descriptor set at ``descriptor_path``."""
+    ``tls_cert`` and ``tls_key`` (PEM paths) the listeners speak TLS. ``json_services`` (full proto
+    names) are transcoded from JSON/HTTP with the descriptor set at ``descriptor_path``.
+    ``passthrough`` maps gRPC services (discovery names) to the port of their L4 listener."""
     if bool(tls_cert) != bool(tls_key):
         raise ValueError("TLS needs both a certificate and a private key path (tls_cert and tls_key)")
     if json_services and not descriptor_path:
         raise ValueError("JSON transcoding needs the path of a descriptor set (descriptor_path)")
+    passthrough = dict(passthrough or {})
+    unknown = sorted(set(passthrough) - set(grpc_services))
+    if unknown:
+        raise ValueError(f"a passthrough listener needs a gRPC service of the mesh; not one: {', '.join(unknown)} "
+                         f"(gRPC services: {', '.join(sorted(grpc_services))})")
     routes = [{"match": {"prefix": f"/{full}/"}, "route": {"cluster": name, "timeout": "0s"}}
               for name, full in sorted(grpc_services.items())]
     routes += [{"match": {"prefix": prefix}, "route": {"cluster": name, "timeout": "0s"}}
                for prefix, name in http_routes]
-    clusters = [_cluster(name, full, eds_dir, http2=True) for name, full in sorted(grpc_services.items())]
+    clusters = [_cluster(name, full, eds_dir, http2=True, passthrough=name in passthrough)
+                for name, full in sorted(grpc_services.items())]
     clusters += [_cluster(name, "", eds_dir, http2=False) for _, name in http_routes]
     chain: dict = {"filters": [{
         "name": "envoy.filters.network.http_connection_manager",
@@ -129,17 +158,17 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
             ],
         },
     }]}
-    if tls_cert:
-        chain["transport_socket"] = tls_transport_socket(tls_cert, tls_key)
+    tls = tls_transport_socket(tls_cert, tls_key) if tls_cert else None
+    if tls is not None:
+        chain["transport_socket"] = tls
+    listeners = [{"name": "mesh", "address": {"socket_address": {"address": host, "port_value": listen_port}},
+                  "filter_chains": [chain]}]
+    listeners += [passthrough_listener(name, port, host, tls) for name, port in sorted(passthrough.items())]
     return {
         "node": {"id": "sage-mesh-envoy", "cluster": "sage-mesh"},
         "admin": {"address": {"socket_address": {"address": host, "port_value": admin_port}}},
         "static_resources": {
-            "listeners": [{
-                "name": "mesh",
-                "address": {"socket_address": {"address": host, "port_value": listen_port}},
-                "filter_chains": [chain],
-            }],
+            "listeners": listeners,
             "clusters": clusters,
         },
     }

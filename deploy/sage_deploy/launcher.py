@@ -16,7 +16,7 @@ import secrets
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sage_deploy import infra
@@ -35,6 +35,7 @@ class Endpoints:
     etcd: str
     redis: str
     instances: dict[str, str]
+    envoy_passthrough: dict[str, str] = field(default_factory=dict)  # service -> its L4 listener's address
 
 
 def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
@@ -47,6 +48,10 @@ def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
             raise ValueError(f"--set {item!r}: expected SERVICE.KEY=VALUE, e.g. llm.backend=mock")
         settings.setdefault(service, {})[key] = value
     return settings
+
+
+def _passthrough_key(service: str) -> str:
+    return f"envoy_passthrough_{service}"
 
 
 def _lost_port_race(proc: ManagedProcess) -> bool:
@@ -90,6 +95,8 @@ class Mesh:
         t = self.topology
         ports = {"etcd": t.etcd_port, "etcd_peer": t.etcd_peer_port, "redis": t.redis_port,
                  "envoy": t.envoy_port, "envoy_admin": t.envoy_admin_port}
+        for name, port in t.envoy_passthrough.items():
+            ports[_passthrough_key(name)] = port
         for svc in t.services:
             for i in range(svc.replicas):
                 ports[f"{svc.name}-{i}"] = svc.port + i
@@ -185,6 +192,8 @@ class Mesh:
 
         grpc_services = {s.name: s.grpc_service for s in self._services() if not s.http}
         http_routes = [("/v1/", s.name) for s in self._services() if s.http]
+        passthrough = {name: ports[_passthrough_key(name)] for name in self.topology.envoy_passthrough
+                       if name in grpc_services and _passthrough_key(name) in ports}
         eds_dir = self.run_dir / "eds"
         if not self._running("envoy-sync"):
             for svc in self._services():  # endpoints known now, so Envoy starts with them
@@ -203,7 +212,8 @@ class Mesh:
                 return bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
                                  tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
                                  tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""),
-                                 json_services=json_services, descriptor_path=str(descriptors))
+                                 json_services=json_services, descriptor_path=str(descriptors),
+                                 passthrough=passthrough)
 
             config_path = self.run_dir / "envoy.yaml"
             for attempt in range(3):
@@ -215,11 +225,15 @@ class Mesh:
                     raise StartError(f"envoy did not start; last log lines:\n{proc.tail()}")
                 self.log("  envoy: its ports were taken meanwhile; picking others")
                 ports["envoy"], ports["envoy_admin"] = free_port(), free_port()
+                for name in passthrough:
+                    ports[_passthrough_key(name)] = passthrough[name] = free_port()
                 self._save_ports(ports)
-            self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']})")
+            extra = "".join(f", {name} passthrough {port}" for name, port in sorted(passthrough.items()))
+            self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']}{extra})")
         self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
-                         etcd=etcd_addr, redis=redis_url, instances=instances)
+                         etcd=etcd_addr, redis=redis_url, instances=instances,
+                         envoy_passthrough={name: f"127.0.0.1:{port}" for name, port in passthrough.items()})
 
     def _wait_envoy_healthy(self, admin_port: int, clusters: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout

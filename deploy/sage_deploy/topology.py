@@ -29,6 +29,8 @@ class Topology:
     envoy_port: int
     envoy_admin_port: int
     services: tuple[ServiceDef, ...]
+    # gRPC services with an Envoy L4 listener of their own (envoy_config: passthrough): name -> port
+    envoy_passthrough: dict[str, int] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceDef:
         for svc in self.services:
@@ -49,6 +51,13 @@ def load_topology(text: str | None = None) -> Topology:
                    http=bool(spec.get("http", False)))
         for name, spec in raw["services"].items()
     )
+    passthrough = {str(name): int(port) for name, port in (infra["envoy"].get("passthrough") or {}).items()}
+    grpc_names = {s.name for s in services if not s.http}
+    unknown = sorted(set(passthrough) - grpc_names)
+    if unknown:
+        raise ValueError(f"infrastructure.envoy.passthrough names {', '.join(unknown)}, not a gRPC service of the "
+                         f"topology (gRPC services: {', '.join(sorted(grpc_names))})")
     return Topology(etcd_port=int(infra["etcd"]["port"]), etcd_peer_port=int(infra["etcd"]["peer_port"]),
                     redis_port=int(infra["redis"]["port"]), envoy_port=int(infra["envoy"]["port"]),
-                    envoy_admin_port=int(infra["envoy"]["admin_port"]), services=services)
+                    envoy_admin_port=int(infra["envoy"]["admin_port"]), services=services,
+                    envoy_passthrough=passthrough)

@@ -51,6 +51,10 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
             vdb.create_collection("via-envoy", 2, metric="l2", index="flat")
             vdb.upsert("via-envoy", ["a"], [[1.0, 2.0]])
             assert vdb.search("via-envoy", [1.0, 2.0], top_k=1)[0].ids == ["a"]
+        passthrough = f"127.0.0.1:{ports['envoy_passthrough_vdb']}"  # Envoy's L4 listener for the VDB
+        assert f"vdb passthrough (Envoy L4): {passthrough}" in " ".join(up.stdout.split())
+        with VDBClient(address=passthrough) as vdb:
+            assert vdb.search("via-envoy", [[1.0, 2.0], [1.0, 2.5]], top_k=1)[1].ids == ["a"]
 
         os.kill(pids["kv-0"], signal.SIGKILL)  # leaves a stale pid file behind
         time.sleep(0.2)
