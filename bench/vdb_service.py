@@ -7,14 +7,15 @@ user would pick instead, on the same data in the same run.
 Figures (last stdout line, one JSON object):
   qps_nq1, p50_ms_nq1      one query per RPC, 16 in flight (grpc.aio, prebuilt requests)
   qps_nq16                 queries/s with 16 queries per RPC, 4 RPCs in flight
-  envoy_p50_ms_nq1         the nq1 load (16 in flight) with callers alternating call by call between
-                           the service direct and Envoy's VDB passthrough listener (L4, tcp_proxy: the
-                           data plane's route; EDS file pointing at the service), so both paths see
-                           the same moments; envoy_overhead_p50_ms is the Envoy calls' p50 minus the
-                           direct calls' p50 in that same load; envoy_l7_p50_ms_nq1 and
-                           envoy_l7_overhead_p50_ms the same with Envoy's L7 route (HTTP/2 routed
-                           by service) in a load of its own
-                           (these: medians over interleaved rounds of the four loads)
+  envoy_p50_ms_nq1         the same nq1 load through Envoy's VDB passthrough listener (L4, tcp_proxy:
+                           the data plane's route; EDS file pointing at the service), envoy_qps_nq1
+                           its calls/s; envoy_l7_p50_ms_nq1 / envoy_l7_qps_nq1 through Envoy's L7
+                           route (HTTP/2 routed by service)
+  envoy_hop_p50_ms         what the passthrough hop adds per call: the nq1 load with callers
+                           alternating call by call between direct and Envoy, so both paths see the
+                           same moments, Envoy's p50 minus direct's; envoy_l7_hop_p50_ms the same
+                           for the L7 route
+                           (these: medians over interleaved rounds of the loads)
   recall_at_10             the service's top-10 against brute force, 200 queries
   upsert_vectors_per_s     client-streaming bulk load (UpsertStream), HNSW built as it loads
   inproc_qps_1             the native core in this process, one query per call (the ceiling)
@@ -115,14 +116,17 @@ def median(values: list[float]) -> float:
 
 
 async def grpc_rounds(direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seconds: float, rounds: int,
-                      nq_batch: int) -> dict[str, float]:
-    """Interleaved rounds of four loads (direct nq1; the same, callers alternating between direct and
-    each Envoy route in turn; direct nq16); each figure is the median over rounds, and each Envoy overhead the
-    median of the per-round differences, so a noisy moment on the host moves one round, not a figure."""
+                      nq_batch: int) -> dict[str, Any]:
+    """Interleaved rounds of six loads: the nq1 load (16 in flight) direct, through Envoy's VDB
+    passthrough listener and through its L7 route (in turn, the order rotating by round); the same
+    load with callers alternating between direct and each route (the hop, at the same moments);
+    direct nq16. Each figure is the median over rounds, each hop the median of the per-round
+    differences, so a noisy moment on the host moves one round, not a figure."""
     async with grpc.aio.insecure_channel(direct) as d_channel, \
             grpc.aio.insecure_channel(envoy.passthrough) as p_channel, \
             grpc.aio.insecure_channel(envoy.l7) as l_channel:
-        d_stub, p_stub, l_stub = (vdb_pb2_grpc.VDBServiceStub(c) for c in (d_channel, p_channel, l_channel))
+        stubs = {"": vdb_pb2_grpc.VDBServiceStub(d_channel), "envoy_": vdb_pb2_grpc.VDBServiceStub(p_channel),
+                 "envoy_l7_": vdb_pb2_grpc.VDBServiceStub(l_channel)}
         singles = [vdb_pb2.SearchRequest(collection="bench", queries=q.tobytes(), top_k=TOP_K) for q in queries]
         batches = [vdb_pb2.SearchRequest(collection="bench", queries=queries[i:i + nq_batch].tobytes(), top_k=TOP_K)
                    for i in range(0, len(queries) - nq_batch + 1, nq_batch)]
@@ -130,32 +134,34 @@ async def grpc_rounds(direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seco
         def nq1(stub: Any) -> Callable[[int], Awaitable[Any]]:
             return lambda i: stub.Search(singles[i % len(singles)])
 
-        for stub in (d_stub, p_stub, l_stub):
+        for stub in stubs.values():
             await closed_loop(0.5, IN_FLIGHT, nq1(stub))  # warm-up: connections, caches
-        per_round: dict[str, list[float]] = {k: [] for k in (
-            "qps_nq1", "p50_ms_nq1", "p99_ms_nq1", "qps_nq16", "envoy_p50_ms_nq1", "envoy_overhead_p50_ms",
-            "envoy_l7_p50_ms_nq1", "envoy_l7_overhead_p50_ms")}
+        per_round: dict[str, list[float]] = {}
+        order = list(stubs)
         for r in range(rounds):
-            qps1, lat1 = await closed_loop(seconds, IN_FLIGHT, nq1(d_stub))
-            # Each Envoy route against the direct one under the same load at the same moments: the 16
-            # callers alternate between the two, so a busy instant on the host hits both alike. One
-            # route at a time: the two share Envoy's workers, so mixing them would charge each with
-            # the other's work.
-            p_direct, p_envoy = await mixed_loop(seconds, IN_FLIGHT, (nq1(d_stub), nq1(p_stub)))
-            l_direct, l_envoy = await mixed_loop(seconds, IN_FLIGHT, (nq1(d_stub), nq1(l_stub)))
-            calls16, _ = await closed_loop(seconds, 4, lambda i: d_stub.Search(batches[i % len(batches)]))
-            direct_p50 = percentile(lat1, 0.5)
-            passthrough, p_base, l7, l_base = (percentile(lat, 0.5) for lat in (p_envoy, p_direct, l_envoy, l_direct))
-            for key, value in (("qps_nq1", qps1), ("p50_ms_nq1", direct_p50), ("p99_ms_nq1", percentile(lat1, 0.99)),
-                               ("qps_nq16", calls16 * nq_batch), ("envoy_p50_ms_nq1", passthrough),
-                               ("envoy_overhead_p50_ms", passthrough - p_base), ("envoy_l7_p50_ms_nq1", l7),
-                               ("envoy_l7_overhead_p50_ms", l7 - l_base)):
-                per_round[key].append(value)
-            log(f"  round {r + 1}: nq1 {qps1:.0f} qps p50 {direct_p50:.3f} ms; mixed load p50 envoy passthrough "
-                f"{passthrough:.3f} / direct {p_base:.3f} ms, envoy L7 {l7:.3f} / direct {l_base:.3f} ms; "
+            for route in order[r % 3:] + order[:r % 3]:
+                qps, lat = await closed_loop(seconds, IN_FLIGHT, nq1(stubs[route]))
+                per_round.setdefault(f"{route}qps_nq1", []).append(qps)
+                per_round.setdefault(f"{route}p50_ms_nq1", []).append(percentile(lat, 0.5))
+                if not route:
+                    per_round.setdefault("p99_ms_nq1", []).append(percentile(lat, 0.99))
+            # Each route against direct under the same load at the same moments: the 16 callers
+            # alternate between the two, so a busy instant on the host hits both alike. One route
+            # at a time: the two share Envoy's workers, and mixing them would charge each with the
+            # other's work.
+            for route in ("envoy_", "envoy_l7_"):
+                base, via = await mixed_loop(seconds, IN_FLIGHT, (nq1(stubs[""]), nq1(stubs[route])))
+                per_round.setdefault(f"{route}hop_p50_ms", []).append(percentile(via, 0.5) - percentile(base, 0.5))
+            calls16, _ = await closed_loop(seconds, 4, lambda i: stubs[""].Search(batches[i % len(batches)]))
+            per_round.setdefault("qps_nq16", []).append(calls16 * nq_batch)
+            log(f"  round {r + 1}: nq1 p50 direct {per_round['p50_ms_nq1'][-1]:.3f} / envoy passthrough "
+                f"{per_round['envoy_p50_ms_nq1'][-1]:.3f} / envoy L7 {per_round['envoy_l7_p50_ms_nq1'][-1]:.3f} ms "
+                f"({per_round['qps_nq1'][-1]:.0f} / {per_round['envoy_qps_nq1'][-1]:.0f} / "
+                f"{per_round['envoy_l7_qps_nq1'][-1]:.0f} qps); hop at the same moments: passthrough "
+                f"{per_round['envoy_hop_p50_ms'][-1]:.3f}, L7 {per_round['envoy_l7_hop_p50_ms'][-1]:.3f} ms; "
                 f"nq16 {calls16 * nq_batch:.0f} q/s")
-    figures = {key: median(values) for key, values in per_round.items()}
-    figures["qps_nq1_rounds"] = [round(v) for v in per_round["qps_nq1"]]  # type: ignore[assignment]
+    figures: dict[str, Any] = {key: median(values) for key, values in per_round.items()}
+    figures["qps_nq1_rounds"] = [round(v) for v in per_round["qps_nq1"]]
     return figures
 
 
@@ -356,8 +362,9 @@ def main() -> None:
                 envoy, routes = start_envoy(run, address)
                 figures.update(asyncio.run(grpc_rounds(address, routes, queries, seconds / rounds, rounds, 16)))
                 log(f"  median of {rounds} rounds: nq1 {figures['qps_nq1']:.0f} qps p50 {figures['p50_ms_nq1']:.3f} ms;"
-                    f" envoy overhead: passthrough {figures['envoy_overhead_p50_ms']:.3f} ms, L7 "
-                    f"{figures['envoy_l7_overhead_p50_ms']:.3f} ms; nq16 {figures['qps_nq16']:.0f} q/s")
+                    f" through envoy: passthrough p50 {figures['envoy_p50_ms_nq1']:.3f} ms (hop "
+                    f"{figures['envoy_hop_p50_ms']:.3f}), L7 p50 {figures['envoy_l7_p50_ms_nq1']:.3f} ms (hop "
+                    f"{figures['envoy_l7_hop_p50_ms']:.3f}); nq16 {figures['qps_nq16']:.0f} q/s")
                 figures["recall_at_10"] = recall_at_10(address, data, queries[:200])
                 log(f"  recall@10 {figures['recall_at_10']:.3f}")
                 client.flush("bench")
@@ -388,7 +395,10 @@ def main() -> None:
         "qps_nq1>=2500": figures["qps_nq1"] >= 2500,
         "qps_nq16>=10000": figures["qps_nq16"] >= 10000,
         "qps_nq1>=20x_milvus_lite": None if milvus is None else figures["qps_nq1"] >= 20 * milvus,
-        "envoy_p50-p50<=0.3ms": figures["envoy_overhead_p50_ms"] <= 0.3,  # the passthrough route
+        # The issue's reading (the same load through Envoy, p50 against direct's) and the stricter
+        # one (the hop's cost per call at the same moments), both on the VDB's passthrough route.
+        "envoy_p50-p50<=0.3ms": figures["envoy_p50_ms_nq1"] - figures["p50_ms_nq1"] <= 0.3,
+        "envoy_hop_p50<=0.3ms": figures["envoy_hop_p50_ms"] <= 0.3,
         "memory_store_p50<=5ms": None if figures["memory_store_p50_ms"] is None else figures["memory_store_p50_ms"] <= 5,
         "memory_search_p50<=5ms": (None if figures["memory_search_p50_ms"] is None
                                    else figures["memory_search_p50_ms"] <= 5),
