@@ -139,7 +139,7 @@ async def grpc_rounds(direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seco
         per_round: dict[str, list[float]] = {}
         order = list(stubs)
         for r in range(rounds):
-            for route in order[r % 3:] + order[:r % 3]:
+            for route in order[r % len(order):] + order[:r % len(order)]:
                 qps, lat = await closed_loop(seconds, IN_FLIGHT, nq1(stubs[route]))
                 per_round.setdefault(f"{route}qps_nq1", []).append(qps)
                 per_round.setdefault(f"{route}p50_ms_nq1", []).append(percentile(lat, 0.5))

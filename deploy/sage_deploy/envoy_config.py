@@ -106,14 +106,18 @@ def json_transcoder(descriptor_path: str, services: Sequence[str]) -> dict:
     }}
 
 
-def passthrough_listener(service: str, port: int, host: str, transport_socket: dict | None) -> dict:
-    """An L4 listener on ``port`` that hands each connection to a healthy instance of ``service``."""
-    chain: dict = {"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
-        "@type": _TCP_PROXY, "stat_prefix": f"{service}_passthrough", "cluster": service}}]}
+def _listener(name: str, host: str, port: int, filters: list[dict], transport_socket: dict | None) -> dict:
+    chain: dict = {"filters": filters}
     if transport_socket is not None:
         chain["transport_socket"] = transport_socket
-    return {"name": f"{service}-passthrough", "address": {"socket_address": {"address": host, "port_value": port}},
+    return {"name": name, "address": {"socket_address": {"address": host, "port_value": port}},
             "filter_chains": [chain]}
+
+
+def passthrough_listener(service: str, port: int, host: str, transport_socket: dict | None) -> dict:
+    """An L4 listener on ``port`` that hands each connection to a healthy instance of ``service``."""
+    return _listener(f"{service}-passthrough", host, port, [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+        "@type": _TCP_PROXY, "stat_prefix": f"{service}_passthrough", "cluster": service}}], transport_socket)
 
 
 def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
@@ -141,7 +145,7 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
     clusters = [_cluster(name, full, eds_dir, http2=True, passthrough=name in passthrough)
                 for name, full in sorted(grpc_services.items())]
     clusters += [_cluster(name, "", eds_dir, http2=False) for _, name in http_routes]
-    chain: dict = {"filters": [{
+    manager = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
             "@type": _HCM,
@@ -157,12 +161,9 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
                 {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
             ],
         },
-    }]}
+    }
     tls = tls_transport_socket(tls_cert, tls_key) if tls_cert else None
-    if tls is not None:
-        chain["transport_socket"] = tls
-    listeners = [{"name": "mesh", "address": {"socket_address": {"address": host, "port_value": listen_port}},
-                  "filter_chains": [chain]}]
+    listeners = [_listener("mesh", host, listen_port, [manager], tls)]
     listeners += [passthrough_listener(name, port, host, tls) for name, port in sorted(passthrough.items())]
     return {
         "node": {"id": "sage-mesh-envoy", "cluster": "sage-mesh"},

@@ -192,6 +192,8 @@ class Mesh:
 
         grpc_services = {s.name: s.grpc_service for s in self._services() if not s.http}
         http_routes = [("/v1/", s.name) for s in self._services() if s.http]
+        # Passthrough listeners of the services started here; a run directory whose state.json
+        # predates them keeps its ports and has none.
         passthrough = {name: ports[_passthrough_key(name)] for name in self.topology.envoy_passthrough
                        if name in grpc_services and _passthrough_key(name) in ports}
         eds_dir = self.run_dir / "eds"
