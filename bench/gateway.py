@@ -7,6 +7,10 @@
 - gateway_rps: non-streaming, 32 concurrent connections (wrk, a C load generator, so the client
   is not what is measured), through Envoy.
 - ttft_overhead_ms: streaming time to the first token, gateway (SSE) minus direct (gRPC stream).
+- gateway_overhead_p50_ms_no_auth: the same overhead on a second mesh, started beside the first,
+  whose services serve anonymous callers without verifying anything (and send no token), and
+  whose gateway takes requests without a key (rounds interleaved with the first mesh's). The first mesh runs with
+  auth on, as deployed: API key at the gateway, the mesh's tokens on every RPC.
 
 The mock engine emits a fixed number of tokens (``--tokens``) as fast as it can. Everything
 (etcd, Redis, KV, LLM, gateway, Envoy) is started here on loopback ports by the launcher.
@@ -31,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from sage_client import KVClient
 from sage_client.llm import LLMClient
 from sage_deploy.launcher import Mesh
@@ -40,14 +46,20 @@ from sage_gateway.keys import NAMESPACE, KeyStore
 MESSAGES = [{"role": "user", "content": "say something"}]
 
 
-def topology(workers: int, gateways: int) -> Topology:
+def topology(workers: int, gateways: int, auth: bool = True) -> Topology:
+    """The bench's mesh; ``auth=False``: every service serves anonymous callers without verifying
+    anything and the gateway accepts requests without a key (the ``_no_auth`` figures)."""
+    off = {**bench_auth.NO_AUTH_IN_MESH, "SAGE_REQUIRE_AUTH": "false"} if not auth else {}
     return Topology(etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0, services=(
-        ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis"}),
+        ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis", **off}),
         ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0,
                    env={"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "false", "SAGE_MAX_BATCH_SIZE": "256",
-                        "SAGE_MAX_QUEUE": "4096", "SAGE_LOG_LEVEL": "WARNING"}),
+                        "SAGE_MAX_QUEUE": "4096", "SAGE_LOG_LEVEL": "WARNING", **off}),
         ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True, replicas=gateways,
-                   env={"SAGE_PIPELINE_WORKERS": str(workers), "SAGE_LOG_LEVEL": "WARNING"}),
+                   env={"SAGE_PIPELINE_WORKERS": str(workers), "SAGE_LOG_LEVEL": "WARNING", **off,
+                        # one bench key drives all the load: lift its per-key cap (rpm/tpm are
+                        # the key's own, below), the limiter still runs on every request
+                        "SAGE_MAX_CONCURRENT_PER_KEY": "0"}),
     ))
 
 
@@ -67,9 +79,9 @@ class RawHTTP:
         self.file = self.sock.makefile("rb")
 
     def request(self, path: str, body: bytes, key: str) -> None:
-        self.sock.sendall(b"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                          b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
-                          % (path.encode(), key.encode(), len(body), body))
+        auth = b"Authorization: Bearer %s\r\n" % key.encode() if key else b""
+        self.sock.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                          b"%sContent-Length: %d\r\n\r\n%s" % (path.encode(), auth, len(body), body))
 
     def read_head(self) -> dict[str, str]:
         status = self.file.readline()
@@ -142,6 +154,7 @@ def wrk_rps(url: str, body: bytes, key: str, seconds: int, connections: int, wor
 
 
 def main() -> int:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about a minute")
     parser.add_argument("--tokens", type=int, default=16, help="tokens per completion (mock engine)")
@@ -154,26 +167,37 @@ def main() -> int:
     n = 200 if args.quick else 1000
     seconds = 8 if args.quick else 20
     workdir = Path(tempfile.mkdtemp(prefix="sage-bench-gateway-"))
-    mesh = Mesh(workdir / "run", topology(args.workers, args.gateways), ephemeral=True, log=lambda *a: None)
+    mesh = Mesh(workdir / "run", topology(args.workers, args.gateways), ephemeral=True, log=lambda *a: None,
+                secrets_file=os.environ["SAGE_SECRETS_FILE"])
+    open_mesh = Mesh(workdir / "run-no-auth", topology(args.workers, args.gateways, auth=False), ephemeral=True,
+                     log=lambda *a: None, secrets_file=os.environ["SAGE_SECRETS_FILE"])
     try:
         endpoints = mesh.up(timeout=90)
-        key = KeyStore(KVClient(NAMESPACE, address=endpoints.instances["kv-0"])).create("bench", "bench")[0]
+        open_endpoints = open_mesh.up(timeout=90)
+        key = KeyStore(KVClient(NAMESPACE, address=endpoints.instances["kv-0"])).create("bench", "bench", rpm=10**9, tpm=10**12)[0]
         llm = LLMClient(address=endpoints.instances["llm-0"])
+        open_llm = LLMClient(address=open_endpoints.instances["llm-0"], token="")  # no credential at all
         body = json.dumps({"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens}).encode()
         stream_body = json.dumps({"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens,
                                   "stream": True}).encode()
         http = RawHTTP(endpoints.envoy)
+        open_http = RawHTTP(open_endpoints.envoy)
         path = "/v1/chat/completions"
         assert len(json.loads(http.whole(path, body, key))["choices"][0]["message"]["content"].split()) == args.tokens
+        assert len(json.loads(open_http.whole(path, body, ""))["choices"][0]["message"]["content"].split()) == args.tokens
 
-        # warm up both paths, then interleave rounds so drift hits both alike
+        # warm up every path, then interleave rounds so drift hits all alike
         direct_latency(llm, 50, args.tokens)
+        direct_latency(open_llm, 50, args.tokens)
         for _ in range(50):
             http.whole(path, body, key)
+            open_http.whole(path, body, "")
         direct: list[float] = []
         gateway: list[float] = []
         direct_first: list[float] = []
         gateway_first: list[float] = []
+        open_direct: list[float] = []
+        open_gateway: list[float] = []
         rounds = 5
         for _ in range(rounds):
             direct += direct_latency(llm, n // rounds, args.tokens)
@@ -181,21 +205,30 @@ def main() -> int:
                 t = time.perf_counter()
                 http.whole(path, body, key)
                 gateway.append(time.perf_counter() - t)
+            open_direct += direct_latency(open_llm, n // rounds, args.tokens)
+            for _ in range(n // rounds):
+                t = time.perf_counter()
+                open_http.whole(path, body, "")
+                open_gateway.append(time.perf_counter() - t)
             direct_first += direct_ttft(llm, n // (2 * rounds), args.tokens)
             gateway_first += [http.first_event(path, stream_body, key) for _ in range(n // (2 * rounds))]
         rps = wrk_rps(f"http://{endpoints.envoy}{path}", body, key, seconds, 32, workdir)
     finally:
         mesh.down(grace=3)
+        open_mesh.down(grace=3)
         shutil.rmtree(workdir, ignore_errors=True)
 
     direct_p50 = statistics.median(direct) * 1000
     gateway_p50 = statistics.median(gateway) * 1000
     ttft_overhead = (statistics.median(gateway_first) - statistics.median(direct_first)) * 1000
+    open_overhead = (statistics.median(open_gateway) - statistics.median(open_direct)) * 1000
     result = {
         "direct_p50_ms": round(direct_p50, 3),
         "gateway_p50_ms": round(gateway_p50, 3),
         "gateway_p99_ms": round(percentile(gateway, 0.99) * 1000, 3),
         "gateway_overhead_p50_ms": round(gateway_p50 - direct_p50, 3),
+        "gateway_p50_ms_no_auth": round(statistics.median(open_gateway) * 1000, 3),
+        "gateway_overhead_p50_ms_no_auth": round(open_overhead, 3),
         "gateway_rps": round(rps, 1),
         "direct_ttft_p50_ms": round(statistics.median(direct_first) * 1000, 3),
         "gateway_ttft_p50_ms": round(statistics.median(gateway_first) * 1000, 3),

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import numpy as np
 import ray
 
@@ -132,6 +133,7 @@ def start_kernel(run_dir: Path) -> tuple[ManagedProcess, str]:
 
 
 def main() -> None:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one timed run each (about a minute)")
     parser.add_argument("--records", type=int, default=1_000_000)

@@ -31,6 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from sage_client.llm import LLMClient  # noqa: E402
 from sage_deploy.processes import ManagedProcess  # noqa: E402
 
@@ -166,6 +168,7 @@ def load_sentence_transformer():  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases (within 90 s)")
     args = parser.parse_args()

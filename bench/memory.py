@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import numpy as np
 from memory_stack import start_memory_stack
 
@@ -37,6 +38,7 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about a minute")
     args = parser.parse_args()

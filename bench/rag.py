@@ -27,6 +27,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from sage_client import find_files, open_collection, read_jsonl, summarize  # noqa: E402
 from sage_client.llm import EmbeddingClient  # noqa: E402
 from sage_client.rag.pipelines import answer_questions, ingest  # noqa: E402
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer generated answers (about a minute)")
     parser.add_argument("--questions", default=str(ROOT / "examples" / "rag" / "questions.jsonl"))

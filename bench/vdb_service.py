@@ -16,6 +16,11 @@ Figures (last stdout line, one JSON object):
                            same moments, Envoy's p50 minus direct's; envoy_l7_hop_p50_ms the same
                            for the L7 route
                            (these: medians over interleaved rounds of the loads)
+  qps_nq1_no_auth          auth's cost: the nq1 load with callers alternating call by call between
+                           calls carrying the admin token (verified; qps_nq1_auth_mixed) and calls
+                           without one (served as anonymous: the bench's instance also allows
+                           anonymous callers), so both see the same moments; auth_p50_ms the p50
+                           difference. Every other load carries the token, as a deployed caller does.
   recall_at_10             the service's top-10 against brute force, 200 queries
   upsert_vectors_per_s     client-streaming bulk load (UpsertStream), HNSW built as it loads
   inproc_qps_1             the native core in this process, one query per call (the ceiling)
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import grpc
 import numpy as np
 
@@ -127,12 +133,13 @@ async def grpc_rounds(direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seco
             grpc.aio.insecure_channel(envoy.l7) as l_channel:
         stubs = {"": vdb_pb2_grpc.VDBServiceStub(d_channel), "envoy_": vdb_pb2_grpc.VDBServiceStub(p_channel),
                  "envoy_l7_": vdb_pb2_grpc.VDBServiceStub(l_channel)}
+        md = bench_auth.metadata()  # every load carries the admin token, as a deployed caller does
         singles = [vdb_pb2.SearchRequest(collection="bench", queries=q.tobytes(), top_k=TOP_K) for q in queries]
         batches = [vdb_pb2.SearchRequest(collection="bench", queries=queries[i:i + nq_batch].tobytes(), top_k=TOP_K)
                    for i in range(0, len(queries) - nq_batch + 1, nq_batch)]
 
-        def nq1(stub: Any) -> Callable[[int], Awaitable[Any]]:
-            return lambda i: stub.Search(singles[i % len(singles)])
+        def nq1(stub: Any, metadata: tuple[tuple[str, str], ...] = md) -> Callable[[int], Awaitable[Any]]:
+            return lambda i: stub.Search(singles[i % len(singles)], metadata=metadata)
 
         for stub in stubs.values():
             await closed_loop(0.5, IN_FLIGHT, nq1(stub))  # warm-up: connections, caches
@@ -152,7 +159,17 @@ async def grpc_rounds(direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seco
             for route in ("envoy_", "envoy_l7_"):
                 base, via = await mixed_loop(seconds, IN_FLIGHT, (nq1(stubs[""]), nq1(stubs[route])))
                 per_round.setdefault(f"{route}hop_p50_ms", []).append(percentile(via, 0.5) - percentile(base, 0.5))
-            calls16, _ = await closed_loop(seconds, 4, lambda i: stubs[""].Search(batches[i % len(batches)]))
+            # Auth off, on the same instance at the same moments: callers alternate between calls with
+            # the token (verified) and calls without one (the instance also allows anonymous
+            # callers, whom it serves without verifying anything).
+            with_auth, no_auth = await mixed_loop(seconds, IN_FLIGHT, (nq1(stubs[""]), nq1(stubs[""], ())))
+            mixed_s = seconds / 2
+            per_round.setdefault("qps_nq1_auth_mixed", []).append(len(with_auth) / mixed_s)
+            per_round.setdefault("qps_nq1_no_auth", []).append(len(no_auth) / mixed_s)
+            per_round.setdefault("p50_ms_nq1_no_auth", []).append(percentile(no_auth, 0.5))
+            per_round.setdefault("auth_p50_ms", []).append(percentile(with_auth, 0.5) - percentile(no_auth, 0.5))
+            calls16, _ = await closed_loop(seconds, 4, lambda i: stubs[""].Search(batches[i % len(batches)],
+                                                                                   metadata=md))
             per_round.setdefault("qps_nq16", []).append(calls16 * nq_batch)
             log(f"  round {r + 1}: nq1 p50 direct {per_round['p50_ms_nq1'][-1]:.3f} / envoy passthrough "
                 f"{per_round['envoy_p50_ms_nq1'][-1]:.3f} / envoy L7 {per_round['envoy_l7_p50_ms_nq1'][-1]:.3f} ms "
@@ -328,6 +345,7 @@ def memory_figures(quick: bool) -> dict[str, Any]:
 
 
 def main() -> None:
+    bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="4k vectors, short phases (about a minute)")
     parser.add_argument("--n", type=int, help="number of vectors (default 100000, 4000 with --quick)")
@@ -346,7 +364,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
         data_dir = run / "vdb-data"
-        env = {"SAGE_LOG_LEVEL": "WARNING", "SAGE_DATA_DIR": str(data_dir), "SAGE_READY_FILE": str(run / "vdb.ready")}
+        # Auth on (the mesh's secrets, inherited), and anonymous callers allowed too, so the rounds
+        # can measure calls without a credential on the same instance (qps_nq1_no_auth).
+        env = {"SAGE_LOG_LEVEL": "WARNING", "SAGE_DATA_DIR": str(data_dir), "SAGE_READY_FILE": str(run / "vdb.ready"),
+               "SAGE_ALLOW_ANONYMOUS": "true"}
         vdb = ManagedProcess("vdb", [sys.executable, "-m", "sage_vdb"], run / "vdb.log", env=env,
                              ready_file=run / "vdb.ready").start()
         envoy = None
@@ -399,6 +420,7 @@ def main() -> None:
         # one (the hop's cost per call at the same moments), both on the VDB's passthrough route.
         "envoy_p50-p50<=0.3ms": figures["envoy_p50_ms_nq1"] - figures["p50_ms_nq1"] <= 0.3,
         "envoy_hop_p50<=0.3ms": figures["envoy_hop_p50_ms"] <= 0.3,
+        "qps_nq1>=0.9*qps_nq1_no_auth": figures["qps_nq1_auth_mixed"] >= 0.9 * figures["qps_nq1_no_auth"],
         "memory_store_p50<=5ms": None if figures["memory_store_p50_ms"] is None else figures["memory_store_p50_ms"] <= 5,
         "memory_search_p50<=5ms": (None if figures["memory_search_p50_ms"] is None
                                    else figures["memory_search_p50_ms"] <= 5),

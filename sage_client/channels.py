@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 
+from sage_client.credentials import bearer_metadata, default_token
 from sage_client.discovery import Instance, NoInstances, Resolver, StaticResolver, default_resolver
 from sage_client.errors import SageError, Unavailable, from_rpc_error
 
@@ -33,7 +34,9 @@ _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 
 
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),) if token else ()
+    """The metadata every call of a pool carries: ``token``, else this process's credential
+    (``sage_client.credentials``: SAGE_TOKEN, or the mesh's secrets file)."""
+    return bearer_metadata(token if token is not None else default_token())
 
 
 class _Pool(Generic[S]):
@@ -187,3 +190,49 @@ class AsyncServiceChannels(_Pool[S]):
             self._order = []
         for channel in channels:
             await channel.close()
+
+
+class _BearerInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                         grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds a bearer token to every call of a raw channel (stubs, reflection clients)."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._metadata = metadata
+
+    def _details(self, details: Any) -> Any:
+        extra = tuple(details.metadata or ()) + self._metadata
+        return details._replace(metadata=extra) if hasattr(details, "_replace") else _Details(details, extra)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+def metadata_channel(address: str, metadata: Sequence[tuple[str, str]]) -> grpc.Channel:
+    """A blocking channel to ``address`` whose every call carries ``metadata``."""
+    return grpc.intercept_channel(grpc.insecure_channel(address, options=_OPTIONS),
+                                  _BearerInterceptor(tuple(metadata)))
+
+
+def authorized_channel(address: str, token: str | None = None) -> grpc.Channel:
+    """A blocking channel to ``address`` whose every call carries ``token`` (default: this
+    process's credential), for raw stubs and reflection clients."""
+    return metadata_channel(address, auth_metadata(token))

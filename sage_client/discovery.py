@@ -62,6 +62,43 @@ def _split_endpoint(endpoint: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port or 2379)
 
 
+def etcd_credentials(path: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:
+    """(user, password) for etcd from the mesh's secrets file (default: this process's, see
+    ``sage_client.credentials``) when it has an ``etcd`` section, else None (anonymous)."""
+    from sage_client.credentials import load_secrets, secrets_path
+
+    path = path or secrets_path()
+    if path is None:
+        return None
+    etcd = load_secrets(path).get("etcd")
+    if not isinstance(etcd, dict) or not etcd.get("user") or not etcd.get("password"):
+        return None
+    return str(etcd["user"]), str(etcd["password"])
+
+
+async def connect_etcd(host: str, port: int, timeout: float | None = 5,
+                       credentials: tuple[str, str] | None | bool = True) -> Any:
+    """A connected ``aetcd.Client``, authenticated with ``credentials`` (True: the secrets file's,
+    see ``etcd_credentials``). An etcd without auth enabled refuses to authenticate anyone
+    ("authentication is not enabled"): then the client connects anonymously."""
+    import aetcd
+
+    creds = etcd_credentials() if credentials is True else credentials or None
+    t = None if timeout is None else max(1, int(timeout))
+    if creds is not None:
+        client = aetcd.Client(host=host, port=port, username=creds[0], password=creds[1], timeout=t)
+        try:
+            await client.connect()
+            return client
+        except Exception as exc:
+            await client.close()
+            if "authentication is not enabled" not in str(exc):
+                raise
+    client = aetcd.Client(host=host, port=port, timeout=t)
+    await client.connect()
+    return client
+
+
 class EtcdResolver(Resolver):
     def __init__(self, endpoints: list[str], initial_timeout_s: float = 5.0) -> None:
         if not endpoints:
@@ -109,7 +146,6 @@ class EtcdResolver(Resolver):
             Resolver.generation += 1
 
     async def _follow(self, service: str) -> None:
-        import aetcd
         from aetcd.exceptions import RevisionCompactedError
 
         prefix = f"{KEY_PREFIX}{service}/".encode()
@@ -118,7 +154,7 @@ class EtcdResolver(Resolver):
             client = None
             try:
                 host, port = _split_endpoint(self._endpoints[0])
-                client = aetcd.Client(host=host, port=port, timeout=5)
+                client = await connect_etcd(host, port, timeout=5)
                 listing = await client.get_prefix(prefix)
                 with self._lock:
                     self._services[service] = {}

@@ -22,6 +22,13 @@ if [ -s scripts/pip-nodeps.txt ]; then
   [ ${#nodeps[@]} -eq 0 ] || python3 -m pip install -q --disable-pip-version-check --no-deps "${nodeps[@]}"
 fi
 
+if [ "$(id -u)" -eq 0 ]; then
+  # a root job manager runs jobs as the unprivileged sage-job user, who must reach this
+  # Python (a pyenv under a 0700 /root would keep it out): create it, open traverse-only
+  echo "== jobs: the job worker user (docs/jobs.md)"
+  python3 -m sage_kernel.identity --let-through
+fi
+
 echo "== npm: node tools (buf)"
 npm install --silent --no-audit --no-fund >/dev/null
 

@@ -2,17 +2,43 @@
 ephemeral loopback ports, and stop them afterwards."""
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sage_deploy import infra
+from sage_deploy import infra, secrets
 from sage_deploy.processes import ManagedProcess, free_port
+from sage_deploy.secrets import ensure_mesh_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
+_SECRETS_DIR: str | None = None
+# The principal each service runs as, as `sage mesh up` assigns them.
+SERVICE_PRINCIPALS = {"sage_gateway": "gateway", "sage_memory": "memory"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One set of mesh secrets for the whole run, as `sage mesh up` writes them: every service a
+    test starts verifies callers against it, and the SDK in this process presents the admin token."""
+    global _SECRETS_DIR
+    _SECRETS_DIR = tempfile.mkdtemp(prefix="sage-test-secrets-")
+    path = ensure_mesh_secrets(_SECRETS_DIR)
+    data = secrets.load(path)  # a plain user too, whom no internal RPC may serve
+    data["principals"]["tester"] = {"token": secrets.new_token(), "roles": ["user"]}
+    secrets.write_secrets(path, data)
+    os.environ["SAGE_SECRETS_FILE"] = str(path)
+    os.environ.pop("SAGE_TOKEN", None)
+    os.environ["SAGE_PRINCIPAL"] = "admin"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SECRETS_DIR:
+        shutil.rmtree(_SECRETS_DIR, ignore_errors=True)
 
 
 @dataclass
@@ -73,6 +99,7 @@ def spawn_service(run_dir: Path, name: str, module: str, wait: bool = True, **se
     env = {f"SAGE_{k.upper()}": ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
            for k, v in settings.items()}
     env.setdefault("SAGE_DATA_DIR", str(run_dir / f"{name}.data"))
+    env.setdefault("SAGE_PRINCIPAL", SERVICE_PRINCIPALS.get(module, "service"))
     env["SAGE_READY_FILE"] = str(ready)
     proc = ManagedProcess(name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env,
                           ready_file=ready).start()

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from sage_cli import (
+    auth_commands,
     job_commands,
     keys_commands,
     kv_commands,
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sage", description="SAGE Mesh: streaming LLM/RAG dataflows on a gRPC mesh.")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     mesh_commands.register(groups)
+    auth_commands.register(groups)
     kv_commands.register(groups)
     llm_commands.register(groups)
     keys_commands.register(groups)

@@ -44,7 +44,8 @@ def _up(args: argparse.Namespace) -> int:
     for name, address in sorted(endpoints.envoy_passthrough.items()):
         print(f"  {name + ' passthrough (Envoy L4):':<24} {address}")
     print(f"  etcd:                    {endpoints.etcd}")
-    print(f"  redis:                   {endpoints.redis}")
+    print(f"  redis:                   {endpoints.redis} (ACL users; passwords in the secrets file)")
+    print(f"  secrets:                 {endpoints.secrets} (mode 0600: tokens, etcd and Redis passwords)")
     for name, address in sorted(endpoints.instances.items()):
         print(f"  {name + ':':<24} {address}")
     print(f"clients: export SAGE_ETCD_ENDPOINTS={endpoints.etcd}")

@@ -12,10 +12,18 @@ each client connection to a healthy instance of the same cluster and copying byt
 skips the two HTTP/2 codecs of the L7 route, which are most of what the hop costs (docs/vdb.md),
 at the price of balancing per connection rather than per call and of the L7 filters (grpc-web,
 JSON): it is the route for high-rate gRPC clients of the data plane, the VDB's searches above all.
+
+Hardening of the public listener: the admin interface listens on 127.0.0.1 only; the one virtual
+host answers only the configured host names (``server_names``, each with and without the port),
+so a page that rebinds its own DNS name to this machine gets 404; a client that is slow to send
+its headers is cut after ``request_headers_timeout_s``; the overload manager caps downstream
+connections; and a local reply for ``/v1/`` (the gateway down or draining) is an OpenAI-shaped
+JSON error instead of plain text. Headers, ``authorization`` included, reach the services as sent.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -28,6 +36,49 @@ _HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtoco
 _CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 _TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+_DOWNSTREAM_CONNECTIONS = ("type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3."
+                           "DownstreamConnectionsConfig")
+ADMIN_HOST = "127.0.0.1"  # never another interface: the admin API has no auth
+DEFAULT_SERVER_NAMES = ("localhost", "127.0.0.1")
+
+
+@dataclass(frozen=True)
+class EnvoyLimits:
+    """Timeouts and caps of the public listener (topology.yaml: infrastructure.envoy.limits)."""
+    request_headers_timeout_s: float = 10.0  # the whole request headers must arrive within this
+    stream_idle_timeout_s: float = 300.0  # a stream with no bytes either way for this long is reset
+    idle_timeout_s: float = 3600.0  # a connection with no stream for this long is closed
+    max_connections: int = 10000  # downstream connections, all listeners together (overload manager)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def server_domains(names: Iterable[str], port: int) -> list[str]:
+    """The virtual host's domains: each host name as such and with ``:port``."""
+    out: list[str] = []
+    for name in names:
+        for domain in (name, f"{name}:{port}"):
+            if domain not in out:
+                out.append(domain)
+    return out
+
+
+def openai_local_replies() -> dict:
+    """Envoy's own 503 for ``/v1/`` (no healthy gateway) as the OpenAI API shapes its errors."""
+    return {"mappers": [{
+        "filter": {"and_filter": {"filters": [
+            {"status_code_filter": {"comparison": {"op": "EQ", "value": {
+                "default_value": 503, "runtime_key": "mesh.local_reply.v1_unavailable"}}}},
+            {"header_filter": {"header": {"name": ":path", "string_match": {"prefix": "/v1/"}}}},
+        ]}},
+        "body_format_override": {
+            "json_format": {"error": {"message": "the service is unavailable: %LOCAL_REPLY_BODY%",
+                                      "type": "service_unavailable", "code": "service_unavailable"}},
+            "content_type": "application/json",
+        },
+    }]}
 
 
 def eds_path(eds_dir: Path, service: str) -> Path:
@@ -123,17 +174,23 @@ def passthrough_listener(service: str, port: int, host: str, transport_socket: d
 def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: Mapping[str, str],
               http_routes: Sequence[tuple[str, str]] = (), host: str = "127.0.0.1",
               tls_cert: str = "", tls_key: str = "", json_services: Sequence[str] = (),
-              descriptor_path: str = "", passthrough: Mapping[str, int] | None = None) -> dict:
+              descriptor_path: str = "", passthrough: Mapping[str, int] | None = None,
+              server_names: Sequence[str] = DEFAULT_SERVER_NAMES, limits: EnvoyLimits | None = None) -> dict:
     """``grpc_services`` maps a discovery name ("kv") to its full proto name ("sage.kv.v1.KVService");
     ``http_routes`` lists (path prefix, discovery name) pairs for plain HTTP services. With
     ``tls_cert`` and ``tls_key`` (PEM paths) the listeners speak TLS. ``json_services`` (full proto
     names) are transcoded from JSON/HTTP with the descriptor set at ``descriptor_path``.
-    ``passthrough`` maps gRPC services (discovery names) to the port of their L4 listener."""
+    ``passthrough`` maps gRPC services (discovery names) to the port of their L4 listener.
+    ``server_names``: the host names (``Host``/``:authority``) the listener answers, with or without
+    the port; ``limits``: its timeouts and connection cap (default ``EnvoyLimits()``)."""
     if bool(tls_cert) != bool(tls_key):
         raise ValueError("TLS needs both a certificate and a private key path (tls_cert and tls_key)")
     if json_services and not descriptor_path:
         raise ValueError("JSON transcoding needs the path of a descriptor set (descriptor_path)")
     passthrough = dict(passthrough or {})
+    limits = limits or EnvoyLimits()
+    if not server_names:
+        raise ValueError("the listener needs at least one host name to answer (server_names)")
     unknown = sorted(set(passthrough) - set(grpc_services))
     if unknown:
         raise ValueError(f"a passthrough listener needs a gRPC service of the mesh; not one: {', '.join(unknown)} "
@@ -151,9 +208,13 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
             "@type": _HCM,
             "stat_prefix": "mesh",
             "codec_type": "AUTO",
-            "stream_idle_timeout": "300s",
+            "stream_idle_timeout": _seconds(limits.stream_idle_timeout_s),
+            "request_headers_timeout": _seconds(limits.request_headers_timeout_s),
+            "common_http_protocol_options": {"idle_timeout": _seconds(limits.idle_timeout_s)},
+            # No "*": another Host (a DNS-rebinding page's) matches no virtual host and gets 404.
             "route_config": {"name": "mesh", "virtual_hosts": [
-                {"name": "mesh", "domains": ["*"], "routes": routes}]},
+                {"name": "mesh", "domains": server_domains(server_names, listen_port), "routes": routes}]},
+            "local_reply_config": openai_local_replies(),
             # grpc-web first: what it turns into gRPC, the transcoder then lets through as gRPC.
             "http_filters": [
                 {"name": "envoy.filters.http.grpc_web", "typed_config": {"@type": _GRPC_WEB}},
@@ -167,7 +228,11 @@ def bootstrap(listen_port: int, admin_port: int, eds_dir: Path, grpc_services: M
     listeners += [passthrough_listener(name, port, host, tls) for name, port in sorted(passthrough.items())]
     return {
         "node": {"id": "sage-mesh-envoy", "cluster": "sage-mesh"},
-        "admin": {"address": {"socket_address": {"address": host, "port_value": admin_port}}},
+        "admin": {"address": {"socket_address": {"address": ADMIN_HOST, "port_value": admin_port}}},
+        "overload_manager": {"resource_monitors": [{
+            "name": "envoy.resource_monitors.global_downstream_max_connections",
+            "typed_config": {"@type": _DOWNSTREAM_CONNECTIONS,
+                             "max_active_downstream_connections": limits.max_connections}}]},
         "static_resources": {
             "listeners": listeners,
             "clusters": clusters,

@@ -14,8 +14,7 @@ import logging
 import signal
 from pathlib import Path
 
-import aetcd
-
+from sage_client.discovery import connect_etcd
 from sage_deploy.envoy_config import write_eds
 
 PREFIX = b"/sage/v1/services/"
@@ -32,8 +31,9 @@ async def sync(endpoint: str, eds_dir: Path, services: list[str]) -> None:
     for service in services:  # an empty file first, so Envoy starts with every cluster defined
         write_eds(eds_dir, service, [])
     while True:
-        client = aetcd.Client(host=host or "127.0.0.1", port=int(port), timeout=5)
+        client = None
         try:
+            client = await connect_etcd(host or "127.0.0.1", int(port), timeout=5)
             table: dict[str, dict[str, str]] = {s: {} for s in services}
             listing = await client.get_prefix(PREFIX)
             for kv in listing:
@@ -57,7 +57,8 @@ async def sync(endpoint: str, eds_dir: Path, services: list[str]) -> None:
             await asyncio.sleep(0.5)
         finally:
             try:
-                await client.close()
+                if client is not None:
+                    await client.close()
             except Exception:  # noqa: BLE001
                 pass
 

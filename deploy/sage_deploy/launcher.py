@@ -3,7 +3,11 @@
 Everything lives under a run directory (default ``./run``): ``state.json``
 (ports), ``pids/``, ``logs/``, ``ready/`` (one file per service instance,
 written once it is SERVING), ``eds/`` (Envoy endpoints), ``envoy.yaml`` with
-``descriptors.pb`` (what Envoy's JSON transcoder reads) and data directories.
+``descriptors.pb`` (what Envoy's JSON transcoder reads), data directories and
+``secrets/mesh.json`` (mode 0600, written at first start by ``sage_deploy.secrets``): every
+process started here gets ``SAGE_SECRETS_FILE`` naming it and ``SAGE_PRINCIPAL`` (the gateway and
+memory services their own principals, everything else ``service``); Redis runs with its ACL users
+and etcd with auth on, both from that file.
 ``up`` starts only what is not already running (a pid file whose process is
 gone is stale and replaced) and returns once every instance is SERVING and
 Envoy routes to it.
@@ -21,11 +25,16 @@ from pathlib import Path
 
 from sage_deploy import infra
 from sage_deploy.descriptors import transcoded_services, write_descriptor_set
-from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
+from sage_deploy.envoy_config import EnvoyLimits, bootstrap, write_atomic, write_eds
 from sage_deploy.processes import ManagedProcess, StartError, free_port, pid_alive, stop_pid
+from sage_deploy.secrets import ensure_mesh_secrets
+from sage_deploy.secrets import load as load_secrets
 from sage_deploy.topology import ServiceDef, Topology, load_topology
 
 STOP_ORDER_LAST = ("redis", "etcd")
+# The principal each process presents (SAGE_PRINCIPAL); a service not named here runs as "service".
+PRINCIPALS = {"gateway": "gateway", "memory": "memory", "kernel": "service"}
+DEFAULT_PRINCIPAL = "service"
 
 
 @dataclass
@@ -36,6 +45,7 @@ class Endpoints:
     redis: str
     instances: dict[str, str]
     envoy_passthrough: dict[str, str] = field(default_factory=dict)  # service -> its L4 listener's address
+    secrets: str = ""  # the mesh's secrets file (tokens, etcd and Redis passwords)
 
 
 def parse_settings(items: list[str] | None) -> dict[str, dict[str, str]]:
@@ -79,7 +89,9 @@ def _envoy_live(proc: ManagedProcess, admin_port: int, timeout: float) -> bool:
 class Mesh:
     def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
                  services: list[str] | None = None, settings: dict[str, dict[str, str]] | None = None,
-                 log=print) -> None:  # type: ignore[no-untyped-def]
+                 log=print, secrets_file: Path | str | None = None) -> None:  # type: ignore[no-untyped-def]
+        """``secrets_file``: the mesh's secrets (``sage_client.credentials`` shape) to use instead
+        of ``<run_dir>/secrets/mesh.json`` (written at first start), e.g. a test session's."""
         self.run_dir = Path(run_dir).resolve()
         self.topology = topology or load_topology()
         self.ephemeral = ephemeral
@@ -87,6 +99,12 @@ class Mesh:
         self.settings = settings or {}  # per service: config key -> value, passed as SAGE_<KEY>
         self.log = log
         self.state_path = self.run_dir / "state.json"
+        self.own_secrets = secrets_file is None
+        self.secrets_path = self.run_dir / "secrets" / "mesh.json" if secrets_file is None else Path(secrets_file)
+
+    def _env(self, principal: str) -> dict[str, str]:
+        """What every process started here gets: the mesh's secrets file and its principal."""
+        return {"SAGE_SECRETS_FILE": str(self.secrets_path), "SAGE_PRINCIPAL": principal}
 
     # -- state ----------------------------------------------------------------
     def _ports(self) -> dict[str, int]:
@@ -123,6 +141,7 @@ class Mesh:
             "SAGE_REDIS_URL": redis_url,
             "SAGE_READY_FILE": str(ready),
             "SAGE_DATA_DIR": str(self.run_dir / "data" / name),
+            **self._env(PRINCIPALS.get(svc.name, DEFAULT_PRINCIPAL)),
             **svc.env,
             **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
         }
@@ -152,18 +171,25 @@ class Mesh:
     # -- up -------------------------------------------------------------------
     def up(self, timeout: float = 60.0) -> Endpoints:
         ports = self._ports()
+        if self.own_secrets:
+            ensure_mesh_secrets(self.run_dir)
+        secrets_data = load_secrets(self.secrets_path)
+        self.log(f"  secrets   {self.secrets_path} (mode 0600; the CLI here finds it, principal admin)")
         etcd_addr = f"127.0.0.1:{ports['etcd']}"
-        redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
+        redis_url = infra.redis_url(ports["redis"], secrets_data)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
 
         if not self._running("etcd"):
             proc = infra.etcd_process(self.run_dir, ports["etcd"], ports["etcd_peer"]).start()
             infra.wait_port(proc, ports["etcd"])
+            if "etcd" in secrets_data:
+                enabled = infra.etcd_enable_auth(ports["etcd"], secrets_data)
+                self.log(f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})")
             self.log(f"  etcd      started on {etcd_addr}")
         if not self._running("redis"):
-            proc = infra.redis_process(self.run_dir, ports["redis"]).start()
+            proc = infra.redis_process(self.run_dir, ports["redis"], secrets=secrets_data).start()
             infra.wait_port(proc, ports["redis"])
-            self.log(f"  redis     started on 127.0.0.1:{ports['redis']}")
+            self.log(f"  redis     started on 127.0.0.1:{ports['redis']} (ACL users from the secrets file)")
 
         instances: dict[str, str] = {}
         starting: list[tuple[ServiceDef, int, ManagedProcess]] = []
@@ -202,7 +228,8 @@ class Mesh:
                 write_eds(eds_dir, svc.name, [a for n, a in instances.items() if n.rsplit("-", 1)[0] == svc.name])
             ManagedProcess("envoy-sync", [sys.executable, "-m", "sage_deploy.envoy_sync", "--etcd", etcd_addr,
                                           "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
-                           self.run_dir / "logs" / "envoy-sync.log", pid_path=self._pid_file("envoy-sync")).start()
+                           self.run_dir / "logs" / "envoy-sync.log", env=self._env(DEFAULT_PRINCIPAL),
+                           pid_path=self._pid_file("envoy-sync")).start()
         if not self._running("envoy"):
             json_services = transcoded_services(grpc_services.values())
             descriptors = self.run_dir / "descriptors.pb"  # what the JSON transcoder reads
@@ -215,7 +242,8 @@ class Mesh:
                                  tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
                                  tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""),
                                  json_services=json_services, descriptor_path=str(descriptors),
-                                 passthrough=passthrough)
+                                 passthrough=passthrough, server_names=self.topology.envoy_hosts,
+                                 limits=self.envoy_limits())
 
             config_path = self.run_dir / "envoy.yaml"
             for attempt in range(3):
@@ -234,8 +262,18 @@ class Mesh:
             self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']}{extra})")
         self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
         return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
-                         etcd=etcd_addr, redis=redis_url, instances=instances,
-                         envoy_passthrough={name: f"127.0.0.1:{port}" for name, port in passthrough.items()})
+                         etcd=etcd_addr, redis=f"redis://127.0.0.1:{ports['redis']}/0", instances=instances,
+                         envoy_passthrough={name: f"127.0.0.1:{port}" for name, port in passthrough.items()},
+                         secrets=str(self.secrets_path))
+
+    def envoy_limits(self) -> EnvoyLimits:
+        """The topology's Envoy limits; ``settings["envoy"]`` (``--set envoy.KEY=VALUE``) overrides them."""
+        over = self.settings.get("envoy", {})
+        base = self.topology.envoy_limits
+        try:
+            return EnvoyLimits(**{**base.__dict__, **{k: type(getattr(base, k))(v) for k, v in over.items()}})
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"--set envoy.*: {exc} (keys: {', '.join(base.__dict__)})") from None
 
     def _wait_envoy_healthy(self, admin_port: int, clusters: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -258,10 +296,12 @@ class Mesh:
 
     # -- status / down ----------------------------------------------------------
     def status(self) -> list[dict]:
+        from sage_client.discovery import etcd_credentials
         from sage_deploy.status import mesh_status
 
         ports = self._ports()
-        return mesh_status(f"127.0.0.1:{ports['etcd']}")
+        creds = etcd_credentials(self.secrets_path) if self.secrets_path.exists() else True
+        return mesh_status(f"127.0.0.1:{ports['etcd']}", creds)
 
     def down(self, grace: float = 10.0) -> list[str]:
         pid_dir = self.run_dir / "pids"

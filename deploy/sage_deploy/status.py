@@ -7,9 +7,10 @@ import json
 import urllib.error
 import urllib.request
 
-import aetcd
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from sage_client.discovery import connect_etcd
 
 PREFIX = b"/sage/v1/services/"
 
@@ -39,9 +40,9 @@ async def _probe(row: dict) -> str:
     return await _health(row["address"])
 
 
-async def _status(etcd: str) -> list[dict]:
+async def _status(etcd: str, credentials: tuple[str, str] | None | bool = True) -> list[dict]:
     host, _, port = etcd.rpartition(":")
-    client = aetcd.Client(host=host, port=int(port), timeout=3)
+    client = await connect_etcd(host, int(port), timeout=3, credentials=credentials)
     try:
         listing = await client.get_prefix(PREFIX)
     finally:
@@ -58,5 +59,6 @@ async def _status(etcd: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["service"], r["instance"]))
 
 
-def mesh_status(etcd: str) -> list[dict]:
-    return asyncio.run(_status(etcd))
+def mesh_status(etcd: str, credentials: tuple[str, str] | None | bool = True) -> list[dict]:
+    """``credentials``: etcd's (user, password); True: those of this process's secrets file."""
+    return asyncio.run(_status(etcd, credentials))

@@ -2,10 +2,12 @@
 with their modules, ports, replicas, dependencies and environment."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 
 import yaml
+
+from sage_deploy.envoy_config import DEFAULT_SERVER_NAMES, EnvoyLimits
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Topology:
     services: tuple[ServiceDef, ...]
     # gRPC services with an Envoy L4 listener of their own (envoy_config: passthrough): name -> port
     envoy_passthrough: dict[str, int] = field(default_factory=dict)
+    # host names the public listener answers (with and without its port); any other Host gets 404
+    envoy_hosts: tuple[str, ...] = DEFAULT_SERVER_NAMES
+    envoy_limits: EnvoyLimits = field(default_factory=EnvoyLimits)
 
     def service(self, name: str) -> ServiceDef:
         for svc in self.services:
@@ -57,7 +62,15 @@ def load_topology(text: str | None = None) -> Topology:
     if unknown:
         raise ValueError(f"infrastructure.envoy.passthrough names {', '.join(unknown)}, not a gRPC service of the "
                          f"topology (gRPC services: {', '.join(sorted(grpc_names))})")
+    hosts = tuple(str(h) for h in (infra["envoy"].get("hosts") or DEFAULT_SERVER_NAMES))
+    raw_limits = infra["envoy"].get("limits") or {}
+    known = {f.name: f.type for f in fields(EnvoyLimits)}
+    unknown = sorted(set(raw_limits) - set(known))
+    if unknown:
+        raise ValueError(f"infrastructure.envoy.limits: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+    defaults = EnvoyLimits()
+    limits = EnvoyLimits(**{k: type(getattr(defaults, k))(v) for k, v in raw_limits.items()})
     return Topology(etcd_port=int(infra["etcd"]["port"]), etcd_peer_port=int(infra["etcd"]["peer_port"]),
                     redis_port=int(infra["redis"]["port"]), envoy_port=int(infra["envoy"]["port"]),
                     envoy_admin_port=int(infra["envoy"]["admin_port"]), services=services,
-                    envoy_passthrough=passthrough)
+                    envoy_passthrough=passthrough, envoy_hosts=hosts, envoy_limits=limits)

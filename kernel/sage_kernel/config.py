@@ -32,6 +32,12 @@ class KernelConfig(ServiceConfig):
         le=60,
         description="how long a worker that reported its outcome may take to exit",
     )
+    worker_user: str = Field(
+        default="sage-job",
+        description="the unprivileged user job workers run as when the manager runs as root "
+        "(created as a system user when missing, else nobody); empty: the manager's own user. "
+        "A manager that is not root runs workers as itself",
+    )
     max_jobs_listed: int = Field(
         default=1000, ge=1, le=100_000, description="largest ListJobs page"
     )

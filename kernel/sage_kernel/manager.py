@@ -20,6 +20,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
+from sage_kernel import identity
 from sage_kernel.config import KernelConfig
 from sage_kernel.restart import next_delay
 from sage_kernel.store import JobRecord, JobStore
@@ -27,6 +28,7 @@ from sage_proto.kernel.v1 import kernel_pb2
 
 log = logging.getLogger("sage.kernel")
 
+TOKEN_FILE = "submitter.token"
 EVENT_HISTORY = 100_000  # events kept per job for late followers (log lines dominate)
 
 
@@ -95,6 +97,7 @@ class JobRuntime:
         self.log_offset = 0
         self.metrics_mtime = 0.0
         self.checkpoints = 0
+        self.token = ""  # the submitter's bearer token: the worker calls services with it
 
 
 class JobManager:
@@ -105,15 +108,29 @@ class JobManager:
         self._seq = 0
         # pre-started workers per executor: a job's first record does not wait for imports
         self._standby: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self.worker_identity: identity.WorkerIdentity | None = None
+
+    def _worker_argv(self, *args: str) -> list[str]:
+        """How every worker starts: as the worker user when the manager is root (``cwd``, the
+        jobs folder, is entered before the switch)."""
+        argv = [sys.executable, "-u", "-m", "sage_kernel.worker", *args]
+        return self.worker_identity.argv(argv) if self.worker_identity is not None else argv
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Load every earlier job; re-attach to live workers, restart or fail the others."""
+        self.worker_identity = identity.resolve(self.config.worker_user)
+        identity.prepare_jobs_root(self.store.root, self.worker_identity)
+        if self.worker_identity is not None:
+            log.info("job workers run as %s (uid %d)", self.worker_identity.user,
+                     self.worker_identity.uid)
         for record in self.store.load_all():
             self._seq = max(self._seq, record.seq)
             folder = self.store.dir(record.id)
             request = kernel_pb2.SubmitJobRequest.FromString((folder / "graph.pb").read_bytes())
             runtime = JobRuntime(record, request)
+            with contextlib.suppress(OSError):
+                runtime.token = (folder / TOKEN_FILE).read_text().strip()
             self.jobs[record.id] = runtime
             self._replay_history(runtime)
             if record.final:
@@ -141,7 +158,8 @@ class JobManager:
         self._poll_logs(runtime)
 
     # -- requests -------------------------------------------------------------------------
-    async def submit(self, request: kernel_pb2.SubmitJobRequest) -> JobRecord:
+    async def submit(self, request: kernel_pb2.SubmitJobRequest, token: str = "") -> JobRecord:
+        """``token``: the submitter's bearer token, handed to the job's worker."""
         self._seq += 1
         record = JobRecord(
             id=f"job-{uuid.uuid4().hex[:12]}",
@@ -150,8 +168,13 @@ class JobManager:
             seq=self._seq,
         )
         request.executor = record.executor
-        self.store.create(record, request.SerializeToString())
+        folder = self.store.create(record, request.SerializeToString())
+        if token:  # kept for restarts after a manager restart; the manager's alone (0600)
+            fd = os.open(folder / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(token)
         runtime = JobRuntime(record, request)
+        runtime.token = token
         self.jobs[record.id] = runtime
         self._emit(runtime, state=record.state)
         runtime.task = asyncio.create_task(self._supervise(runtime, reattached=False))
@@ -231,7 +254,8 @@ class JobManager:
         self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
         return runtime.record
 
-    def result(self, job_id: str) -> builtins.list[bytes]:
+    def result(self, job_id: str) -> builtins.list[str]:
+        """The job's collected records, each one JSON text (``sage_client.remote.result_codec``)."""
         runtime = self.get(job_id)
         state = runtime.record.state
         if not runtime.request.collect_result:
@@ -244,10 +268,19 @@ class JobManager:
                 "precondition",
                 f"job {job_id} is {kernel_pb2.JobState.Name(state)}; a result exists once it SUCCEEDED",
             )
-        import cloudpickle  # records travel as they were: opaque pickles the SDK unpickles
-
-        data = (self.store.dir(job_id) / "result.pkl").read_bytes()
-        return [cloudpickle.dumps(r) for r in cloudpickle.loads(data)]
+        # JSON the worker wrote: the manager never unpickles what a job left behind
+        try:
+            body = json.loads(identity.read_worker_file(self.store.dir(job_id) / "result.json"))
+        except (OSError, ValueError) as exc:
+            raise JobError("precondition", f"job {job_id} left no readable result: {exc}") from None
+        if not isinstance(body, dict):
+            raise JobError("precondition", f"job {job_id} left a malformed result")
+        if "error" in body:
+            raise JobError("precondition", f"job {job_id}: {body['error']}")
+        records = body.get("records")
+        if not isinstance(records, builtins.list) or not all(isinstance(r, str) for r in records):
+            raise JobError("precondition", f"job {job_id} left a malformed result")
+        return records
 
     # -- events ---------------------------------------------------------------------------
     def _emit(self, runtime: JobRuntime, **event: Any) -> None:
@@ -314,12 +347,14 @@ class JobManager:
             if mtime == runtime.metrics_mtime:
                 return
             runtime.metrics_mtime = mtime
-            metrics = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        for op in metrics.get("operators", []):
-            self._emit(runtime, metrics=kernel_pb2.OperatorMetrics(**op))
-        runtime.checkpoints = int(metrics.get("checkpoints", runtime.checkpoints))
+            metrics = json.loads(identity.read_worker_file(path, 1 << 24))
+            operators = [kernel_pb2.OperatorMetrics(**op) for op in metrics.get("operators", [])]
+            checkpoints = int(metrics.get("checkpoints", runtime.checkpoints))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return  # the worker's file: a job that writes nonsense there loses its metrics
+        for op in operators:
+            self._emit(runtime, metrics=op)
+        runtime.checkpoints = checkpoints
 
     # -- supervision ----------------------------------------------------------------------
     # Workers are plain Popen children, not asyncio subprocesses: asyncio kills a child still
@@ -329,11 +364,13 @@ class JobManager:
         if not self.config.standby_workers or kind in self._standby:
             return
         self._standby[kind] = subprocess.Popen(
-            [sys.executable, "-u", "-m", "sage_kernel.worker", "--standby", *kind],
+            self._worker_argv("--standby", *kind),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=identity.worker_env("", self.worker_identity),  # its job's token comes on stdin with the job
+            cwd=self.store.root,
         )
 
     async def _stop_standbys(self) -> None:
@@ -349,6 +386,8 @@ class JobManager:
         folder = self.store.dir(runtime.record.id)
         for stale in ("loaded", "outcome.json", "worker.pid"):
             (folder / stale).unlink(missing_ok=True)
+        identity.prepare_job_folder(folder, self.worker_identity)
+        job_id = runtime.record.id  # workers run in the jobs folder: paths relative to it
         kind = (runtime.record.executor, runtime.request.ray_address)
         proc = self._standby.pop(kind, None)
         asyncio.get_running_loop().call_soon(
@@ -356,25 +395,27 @@ class JobManager:
         )
         if proc is not None and proc.poll() is None and proc.stdin is not None:
             try:
-                proc.stdin.write(f"{folder}\n".encode())
+                proc.stdin.write(f"{job_id}\n{runtime.token}\n".encode())
                 proc.stdin.close()
                 return _Worker(proc.pid, proc)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the standby died: start one the slow way
         with (folder / "worker.log").open("ab") as logfile:
             proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "sage_kernel.worker", str(folder)],
+                self._worker_argv(job_id),
                 stdin=subprocess.DEVNULL,
                 stdout=logfile,
                 stderr=logfile,
                 start_new_session=True,  # its own process group: outlives a manager restart
+                env=identity.worker_env(runtime.token, self.worker_identity),
+                cwd=self.store.root,
             )
         return _Worker(proc.pid, proc)
 
     def _read_outcome(self, runtime: JobRuntime) -> dict[str, str]:
         path = self.store.dir(runtime.record.id) / "outcome.json"
         try:
-            return dict(json.loads(path.read_text()))
+            return dict(json.loads(identity.read_worker_file(path, 1 << 24)))
         except (OSError, ValueError):
             return {}
 

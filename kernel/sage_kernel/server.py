@@ -34,6 +34,18 @@ def _map(exc: JobError) -> err.ServiceError:
     return _failed_precondition(str(exc))
 
 
+def _bearer(context: grpc.aio.ServicerContext) -> str:
+    """The caller's bearer token: the job's worker calls mesh services with it, so a job
+    acts with its submitter's rights, never the manager's."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            text = value if isinstance(value, str) else value.decode("latin-1")
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+    return ""
+
+
 class JobServicer(kernel_pb2_grpc.JobServiceServicer):
     def __init__(self, manager: JobManager, config: KernelConfig) -> None:
         self.manager = manager
@@ -86,7 +98,7 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
         except ValueError as exc:
             raise err.invalid_argument("restart_strategy", str(exc)) from None
         try:
-            record = await self.manager.submit(request)
+            record = await self.manager.submit(request, token=_bearer(context))
         except JobError as exc:
             raise _map(exc) from None
         return kernel_pb2.SubmitJobResponse(job=self._job(record.id))
@@ -158,7 +170,7 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
             records = self.manager.result(self._id(request.id))
         except JobError as exc:
             raise _map(exc) from None
-        return kernel_pb2.GetJobResultResponse(records=records)
+        return kernel_pb2.GetJobResultResponse(json_records=records)
 
 
 def build_spec(config: KernelConfig) -> ServiceSpec:

@@ -4,11 +4,13 @@
     graph.pb      the submitted SubmitJobRequest (graph + settings), read by every worker run
     worker.log    the worker's stdout and stderr (log lines)
     outcome.json  written by the worker when it ends: state + error
-    result.pkl    collected sink records (collect_result), written once at success
+    result.json   collected sink records as JSON texts (collect_result), written once at success
+    submitter.token  the submitter's bearer token (0600, the manager's), handed to the worker
     metrics.json  per-operator counters, rewritten by the worker while it runs
     checkpoint.pkl  the last checkpoint (epoch, source positions, collected records)
 
-The files are the source of truth, so a restarted manager lists every earlier job.
+The files are the source of truth, so a restarted manager lists every earlier job. Who may
+write which file (the worker runs as ``worker_user``): see ``sage_kernel.identity``.
 """
 
 from __future__ import annotations

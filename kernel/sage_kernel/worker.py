@@ -2,12 +2,18 @@
 
 The worker rebuilds the graph from ``graph.pb`` (user code is unpickled here, never in the
 manager), writes ``loaded`` once it is ready to run, runs it on the chosen executor, and writes
-``outcome.json`` (and ``result.pkl`` for collect_result) before it exits. Its stdout and stderr
-are the job's log lines. Exit codes: 0 succeeded, 1 failed, 3 the graph could not be loaded.
+``outcome.json`` (and ``result.json`` for collect_result: JSON records, so nobody unpickles
+what a job left behind) before it exits. Its stdout and stderr are the job's log lines. Exit
+codes: 0 succeeded, 1 failed, 3 the graph could not be loaded.
+
+It runs as the manager's ``worker_user`` (see ``sage_kernel.identity``), started in the jobs
+folder, and calls mesh services with its submitter's token (``SAGE_TOKEN``), never the
+manager's credentials.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -21,6 +27,7 @@ import cloudpickle
 
 from sage_client.dataflow.runtime.planner import GraphError, plan
 from sage_client.remote.graph_codec import GraphDecodingError, decode_graph
+from sage_client.remote.result_codec import ResultEncodingError, encode_record
 from sage_kernel.collect import COLLECTOR, collect_sinks
 from sage_kernel.store import write_atomic
 from sage_proto.kernel.v1 import kernel_pb2
@@ -34,6 +41,15 @@ METRICS_PERIOD_S = 0.5
 def _outcome(folder: Path, state: str, error: str = "", reason: str = "") -> None:
     body = {"state": state, "error": error, "reason": reason}
     write_atomic(folder / "outcome.json", json.dumps(body).encode())
+
+
+def _write_result(folder: Path, records: list[Any]) -> None:
+    """``result.json``: {"records": [JSON text...]} or {"error": why they cannot be returned}."""
+    try:
+        body: dict[str, Any] = {"records": [encode_record(r) for r in records]}
+    except ResultEncodingError as exc:
+        body = {"error": f"the job's collected records cannot be returned as JSON: {exc}"}
+    write_atomic(folder / "result.json", json.dumps(body).encode())
 
 
 def _format(exc: BaseException) -> str:
@@ -126,6 +142,9 @@ def standby(executor: str, ray_address: str = "") -> int:
     if not line:
         return 0  # the manager went away without handing over a job
     folder = Path(line)
+    token = sys.stdin.readline().strip()  # the submitter's (a standby starts before any job)
+    if token:
+        os.environ["SAGE_TOKEN"] = token
     log = os.open(folder / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -134,6 +153,7 @@ def standby(executor: str, ray_address: str = "") -> int:
 
 
 def main(argv: list[str]) -> int:
+    faulthandler.enable()  # a crash in native code leaves its Python stack in worker.log
     if argv[1] == "--standby":
         return standby(*argv[2:4])
     return run(Path(argv[1]))
@@ -195,7 +215,7 @@ def run(folder: Path) -> int:
         _outcome(folder, "cancelled")
         return EXIT_CANCELLED
     if request.collect_result:
-        write_atomic(folder / "result.pkl", cloudpickle.dumps(COLLECTOR.take()))
+        _write_result(folder, COLLECTOR.take())
     _outcome(folder, "succeeded")
     return 0
 

@@ -7,6 +7,7 @@
 
 #include <faiss/Index.h>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,16 @@ using namespace sage;
 
 namespace {
 
-Value to_value(const py::handle& obj, const std::string& where) {
+// Filters and metadata nest at most this many dicts and lists (the VDB service documents the
+// same bound for where / where_document): deeper input is refused, never recursed into.
+constexpr int kMaxValueDepth = 32;
+
+Value to_value(const py::handle& obj, const std::string& where, int depth = 0) {
     if (obj.is_none()) return Value{};
+    const bool nested = py::isinstance<py::dict>(obj) || py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj);
+    if (nested && ++depth > kMaxValueDepth) {
+        throw InvalidArgument(where + ": nested more than " + std::to_string(kMaxValueDepth) + " levels deep");
+    }
     if (py::isinstance<py::bool_>(obj)) return Value::of_bool(obj.cast<bool>());
     if (py::isinstance<py::int_>(obj)) {
         try {
@@ -38,17 +47,17 @@ Value to_value(const py::handle& obj, const std::string& where) {
         for (auto item : obj.cast<py::dict>()) {
             if (!py::isinstance<py::str>(item.first)) throw InvalidArgument(where + ": dict keys must be strings");
             const auto key = item.first.cast<std::string>();
-            items.emplace_back(key, to_value(item.second, where + "." + key));
+            items.emplace_back(key, to_value(item.second, where + "." + key, depth));
         }
         return Value::of_map(std::move(items));
     }
     if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
         std::vector<Value> items;
-        for (auto e : obj) items.push_back(to_value(e, where));
+        for (auto e : obj) items.push_back(to_value(e, where, depth));
         return Value::of_list(std::move(items));
     }
     // numpy scalars and other numbers
-    if (py::hasattr(obj, "dtype") && py::hasattr(obj, "item")) return to_value(obj.attr("item")(), where);
+    if (py::hasattr(obj, "dtype") && py::hasattr(obj, "item")) return to_value(obj.attr("item")(), where, depth);
     throw InvalidArgument(where + ": unsupported value of type " + std::string(Py_TYPE(obj.ptr())->tp_name));
 }
 
@@ -188,11 +197,19 @@ IndexSpec parse_index(const py::object& obj) {
             if (val.kind != Value::Kind::Int) throw InvalidArgument("index " + key + " must be an integer");
             return val.i;
         };
-        if (spec.type == IndexSpec::Type::HNSW && k == "M") spec.M = static_cast<int>(as_int());
-        else if (spec.type == IndexSpec::Type::HNSW && k == "ef_construction") spec.ef_construction = static_cast<int>(as_int());
-        else if (spec.type == IndexSpec::Type::HNSW && k == "ef_search") spec.ef_search = static_cast<int>(as_int());
-        else if (spec.type == IndexSpec::Type::IVF && k == "nlist") spec.nlist = static_cast<int>(as_int());
-        else if (spec.type == IndexSpec::Type::IVF && k == "nprobe") spec.nprobe = static_cast<int>(as_int());
+        // Checked before narrowing: 2^32 + 16 must not become 16.
+        auto as_int32 = [&, key = k]() -> int {
+            const int64_t v = as_int();
+            if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+                throw InvalidArgument("index " + key + " is out of range, got " + std::to_string(v));
+            }
+            return static_cast<int>(v);
+        };
+        if (spec.type == IndexSpec::Type::HNSW && k == "M") spec.M = as_int32();
+        else if (spec.type == IndexSpec::Type::HNSW && k == "ef_construction") spec.ef_construction = as_int32();
+        else if (spec.type == IndexSpec::Type::HNSW && k == "ef_search") spec.ef_search = as_int32();
+        else if (spec.type == IndexSpec::Type::IVF && k == "nlist") spec.nlist = as_int32();
+        else if (spec.type == IndexSpec::Type::IVF && k == "nprobe") spec.nprobe = as_int32();
         else if (spec.type == IndexSpec::Type::IVF && k == "train_min") spec.train_min = as_int();
         else {
             throw InvalidArgument("index option '" + k + "' is not valid for type '" + type +

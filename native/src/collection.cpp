@@ -139,7 +139,7 @@ Collection::~Collection() {
 
 std::unique_ptr<Collection> Collection::create(const std::string& path, const CollectionOptions& options) {
     if (options.dim == 0) throw InvalidArgument("dim must be a positive integer");
-    options.index.validate();
+    options.index.validate_for_dim(options.dim);
     const fs::path dir(path);
     std::error_code ec;
     if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {

@@ -35,20 +35,34 @@ const char* index_type_name(IndexSpec::Type t) {
 }
 
 void IndexSpec::validate() const {
-    auto positive = [](int v, const char* name) {
-        if (v <= 0) throw InvalidArgument(std::string("index ") + name + " must be > 0, got " + std::to_string(v));
+    auto within = [](int v, int lo, int hi, const char* name) {
+        if (v < lo || v > hi) {
+            throw InvalidArgument(std::string("index ") + name + " must be " + std::to_string(lo) + ".." +
+                                  std::to_string(hi) + ", got " + std::to_string(v));
+        }
     };
     if (type == Type::HNSW) {
-        positive(M, "M");
-        positive(ef_construction, "ef_construction");
-        positive(ef_search, "ef_search");
+        within(M, kMinM, kMaxM, "M");
+        within(ef_construction, kMinEfConstruction, kMaxEfConstruction, "ef_construction");
+        within(ef_search, kMinEfSearch, kMaxEfSearch, "ef_search");
     } else if (type == Type::IVF) {
-        positive(nlist, "nlist");
-        positive(nprobe, "nprobe");
+        within(nlist, kMinNlist, kMaxNlist, "nlist");
+        within(nprobe, kMinNprobe, kMaxNprobe, "nprobe");
         if (train_min < 0) throw InvalidArgument("index train_min must be >= 0");
         if (train_min > 0 && train_min < nlist) {
             throw InvalidArgument("index train_min must be >= nlist (k-means needs one point per list)");
         }
+    }
+}
+
+void IndexSpec::validate_for_dim(size_t dim) const {
+    if (dim == 0 || dim > kMaxDim) {
+        throw InvalidArgument("dim must be 1.." + std::to_string(kMaxDim) + ", got " + std::to_string(dim));
+    }
+    validate();
+    if (type == Type::IVF && static_cast<int64_t>(nlist) * static_cast<int64_t>(dim) > kMaxNlistTimesDim) {
+        throw InvalidArgument("index nlist * dim must be <= " + std::to_string(kMaxNlistTimesDim) +
+                              " (the IVF centroids), got " + std::to_string(nlist) + " * " + std::to_string(dim));
     }
 }
 
@@ -64,8 +78,7 @@ faiss::MetricType faiss_metric(Metric m) {
 
 VectorIndex::VectorIndex(size_t dim, Metric metric, IndexSpec spec)
     : dim_(dim), metric_(metric), spec_(spec), codes_(dim) {
-    if (dim == 0) throw InvalidArgument("dim must be > 0");
-    spec_.validate();
+    spec_.validate_for_dim(dim);
     make_index();
 }
 

@@ -22,6 +22,17 @@ enum class Metric { L2, IP, Cosine };
 Metric parse_metric(const std::string& name);
 const char* metric_name(Metric m);
 
+// The documented ranges of the index parameters (protos/sage/vdb/v1/vdb.proto); create and open
+// refuse anything outside them, so a request cannot make the core allocate without bound.
+constexpr int kMinM = 4, kMaxM = 128;
+constexpr int kMinEfConstruction = 8, kMaxEfConstruction = 2048;
+constexpr int kMinEfSearch = 1, kMaxEfSearch = 4096;
+constexpr int kMinNlist = 1, kMaxNlist = 65536;
+constexpr int kMinNprobe = 1, kMaxNprobe = kMaxNlist;
+constexpr size_t kMaxDim = 65536;
+// IVF centroids take nlist * dim floats: at most 2^26 of them (256 MiB).
+constexpr int64_t kMaxNlistTimesDim = int64_t{1} << 26;
+
 struct IndexSpec {
     enum class Type { Flat, HNSW, IVF };
     Type type = Type::HNSW;
@@ -34,6 +45,7 @@ struct IndexSpec {
 
     int64_t train_threshold() const { return train_min > 0 ? train_min : int64_t{39} * nlist; }
     void validate() const;  // throws InvalidArgument
+    void validate_for_dim(size_t dim) const;  // validate() plus the bounds that depend on dim
 };
 const char* index_type_name(IndexSpec::Type t);
 

@@ -14,13 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cloudpickle
-
 from sage_client.channels import ServiceChannels
 from sage_client.dataflow.api import graph as g
 from sage_client.discovery import Resolver
 from sage_client.errors import InvalidArgument, SageError
 from sage_client.remote.graph_codec import GraphEncodingError, encode_graph
+from sage_client.remote.result_codec import decode_record
 from sage_proto.kernel.v1 import kernel_pb2, kernel_pb2_grpc
 
 STATES = {
@@ -209,10 +208,17 @@ class JobClient:
             stream.cancel()
 
     def result(self, job_id: str) -> builtins.list[Any]:
+        """The records that reached the sinks, decoded from JSON: nothing the server sends
+        is ever unpickled here (see ``sage_client.remote.result_codec``)."""
         response = self._ch.call(
             "GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), idempotent=True
         )
-        return [cloudpickle.loads(r) for r in response.records]
+        if response.records and not response.json_records:
+            raise SageError(
+                f"job {job_id}: the job manager sent pickled records, which this client does "
+                "not unpickle (code from the server would run here); upgrade the job manager"
+            )
+        return [decode_record(r) for r in response.json_records]
 
     def close(self) -> None:
         self._ch.close()

@@ -7,6 +7,7 @@ answer reflection for the whole mesh)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
     while True:
         wanted = [s for s in SERVICES if s.name not in unavailable]
         mesh = Mesh(tmp_path_factory.mktemp("client-mesh"), client_topology(wanted), ephemeral=True,
-                    log=lambda _line: None)
+                    log=lambda _line: None, secrets_file=os.environ["SAGE_SECRETS_FILE"])  # the session's
         try:
             endpoints = mesh.up(timeout=90)
             break

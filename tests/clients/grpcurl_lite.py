@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from sage_client.channels import metadata_channel
+
 
 class GrpcurlError(Exception):
     """A call ended with a non-OK status (grpcurl prints it and exits non-zero)."""
@@ -89,7 +91,7 @@ def _describe(pool: DescriptorPool, symbol: str) -> str:
 def run(command_line: str, cwd: Path = Path(".")) -> str:
     """Runs one grpcurl command line; returns what grpcurl would print."""
     command = parse(command_line)
-    with grpc.insecure_channel(command.address) as channel:
+    with metadata_channel(command.address, command.headers) as channel:  # -H: reflection and calls, as grpcurl
         pool, database = _pool(channel, command.protoset, cwd)
         if command.verb == "list":
             if command.target:
@@ -108,11 +110,11 @@ def run(command_line: str, cwd: Path = Path(".")) -> str:
             if method.server_streaming:
                 call = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
                                             response_deserializer=response_class.FromString)
-                replies = list(call(request, metadata=command.headers, timeout=30))
+                replies = list(call(request, timeout=30))
             else:
                 call = channel.unary_unary(path, request_serializer=request_class.SerializeToString,
                                            response_deserializer=response_class.FromString)
-                replies = [call(request, metadata=command.headers, timeout=30)]
+                replies = [call(request, timeout=30)]
         except grpc.RpcError as error:
             code = "".join(word.capitalize() for word in error.code().name.split("_"))  # as Go prints it
             raise GrpcurlError(f"Code: {code}, Message: {error.details()}") from error

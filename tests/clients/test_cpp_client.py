@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from sage_client.credentials import default_token
 from tests.clients.conftest import LiveMesh
 from tests.clients.toolchains import ToolchainMissing, build_cpp_client, run_ctest
 from tests.conftest import ServiceProcess
@@ -25,6 +26,7 @@ def cpp_client() -> Iterator[None]:
 
 
 def _assert_passed(test_name: str, env: dict[str, str]) -> None:
+    env = {"SAGE_TOKEN": default_token() or "", **env}  # the mesh's admin token, as `sage auth token` prints
     outcome, out = run_ctest(test_name, env)
     assert outcome == "Passed", out[-6000:]
 

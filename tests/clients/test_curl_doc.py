@@ -13,6 +13,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from sage_client.channels import authorized_channel
+from sage_client.credentials import default_token
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from tests.clients.conftest import LiveMesh
@@ -31,7 +33,7 @@ def _blocks(language: str) -> list[str]:
 def _sh(script: str, envoy: str) -> str:
     """Run doc lines with bash, ENVOY pointing at the live mesh and this interpreter's `sage` on PATH."""
     script = re.sub(r"^ENVOY=\S+$", f"ENVOY={envoy}", script, flags=re.MULTILINE)
-    env = {**os.environ, "ENVOY": envoy, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "ENVOY": envoy, "SAGE_TOKEN": default_token() or "", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
                             env=env, cwd=ROOT)
     assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
@@ -42,7 +44,7 @@ def _sh(script: str, envoy: str) -> str:
 def outputs(live_mesh: LiveMesh) -> dict[str, str]:
     """The doc's data written by its own commands (from scratch), then every curl line's output."""
     live_mesh.require("vdb")
-    with grpc.insecure_channel(live_mesh.envoy) as channel:
+    with authorized_channel(live_mesh.envoy) as channel:
         kv_pb2_grpc.KVServiceStub(channel).Clear(kv_pb2.ClearRequest(namespace="demo"))
         try:
             vdb_pb2_grpc.VDBServiceStub(channel).DeleteCollection(vdb_pb2.DeleteCollectionRequest(name="http_docs"))

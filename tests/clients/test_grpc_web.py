@@ -13,6 +13,8 @@ import grpc
 import httpx
 import pytest
 
+from sage_client.channels import authorized_channel
+from sage_client.credentials import default_metadata
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.clients.conftest import LiveMesh
 
@@ -65,14 +67,14 @@ def call(http: httpx.Client, method: str, request: bytes, content_type: str) -> 
 
 @pytest.fixture(scope="module")
 def http(live_mesh: LiveMesh) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{live_mesh.envoy}", timeout=10) as client:
+    with httpx.Client(base_url=f"http://{live_mesh.envoy}", timeout=10, headers=dict(default_metadata())) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def greeting(live_mesh: LiveMesh) -> kv_pb2.Entry:
     """The key NS/greeting, written over plain gRPC."""
-    with grpc.insecure_channel(live_mesh.envoy) as channel:
+    with authorized_channel(live_mesh.envoy) as channel:
         stub = kv_pb2_grpc.KVServiceStub(channel)
         stub.Put(kv_pb2.PutRequest(namespace=NS, key="greeting", value=b"hello from grpc-web"))
         return stub.Get(kv_pb2.GetRequest(namespace=NS, key="greeting")).entry

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sage_client.credentials import default_token
 from tests.clients import grpcurl_lite
 from tests.clients.conftest import LiveMesh
 
@@ -30,6 +31,7 @@ def _commands(variable: str) -> list[str]:
 
 
 def _run(command: str, addresses: dict[str, str], cwd: Path = ROOT) -> str:
+    addresses = {**addresses, "AUTH": f"authorization: Bearer {default_token()}"}
     for variable, address in addresses.items():
         command = command.replace(f"${variable}", address)
     return grpcurl_lite.run(command, cwd)
@@ -37,7 +39,7 @@ def _run(command: str, addresses: dict[str, str], cwd: Path = ROOT) -> str:
 
 def _clear_demo_namespace(kv_address: str) -> None:
     """The doc's KV commands write namespace "demo"; each test starts from an empty one."""
-    grpcurl_lite.run(f"grpcurl -plaintext -d '{{\"namespace\": \"demo\"}}' {kv_address} sage.kv.v1.KVService/Clear")
+    grpcurl_lite.run(f"grpcurl -plaintext -H 'authorization: Bearer {default_token()}' -d '{{\"namespace\": \"demo\"}}' {kv_address} sage.kv.v1.KVService/Clear")
 
 
 def test_the_doc_covers_every_service_with_commands() -> None:
@@ -50,11 +52,11 @@ def test_kv_commands_run_and_print_what_the_doc_shows(live_mesh: LiveMesh) -> No
     _clear_demo_namespace(addresses["KV"])
     outputs = {command: _run(command, addresses) for command in _commands("KV")}
 
-    listed = outputs["grpcurl -plaintext $KV list"]
+    listed = outputs['grpcurl -plaintext -H "$AUTH" $KV list']
     assert listed.split() == _blocks("text")[0].split()
-    described = outputs["grpcurl -plaintext $KV describe sage.kv.v1.KVService.Put"]
+    described = outputs['grpcurl -plaintext -H "$AUTH" $KV describe sage.kv.v1.KVService.Put']
     assert described == "rpc Put(sage.kv.v1.PutRequest) returns (sage.kv.v1.PutResponse)"
-    get = next(out for command, out in outputs.items() if command.endswith("KVService/Get") and "-H" not in command)
+    get = next(out for command, out in outputs.items() if command.endswith("KVService/Get"))
     assert json.loads(get) == json.loads(_blocks("json")[0])
 
 

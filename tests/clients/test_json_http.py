@@ -14,6 +14,8 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from sage_client.channels import authorized_channel
+from sage_client.credentials import default_metadata
 from sage_proto.common.v1 import common_pb2
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
@@ -37,13 +39,13 @@ def as_json(message: Message) -> dict:
 
 @pytest.fixture(scope="module")
 def http(live_mesh: LiveMesh) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://{live_mesh.envoy}", timeout=10) as client:
+    with httpx.Client(base_url=f"http://{live_mesh.envoy}", timeout=10, headers=dict(default_metadata())) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def channel(live_mesh: LiveMesh) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(live_mesh.envoy) as channel:
+    with authorized_channel(live_mesh.envoy) as channel:
         yield channel
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from sage_client.credentials import default_token
 from tests.clients.conftest import LiveMesh
 from tests.clients.toolchains import ToolchainMissing, build_node_client, run_node_tests
 from tests.conftest import ServiceProcess
@@ -21,6 +22,7 @@ def node_client() -> Iterator[None]:
 
 
 def _assert_all_ran_and_passed(test_file: str, env: dict[str, str], at_least: int) -> None:
+    env = {"SAGE_TOKEN": default_token() or "", **env}  # the mesh's admin token, as `sage auth token` prints
     summary, out = run_node_tests(test_file, env)
     assert summary.failed == 0, out[-6000:]
     assert not summary.skipped, f"tests were skipped: {summary.skipped}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 
-import grpc
 import pytest
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
@@ -13,6 +12,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from sage_client.channels import authorized_channel
 from tests.clients.conftest import SERVICES, ClientService, LiveMesh
 
 # The method described per service: a streaming one where there is one, so the stream flags are checked too.
@@ -35,7 +35,7 @@ def test_reflection_lists_the_service_and_describes_a_method(service: ClientServ
     method_name = DESCRIBED_METHOD[service.name] or compiled.methods[0].name
     expected = compiled.methods_by_name[method_name]
 
-    with grpc.insecure_channel(live_mesh.instances[service.name]) as channel:
+    with authorized_channel(live_mesh.instances[service.name]) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
         listed = set(database.get_services())
         described = DescriptorPool(database).FindServiceByName(service.grpc_service).methods_by_name[method_name]
@@ -49,7 +49,7 @@ def test_reflection_lists_the_service_and_describes_a_method(service: ClientServ
 
 
 def test_reflection_of_an_unknown_service_is_not_found(live_mesh: LiveMesh) -> None:
-    with grpc.insecure_channel(live_mesh.instances["kv"]) as channel:
+    with authorized_channel(live_mesh.instances["kv"]) as channel:
         pool = DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
         with pytest.raises(KeyError):
             pool.FindServiceByName("sage.kv.v1.NoSuchService")

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from sage_client import JobClient, KVClient, VDBClient
 from sage_deploy.processes import pid_alive
 from sage_deploy.topology import load_topology
@@ -22,12 +24,16 @@ def _pids(run_dir: Path) -> dict[str, int]:
     return {p.stem: int(p.read_text()) for p in (run_dir / "pids").glob("*.pid")}
 
 
-def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) -> None:
+def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     run_dir = tmp_path / "run"
     up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports", "--set", "llm.backend=mock")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "stop it with: sage mesh down" in up.stdout
+        secrets = run_dir / "secrets" / "mesh.json"  # this mesh's own credentials, written by `up`
+        assert f"secrets: {secrets}" in " ".join(up.stdout.split())
+        monkeypatch.setenv("SAGE_SECRETS_FILE", str(secrets))
         ports = json.loads((run_dir / "state.json").read_text())["ports"]
         envoy = f"127.0.0.1:{ports['envoy']}"
 
@@ -80,7 +86,8 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path) 
     assert not list((run_dir / "pids").glob("*.pid"))
 
 
-def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(tmp_path: Path) -> None:
+def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """--ephemeral-ports picks free ports before starting; another process may take one first."""
     import socket
 
@@ -97,6 +104,7 @@ def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(tmp_path: Path)
     mesh._save_ports(ports)
     try:
         endpoints = mesh.up(60)
+        monkeypatch.setenv("SAGE_SECRETS_FILE", endpoints.secrets)
         assert endpoints.envoy != f"127.0.0.1:{taken}"
         assert endpoints.instances["kv-0"] != f"127.0.0.1:{taken}"
         assert KVClient("race", address=endpoints.envoy).put("k", b"v") == 1

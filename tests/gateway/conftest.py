@@ -2,6 +2,7 @@
 ephemeral ports: etcd, Redis, KV on Redis, two mock LLM instances, the gateway, Envoy."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,22 @@ class LiveMesh:
         return int((self.run_dir / "pids" / f"{name}.pid").read_text())
 
 
+def memory_topology(**gateway_env: str) -> Topology:
+    """KV on Redis, a mock LLM, VDB, Memory and one gateway with ``gateway_env``: a mesh whose
+    chats are remembered."""
+    return Topology(etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0, services=(
+        ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis"}),
+        ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0, env={"SAGE_BACKEND": "mock"}),
+        ServiceDef("vdb", "sage_vdb", "sage.vdb.v1.VDBService", 0, 0),
+        ServiceDef("memory", "sage_memory", "sage.memory.v1.MemoryService", 0, 0),
+        ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True,
+                   env={"SAGE_SESSION_HISTORY_TURNS": "0", "SAGE_PIPELINE_WORKERS": "4", **gateway_env}),
+    ))
+
+
 def bring_up(run_dir: Path, topology: Topology) -> Iterator[LiveMesh]:
-    mesh = Mesh(run_dir, topology, ephemeral=True, log=lambda *a: None)
+    # the test session's secrets (tests/conftest.py), which this process's SDK presents
+    mesh = Mesh(run_dir, topology, ephemeral=True, log=lambda *a: None, secrets_file=os.environ["SAGE_SECRETS_FILE"])
     try:
         endpoints = mesh.up(timeout=60)
         yield LiveMesh(mesh, endpoints, run_dir)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from sage_client import KVClient
+from sage_client.credentials import default_metadata
 from sage_deploy import infra
 from sage_deploy.descriptors import http_rules, transcoded_services
 from sage_deploy.envoy_config import bootstrap, write_atomic, write_eds
@@ -98,7 +99,8 @@ def test_envoy_terminates_tls_for_the_gateway_and_grpc(live_mesh: LiveMesh, make
             deadline = time.monotonic() + 20
             while True:
                 try:
-                    reply = stub.Get(kv_pb2.GetRequest(namespace="tls-test", key="greeting"), timeout=5)
+                    reply = stub.Get(kv_pb2.GetRequest(namespace="tls-test", key="greeting"), timeout=5,
+                                     metadata=default_metadata())
                     break
                 except grpc.RpcError as exc:  # UNAVAILABLE until the health check admits kv-0
                     assert exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline, exc
@@ -142,7 +144,8 @@ def test_chat_completions_reach_the_gateway_through_the_transcoder(live_mesh: Li
 
 def test_a_kv_read_is_json_next_to_the_gateway_and_a_write_is_the_gateways_404(live_mesh: LiveMesh) -> None:
     KVClient("front-json", address=live_mesh.endpoints.instances["kv-0"]).put("k", b"v")
-    read = httpx.get(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", timeout=10)
+    read = httpx.get(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", timeout=10,
+                     headers=dict(default_metadata()))
     assert read.status_code == 200, read.text
     assert read.json()["entry"]["value"] == "dg=="  # base64 of b"v"
     write = httpx.put(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", json={"value": "eA=="}, timeout=10)

@@ -10,6 +10,7 @@ import uuid
 import grpc
 import pytest
 
+from sage_client.channels import authorized_channel
 from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory import AsyncMemoryClient, MemoryClient
 from sage_client.memory_seed import MeshMemoryService
@@ -178,7 +179,7 @@ def test_bad_input_names_the_field_and_what_to_change(memory: MemoryClient, call
 def test_foreign_page_token_is_invalid_argument(memory_service: ServiceProcess) -> None:
     from sage_proto.memory.v1 import memory_pb2, memory_pb2_grpc
 
-    with grpc.insecure_channel(memory_service.address) as channel:
+    with authorized_channel(memory_service.address) as channel:
         stub = memory_pb2_grpc.MemoryServiceStub(channel)
         with pytest.raises(grpc.RpcError) as info:
             stub.ListSessionMemories(memory_pb2.ListSessionMemoriesRequest(session_id="s", page_token="%%%"))

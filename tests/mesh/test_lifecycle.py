@@ -7,7 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,20 +15,21 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from sage_client import KVClient, Unauthenticated, Unavailable
+from sage_client.channels import authorized_channel
 from sage_runtime.registration import service_key
 from tests.conftest import Infra, start_redis
 from tests.mesh.test_discovery import _etcd_get
 
 
 def _health(address: str, service: str = "") -> str:
-    with grpc.insecure_channel(address) as channel:
+    with authorized_channel(address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
 def test_reflection_lists_and_describes_the_service(start_service) -> None:
     kv = start_service("sage_kv")
-    with grpc.insecure_channel(kv.address) as channel:
+    with authorized_channel(kv.address) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
         services = set(database.get_services())
         assert {"sage.kv.v1.KVService", "grpc.health.v1.Health", "sage.common.v1.DiagnosticsService"} <= services
@@ -106,13 +106,14 @@ def test_redis_restart_under_the_service(tmp_path: Path, start_service) -> None:
         redis.proc.stop()
 
 
-def test_auth_hook_requires_a_bearer_token_when_configured(start_service) -> None:
+def test_auth_tokens_are_accepted_beside_the_mesh_secrets(start_service) -> None:
     kv = start_service("sage_kv", auth_tokens="s3cret")
     with pytest.raises(Unauthenticated):
-        KVClient(address=kv.address).put("a", b"1")
+        KVClient(address=kv.address, token="").put("a", b"1")  # "" = send no credential
     with pytest.raises(Unauthenticated):
         KVClient(address=kv.address, token="wrong").put("a", b"1")
     assert KVClient(address=kv.address, token="s3cret").put("a", b"1") == 1
+    assert KVClient(address=kv.address).put("a", b"2", expected_version=1) == 2  # the mesh's admin token
     assert _health(kv.address) == "SERVING"  # health stays open for probes
 
 

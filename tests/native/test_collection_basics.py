@@ -148,7 +148,10 @@ def test_bad_input_raises_value_error_and_changes_nothing(
         ({"metric": "hamming"}, "unknown metric 'hamming'"),
         ({"index": {"type": "lsh"}}, "unknown index type 'lsh'"),
         ({"index": {"type": "hnsw", "nlist": 3}}, "not valid for type 'hnsw'"),
-        ({"index": {"type": "hnsw", "M": 0}}, "M must be > 0"),
+        ({"index": {"type": "hnsw", "M": 0}}, "M must be 4..128"),
+        ({"index": {"type": "hnsw", "M": 100000}}, "M must be 4..128"),
+        ({"index": {"type": "hnsw", "M": 2**32 + 16}}, "M is out of range"),
+        ({"index": {"type": "ivf", "nlist": 1_000_000}}, "nlist must be 1..65536"),
         ({"fsync": "sometimes"}, "unknown fsync policy"),
     ],
 )

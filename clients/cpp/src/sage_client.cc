@@ -1,6 +1,7 @@
 #include "sage/client.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include <google/protobuf/util/json_util.h>
@@ -11,7 +12,13 @@ namespace {
 std::unique_ptr<grpc::ClientContext> NewContext(const ConnectOptions& options) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.deadline_ms));
-  if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+  // The token given, else SAGE_TOKEN (`export SAGE_TOKEN=$(sage auth token)`), as the Python SDK does.
+  std::string token = options.token;
+  if (token.empty() && options.token_from_env) {
+    const char* from_env = std::getenv("SAGE_TOKEN");
+    if (from_env != nullptr) token = from_env;
+  }
+  if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
   return context;
 }
 

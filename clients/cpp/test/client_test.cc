@@ -82,8 +82,10 @@ TEST(auth, TokenIsSentAndRequired) {
   sage::ConnectOptions with_token;
   with_token.token = token;
   EXPECT_GE(sage::KvClient(channel, with_token).Put("auth", "k", "v"), 1);
+  sage::ConnectOptions without_token;
+  without_token.token_from_env = false;
   try {
-    sage::KvClient(channel).Put("auth", "k", "v");
+    sage::KvClient(channel, without_token).Put("auth", "k", "v");
     FAIL() << "a call without the token was accepted";
   } catch (const sage::RpcError& error) {
     EXPECT_EQ(error.code(), grpc::StatusCode::UNAUTHENTICATED);

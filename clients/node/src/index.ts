@@ -27,7 +27,8 @@ export * as memory from "./gen/sage/memory/v1/memory";
 export * as vdb from "./gen/sage/vdb/v1/vdb";
 
 export interface ConnectOptions {
-  /** Sent as `authorization: Bearer <token>` on every call (servers with `auth_tokens` set). */
+  /** Sent as `authorization: Bearer <token>` on every call; defaults to the SAGE_TOKEN environment
+   * variable (`export SAGE_TOKEN=$(sage auth token)`), as the Python SDK does. */
   token?: string;
   /** Channel credentials; plaintext by default, as the mesh serves inside a trusted network. */
   credentials?: ChannelCredentials;
@@ -64,7 +65,8 @@ export function connect(address: string, options: ConnectOptions = {}): SageClie
     throw new Error(`address must be "host:port" (or a gRPC target such as dns:///host:port), got ${JSON.stringify(address)}`);
   }
   const creds = options.credentials ?? credentials.createInsecure();
-  const clientOptions = options.token ? { interceptors: [bearer(options.token)] } : {};
+  const token = options.token ?? process.env.SAGE_TOKEN;
+  const clientOptions = token ? { interceptors: [bearer(token)] } : {};
   const clients = {
     kv: new KVServiceClient(address, creds, clientOptions),
     vdb: new VDBServiceClient(address, creds, clientOptions),

@@ -23,7 +23,7 @@ describe("bearer token", { skip: address && token ? false : "SAGE_KV_ADDR and SA
   });
 
   it("is required by the server: a call without it is UNAUTHENTICATED", async () => {
-    const clients = connect(address!);
+    const clients = connect(address!, { token: "" }); // "": none, not even SAGE_TOKEN
     try {
       await assert.rejects(unary(clients.kv, "put", request), (err: { code: number }) => err.code === status.UNAUTHENTICATED);
     } finally {

@@ -269,7 +269,9 @@ class GetJobResultRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class GetJobResultResponse(_message.Message):
-    __slots__ = ("records",)
+    __slots__ = ("records", "json_records")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    JSON_RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, records: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    json_records: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, records: _Optional[_Iterable[bytes]] = ..., json_records: _Optional[_Iterable[str]] = ...) -> None: ...

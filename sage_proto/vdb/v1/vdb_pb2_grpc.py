@@ -31,6 +31,10 @@ class VDBServiceStub:
     Vectors travel as packed little-endian float32 bytes, row-major.
     Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
     the writes are gRPC only.
+    Bounds on every request: an enum field (metric, durability, include, fusion)
+    must hold one of its listed values, and a where or where_document filter
+    nests at most 32 levels of objects and lists; otherwise the call is
+    INVALID_ARGUMENT naming the field and changes nothing.
     """
 
     def __init__(self, channel):
@@ -112,6 +116,10 @@ class VDBServiceServicer:
     Vectors travel as packed little-endian float32 bytes, row-major.
     Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
     the writes are gRPC only.
+    Bounds on every request: an enum field (metric, durability, include, fusion)
+    must hold one of its listed values, and a where or where_document filter
+    nests at most 32 levels of objects and lists; otherwise the call is
+    INVALID_ARGUMENT naming the field and changes nothing.
     """
 
     def CreateCollection(self, request, context):
@@ -288,6 +296,10 @@ class VDBService:
     Vectors travel as packed little-endian float32 bytes, row-major.
     Envoy also serves the reads as JSON over HTTP (their google.api.http rules);
     the writes are gRPC only.
+    Bounds on every request: an enum field (metric, durability, include, fusion)
+    must hold one of its listed values, and a where or where_document filter
+    nests at most 32 levels of objects and lists; otherwise the call is
+    INVALID_ARGUMENT naming the field and changes nothing.
     """
 
     @staticmethod

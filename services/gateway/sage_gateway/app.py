@@ -40,8 +40,9 @@ from sage_gateway.errors import (
     from_validation_error,
     not_found,
 )
+from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.openapi import openapi_document
-from sage_gateway.ratelimit import RateLimiter
+from sage_gateway.ratelimit import Admission, RateLimiter, reservation
 from sage_gateway.responses import ChunkWriter, chat_completion, text_completion
 from sage_gateway.sessions import Session, SessionIndex
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
@@ -51,6 +52,8 @@ REQUESTS = Counter("sage_gateway_requests_total", "HTTP requests handled", ["rou
 LATENCY = Histogram("sage_gateway_request_seconds", "time to the response head", ["route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 _DONE = b"[DONE]"
+_LIMITED_ROUTES = ("chat", "completions", "embeddings")
+_CONTEXTS_TTL_S = 60.0
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Dependencies:
     limiter: RateLimiter
     sessions: SessionIndex
     llm: AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]
+    memory: MemoryAccess | None = None
 
 
 Handler = Callable[[Request, Principal, dict[str, str]], Awaitable[None]]
@@ -100,6 +104,8 @@ class GatewayApp:
         self._on_shutdown = on_shutdown
         self._cors = set(config.cors_origins)
         self._openapi = orjson.dumps(openapi_document())
+        self._contexts: dict[str, int] = {}  # model -> context length, from ListModels
+        self._contexts_at = -_CONTEXTS_TTL_S
         self._routes: dict[tuple[str, str], tuple[str, Handler]] = {
             ("POST", "/v1/chat/completions"): ("chat", self.chat_completions),
             ("POST", "/v1/completions"): ("completions", self.completions),
@@ -208,9 +214,40 @@ class GatewayApp:
         who = await self.deps.authenticator.authenticate(req.headers.get("authorization"))
         if session_id is not None:
             req.scope["session_id"] = session_id
-        limits = await self.deps.limiter.admit(who) if route in ("chat", "completions", "embeddings") else {}
-        await handler(req, who, {**base, **limits})
+        if route in _LIMITED_ROUTES:
+            # the key's place among its concurrent requests; rpm/tpm are admitted by the handler,
+            # once the body says how many tokens to reserve
+            async with self.deps.limiter.slot(who):
+                await handler(req, who, base)
+        else:
+            await handler(req, who, base)
         return route, 200
+
+    async def _context_length(self, model: str) -> int:
+        """The model's context length (ListModels, cached); the configured default when unknown."""
+        assert self.deps is not None
+        now = time.monotonic()
+        if now - self._contexts_at > _CONTEXTS_TTL_S:
+            self._contexts_at = now  # also after a failure: not one ListModels per request
+            try:
+                reply = await self.deps.llm.call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
+                self._contexts = {m.name: m.context_length for m in reply.models
+                                  if m.kind == llm_pb2.MODEL_KIND_GENERATION and m.context_length > 0}
+            except SageError as exc:
+                log.warning("ListModels failed; reserving the default context", extra={"fields": {"error": str(exc)}})
+        found = self._contexts.get(model) or max(self._contexts.values(), default=0)
+        return found or self.config.default_context_tokens
+
+    async def _admit(self, who: Principal, body: protocol.SamplingFields, turn: Turn,
+                     headers: dict[str, str]) -> tuple[Admission, dict[str, str]]:
+        """rpm/tpm admission, reserving what the request can use at most (see ``reservation``)."""
+        assert self.deps is not None
+        context = await self._context_length(turn.model)
+        texts = [m["content"] for m in turn.messages] if turn.messages else [turn.prompt or ""]
+        reserve = reservation(body.max_completion_tokens or body.max_tokens, context,
+                              sum(len(t.encode()) for t in texts), len(texts))
+        admission = await self.deps.limiter.admit_request(who, reserve)
+        return admission, {**headers, **admission.headers}
 
     # -- chat and completions ---------------------------------------------------------------
     async def chat_completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
@@ -224,7 +261,8 @@ class GatewayApp:
                                "send `memory: false`", param="memory", code="memory_disabled")
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         turn = self._turn(who, body, messages=messages, session_id=session_id, memory=bool(body.memory))
-        await self._serve(req, who, headers, turn, body, chat=True)
+        admission, headers = await self._admit(who, body, turn, headers)
+        await self._serve(req, admission, headers, turn, body, chat=True)
 
     async def completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         body: protocol.CompletionRequest = parse(protocol.CompletionRequest, await read_body(req.receive))
@@ -235,7 +273,8 @@ class GatewayApp:
                                    code="invalid_value")
             prompt = body.prompt[0]
         turn = self._turn(who, body, prompt=prompt)
-        await self._serve(req, who, headers, turn, body, chat=False, echo=prompt if body.echo else "")
+        admission, headers = await self._admit(who, body, turn, headers)
+        await self._serve(req, admission, headers, turn, body, chat=False, echo=prompt if body.echo else "")
 
     def _turn(self, who: Principal, body: protocol.SamplingFields, **fields: Any) -> Turn:
         loop = asyncio.get_running_loop()
@@ -249,12 +288,16 @@ class GatewayApp:
         turn.events = events  # type: ignore[attr-defined]
         return turn
 
-    async def _serve(self, req: Request, who: Principal, headers: dict[str, str], turn: Turn,
+    async def _serve(self, req: Request, admission: Admission, headers: dict[str, str], turn: Turn,
                      body: protocol.SamplingFields, *, chat: bool, echo: str = "") -> None:
         assert self.deps is not None
         events: asyncio.Queue[Event] = turn.events  # type: ignore[attr-defined]
-        watcher = asyncio.create_task(wait_disconnect(req.receive, turn.cancelled.set))
-        self.deps.pipeline.submit(turn)
+        try:
+            watcher = asyncio.create_task(wait_disconnect(req.receive, turn.cancelled.set))
+            self.deps.pipeline.submit(turn)
+        except BaseException:
+            await self.deps.limiter.settle(admission, 0)
+            raise
         try:
             if body.stream:
                 await self._stream(req, headers, turn, events, chat, body)
@@ -270,7 +313,12 @@ class GatewayApp:
         finally:
             turn.cancelled.set()  # whatever ends this handler ends the generation too
             watcher.cancel()
-        await self.deps.limiter.charge(who, turn.usage.get("total_tokens", 0))
+            # What it used, once known; a turn cut short after tokens flowed keeps its reservation
+            # (a client cannot dodge the limit by hanging up); one that made nothing is refunded.
+            used = turn.usage.get("total_tokens")
+            if used is None:
+                used = admission.reserved if turn.text else 0
+            await asyncio.shield(self.deps.limiter.settle(admission, used))
 
     async def _stream(self, req: Request, headers: dict[str, str], turn: Turn, events: asyncio.Queue[Event],
                       chat: bool, body: protocol.SamplingFields) -> None:
@@ -297,6 +345,7 @@ class GatewayApp:
     async def embeddings(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         body: protocol.EmbeddingRequest = parse(protocol.EmbeddingRequest, await read_body(req.receive))
+        headers = {**headers, **(await self.deps.limiter.admit_request(who, 0)).headers}
         texts = [body.input] if isinstance(body.input, str) else body.input
         try:
             reply = await self.deps.llm.call("Embed", llm_pb2.EmbedRequest(model=body.model, texts=texts),
@@ -347,6 +396,7 @@ class GatewayApp:
     async def delete_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         session = await self._session(req, who)
+        await self._forget(session)  # memories first: a failure leaves the session there to retry
         await self.deps.sessions.delete(session)
         await send_response(req.send, 200, orjson.dumps({"id": session.id, "object": "session", "deleted": True}),
                             headers)
@@ -354,8 +404,19 @@ class GatewayApp:
     async def cleanup_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         require_admin(who)
-        deleted = await self.deps.sessions.cleanup(None)
+        deleted = await self.deps.sessions.cleanup(None, self._forget)
         await send_response(req.send, 200, orjson.dumps({"deleted": deleted}), headers)
+
+
+    async def _forget(self, session: Session) -> None:
+        """Delete a session's memories in the Memory service (scoped ``<owner>/<session id>``)."""
+        assert self.deps is not None
+        if not session.memory or self.deps.memory is None or not self.config.memory_enabled:
+            return
+        try:
+            await asyncio.to_thread(self.deps.memory.delete_session, session.owner, session.id)
+        except SageError as exc:
+            raise from_sage_error(exc) from None
 
 
 def _valid_session_id(value: str) -> bool:

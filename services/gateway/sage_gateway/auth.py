@@ -2,8 +2,8 @@
 
 JWTs are checked with PyJWT: HS256 against a shared secret, RS256 against a public key;
 ``exp`` and ``nbf`` always, ``aud`` when an audience is configured. The subject (``sub``) is
-the user; a token whose ``scope`` (space-separated) or ``scopes`` (list) holds ``admin`` is an
-admin. The key's or token's ``rpm``/``tpm`` claims set its rate limits.
+the user; a token whose ``scope`` or ``scopes`` claim (a list of strings or one space-separated
+string) holds the exact scope ``admin`` is an admin (``"no-admin"`` is not). The key's or token's ``rpm``/``tpm`` claims set its rate limits.
 """
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ def _public_key(value: str) -> str:
     if value and "BEGIN" not in value:
         return Path(value).read_text()
     return value
+
+
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """The token's scopes, as exact tokens, from ``scope`` and ``scopes`` (list or space-separated)."""
+    out: set[str] = set()
+    for name in ("scope", "scopes"):
+        value = claims.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            out.update(value.split())
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out.update(v.strip() for v in value)
+        else:
+            raise unauthenticated(f"bearer token claim `{name}` must be a list of strings or a "
+                                  "space-separated string")
+    return frozenset(out)
 
 
 class Authenticator:
@@ -87,8 +104,10 @@ class Authenticator:
             raise unauthenticated(f"bearer token is not for this audience (expected aud={audience!r})") from None
         except jwt.PyJWTError as exc:
             raise unauthenticated(f"invalid bearer token: {exc}") from None
-        scopes = claims.get("scopes") or str(claims.get("scope", "")).split()
+        scopes = _scopes(claims)
         user = str(claims["sub"])
+        if not user.strip():
+            raise unauthenticated("bearer token has an empty subject (`sub`)")
         try:
             rpm, tpm = int(claims.get("rpm", 0)), int(claims.get("tpm", 0))
         except (TypeError, ValueError):

@@ -130,7 +130,7 @@ class RetrieveMemories(ChatStep):
             return
         query = next((m["content"] for m in reversed(turn.messages) if m["role"] == "user"), "")
         if query:
-            turn.memories = self.res.memory.search(turn.session_id, query, self.res.memory_top_k)
+            turn.memories = self.res.memory.search(turn.owner, turn.session_id, query, self.res.memory_top_k)
 
 
 class BuildPrompt(ChatStep):
@@ -246,7 +246,7 @@ class StoreTurn(SinkFunction):
                        {"role": "assistant", "content": turn.text}]
                 self.res.sessions.append(turn.owner, turn.session_id, new, turn.memory)
                 if turn.memory:
-                    self.res.memory.store(turn.session_id, new)
+                    self.res.memory.store(turn.owner, turn.session_id, new)
             except SageError as exc:
                 turn.error = from_sage_error(exc)
             except Exception as exc:  # noqa: BLE001

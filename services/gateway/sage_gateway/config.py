@@ -13,8 +13,20 @@ class GatewayConfig(ServiceConfig):
     jwt_rs256_public_key: str = Field(default="", description="PEM text or a path to it; empty disables RS256")
     jwt_audience: str = Field(default="", description="required `aud` of bearer tokens; empty skips the check")
     key_cache_s: float = Field(default=5.0, ge=0.0, le=3600.0, description="how long a looked-up API key is trusted")
-    default_rpm: int = Field(default=0, ge=0, description="requests per minute of keys without their own limit; 0 = none")
-    default_tpm: int = Field(default=0, ge=0, description="tokens per minute of keys without their own limit; 0 = none")
+    default_rpm: int = Field(default=600, ge=0, description="requests per minute of keys without their own limit; 0 = none")
+    default_tpm: int = Field(default=200_000, ge=0,
+                             description="tokens per minute of keys without their own limit; 0 = none")
+    max_concurrent_per_key: int = Field(
+        default=16, ge=0, le=100_000,
+        description="requests one key may have in flight on one gateway instance (keep it below "
+                    "pipeline_workers so one key cannot take them all); 0 = no cap")
+    default_context_tokens: int = Field(
+        default=4096, ge=1, description="tokens reserved for a request without max_tokens when the model's "
+                                        "context length is unknown")
+    limit_concurrency: int = Field(default=4096, ge=1, description="uvicorn: connections and requests at once; "
+                                                                  "beyond it new ones get 503")
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600,
+                                      description="uvicorn: an idle keep-alive connection is closed after this")
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
     session_ttl_s: float = Field(default=86400.0, gt=0.0, description="a session idle this long is expired")
     session_history_turns: int = Field(default=20, ge=0, le=1000, description="past messages put in the prompt")

@@ -61,8 +61,25 @@ def from_sage_error(exc: SageError) -> GatewayError:
     return GatewayError(status, exc.message, kind, param=param, code=code)
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "list", "dict"})
+
+
+def public_param(loc: tuple[int | str, ...]) -> str | None:
+    """A pydantic error location as the request's field path (``messages[0].content``), without
+    the union-member tags pydantic adds (``str``, ``list[ContentPart]``, ``function-after[...]``)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _TYPE_TAGS or not part.isidentifier() or part[:1].isupper():
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out or None
+
+
 def from_validation_error(exc: ValidationError) -> GatewayError:
     first = exc.errors()[0]
-    param = ".".join(str(p) for p in first["loc"]) or None
+    param = public_param(tuple(first["loc"]))
     extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return GatewayError(400, f"{param}: {first['msg']}{extra}", param=param, code="invalid_value")

@@ -3,6 +3,10 @@
 Written against the SDK's ``MemoryClient`` (``search_memories``, ``store_memory``). The client
 is created on first use, so a gateway whose sessions never ask for memory needs no Memory
 service; one that does, without the service or its SDK, gets a clear error.
+
+Memories are scoped by owner: the Memory service's session id is ``<owner>/<session id>`` (the
+same key as the gateway session's), so two keys using one session id never share memories,
+and deleting a gateway session deletes exactly its memories.
 """
 from __future__ import annotations
 
@@ -12,6 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sage_gateway.errors import GatewayError
+from sage_gateway.sessions import session_key
+
+
+def memory_session(owner: str, session_id: str) -> str:
+    """The Memory service session id of ``owner``'s gateway session ``session_id``."""
+    return session_key(owner, session_id)
 
 
 class MemoryAccess:
@@ -32,15 +42,22 @@ class MemoryAccess:
                 self._client = module.MemoryClient(address=self._address)
             return self._client
 
-    def search(self, session_id: str, query: str, top_k: int) -> list[str]:
-        hits = self._memory().search_memories(query, session_id=session_id, top_k=top_k)
+    def search(self, owner: str, session_id: str, query: str, top_k: int) -> list[str]:
+        if not owner or not session_id:  # never an all-sessions search
+            raise ValueError("a memory search needs an owner and a session id")
+        hits = self._memory().search_memories(query, session_id=memory_session(owner, session_id), top_k=top_k)
         return [hit["content"] for hit in hits]
 
-    def store(self, session_id: str, messages: Sequence[dict[str, str]]) -> None:
+    def store(self, owner: str, session_id: str, messages: Sequence[dict[str, str]]) -> None:
         memory = self._memory()
+        scoped = memory_session(owner, session_id)
         for message in messages:
             if message["content"]:
-                memory.store_memory(session_id, message["content"], {"role": message["role"]})
+                memory.store_memory(scoped, message["content"], {"role": message["role"]})
+
+    def delete_session(self, owner: str, session_id: str) -> int:
+        """Delete the memories of ``owner``'s session ``session_id``; how many were deleted."""
+        return int(self._memory().delete_session(memory_session(owner, session_id)))
 
     def close(self) -> None:
         if self._client is not None:

@@ -2,12 +2,15 @@
 
 Only shapes live here; behaviour is in ``chat.py``, ``app.py`` and friends. Unknown request
 fields are accepted and ignored, as OpenAI's own server does for fields it does not know.
+Numbers and flags are strict: ``max_tokens`` must be a JSON integer (not ``"12"`` or ``12.5``),
+a flag a JSON boolean, a float a JSON number; errors name the public field (``max_tokens``,
+``messages[0].content``).
 """
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 
 class _Request(BaseModel):
@@ -36,20 +39,20 @@ class ChatMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class SamplingFields(_Request):
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: StrictFloat | None = Field(default=None, gt=0.0, le=1.0)
+    max_tokens: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
+    max_completion_tokens: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
     stop: str | list[str] | None = Field(default=None, max_length=16)
-    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    n: int = Field(default=1, ge=1, le=1, description="only one choice per request is served")
-    stream: bool = False
+    seed: StrictInt | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    presence_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: StrictFloat | None = Field(default=None, ge=-2.0, le=2.0)
+    n: StrictInt = Field(default=1, ge=1, le=1, description="only one choice per request is served")
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
 
@@ -68,13 +71,13 @@ class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     # Extensions: a conversation kept by the gateway, and long-term memory for it.
     session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    memory: bool | None = None
+    memory: StrictBool | None = None
 
 
 class CompletionRequest(SamplingFields):
     model: str = Field(min_length=0, max_length=256)
     prompt: str | list[str]
-    echo: bool = False
+    echo: StrictBool = False
 
 
 class EmbeddingRequest(_Request):

@@ -68,8 +68,9 @@ class GatewayProcess:
         self._closers = [kv_sync.close, llm.close, memory.close, kv.close, counters.close, llm_async.close]
         deps = Dependencies(pipeline=self._pipeline,
                             authenticator=Authenticator(cfg, AsyncKeyLookup(kv, cfg.key_cache_s)),
-                            limiter=RateLimiter(counters, cfg.default_rpm, cfg.default_tpm),
-                            sessions=SessionIndex(kv, cfg.session_ttl_s), llm=llm_async)
+                            limiter=RateLimiter(counters, cfg.default_rpm, cfg.default_tpm,
+                                                cfg.max_concurrent_per_key),
+                            sessions=SessionIndex(kv, cfg.session_ttl_s), llm=llm_async, memory=memory)
         if cfg.metrics_port is not None:
             self._metrics_port = serve_metrics(cfg.host, cfg.metrics_port)
         if cfg.etcd_endpoints:
@@ -128,7 +129,10 @@ class GatewayProcess:
         config = uvicorn.Config(self.app, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                                 log_level=self.config.log_level.lower(),
                                 timeout_graceful_shutdown=int(self.config.grace_period_s) or None,
-                                backlog=2048)
+                                backlog=2048, limit_concurrency=self.config.limit_concurrency,
+                                # idle connections are let go; slow request headers are cut by
+                                # Envoy's request_headers_timeout in front (h11/httptools have none)
+                                timeout_keep_alive=self.config.keep_alive_timeout_s)
         server = _Server(config)
         server.run(sockets=[self.sock])
         return 0 if server.started else 1

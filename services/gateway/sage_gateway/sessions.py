@@ -9,6 +9,7 @@ writing one session at once both land.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
 
@@ -108,12 +109,16 @@ class SessionIndex:
     async def delete(self, session: Session) -> None:
         await self._kv.delete(session_key(session.owner, session.id), allow_missing=True, namespace=NAMESPACE)
 
-    async def cleanup(self, owner: str | None) -> int:
-        """Delete the sessions idle longer than the TTL; how many were deleted."""
+    async def cleanup(self, owner: str | None,
+                      before_delete: Callable[[Session], Awaitable[None]] | None = None) -> int:
+        """Delete the sessions idle longer than the TTL (calling ``before_delete`` on each first,
+        e.g. to delete its memories); how many were deleted."""
         prefix = "" if owner is None else quote(owner, safe="") + "/"
         now = time.time()
-        expired = [e.key async for e in self._kv.scan(prefix, namespace=NAMESPACE)
-                   if Session.from_json(e.value).expired(self._ttl_s, now)]
-        for key in expired:
+        expired = [(e.key, session) async for e in self._kv.scan(prefix, namespace=NAMESPACE)
+                   if (session := Session.from_json(e.value)).expired(self._ttl_s, now)]
+        for key, session in expired:
+            if before_delete is not None:
+                await before_delete(session)
             await self._kv.delete(key, allow_missing=True, namespace=NAMESPACE)
         return len(expired)

@@ -2,7 +2,6 @@
 failures to gRPC statuses."""
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 import grpc
@@ -12,10 +11,13 @@ from sage_kv.config import KVConfig
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
+from sage_runtime.auth import check_resource
+from sage_runtime.paging import decode_key_token, encode_key_token
 
 MAX_NAMESPACE = 256
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+PAGE_BYTES = 4 * 1024 * 1024  # a Scan page holds at most this many bytes of keys and values
 
 
 class KVServicer(kv_pb2_grpc.KVServiceServicer):
@@ -24,11 +26,13 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
         self._max_key = config.max_key_bytes
         self._max_value = config.max_value_bytes
         self._max_batch = config.max_batch_keys
+        self._page_bytes = min(PAGE_BYTES, config.max_message_bytes // 4)
 
     # -- validation ---------------------------------------------------------
     def _ns(self, ns: str) -> str:
         if not ns or len(ns) > MAX_NAMESPACE or "\0" in ns:
             raise err.invalid_argument("namespace", f"namespace must be 1..{MAX_NAMESPACE} characters without NUL; got {ns[:40]!r}")
+        check_resource("kv", ns)
         return ns
 
     def _key(self, key: str, field: str = "key") -> str:
@@ -136,18 +140,21 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
         size = request.page_size or DEFAULT_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise err.invalid_argument("page_size", f"page_size must be 1..{MAX_PAGE}; got {request.page_size}")
-        after = ""
-        if request.page_token:
-            try:
-                after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
-            except (ValueError, UnicodeDecodeError):
-                raise err.invalid_argument("page_token", "page_token is not one returned by Scan") from None
+        after = decode_key_token(request.page_token, "Scan", prefix=request.prefix)
         try:
             rows = await self.backend.scan(ns, request.prefix, after, size + 1, request.include_values)
         except BackendUnavailable as exc:
             raise self._unavailable(exc) from None
         page, more = rows[:size], len(rows) > size
-        token = base64.urlsafe_b64encode(page[-1][0].encode()).decode() if more else ""
+        # A page also stops at page_bytes of keys and values (at least one entry), so that it
+        # stays well under the message limit whatever the page_size.
+        total = 0
+        for i, (key, entry) in enumerate(page):
+            total += len(key.encode()) + len(entry.value) + 32
+            if total > self._page_bytes and i > 0:
+                page, more = page[:i], True
+                break
+        token = encode_key_token(page[-1][0]) if more else ""
         return kv_pb2.ScanResponse(
             entries=[kv_pb2.Entry(key=k, value=e.value, version=e.version, ttl_ms=e.ttl_ms) for k, e in page],
             next_page_token=token,

@@ -22,3 +22,7 @@ class LLMConfig(ServiceConfig):
     mock_ttft_s: float = Field(default=0.0, ge=0.0, le=60.0)
     mock_tokens_per_s: float = Field(default=0.0, ge=0.0)
     mock_context_length: int = Field(default=4096, ge=16)
+    max_prompt_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="longest prompt (UTF-8 bytes; for chat, all messages together) accepted before tokenizing",
+    )

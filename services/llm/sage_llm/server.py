@@ -2,7 +2,10 @@
 
 Status mapping: a bad sampling value -> INVALID_ARGUMENT naming ``sampling.<field>``; a prompt
 longer than the context -> INVALID_ARGUMENT with both lengths; a full queue -> RESOURCE_EXHAUSTED;
-an unknown model -> NOT_FOUND. A client cancel or deadline cancels the handler, and closing the
+an unknown model -> NOT_FOUND. A prompt over ``max_prompt_bytes`` is refused (INVALID_ARGUMENT
+naming ``prompt`` / ``messages[i].content`` / ``text``) before it is tokenized, and tokenizing and
+chat templating run in a worker thread, so a large prompt never stalls the event loop (health
+checks and every other call keep answering). A client cancel or deadline cancels the handler, and closing the
 engine stream (``aclosing``) stops decoding of that request in the engine.
 """
 
@@ -42,6 +45,7 @@ from sage_runtime import errors as err
 
 MAX_EMBED_TEXTS = 2048
 MAX_COUNT_TEXTS = 4096
+DEFAULT_MAX_PROMPT_BYTES = 1024 * 1024
 SAMPLING_FIELDS = (
     "temperature",
     "top_p",
@@ -97,9 +101,30 @@ def _usage(delta: TokenDelta) -> llm_pb2.Usage | None:
     )
 
 
+def _utf8_len(text: str, limit: int) -> int:
+    """The UTF-8 length of ``text``, or a value above ``limit`` found without encoding it all."""
+    if len(text) > limit:  # every character is at least one byte
+        return len(text)
+    if len(text) * 4 <= limit:  # and at most four
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
-    def __init__(self, models: ModelSet) -> None:
+    def __init__(self, models: ModelSet, max_prompt_bytes: int = DEFAULT_MAX_PROMPT_BYTES) -> None:
         self.models = models
+        self.max_prompt_bytes = max_prompt_bytes
+
+    def _check_bytes(self, field: str, size: int) -> None:
+        if size > self.max_prompt_bytes:
+            raise err.limit_exceeded(
+                field, f"{field} is {size} bytes; the limit is {self.max_prompt_bytes} bytes "
+                "(max_prompt_bytes)", self.max_prompt_bytes)
+
+    def _check_text(self, field: str, text: str) -> int:
+        size = _utf8_len(text, self.max_prompt_bytes)
+        self._check_bytes(field, size)
+        return size
 
     def _engine(self, model: str) -> Engine:
         try:
@@ -110,7 +135,10 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
     async def _deltas(
         self, engine: Engine, prompt: str, sampling: llm_pb2.SamplingParams
     ) -> AsyncIterator[TokenDelta]:
-        request = GenerationRequest(prompt=prompt, params=sampling_from_proto(sampling))
+        params = sampling_from_proto(sampling)
+        # Tokenizing is CPU work proportional to the prompt: off the event loop.
+        ids = await asyncio.to_thread(engine.tokenize, prompt)
+        request = GenerationRequest(prompt=prompt, params=params, prompt_token_ids=tuple(ids))
         async with aclosing(engine.generate_stream(request)) as stream:
             try:
                 async for delta in stream:
@@ -118,13 +146,17 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             except (InvalidParameterError, PromptTooLongError, QueueFullError) as exc:
                 raise map_engine_error(exc) from None
 
-    def _chat_prompt(self, engine: Engine, messages: Sequence[llm_pb2.ChatMessage]) -> str:
+    async def _chat_prompt(self, engine: Engine, messages: Sequence[llm_pb2.ChatMessage]) -> str:
+        total = 0
+        for i, m in enumerate(messages):
+            total += self._check_text(f"messages[{i}].content", m.content)
+            self._check_bytes("messages", total)
         chat = [ChatMessage(m.role, m.content) for m in messages]
         try:
             validate_messages(chat)
         except InvalidParameterError as exc:
             raise map_engine_error(exc) from None
-        return engine.apply_chat_template(chat)
+        return await asyncio.to_thread(engine.apply_chat_template, chat)
 
     async def _collect(self, engine: Engine, prompt: str, sampling: llm_pb2.SamplingParams) -> tuple[str, TokenDelta]:
         parts: list[str] = []
@@ -136,6 +168,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
 
     async def Generate(self, request: llm_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> llm_pb2.GenerateResponse:
         engine = self._engine(request.model)
+        self._check_text("prompt", request.prompt)
         text, last = await self._collect(engine, request.prompt, request.sampling)
         return llm_pb2.GenerateResponse(
             text=text, finish_reason=_FINISH[last.finish_reason or FINISH_CANCELLED], usage=_usage(last), model=engine.info.name
@@ -146,6 +179,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
     ) -> AsyncIterator[llm_pb2.GenerateStreamResponse]:
         engine = self._engine(request.model)
         name = engine.info.name
+        self._check_text("prompt", request.prompt)
         async for delta in self._deltas(engine, request.prompt, request.sampling):
             if delta.finish_reason is None:
                 yield llm_pb2.GenerateStreamResponse(delta=delta.text, model=name)
@@ -156,7 +190,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
 
     async def Chat(self, request: llm_pb2.ChatRequest, context: grpc.aio.ServicerContext) -> llm_pb2.ChatResponse:
         engine = self._engine(request.model)
-        text, last = await self._collect(engine, self._chat_prompt(engine, request.messages), request.sampling)
+        text, last = await self._collect(engine, await self._chat_prompt(engine, request.messages), request.sampling)
         return llm_pb2.ChatResponse(
             message=llm_pb2.ChatMessage(role="assistant", content=text),
             finish_reason=_FINISH[last.finish_reason or FINISH_CANCELLED],
@@ -169,7 +203,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
     ) -> AsyncIterator[llm_pb2.ChatStreamResponse]:
         engine = self._engine(request.model)
         name = engine.info.name
-        prompt = self._chat_prompt(engine, request.messages)
+        prompt = await self._chat_prompt(engine, request.messages)
         async for delta in self._deltas(engine, prompt, request.sampling):
             if delta.finish_reason is None:
                 yield llm_pb2.ChatStreamResponse(delta=delta.text, model=name)
@@ -223,7 +257,9 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
         return llm_pb2.ListModelsResponse(models=out)
 
     async def Tokenize(self, request: llm_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> llm_pb2.TokenizeResponse:
-        return llm_pb2.TokenizeResponse(token_ids=self._engine(request.model).tokenize(request.text))
+        engine = self._engine(request.model)
+        self._check_text("text", request.text)
+        return llm_pb2.TokenizeResponse(token_ids=await asyncio.to_thread(engine.tokenize, request.text))
 
     async def CountTokens(self, request: llm_pb2.CountTokensRequest, context: grpc.aio.ServicerContext) -> llm_pb2.CountTokensResponse:
         if len(request.texts) > MAX_COUNT_TEXTS:
@@ -231,12 +267,18 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
                 "texts", f"{len(request.texts)} texts in one call; the limit is {MAX_COUNT_TEXTS}", MAX_COUNT_TEXTS
             )
         engine = self._engine(request.model)
-        return llm_pb2.CountTokensResponse(counts=[engine.count_tokens(t) for t in request.texts])
+        total = 0
+        for i, text in enumerate(request.texts):
+            total += self._check_text(f"texts[{i}]", text)
+            self._check_bytes("texts", total)
+        texts = list(request.texts)
+        counts = await asyncio.to_thread(lambda: [engine.count_tokens(t) for t in texts])
+        return llm_pb2.CountTokensResponse(counts=counts)
 
 
 def build_spec(config: LLMConfig) -> ServiceSpec:
     """Models load in ``start`` (health stays NOT_SERVING until they are in memory)."""
-    servicer = LLMServicer(ModelSet())
+    servicer = LLMServicer(ModelSet(), config.max_prompt_bytes)
 
     async def start() -> None:
         servicer.models = await load_models(config)

@@ -15,10 +15,12 @@ winner's. Sessions are percent-encoded so that one session's prefix never covers
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from urllib.parse import quote
 
 from sage_runtime import errors as err
+from sage_runtime.paging import decode_key_token
 
 _TIME_SPAN = 1 << 56  # microseconds; past the year 4000
 
@@ -76,10 +78,13 @@ def decode_page_token(session_id: str, token: str) -> str:
     if not token:
         return ""
     try:
-        wrapped = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if wrapped["s"] == session_id and isinstance(wrapped["k"], str):
+        # validate=True: the lenient decoder drops characters outside the alphabet.
+        wrapped = json.loads(base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True))
+        if wrapped["s"] == session_id and isinstance(wrapped["k"], str) and wrapped["k"]:
+            # The inner KV token must resume inside this session's entries.
+            decode_key_token(wrapped["k"], "ListSessionMemories", prefix=session_prefix(session_id))
             return str(wrapped["k"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, binascii.Error):
         pass
     raise err.invalid_argument("page_token", "page_token is not the next_page_token of a previous ListSessionMemories "
                                "call for this session; pass that, or empty to start")

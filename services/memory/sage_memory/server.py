@@ -14,6 +14,7 @@ from sage_memory.sweeper import OrphanSweeper
 from sage_proto.memory.v1 import memory_pb2, memory_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
+from sage_runtime.auth import require_admin
 
 MAX_ID = 128
 MAX_KEY = 256
@@ -64,6 +65,8 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     async def SearchMemories(self, request: memory_pb2.SearchMemoriesRequest,
                              context: grpc.aio.ServicerContext) -> memory_pb2.SearchMemoriesResponse:
         session = _session(request.session_id, allow_empty=True)
+        if not session:  # every session's memories: only an admin may search them all
+            require_admin("SearchMemories without a session_id")
         if bool(request.query_text) == bool(request.query_vector):
             raise err.invalid_argument("query_text", "give exactly one of query_text and query_vector")
         top_k = request.top_k or DEFAULT_TOP_K

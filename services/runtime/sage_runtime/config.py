@@ -36,7 +36,11 @@ class ServiceConfig(BaseModel):
     etcd_endpoints: list[str] = Field(default_factory=list, description="host:port of etcd; empty disables registration")
     registration_ttl_s: float = Field(default=10.0, ge=2.0, le=3600.0)
     grace_period_s: float = Field(default=10.0, ge=0.0, le=3600.0)
-    auth_tokens: list[str] = Field(default_factory=list, description="accepted bearer tokens; empty disables auth")
+    secrets_file: str = Field(default="", description="the mesh's secrets file (principals, tokens, roles); "
+                              "`sage mesh up` writes run/secrets/mesh.json")
+    auth_tokens: list[str] = Field(default_factory=list, description="extra bearer tokens accepted as admin")
+    allow_anonymous: bool = Field(default=False, description="serve callers without a credential as admin: "
+                                  "a development instance nobody else can reach; never in a mesh")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     ready_file: str = Field(default="", description="written with the bound address once SERVING")

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sage_proto.common.v1 import common_pb2, common_pb2_grpc
+from sage_runtime.auth import Authenticator
 from sage_runtime.config import ConfigError, ServiceConfig, load_config
 from sage_runtime.interceptor import CallTracker, ServerInterceptor
 from sage_runtime.logs import setup_logging
@@ -103,7 +104,13 @@ class _Host:
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(interceptors=[ServerInterceptor(self.tracker, cfg.auth_tokens)], options=options)
+        try:
+            authenticator = Authenticator.from_settings(cfg.secrets_file, cfg.auth_tokens, cfg.allow_anonymous)
+        except ValueError as exc:
+            raise ConfigError(f"{self.spec.name}: {exc}") from None
+        if cfg.allow_anonymous:
+            log.warning("allow_anonymous is on: callers without a credential are served as admin")
+        server = grpc.aio.server(interceptors=[ServerInterceptor(self.tracker, authenticator)], options=options)
         self.spec.add_servicers(server)
         common_pb2_grpc.add_DiagnosticsServiceServicer_to_server(_Diagnostics(), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -189,7 +196,8 @@ def service_main(config_model: type[C], build: Callable[[C], ServiceSpec],
     try:
         config = load_config(config_model, args.config, port=args.port, host=args.host, ready_file=args.ready_file)
         factory = loop_factory(config.event_loop)
-    except ConfigError as exc:
+        Authenticator.from_settings(config.secrets_file, config.auth_tokens, config.allow_anonymous)
+    except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging(prog or "sage", config.instance_id, config.log_level, config.log_format)

@@ -6,24 +6,31 @@ attribute reads, one histogram observation and one counter increment.
 """
 from __future__ import annotations
 
-import hmac
 import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from sage_runtime import metrics
-from sage_runtime.errors import ServiceError, unauthenticated
+from sage_runtime.auth import (
+    Authenticator,
+    Principal,
+    permission_denied,
+    reset_principal,
+    roles_for,
+    set_principal,
+)
+from sage_runtime.errors import ServiceError
 from sage_runtime.logs import request_id_var
 
 log = logging.getLogger("sage.rpc")
 
-# Health, reflection and echo stay open without a token and while draining.
-OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.", "/sage.common.v1.DiagnosticsService/")
+# Health and reflection keep answering while draining (health says NOT_SERVING).
+DRAIN_EXEMPT = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
 class CallTracker:
@@ -41,20 +48,10 @@ def _request_id(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex
 
 
-def _token_ok(context: grpc.aio.ServicerContext, tokens: frozenset[bytes]) -> bool:
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            text = value if isinstance(value, str) else value.decode()
-            scheme, _, token = text.partition(" ")
-            if scheme.lower() == "bearer":
-                return any(hmac.compare_digest(token.encode(), t) for t in tokens)
-    return False
-
-
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, tracker: CallTracker, auth_tokens: Iterable[str] = ()) -> None:
+    def __init__(self, tracker: CallTracker, authenticator: Authenticator) -> None:
         self._tracker = tracker
-        self._tokens = frozenset(t.encode() for t in auth_tokens)
+        self._auth = authenticator
         self._cache: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(
@@ -71,8 +68,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        guarded = not method.startswith(OPEN_PREFIXES)
-        checks = self._make_checks(guarded)
+        checks = self._make_checks(method)
         calls = metrics.CALLS
         latency = metrics.LATENCY.labels(method)
         ok_counter = calls.labels(method, "OK")
@@ -104,8 +100,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 start = time.perf_counter()
                 tracker.in_flight += 1
                 token = request_id_var.set(_request_id(context))
+                who = None
                 try:
-                    await checks(context)
+                    who = set_principal(await checks(context))
                     response = await inner(request, context)
                 except ServiceError as exc:
                     latency.observe(time.perf_counter() - start)
@@ -121,6 +118,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 finally:
                     tracker.in_flight -= 1
                     request_id_var.reset(token)
+                    if who is not None:
+                        reset_principal(who)
 
             factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
             return factory(unary_response, request_deserializer=handler.request_deserializer,
@@ -132,8 +131,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             start = time.perf_counter()
             tracker.in_flight += 1
             token = request_id_var.set(_request_id(context))
+            who = None
             try:
-                await checks(context)
+                who = set_principal(await checks(context))
                 result = inner_stream(request, context)
                 if inspect.isasyncgen(result):
                     async for item in result:
@@ -153,20 +153,29 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 tracker.in_flight -= 1
                 request_id_var.reset(token)
+                if who is not None:
+                    reset_principal(who)
 
         factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
         return factory(stream_response, request_deserializer=handler.request_deserializer,
                        response_serializer=handler.response_serializer)
 
-    def _make_checks(self, guarded: bool) -> Callable[[grpc.aio.ServicerContext], Awaitable[None]]:
-        tracker, tokens = self._tracker, self._tokens
+    def _make_checks(self, method: str) -> Callable[[grpc.aio.ServicerContext], Awaitable[Principal | None]]:
+        """The checks every call of ``method`` passes: drain, then who is calling, then their role."""
+        tracker, auth = self._tracker, self._auth
+        roles = roles_for(method)
+        drains = not method.startswith(DRAIN_EXEMPT)
+        service = method.rsplit("/", 1)[0].lstrip("/")
 
-        async def checks(context: grpc.aio.ServicerContext) -> None:
-            if not guarded:
-                return
-            if tracker.draining:
+        async def checks(context: grpc.aio.ServicerContext) -> Principal | None:
+            if drains and tracker.draining:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; retry on another instance")
-            if tokens and not _token_ok(context, tokens):
-                raise unauthenticated("missing or invalid bearer token in the 'authorization' metadata")
+            if roles is None:
+                return None
+            principal = auth.principal(context.invocation_metadata())
+            if not principal.has_any(roles):
+                raise permission_denied(f"principal {principal.name!r} (roles {', '.join(sorted(principal.roles))}) "
+                                        f"may not call {service}; it needs one of: admin, {', '.join(sorted(roles))}")
+            return principal
 
         return checks

@@ -18,6 +18,8 @@ from typing import Any
 
 import aetcd
 
+from sage_client.discovery import connect_etcd
+
 log = logging.getLogger("sage.registration")
 
 KEY_PREFIX = "/sage/v1/services/"
@@ -64,13 +66,15 @@ class EtcdRegistration:
         errors = []
         for endpoint in self._endpoints:
             host, port = _split(endpoint)
-            client = aetcd.Client(host=host, port=port, timeout=max(2, self._ttl // 3))
+            client = None
             try:
-                await client.connect()
+                # with the etcd user of the mesh's secrets file when it has one (etcd with auth)
+                client = await connect_etcd(host, port, timeout=max(2, self._ttl // 3))
                 await client.status()
             except Exception as exc:  # noqa: BLE001 - any failure means try the next endpoint
                 errors.append(f"{endpoint}: {exc}")
-                await client.close()
+                if client is not None:
+                    await client.close()
                 continue
             self._client = client
             return
@@ -105,7 +109,15 @@ class EtcdRegistration:
                     if reply is None or reply.TTL <= 0:
                         raise RegistrationError("lease expired")
                 else:
-                    await self._register()
+                    try:
+                        await self._register()
+                    except Exception:
+                        # a fresh connection (and auth token) for the next try
+                        old, self._client = self._client, None
+                        if old is not None:
+                            await old.close()
+                        await self._connect()
+                        raise
                     registered = True
                 last_ok = time.monotonic()
             except asyncio.CancelledError:

@@ -4,7 +4,6 @@ exceptions to gRPC statuses."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -13,11 +12,14 @@ from typing import Any, TypeVar
 
 import grpc
 import numpy as np
+from google.protobuf import struct_pb2
 
 from sage_client.vdb_codec import metadata_to_dict
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
+from sage_runtime.auth import check_resource
+from sage_runtime.paging import decode_key_token, encode_key_token
 from sage_vdb.config import VDBConfig
 from sage_vdb.convert import (
     FLOAT32,
@@ -40,14 +42,74 @@ MAX_DIMENSION = 65536
 INLINE_WRITE_POINTS = 64
 
 
-def _index_spec(spec: vdb_pb2.IndexSpec) -> dict[str, Any]:
+# The index parameter ranges documented in vdb.proto; the native core enforces the same.
+HNSW_M = (4, 128)
+HNSW_EF_CONSTRUCTION = (8, 2048)
+HNSW_EF_SEARCH = (1, 4096)
+IVF_NLIST = (1, 65536)
+MAX_NLIST_TIMES_DIM = 1 << 26  # the IVF centroids: nlist * dimension floats (256 MiB)
+MAX_FILTER_DEPTH = 32
+
+
+def _within(value: int, bounds: tuple[int, int], field: str, default: int) -> int:
+    if value == 0:
+        return default
+    low, high = bounds
+    if not low <= value <= high:
+        raise err.invalid_argument(field, f"{field} must be {low}..{high} (0 means {default}); got {value}")
+    return value
+
+
+def _index_spec(spec: vdb_pb2.IndexSpec, dimension: int) -> dict[str, Any]:
     kind = spec.WhichOneof("kind")
     if kind == "flat":
         return {"type": "flat"}
     if kind == "ivf":
-        return {"type": "ivf", "nlist": spec.ivf.nlist or 1024, "nprobe": spec.ivf.nprobe or 16}
+        nlist = _within(spec.ivf.nlist, IVF_NLIST, "collection.index.ivf.nlist", 1024)
+        if nlist * dimension > MAX_NLIST_TIMES_DIM:
+            raise err.invalid_argument("collection.index.ivf.nlist", f"collection.index.ivf.nlist x dimension must be "
+                                       f"<= {MAX_NLIST_TIMES_DIM} (the IVF centroids); got {nlist} x {dimension}")
+        nprobe = _within(spec.ivf.nprobe, (1, nlist), "collection.index.ivf.nprobe", min(16, nlist))
+        return {"type": "ivf", "nlist": nlist, "nprobe": nprobe}
     h = spec.hnsw
-    return {"type": "hnsw", "M": h.m or 16, "ef_construction": h.ef_construction or 200, "ef_search": h.ef_search or 64}
+    return {"type": "hnsw", "M": _within(h.m, HNSW_M, "collection.index.hnsw.m", 16),
+            "ef_construction": _within(h.ef_construction, HNSW_EF_CONSTRUCTION, "collection.index.hnsw.ef_construction",
+                                       200),
+            "ef_search": _within(h.ef_search, HNSW_EF_SEARCH, "collection.index.hnsw.ef_search", 64)}
+
+
+def _enum(value: int, allowed: Any, field: str) -> int:
+    """proto3 enums are open: an unknown number arrives as itself and must be refused, not ignored."""
+    if value not in allowed:
+        names = ", ".join(sorted(str(n) for n in allowed))
+        raise err.invalid_argument(field, f"{field} {value} is not a known value; use one of {names}")
+    return value
+
+
+def _includes(fields: Sequence[int]) -> list[str]:
+    for i, value in enumerate(fields):
+        _enum(value, _FIELD_VALUES, f"include[{i}]")
+    return includes(fields)
+
+
+def _filter_depth(value: struct_pb2.Value | struct_pb2.Struct | struct_pb2.ListValue, field: str) -> None:
+    """Refuses a filter nested deeper than MAX_FILTER_DEPTH (each Struct or list is a level),
+    without recursion, before anything converts it."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, struct_pb2.Value):
+            kind = node.WhichOneof("kind")
+            if kind == "struct_value":
+                stack.append((node.struct_value, depth))
+            elif kind == "list_value":
+                stack.append((node.list_value, depth))
+            continue
+        if depth > MAX_FILTER_DEPTH:
+            raise err.invalid_argument(field, f"{field} is nested more than {MAX_FILTER_DEPTH} levels deep; "
+                                       "flatten the filter")
+        children = node.fields.values() if isinstance(node, struct_pb2.Struct) else node.values
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _index_message(index: dict[str, Any]) -> vdb_pb2.IndexSpec:
@@ -62,6 +124,9 @@ def _index_message(index: dict[str, Any]) -> vdb_pb2.IndexSpec:
 
 _DURABILITY: dict[int, str] = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILITY_ASYNC: "async"}
 _DURABILITY_ENUM = {"sync": vdb_pb2.DURABILITY_SYNC, "async": vdb_pb2.DURABILITY_ASYNC}
+_DURABILITY_VALUES = frozenset(vdb_pb2.Durability.values())
+_FIELD_VALUES = frozenset(vdb_pb2.Field.values()) - {vdb_pb2.FIELD_UNSPECIFIED}
+_FUSION_VALUES = frozenset(vdb_pb2.Fusion.values())
 
 
 _FILTER_FIELD = re.compile(r"^(where_document|where)\b")
@@ -94,6 +159,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
     def _collection(self, name: str, field: str = "collection") -> OpenCollection:
         if not name:
             raise err.invalid_argument(field, f"{field} must name a collection")
+        check_resource("vdb", name)
         opened = self.store.get(name)
         if opened is None:
             existing = ", ".join(self.store.names()[:20]) or "none"
@@ -112,7 +178,10 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
 
     @staticmethod
     def _filter(message: Any, name: str) -> dict[str, Any] | None:
-        return struct_to_filter(getattr(message, name), message.HasField(name))
+        present = message.HasField(name)
+        if present:
+            _filter_depth(getattr(message, name), name)
+        return struct_to_filter(getattr(message, name), present)
 
     def _vectors(self, data: bytes, rows: int, dim: int, field: str, what: str) -> np.ndarray:
         expected = rows * dim * FLOAT32.itemsize
@@ -170,6 +239,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         return np.empty((0, dim), dtype=np.float32)
 
     def _durable(self, col: OpenCollection, durability: int) -> bool:
+        _enum(durability, _DURABILITY_VALUES, "durability")
         chosen = _DURABILITY.get(durability, col.spec.durability)
         return chosen == "sync"
 
@@ -219,17 +289,19 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
     async def CreateCollection(self, request: vdb_pb2.CreateCollectionRequest,
                                context: grpc.aio.ServicerContext) -> vdb_pb2.CreateCollectionResponse:
         c = request.collection
-        if not NAME_RE.match(c.name):
+        if not NAME_RE.fullmatch(c.name):
             raise err.invalid_argument("collection.name", "collection.name must be 1..128 letters, digits, '_' or "
                                        f"'-'; got {c.name[:40]!r}")
+        check_resource("vdb", c.name)
         if not 1 <= c.dimension <= MAX_DIMENSION:
             raise err.invalid_argument("collection.dimension", f"collection.dimension must be 1..{MAX_DIMENSION}; "
                                        f"got {c.dimension}")
         if c.metric not in METRIC_NAMES:
             raise err.invalid_argument("collection.metric", f"unknown metric {c.metric}; use METRIC_L2, METRIC_IP "
                                        "or METRIC_COSINE")
+        _enum(c.durability, _DURABILITY_VALUES, "collection.durability")
         spec = CollectionSpec(name=c.name, dimension=c.dimension, metric=METRIC_NAMES[c.metric],
-                              index=_index_spec(c.index), embedding_model=c.embedding_model,
+                              index=_index_spec(c.index, c.dimension), embedding_model=c.embedding_model,
                               durability=_DURABILITY.get(c.durability, "sync"))
         try:
             opened = await self._run(self.store.create, spec, field="collection.index")
@@ -251,16 +323,11 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         size = request.page_size or DEFAULT_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise err.invalid_argument("page_size", f"page_size must be 1..{MAX_PAGE}; got {request.page_size}")
-        after = ""
-        if request.page_token:
-            try:
-                after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
-            except (ValueError, UnicodeDecodeError):
-                raise err.invalid_argument("page_token", "page_token is not one returned by ListCollections") from None
+        after = decode_key_token(request.page_token, "ListCollections")
         names = [n for n in self.store.names() if n > after]
         page = names[:size]
         out = [self._describe(c) for c in (self.store.get(n) for n in page) if c is not None]
-        token = base64.urlsafe_b64encode(page[-1].encode()).decode() if len(names) > size else ""
+        token = encode_key_token(page[-1]) if len(names) > size else ""
         return vdb_pb2.ListCollectionsResponse(collections=out, next_page_token=token)
 
     async def DeleteCollection(self, request: vdb_pb2.DeleteCollectionRequest,
@@ -292,6 +359,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
                 elif message.collection and message.collection != col.spec.name:
                     raise err.invalid_argument("collection", f"a stream writes one collection; got "
                                                f"{message.collection!r} after {col.spec.name!r}")
+                _enum(message.durability, _DURABILITY_VALUES, "durability")
                 durability = message.durability or durability
                 ids, vectors, metadatas, documents = await self._points(col, message.points, "points")
                 if pending is not None:
@@ -320,7 +388,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
                     "read them over several calls")
         if not request.ids:
             raise err.invalid_argument("ids", "ids must name at least one point")
-        records = await self._run(col.core.get, list(request.ids), include=includes(request.include), field="ids")
+        records = await self._run(col.core.get, list(request.ids), include=_includes(request.include), field="ids")
         return vdb_pb2.GetPointsResponse(points=records_to_points(records))
 
     async def DeletePoints(self, request: vdb_pb2.DeletePointsRequest,
@@ -340,7 +408,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         col = self._collection(request.collection)
         k = self._top_k(request.top_k)
         queries = await self._queries(col, request.queries, request.query_texts)
-        fields = includes(request.include)
+        fields = _includes(request.include)
         native_fields = [f for f in fields if f != "vectors"]
         where, where_document = self._filter(request, "where"), self._filter(request, "where_document")
         try:
@@ -358,7 +426,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
             raise err.invalid_argument("query_texts", "query_texts must hold at least one query")
         self._count(len(request.query_texts), "query_texts", self.config.max_queries, "max_queries",
                     "split them over several calls")
-        fields = includes(request.include)
+        fields = _includes(request.include)
         hits = await self._run(col.core.search_text, list(request.query_texts), k, self._filter(request, "where"),
                                None, [f for f in fields if f != "vectors"], field="where")
         vectors_of = self._vectors_of(col) if "vectors" in fields else None
@@ -376,8 +444,9 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
                                        "query vectors; send one text per vector")
         if not 0.0 <= request.alpha <= 1.0:
             raise err.invalid_argument("alpha", f"alpha must be 0..1; got {request.alpha}")
+        _enum(request.fusion, _FUSION_VALUES, "fusion")
         fusion = "weighted" if request.fusion == vdb_pb2.FUSION_WEIGHTED else "rrf"
-        fields = includes(request.include)
+        fields = _includes(request.include)
         hits = await self._run(col.core.hybrid_search, queries, list(request.query_texts), k, fusion,
                                request.alpha if fusion == "weighted" else 0.5, self._filter(request, "where"), None,
                                [f for f in fields if f != "vectors"], field="where")

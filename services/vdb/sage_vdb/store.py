@@ -19,7 +19,8 @@ from typing import Any
 from sage_native import Collection
 
 log = logging.getLogger("sage.vdb.store")
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# \Z, not $: "$" also matches before a trailing newline. Use NAME_RE.fullmatch.
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,128}\Z")
 SPEC_FILE = "spec.json"
 CORE_DIR = "core"
 

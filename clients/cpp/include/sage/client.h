@@ -30,7 +30,8 @@ class RpcError : public std::runtime_error {
 };
 
 struct ConnectOptions {
-  std::string token;        // sent as "authorization: Bearer <token>" when not empty
+  std::string token;        // sent as "authorization: Bearer <token>"; empty: SAGE_TOKEN's
+  bool token_from_env = true;  // false: an empty token sends no credential at all
   int64_t deadline_ms = 30000;  // per call
 };
 

@@ -63,7 +63,9 @@ class MockEngine(Engine):
 
     def tokenize(self, text: str) -> list[int]:
         ids = []
-        for word in _TOKEN_RE.findall(text):
+        # finditer, not findall: one C call over a huge prompt would hold the GIL for all of it.
+        for match in _TOKEN_RE.finditer(text):
+            word = match.group()
             try:
                 ids.append(_WORDS.index(word.lower()))
             except ValueError:
