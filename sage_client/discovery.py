@@ -124,8 +124,12 @@ class EtcdResolver(Resolver):
                 ready = self._ready[service] = threading.Event()
                 self._tasks[service] = asyncio.run_coroutine_threadsafe(self._follow(service), self._loop)
         if not ready.wait(self._timeout):
+            error = self._errors.get(service, "no answer")
+            if "user name is empty" in error or "authentication failed" in error:
+                error += (" (this etcd wants the mesh's credentials: set SAGE_SECRETS_FILE to the mesh's "
+                          "run/secrets/mesh.json, or run from the folder holding run/)")
             raise NoInstances(f"could not list service {service!r} from etcd at {', '.join(self._endpoints)} within "
-                              f"{self._timeout:.0f}s: {self._errors.get(service, 'no answer')}")
+                              f"{self._timeout:.0f}s: {error}")
         with self._lock:
             return list(self._services.get(service, {}).values())
 

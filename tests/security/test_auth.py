@@ -185,3 +185,21 @@ def test_allow_anonymous_serves_a_development_instance(tmp_path: Path) -> None:
         assert "allow_anonymous is on" in service.proc.tail()
     finally:
         service.proc.stop(grace=2)
+
+
+def test_sage_auth_prints_a_principals_token_and_lists_roles_without_tokens(tokens) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sage = [sys.executable, "-m", "sage_cli.main"]
+    token = subprocess.run([*sage, "auth", "token", "--principal", "jobs"], capture_output=True, text=True,
+                           timeout=30, check=True).stdout.strip()
+    assert token == tokens["jobs"]
+    listing = subprocess.run([*sage, "auth", "principals"], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+    assert "jobs" in listing and "admin" in listing
+    assert all(t not in listing for t in tokens.values())
+    missing = subprocess.run([*sage, "auth", "token", "--principal", "nobody"], capture_output=True, text=True,
+                             timeout=30, env={**os.environ})
+    assert missing.returncode == 2 and "no principal 'nobody'" in missing.stderr
