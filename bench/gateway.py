@@ -49,7 +49,9 @@ MESSAGES = [{"role": "user", "content": "say something"}]
 def topology(workers: int, gateways: int, auth: bool = True) -> Topology:
     """The bench's mesh; ``auth=False``: every service serves anonymous callers without verifying
     anything and the gateway accepts requests without a key (the ``_no_auth`` figures)."""
-    off = {**bench_auth.NO_AUTH_IN_MESH, "SAGE_REQUIRE_AUTH": "false"} if not auth else {}
+    # anonymous requests get the default per-key limits: lift them as the bench key's own are
+    off = ({**bench_auth.NO_AUTH_IN_MESH, "SAGE_REQUIRE_AUTH": "false", "SAGE_DEFAULT_RPM": str(10**9),
+            "SAGE_DEFAULT_TPM": str(10**12)} if not auth else {})
     return Topology(etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0, services=(
         ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis", **off}),
         ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0,
