@@ -20,7 +20,14 @@ from sage_client.memory import AsyncMemoryClient, MemoryClient
 from sage_client.memory_seed import LocalMemoryService, MeshMemoryService
 from sage_client.rag import *  # noqa: F403  (RAG and agent operators)
 from sage_client.rag import __all__ as _rag_all
-from sage_client.remote import JobClient, JobFailed, JobHandle, RemoteEnvironment, RestartPolicy
+from sage_client.remote import (
+    AsyncJobClient,
+    JobClient,
+    JobFailed,
+    JobHandle,
+    RemoteEnvironment,
+    RestartPolicy,
+)
 from sage_client.services import resolve_seed_service
 from sage_client.vdb import AsyncVDBClient, VDBClient
 
@@ -28,6 +35,7 @@ __all__ = [
     *_dataflow_all,
     *_rag_all,
     "AlreadyExists",
+    "AsyncJobClient",
     "AsyncKVClient",
     "AsyncMemoryClient",
     "AsyncVDBClient",

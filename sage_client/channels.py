@@ -2,8 +2,9 @@
 idempotent calls on another instance when one is UNAVAILABLE.
 
 ``ServiceChannels`` (blocking) and ``AsyncServiceChannels`` (grpc.aio) share
-the instance bookkeeping; each keeps one channel per address and drops the
-channels of instances discovery no longer lists.
+the instance bookkeeping and the retry rule; each keeps one channel per address
+and drops the channels of instances discovery no longer lists. Only the call
+itself (awaited or not) is written twice.
 """
 from __future__ import annotations
 
@@ -40,11 +41,13 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
 
 
 class _Pool(Generic[S]):
-    timeout: float | None  # the calls' default deadline, set by each kind of pool
-
     def __init__(self, service: str, stub_factory: Callable[[Any], S], address: str | Sequence[str] | None,
-                 resolver: Resolver | None, make_channel: Callable[[str], Any]) -> None:
+                 resolver: Resolver | None, make_channel: Callable[[str], Any], token: str | None,
+                 timeout: float | None, max_attempts: int) -> None:
         self.service = service
+        self.metadata = auth_metadata(token)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
         if address:
             addresses = [address] if isinstance(address, str) else list(address)
             resolver = StaticResolver({service: addresses})
@@ -104,6 +107,36 @@ class _Pool(Generic[S]):
         self.pick(set())
         return list(self._order)
 
+    # -- one call's attempts (the same for the blocking and the grpc.aio pool) --------------------
+    def _attempt(self, tried: set[str]) -> tuple[str, S]:
+        try:
+            return self.pick(tried)
+        except NoInstances as exc:
+            raise Unavailable(str(exc)) from None
+
+    def _retries(self, tried: set[str], addr: str, exc: grpc.RpcError, idempotent: bool) -> bool:
+        """Whether a call that failed on ``addr`` goes on to another instance."""
+        tried.add(addr)
+        if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
+            try:
+                self.pick(tried)
+                return True
+            except Unavailable:
+                pass
+        return False
+
+    def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
+        """A streaming call of ``method`` (not retried); iterate it, cancel it when done."""
+        addr, stub = self.pick(set())
+        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+
+    def _take_channels(self) -> list[Any]:
+        with self._lock:
+            channels = [c for c, _ in self._channels.values()]
+            self._channels.clear()
+            self._order = []
+        return channels
+
 
 class ServiceChannels(_Pool[S]):
     """Blocking calls to one service."""
@@ -112,40 +145,20 @@ class ServiceChannels(_Pool[S]):
                  address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
                  token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
         super().__init__(service, stub_factory, address, resolver,
-                         lambda addr: grpc.insecure_channel(addr, options=_OPTIONS))
-        self.metadata = auth_metadata(token)
-        self.timeout = timeout
-        self.max_attempts = max_attempts
+                         lambda addr: grpc.insecure_channel(addr, options=_OPTIONS), token, timeout, max_attempts)
 
     def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
         tried: set[str] = set()
         while True:
-            try:
-                addr, stub = self.pick(tried)
-            except NoInstances as exc:
-                raise Unavailable(str(exc)) from None
+            addr, stub = self._attempt(tried)
             try:
                 return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
-                tried.add(addr)
-                if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
-                    try:
-                        self.pick(tried)
-                        continue
-                    except Unavailable:
-                        pass
-                raise self.rpc_error(exc, method, timeout) from None
-
-    def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
-        addr, stub = self.pick(set())
-        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+                if not self._retries(tried, addr, exc, idempotent):
+                    raise self.rpc_error(exc, method, timeout) from None
 
     def close(self) -> None:
-        with self._lock:
-            channels = [c for c, _ in self._channels.values()]
-            self._channels.clear()
-            self._order = []
-        self._close_channels(channels)
+        self._close_channels(self._take_channels())
 
 
 class AsyncServiceChannels(_Pool[S]):
@@ -155,40 +168,21 @@ class AsyncServiceChannels(_Pool[S]):
                  address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
                  token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
         super().__init__(service, stub_factory, address, resolver,
-                         lambda addr: grpc.aio.insecure_channel(addr, options=_OPTIONS))
-        self.metadata = auth_metadata(token)
-        self.timeout = timeout
-        self.max_attempts = max_attempts
+                         lambda addr: grpc.aio.insecure_channel(addr, options=_OPTIONS), token, timeout,
+                         max_attempts)
 
     async def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
         tried: set[str] = set()
         while True:
-            try:
-                addr, stub = self.pick(tried)
-            except NoInstances as exc:
-                raise Unavailable(str(exc)) from None
+            addr, stub = self._attempt(tried)
             try:
                 return await getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
-                tried.add(addr)
-                if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
-                    try:
-                        self.pick(tried)
-                        continue
-                    except Unavailable:
-                        pass
-                raise self.rpc_error(exc, method, timeout) from None
-
-    def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
-        addr, stub = self.pick(set())
-        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+                if not self._retries(tried, addr, exc, idempotent):
+                    raise self.rpc_error(exc, method, timeout) from None
 
     async def close(self) -> None:
-        with self._lock:
-            channels = [c for c, _ in self._channels.values()]
-            self._channels.clear()
-            self._order = []
-        for channel in channels:
+        for channel in self._take_channels():
             await channel.close()
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 log = logging.getLogger("sage_client.discovery")
 
+# The one etcd key prefix of instances: registration, discovery and the deploy tools use it.
 KEY_PREFIX = "/sage/v1/services/"
 
 

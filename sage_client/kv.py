@@ -1,4 +1,5 @@
-"""Typed clients of the KV service: ``KVClient`` (blocking) and ``AsyncKVClient``.
+"""Typed clients of the KV service: ``KVClient`` (blocking) and ``AsyncKVClient``, both derived
+from one definition of each method (``_KVCalls``; see ``sage_client.calls``).
 
     kv = KVClient(namespace="demo")          # discovery from SAGE_KV_ADDR / SAGE_ETCD_ENDPOINTS
     version = kv.put("greeting", b"hello")
@@ -7,9 +8,10 @@
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from sage_client.calls import Pages, Unary, awaited, awaited_pages, blocking, blocking_pages
 from sage_client.channels import AsyncServiceChannels, ServiceChannels
 from sage_client.discovery import Resolver
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
@@ -47,11 +49,97 @@ def _delete_request(ns: str, key: str, expected_version: int | None, allow_missi
     return request
 
 
+@dataclass(frozen=True)
+class ScanPage:
+    entries: list[Entry]
+    next_page_token: str
+
+
 def _entry(e: kv_pb2.Entry) -> Entry:
     return Entry(e.key, e.value, e.version, e.ttl_ms)
 
 
-class KVClient:
+def _entry_of(reply: kv_pb2.GetResponse) -> Entry:
+    return _entry(reply.entry)
+
+
+def _value_of(reply: kv_pb2.GetResponse) -> bytes:
+    return reply.entry.value
+
+
+def _version_of(reply: kv_pb2.PutResponse) -> int:
+    return reply.version
+
+
+def _deleted_of(reply: kv_pb2.DeleteResponse) -> bool:
+    return reply.deleted
+
+
+def _entries_of(reply: kv_pb2.ScanResponse) -> Iterator[Entry]:
+    return (_entry(e) for e in reply.entries)
+
+
+class _KVCalls:
+    """Every KV method, written once: its request and how its reply decodes."""
+
+    namespace: str
+
+    def _ns(self, namespace: str | None) -> str:
+        return self.namespace if namespace is None else namespace
+
+    def _get_entry(self, key: str, *, namespace: str | None = None) -> Unary[Entry]:
+        """The entry of ``key`` (value, version, ttl); raises ``NotFound`` when missing."""
+        return Unary("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _entry_of)
+
+    def _get(self, key: str, *, namespace: str | None = None) -> Unary[bytes]:
+        """The value of ``key``; raises ``NotFound`` when missing."""
+        return Unary("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _value_of)
+
+    def _put(self, key: str, value: Value, *, ttl: float | None = None, expected_version: int | None = None,
+             namespace: str | None = None) -> Unary[int]:
+        """Write ``value``; returns the new version. ``expected_version`` makes it a compare-and-set
+        (0 = only if absent); a mismatch raises ``FailedPrecondition`` with ``metadata['current_version']``."""
+        request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
+        return Unary("Put", request, expected_version is None, _version_of)
+
+    def _delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
+                namespace: str | None = None) -> Unary[bool]:
+        request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
+        return Unary("Delete", request, allow_missing and expected_version is None, _deleted_of)
+
+    def _batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> Unary[dict[str, bytes]]:
+        """Values of the keys that exist (missing keys are absent from the result)."""
+        request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
+        return Unary("BatchGet", request, True,
+                     lambda r: {k: v for k, f, v in zip(keys, r.found, r.values, strict=True) if f})
+
+    def _batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None,
+                   namespace: str | None = None) -> Unary[list[int]]:
+        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
+                                         values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
+        return Unary("BatchPut", request, True, lambda r: list(r.versions))
+
+    def _scan(self, prefix: str = "", *, page_size: int = 100, include_values: bool = True,
+              namespace: str | None = None) -> Pages[Entry]:
+        """Every entry under ``prefix`` in key order, fetched a page at a time."""
+        ns = self._ns(namespace)
+        return Pages("Scan", lambda token: kv_pb2.ScanRequest(namespace=ns, prefix=prefix, page_size=page_size,
+                                                              page_token=token, include_values=include_values),
+                     _entries_of)
+
+    def _scan_page(self, prefix: str = "", *, page_size: int = 100, page_token: str = "",
+                   include_values: bool = True, namespace: str | None = None) -> Unary[ScanPage]:
+        """One page of the entries under ``prefix``; its ``next_page_token`` (empty at the end)
+        asks for the next."""
+        request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
+                                     page_token=page_token, include_values=include_values)
+        return Unary("Scan", request, True, lambda r: ScanPage(list(_entries_of(r)), r.next_page_token))
+
+    def _clear(self, *, namespace: str | None = None) -> Unary[int]:
+        return Unary("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), True, lambda r: r.deleted_count)
+
+
+class KVClient(_KVCalls):
     """Blocking client of ``sage.kv.v1.KVService``."""
 
     def __init__(self, namespace: str = "default", *, address: str | Sequence[str] | None = None,
@@ -60,55 +148,18 @@ class KVClient:
         self._ch = ServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
                                    token=token, timeout=timeout)
 
-    def _ns(self, namespace: str | None) -> str:
-        return self.namespace if namespace is None else namespace
+    def _channels(self, route: str) -> ServiceChannels[kv_pb2_grpc.KVServiceStub]:
+        return self._ch
 
-    def get_entry(self, key: str, *, namespace: str | None = None) -> Entry:
-        response = self._ch.call("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), idempotent=True)
-        return _entry(response.entry)
-
-    def get(self, key: str, *, namespace: str | None = None) -> bytes:
-        """The value of ``key``; raises ``NotFound`` when missing."""
-        return self.get_entry(key, namespace=namespace).value
-
-    def put(self, key: str, value: Value, *, ttl: float | None = None, expected_version: int | None = None,
-            namespace: str | None = None) -> int:
-        """Write ``value``; returns the new version. ``expected_version`` makes it a compare-and-set
-        (0 = only if absent); a mismatch raises ``FailedPrecondition`` with ``metadata['current_version']``."""
-        request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
-        return self._ch.call("Put", request, idempotent=expected_version is None).version
-
-    def delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
-               namespace: str | None = None) -> bool:
-        request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
-        return self._ch.call("Delete", request, idempotent=allow_missing and expected_version is None).deleted
-
-    def batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> dict[str, bytes]:
-        """Values of the keys that exist (missing keys are absent from the result)."""
-        request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
-        response = self._ch.call("BatchGet", request, idempotent=True)
-        return {k: v for k, f, v in zip(keys, response.found, response.values, strict=True) if f}
-
-    def batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None, namespace: str | None = None) -> list[int]:
-        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
-                                         values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
-        return list(self._ch.call("BatchPut", request, idempotent=True).versions)
-
-    def scan(self, prefix: str = "", *, page_size: int = 100, include_values: bool = True,
-             namespace: str | None = None) -> Iterator[Entry]:
-        """Every entry under ``prefix`` in key order, fetched a page at a time."""
-        token = ""
-        while True:
-            request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
-                                         page_token=token, include_values=include_values)
-            response = self._ch.call("Scan", request, idempotent=True)
-            yield from (_entry(e) for e in response.entries)
-            token = response.next_page_token
-            if not token:
-                return
-
-    def clear(self, *, namespace: str | None = None) -> int:
-        return self._ch.call("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), idempotent=True).deleted_count
+    get_entry = blocking(_KVCalls._get_entry)
+    get = blocking(_KVCalls._get)
+    put = blocking(_KVCalls._put)
+    delete = blocking(_KVCalls._delete)
+    batch_get = blocking(_KVCalls._batch_get)
+    batch_put = blocking(_KVCalls._batch_put)
+    scan = blocking_pages(_KVCalls._scan)
+    scan_page = blocking(_KVCalls._scan_page)
+    clear = blocking(_KVCalls._clear)
 
     def close(self) -> None:
         self._ch.close()
@@ -120,7 +171,7 @@ class KVClient:
         self.close()
 
 
-class AsyncKVClient:
+class AsyncKVClient(_KVCalls):
     """asyncio client of ``sage.kv.v1.KVService``; same methods as KVClient, awaited."""
 
     def __init__(self, namespace: str = "default", *, address: str | Sequence[str] | None = None,
@@ -129,54 +180,18 @@ class AsyncKVClient:
         self._ch = AsyncServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
                                         token=token, timeout=timeout)
 
-    def _ns(self, namespace: str | None) -> str:
-        return self.namespace if namespace is None else namespace
+    def _channels(self, route: str) -> AsyncServiceChannels[kv_pb2_grpc.KVServiceStub]:
+        return self._ch
 
-    async def get_entry(self, key: str, *, namespace: str | None = None) -> Entry:
-        response = await self._ch.call("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key),
-                                       idempotent=True)
-        return _entry(response.entry)
-
-    async def get(self, key: str, *, namespace: str | None = None) -> bytes:
-        return (await self.get_entry(key, namespace=namespace)).value
-
-    async def put(self, key: str, value: Value, *, ttl: float | None = None, expected_version: int | None = None,
-                  namespace: str | None = None) -> int:
-        request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
-        return (await self._ch.call("Put", request, idempotent=expected_version is None)).version
-
-    async def delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
-                     namespace: str | None = None) -> bool:
-        request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
-        return (await self._ch.call("Delete", request, idempotent=allow_missing and expected_version is None)).deleted
-
-    async def batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> dict[str, bytes]:
-        request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
-        response = await self._ch.call("BatchGet", request, idempotent=True)
-        return {k: v for k, f, v in zip(keys, response.found, response.values, strict=True) if f}
-
-    async def batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None,
-                        namespace: str | None = None) -> list[int]:
-        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
-                                         values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
-        return list((await self._ch.call("BatchPut", request, idempotent=True)).versions)
-
-    async def scan(self, prefix: str = "", *, page_size: int = 100, include_values: bool = True,
-                   namespace: str | None = None) -> AsyncIterator[Entry]:
-        token = ""
-        while True:
-            request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
-                                         page_token=token, include_values=include_values)
-            response = await self._ch.call("Scan", request, idempotent=True)
-            for e in response.entries:
-                yield _entry(e)
-            token = response.next_page_token
-            if not token:
-                return
-
-    async def clear(self, *, namespace: str | None = None) -> int:
-        response = await self._ch.call("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), idempotent=True)
-        return response.deleted_count
+    get_entry = awaited(_KVCalls._get_entry)
+    get = awaited(_KVCalls._get)
+    put = awaited(_KVCalls._put)
+    delete = awaited(_KVCalls._delete)
+    batch_get = awaited(_KVCalls._batch_get)
+    batch_put = awaited(_KVCalls._batch_put)
+    scan = awaited_pages(_KVCalls._scan)
+    scan_page = awaited(_KVCalls._scan_page)
+    clear = awaited(_KVCalls._clear)
 
     async def close(self) -> None:
         await self._ch.close()

@@ -1,4 +1,5 @@
-"""Typed clients of the memory service: ``MemoryClient`` (blocking) and ``AsyncMemoryClient``.
+"""Typed clients of the memory service: ``MemoryClient`` (blocking) and ``AsyncMemoryClient``,
+both derived from one definition of each method (``_MemoryCalls``; see ``sage_client.calls``).
 
     memory = MemoryClient()                  # discovery from SAGE_MEMORY_ADDR / SAGE_ETCD_ENDPOINTS
     m = memory.store_memory("alice", "likes green tea", metadata={"topic": "food"})
@@ -12,45 +13,21 @@ idempotency key (a fresh one when none is given), so the client retries it safel
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from google.protobuf import struct_pb2
 
+from sage_client.calls import Pages, Unary, awaited, awaited_pages, blocking, blocking_pages
 from sage_client.channels import AsyncServiceChannels, ServiceChannels
+from sage_client.codec.metadata import MetadataValues, dict_to_metadata, metadata_to_dict
+from sage_client.codec.vectors import vector_bytes
 from sage_client.discovery import Resolver
-from sage_proto.common.v1 import common_pb2
 from sage_proto.memory.v1 import memory_pb2, memory_pb2_grpc
 
-Metadata = Mapping[str, str | int | float | bool | Sequence[str]]
-
-
-def metadata_message(metadata: Metadata | None) -> common_pb2.Metadata:
-    out = common_pb2.Metadata()
-    for key, value in (metadata or {}).items():
-        field = out.fields[key]
-        if isinstance(value, bool):  # before int: bool is an int
-            field.bool_value = value
-        elif isinstance(value, int):
-            field.int_value = value
-        elif isinstance(value, float):
-            field.double_value = value
-        elif isinstance(value, str):
-            field.string_value = value
-        elif isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
-            field.string_list_value.values.extend(value)
-        else:
-            raise TypeError(f"metadata[{key!r}] is a {type(value).__name__}; use str, int, float, bool or list[str]")
-    return out
-
-
-def metadata_dict(message: common_pb2.Metadata) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in message.fields.items():
-        kind = value.WhichOneof("kind")
-        out[key] = list(value.string_list_value.values) if kind == "string_list_value" else getattr(value, kind or "")
-    return out
+Metadata = MetadataValues
+metadata_message = dict_to_metadata  # the codec's, under this module's old names
+metadata_dict = metadata_to_dict
 
 
 def memory_dict(m: memory_pb2.Memory) -> dict[str, Any]:
@@ -59,7 +36,7 @@ def memory_dict(m: memory_pb2.Memory) -> dict[str, Any]:
 
 
 def _vector(vector: Any) -> bytes:
-    return b"" if vector is None else np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    return b"" if vector is None else vector_bytes(vector)
 
 
 def store_request(session_id: str, content: str, metadata: Metadata | None, vector: Any,
@@ -85,7 +62,52 @@ def _hits(reply: memory_pb2.SearchMemoriesResponse) -> list[dict[str, Any]]:
     return [{**memory_dict(hit.memory), "score": hit.score} for hit in reply.memories]
 
 
-class MemoryClient:
+class _MemoryCalls:
+    """Every memory method, written once: its request and how its reply decodes."""
+
+    def _store_memory(self, session_id: str, content: str, metadata: Metadata | None = None, *,
+                      vector: Any = None, idempotency_key: str | None = None) -> Unary[dict[str, Any]]:
+        """Store one memory; ``vector`` (float32, the collection's dimension) skips embedding.
+        A second call with the same ``idempotency_key`` returns the first memory."""
+        request = store_request(session_id, content, metadata, vector, idempotency_key)
+        return Unary("StoreMemory", request, True, _memory_of)
+
+    def _search_memories(self, query: str | Any, *, session_id: str = "", top_k: int = 10,
+                         where: Mapping[str, Any] | None = None,
+                         recency_weight: float = 0.0) -> Unary[list[dict[str, Any]]]:
+        """Memories most similar to ``query`` (a text or a vector), best first; ``session_id`` empty
+        searches every session; ``where`` filters on metadata (Chroma's shape)."""
+        request = search_request(query, session_id, top_k, where, recency_weight)
+        return Unary("SearchMemories", request, True, _hits)
+
+    def _get_memory(self, memory_id: str) -> Unary[dict[str, Any]]:
+        """One memory; raises ``NotFound`` when missing."""
+        return Unary("GetMemory", memory_pb2.GetMemoryRequest(id=memory_id), True, _memory_of)
+
+    def _list_session_memories(self, session_id: str, *, page_size: int = 100) -> Pages[dict[str, Any]]:
+        """Every memory of a session, newest first, fetched a page at a time."""
+        return Pages("ListSessionMemories", lambda token: memory_pb2.ListSessionMemoriesRequest(
+            session_id=session_id, page_size=page_size, page_token=token),
+            lambda reply: (memory_dict(m) for m in reply.memories))
+
+    def _delete_memory(self, memory_id: str) -> Unary[None]:
+        return Unary("DeleteMemory", memory_pb2.DeleteMemoryRequest(id=memory_id), True, _nothing)
+
+    def _delete_session(self, session_id: str) -> Unary[int]:
+        """Remove every memory of a session; returns how many there were."""
+        return Unary("DeleteSession", memory_pb2.DeleteSessionRequest(session_id=session_id), True,
+                     lambda reply: int(reply.deleted_count))
+
+
+def _memory_of(reply: Any) -> dict[str, Any]:
+    return memory_dict(reply.memory)
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+class MemoryClient(_MemoryCalls):
     """Blocking client of ``sage.memory.v1.MemoryService``."""
 
     def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
@@ -93,44 +115,15 @@ class MemoryClient:
         self._ch = ServiceChannels("memory", memory_pb2_grpc.MemoryServiceStub, address=address, resolver=resolver,
                                    token=token, timeout=timeout)
 
-    def store_memory(self, session_id: str, content: str, metadata: Metadata | None = None, *,
-                     vector: Any = None, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Store one memory; ``vector`` (float32, the collection's dimension) skips embedding.
-        A second call with the same ``idempotency_key`` returns the first memory."""
-        request = store_request(session_id, content, metadata, vector, idempotency_key)
-        return memory_dict(self._ch.call("StoreMemory", request, idempotent=True).memory)
+    def _channels(self, route: str) -> ServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
+        return self._ch
 
-    def search_memories(self, query: str | Any, *, session_id: str = "", top_k: int = 10,
-                        where: Mapping[str, Any] | None = None, recency_weight: float = 0.0) -> list[dict[str, Any]]:
-        """Memories most similar to ``query`` (a text or a vector), best first; ``session_id`` empty
-        searches every session; ``where`` filters on metadata (Chroma's shape)."""
-        request = search_request(query, session_id, top_k, where, recency_weight)
-        return _hits(self._ch.call("SearchMemories", request, idempotent=True))
-
-    def get_memory(self, memory_id: str) -> dict[str, Any]:
-        """One memory; raises ``NotFound`` when missing."""
-        reply = self._ch.call("GetMemory", memory_pb2.GetMemoryRequest(id=memory_id), idempotent=True)
-        return memory_dict(reply.memory)
-
-    def list_session_memories(self, session_id: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
-        """Every memory of a session, newest first, fetched a page at a time."""
-        token = ""
-        while True:
-            reply = self._ch.call("ListSessionMemories", memory_pb2.ListSessionMemoriesRequest(
-                session_id=session_id, page_size=page_size, page_token=token), idempotent=True)
-            yield from (memory_dict(m) for m in reply.memories)
-            token = reply.next_page_token
-            if not token:
-                return
-
-    def delete_memory(self, memory_id: str) -> None:
-        self._ch.call("DeleteMemory", memory_pb2.DeleteMemoryRequest(id=memory_id), idempotent=True)
-
-    def delete_session(self, session_id: str) -> int:
-        """Remove every memory of a session; returns how many there were."""
-        reply = self._ch.call("DeleteSession", memory_pb2.DeleteSessionRequest(session_id=session_id),
-                              idempotent=True)
-        return int(reply.deleted_count)
+    store_memory = blocking(_MemoryCalls._store_memory)
+    search_memories = blocking(_MemoryCalls._search_memories)
+    get_memory = blocking(_MemoryCalls._get_memory)
+    list_session_memories = blocking_pages(_MemoryCalls._list_session_memories)
+    delete_memory = blocking(_MemoryCalls._delete_memory)
+    delete_session = blocking(_MemoryCalls._delete_session)
 
     def close(self) -> None:
         self._ch.close()
@@ -142,7 +135,7 @@ class MemoryClient:
         self.close()
 
 
-class AsyncMemoryClient:
+class AsyncMemoryClient(_MemoryCalls):
     """grpc.aio client of ``sage.memory.v1.MemoryService``; create it inside the event loop that uses it."""
 
     def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
@@ -150,39 +143,15 @@ class AsyncMemoryClient:
         self._ch = AsyncServiceChannels("memory", memory_pb2_grpc.MemoryServiceStub, address=address,
                                         resolver=resolver, token=token, timeout=timeout)
 
-    async def store_memory(self, session_id: str, content: str, metadata: Metadata | None = None, *,
-                           vector: Any = None, idempotency_key: str | None = None) -> dict[str, Any]:
-        request = store_request(session_id, content, metadata, vector, idempotency_key)
-        return memory_dict((await self._ch.call("StoreMemory", request, idempotent=True)).memory)
+    def _channels(self, route: str) -> AsyncServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
+        return self._ch
 
-    async def search_memories(self, query: str | Any, *, session_id: str = "", top_k: int = 10,
-                              where: Mapping[str, Any] | None = None,
-                              recency_weight: float = 0.0) -> list[dict[str, Any]]:
-        request = search_request(query, session_id, top_k, where, recency_weight)
-        return _hits(await self._ch.call("SearchMemories", request, idempotent=True))
-
-    async def get_memory(self, memory_id: str) -> dict[str, Any]:
-        reply = await self._ch.call("GetMemory", memory_pb2.GetMemoryRequest(id=memory_id), idempotent=True)
-        return memory_dict(reply.memory)
-
-    async def list_session_memories(self, session_id: str, *, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
-        token = ""
-        while True:
-            reply = await self._ch.call("ListSessionMemories", memory_pb2.ListSessionMemoriesRequest(
-                session_id=session_id, page_size=page_size, page_token=token), idempotent=True)
-            for m in reply.memories:
-                yield memory_dict(m)
-            token = reply.next_page_token
-            if not token:
-                return
-
-    async def delete_memory(self, memory_id: str) -> None:
-        await self._ch.call("DeleteMemory", memory_pb2.DeleteMemoryRequest(id=memory_id), idempotent=True)
-
-    async def delete_session(self, session_id: str) -> int:
-        reply = await self._ch.call("DeleteSession", memory_pb2.DeleteSessionRequest(session_id=session_id),
-                                    idempotent=True)
-        return int(reply.deleted_count)
+    store_memory = awaited(_MemoryCalls._store_memory)
+    search_memories = awaited(_MemoryCalls._search_memories)
+    get_memory = awaited(_MemoryCalls._get_memory)
+    list_session_memories = awaited_pages(_MemoryCalls._list_session_memories)
+    delete_memory = awaited(_MemoryCalls._delete_memory)
+    delete_session = awaited(_MemoryCalls._delete_session)
 
     async def close(self) -> None:
         await self._ch.close()

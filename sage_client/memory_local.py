@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sage_client.codec.embedding import EMBEDDING_DIMENSION
 from sage_client.errors import InvalidArgument, NotFound
 from sage_client.memory import Metadata
 from sage_client.memory_model import (
@@ -35,7 +36,7 @@ class LocalMemory:
 
     thread_safe = True  # one lock inside
 
-    def __init__(self, *, dimension: int = 384, embedder: Any = None, recency_half_life_s: float = 86400.0) -> None:
+    def __init__(self, *, dimension: int = EMBEDDING_DIMENSION, embedder: Any = None, recency_half_life_s: float = 86400.0) -> None:
         import sage_native  # the native core is only needed when memories live in this process
 
         self._dir = tempfile.TemporaryDirectory(prefix="sage-memory-")

@@ -26,11 +26,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from sage_client.codec.embedding import EMBEDDING_DIMENSION, EMBEDDING_MODEL
 from sage_client.dataflow import set_remote_resolver
 from sage_client.vdb import Include, VDBClient
 
-EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-EMBEDDING_DIMENSION = 384
 DEFAULT_COLLECTION = "sage_default"
 
 

@@ -1,4 +1,5 @@
-"""Typed clients of the VDB service: ``VDBClient`` (blocking) and ``AsyncVDBClient``.
+"""Typed clients of the VDB service: ``VDBClient`` (blocking) and ``AsyncVDBClient``, both derived
+from one definition of each unary method (``_VDBCalls``; see ``sage_client.calls``).
 
     vdb = VDBClient()                                   # SAGE_VDB_ADDR / SAGE_ETCD_ENDPOINTS
     vdb.create_collection("docs", dimension=384, index={"type": "hnsw", "M": 16})
@@ -19,21 +20,33 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
+from sage_client.calls import Pages, Unary, awaited, awaited_all, blocking, blocking_all
 from sage_client.channels import MAX_MESSAGE, AsyncServiceChannels, ServiceChannels
+from sage_client.codec.metadata import dict_to_metadata, metadata_to_dict
+from sage_client.codec.vdb import (
+    DEFAULT_DURABILITY,
+    DEFAULT_METRIC,
+    DURABILITY_NAMES,
+    FUSIONS,
+)
+from sage_client.codec.vdb import INCLUDES as _FIELDS
+from sage_client.codec.vdb import METRIC_NAMES as _METRIC_NAMES
+from sage_client.codec.vdb import METRICS as _METRICS
+from sage_client.codec.vdb import WRITE_DURABILITIES as _DURABILITY
+from sage_client.codec.vdb import index_dict as _index_dict
+from sage_client.codec.vdb import index_message as _index_message
+from sage_client.codec.vectors import FLOAT32, pack_vectors, unpack_vectors
 from sage_client.discovery import Resolver
 from sage_client.errors import InvalidArgument
-from sage_client.vdb_codec import dict_to_metadata, metadata_to_dict, pack_vectors, unpack_vectors
+from sage_proto.common.v1 import common_pb2
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 
 Durability = Literal["sync", "async"] | None
 Include = Literal["metadatas", "documents", "vectors"]
 Filter = Mapping[str, Any] | None
+# A point's metadata: a dict of str/int/float/bool/list[str], or a ``common.v1.Metadata`` as it is.
+PointMetadata = Mapping[str, Any] | common_pb2.Metadata | None
 
-_METRICS = {"l2": vdb_pb2.METRIC_L2, "ip": vdb_pb2.METRIC_IP, "cosine": vdb_pb2.METRIC_COSINE}
-_METRIC_NAMES = {v: k for k, v in _METRICS.items()}
-_DURABILITY = {None: vdb_pb2.DURABILITY_UNSPECIFIED, "sync": vdb_pb2.DURABILITY_SYNC, "async": vdb_pb2.DURABILITY_ASYNC}
-_DURABILITY_NAMES = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILITY_ASYNC: "async"}
-_FIELDS = {"metadatas": vdb_pb2.FIELD_METADATA, "documents": vdb_pb2.FIELD_DOCUMENT, "vectors": vdb_pb2.FIELD_VECTOR}
 # Leave room for ids, metadata and framing under the channel's message limit.
 DEFAULT_STREAM_BATCH_BYTES = 8 * 1024 * 1024
 
@@ -70,36 +83,12 @@ class Points:
 
 
 # -- request building and response decoding (shared by both clients) ----------------------------
-def _index_message(index: str | Mapping[str, Any]) -> vdb_pb2.IndexSpec:
-    spec: dict[str, Any] = {"type": index} if isinstance(index, str) else dict(index)
-    kind = spec.get("type", "hnsw")
-    if kind == "flat":
-        return vdb_pb2.IndexSpec(flat=vdb_pb2.FlatIndex())
-    if kind == "ivf":
-        return vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=spec.get("nlist", 0), nprobe=spec.get("nprobe", 0)))
-    if kind == "hnsw":
-        return vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(
-            m=spec.get("M", spec.get("m", 0)), ef_construction=spec.get("ef_construction", 0),
-            ef_search=spec.get("ef_search", 0)))
-    raise InvalidArgument(f"unknown index type {kind!r}; use 'flat', 'hnsw' or 'ivf'", field="index")
-
-
-def _index_dict(spec: vdb_pb2.IndexSpec) -> dict[str, Any]:
-    kind = spec.WhichOneof("kind") or "hnsw"
-    if kind == "flat":
-        return {"type": "flat"}
-    if kind == "ivf":
-        return {"type": "ivf", "nlist": spec.ivf.nlist, "nprobe": spec.ivf.nprobe}
-    return {"type": "hnsw", "M": spec.hnsw.m, "ef_construction": spec.hnsw.ef_construction,
-            "ef_search": spec.hnsw.ef_search}
-
-
 def _collection_info(c: vdb_pb2.Collection) -> CollectionInfo:
     from google.protobuf import json_format
 
-    return CollectionInfo(name=c.name, dimension=c.dimension, metric=_METRIC_NAMES.get(c.metric, "cosine"),
+    return CollectionInfo(name=c.name, dimension=c.dimension, metric=_METRIC_NAMES.get(c.metric, DEFAULT_METRIC),
                           index=_index_dict(c.index), embedding_model=c.embedding_model,
-                          durability=_DURABILITY_NAMES.get(c.durability, "sync"), count=c.count,
+                          durability=DURABILITY_NAMES.get(c.durability, DEFAULT_DURABILITY), count=c.count,
                           stats=json_format.MessageToDict(c.stats) if c.HasField("stats") else {})
 
 
@@ -112,7 +101,7 @@ def _create_request(name: str, dimension: int, metric: str, index: str | Mapping
         embedding_model=embedding_model, durability=_DURABILITY[durability]))
 
 
-def _points(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[Mapping[str, Any] | None] | None,
+def _points(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[PointMetadata] | None,
             documents: Sequence[str | None] | None) -> vdb_pb2.Points:
     points = vdb_pb2.Points(ids=list(ids))
     if vectors is not None:
@@ -123,14 +112,14 @@ def _points(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequen
         if rows != len(ids):
             raise InvalidArgument(f"{rows} vectors for {len(ids)} ids; send one vector per id", field="vectors")
     if metadatas is not None:
-        points.metadatas.extend(dict_to_metadata(m) for m in metadatas)
+        points.metadatas.extend(m if isinstance(m, common_pb2.Metadata) else dict_to_metadata(m) for m in metadatas)
     if documents is not None:
         points.documents.extend(d or "" for d in documents)
     return points
 
 
 def _upsert_request(collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None,
-                    metadatas: Sequence[Mapping[str, Any] | None] | None, documents: Sequence[str | None] | None,
+                    metadatas: Sequence[PointMetadata] | None, documents: Sequence[str | None] | None,
                     durability: Durability) -> vdb_pb2.UpsertRequest:
     request = vdb_pb2.UpsertRequest(collection=collection, points=_points(ids, vectors, metadatas, documents),
                                     durability=_DURABILITY[durability])
@@ -170,7 +159,7 @@ class _Recorded:
 
 def _batches(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[Any] | None,
              documents: Sequence[Any] | None, batch_size: int | None) -> Iterator[Points]:
-    array = None if vectors is None else np.ascontiguousarray(vectors, dtype=np.float32)
+    array = None if vectors is None else np.ascontiguousarray(vectors, dtype=FLOAT32)
     if batch_size is None:
         row_bytes = array.shape[-1] * 4 if array is not None else 256
         batch_size = max(1, DEFAULT_STREAM_BATCH_BYTES // row_bytes)
@@ -224,13 +213,13 @@ def _text_request(collection: str, query_texts: Sequence[str], top_k: int, where
 
 def _hybrid_request(collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], top_k: int,
                     fusion: str, alpha: float, where: Filter, include: Sequence[Include]) -> vdb_pb2.HybridSearchRequest:
-    if fusion not in ("rrf", "weighted"):
+    if fusion not in FUSIONS:
         raise InvalidArgument(f"unknown fusion {fusion!r}; use 'rrf' or 'weighted'", field="fusion")
     if isinstance(query_texts, str):
         query_texts = [query_texts]
     request = vdb_pb2.HybridSearchRequest(
         collection=collection, queries=_queries(queries), query_texts=query_texts, top_k=top_k,
-        fusion=vdb_pb2.FUSION_WEIGHTED if fusion == "weighted" else vdb_pb2.FUSION_RRF, alpha=alpha,
+        fusion=FUSIONS[fusion], alpha=alpha,
         include=_include(include))
     _filters(request, where)
     return request
@@ -265,7 +254,85 @@ def _points_out(p: vdb_pb2.Points) -> Points:
 _DEFAULT_INCLUDE: tuple[Include, ...] = ("metadatas", "documents")
 
 
-class VDBClient:
+class _VDBCalls:
+    """Every unary VDB method, written once: its request and how its reply decodes."""
+
+    # collections
+    def _create_collection(self, name: str, dimension: int, *, metric: str = "cosine",
+                           index: str | Mapping[str, Any] = "hnsw", embedding_model: str = "",
+                           durability: Durability = "sync") -> Unary[CollectionInfo]:
+        request = _create_request(name, dimension, metric, index, embedding_model, durability)
+        return Unary("CreateCollection", request, False, _collection_of)
+
+    def _get_collection(self, name: str) -> Unary[CollectionInfo]:
+        return Unary("GetCollection", vdb_pb2.GetCollectionRequest(name=name), True, _collection_of)
+
+    def _list_collections(self, *, page_size: int = 100) -> Pages[CollectionInfo]:
+        return Pages("ListCollections",
+                     lambda token: vdb_pb2.ListCollectionsRequest(page_size=page_size, page_token=token),
+                     lambda reply: (_collection_info(c) for c in reply.collections))
+
+    def _delete_collection(self, name: str) -> Unary[None]:
+        return Unary("DeleteCollection", vdb_pb2.DeleteCollectionRequest(name=name), False, _nothing)
+
+    # writes
+    def _upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
+                metadatas: Sequence[PointMetadata] | None = None,
+                documents: Sequence[str | None] | None = None, durability: Durability = None) -> Unary[int]:
+        """Insert or replace points (vectors, or documents when the collection embeds)."""
+        request = _upsert_request(collection, ids, vectors, metadatas, documents, durability)
+        return Unary("Upsert", request, True, lambda reply: int(reply.upserted_count))
+
+    def _delete(self, collection: str, ids: Sequence[str] | None = None, *, where: Filter = None,
+                where_document: Filter = None, durability: Durability = None) -> Unary[int]:
+        request = _delete_request(collection, ids, where, where_document, durability)
+        return Unary("DeletePoints", request, True, lambda reply: int(reply.deleted_count))
+
+    # reads
+    def _get(self, collection: str, ids: Sequence[str], *,
+             include: Sequence[Include] = _DEFAULT_INCLUDE) -> Unary[Points]:
+        request = vdb_pb2.GetPointsRequest(collection=collection, ids=list(ids), include=_include(include))
+        return Unary("GetPoints", request, True, lambda reply: _points_out(reply.points))
+
+    def _search(self, collection: str, queries: npt.ArrayLike | None = None, *,
+                query_texts: Sequence[str] | None = None, top_k: int = 10, where: Filter = None,
+                where_document: Filter = None, include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
+        """One QueryResult per query; ``queries`` is (nq, dimension) or one vector."""
+        request = _search_request(collection, queries, query_texts, top_k, where, where_document, include)
+        return Unary("Search", request, True, _results_of)
+
+    def _search_text(self, collection: str, query_texts: Sequence[str], *, top_k: int = 10, where: Filter = None,
+                     include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
+        request = _text_request(collection, query_texts, top_k, where, include)
+        return Unary("SearchText", request, True, _results_of)
+
+    def _hybrid_search(self, collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], *,
+                       top_k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Filter = None,
+                       include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
+        request = _hybrid_request(collection, queries, query_texts, top_k, fusion, alpha, where, include)
+        return Unary("HybridSearch", request, True, _results_of)
+
+    # maintenance
+    def _flush(self, collection: str) -> Unary[None]:
+        return Unary("Flush", vdb_pb2.FlushRequest(collection=collection), True, _nothing)
+
+    def _compact(self, collection: str) -> Unary[None]:
+        return Unary("Compact", vdb_pb2.CompactRequest(collection=collection), True, _nothing)
+
+
+def _collection_of(reply: Any) -> CollectionInfo:
+    return _collection_info(reply.collection)
+
+
+def _results_of(reply: Any) -> list[QueryResult]:
+    return _results(reply.results)
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+class VDBClient(_VDBCalls):
     """Blocking client of ``sage.vdb.v1.VDBService``."""
 
     def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
@@ -273,38 +340,21 @@ class VDBClient:
         self._ch = ServiceChannels("vdb", vdb_pb2_grpc.VDBServiceStub, address=address, resolver=resolver,
                                    token=token, timeout=timeout)
 
-    # collections
-    def create_collection(self, name: str, dimension: int, *, metric: str = "cosine",
-                          index: str | Mapping[str, Any] = "hnsw", embedding_model: str = "",
-                          durability: Durability = "sync") -> CollectionInfo:
-        request = _create_request(name, dimension, metric, index, embedding_model, durability)
-        return _collection_info(self._ch.call("CreateCollection", request, idempotent=False).collection)
+    def _channels(self, route: str) -> ServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
+        return self._ch
 
-    def get_collection(self, name: str) -> CollectionInfo:
-        reply = self._ch.call("GetCollection", vdb_pb2.GetCollectionRequest(name=name), idempotent=True)
-        return _collection_info(reply.collection)
-
-    def list_collections(self, *, page_size: int = 100) -> list[CollectionInfo]:
-        out: list[CollectionInfo] = []
-        token = ""
-        while True:
-            reply = self._ch.call("ListCollections", vdb_pb2.ListCollectionsRequest(page_size=page_size,
-                                                                                    page_token=token), idempotent=True)
-            out.extend(_collection_info(c) for c in reply.collections)
-            token = reply.next_page_token
-            if not token:
-                return out
-
-    def delete_collection(self, name: str) -> None:
-        self._ch.call("DeleteCollection", vdb_pb2.DeleteCollectionRequest(name=name), idempotent=False)
-
-    # writes
-    def upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
-               metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-               documents: Sequence[str | None] | None = None, durability: Durability = None) -> int:
-        """Insert or replace points (vectors, or documents when the collection embeds)."""
-        request = _upsert_request(collection, ids, vectors, metadatas, documents, durability)
-        return int(self._ch.call("Upsert", request, idempotent=True).upserted_count)
+    create_collection = blocking(_VDBCalls._create_collection)
+    get_collection = blocking(_VDBCalls._get_collection)
+    list_collections = blocking_all(_VDBCalls._list_collections)
+    delete_collection = blocking(_VDBCalls._delete_collection)
+    upsert = blocking(_VDBCalls._upsert)
+    delete = blocking(_VDBCalls._delete)
+    get = blocking(_VDBCalls._get)
+    search = blocking(_VDBCalls._search)
+    search_text = blocking(_VDBCalls._search_text)
+    hybrid_search = blocking(_VDBCalls._hybrid_search)
+    flush = blocking(_VDBCalls._flush)
+    compact = blocking(_VDBCalls._compact)
 
     def upsert_stream(self, collection: str, batches: Iterable[Points | Mapping[str, Any]], *,
                       durability: Durability = None) -> int:
@@ -326,41 +376,6 @@ class VDBClient:
         return self.upsert_stream(collection, _batches(ids, vectors, metadatas, documents, batch_size),
                                   durability=durability)
 
-    def delete(self, collection: str, ids: Sequence[str] | None = None, *, where: Filter = None,
-               where_document: Filter = None, durability: Durability = None) -> int:
-        request = _delete_request(collection, ids, where, where_document, durability)
-        return int(self._ch.call("DeletePoints", request, idempotent=True).deleted_count)
-
-    # reads
-    def get(self, collection: str, ids: Sequence[str], *, include: Sequence[Include] = _DEFAULT_INCLUDE) -> Points:
-        request = vdb_pb2.GetPointsRequest(collection=collection, ids=list(ids), include=_include(include))
-        return _points_out(self._ch.call("GetPoints", request, idempotent=True).points)
-
-    def search(self, collection: str, queries: npt.ArrayLike | None = None, *, query_texts: Sequence[str] | None = None,
-               top_k: int = 10, where: Filter = None, where_document: Filter = None,
-               include: Sequence[Include] = ()) -> list[QueryResult]:
-        """One QueryResult per query; ``queries`` is (nq, dimension) or one vector."""
-        request = _search_request(collection, queries, query_texts, top_k, where, where_document, include)
-        return _results(self._ch.call("Search", request, idempotent=True).results)
-
-    def search_text(self, collection: str, query_texts: Sequence[str], *, top_k: int = 10, where: Filter = None,
-                    include: Sequence[Include] = ()) -> list[QueryResult]:
-        request = _text_request(collection, query_texts, top_k, where, include)
-        return _results(self._ch.call("SearchText", request, idempotent=True).results)
-
-    def hybrid_search(self, collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], *,
-                      top_k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Filter = None,
-                      include: Sequence[Include] = ()) -> list[QueryResult]:
-        request = _hybrid_request(collection, queries, query_texts, top_k, fusion, alpha, where, include)
-        return _results(self._ch.call("HybridSearch", request, idempotent=True).results)
-
-    # maintenance
-    def flush(self, collection: str) -> None:
-        self._ch.call("Flush", vdb_pb2.FlushRequest(collection=collection), idempotent=True)
-
-    def compact(self, collection: str) -> None:
-        self._ch.call("Compact", vdb_pb2.CompactRequest(collection=collection), idempotent=True)
-
     def close(self) -> None:
         self._ch.close()
 
@@ -371,7 +386,7 @@ class VDBClient:
         self.close()
 
 
-class AsyncVDBClient:
+class AsyncVDBClient(_VDBCalls):
     """asyncio client of ``sage.vdb.v1.VDBService``; same methods as VDBClient, awaited.
     Create it inside the event loop that uses it."""
 
@@ -380,35 +395,21 @@ class AsyncVDBClient:
         self._ch = AsyncServiceChannels("vdb", vdb_pb2_grpc.VDBServiceStub, address=address, resolver=resolver,
                                         token=token, timeout=timeout)
 
-    async def create_collection(self, name: str, dimension: int, *, metric: str = "cosine",
-                                index: str | Mapping[str, Any] = "hnsw", embedding_model: str = "",
-                                durability: Durability = "sync") -> CollectionInfo:
-        request = _create_request(name, dimension, metric, index, embedding_model, durability)
-        return _collection_info((await self._ch.call("CreateCollection", request, idempotent=False)).collection)
+    def _channels(self, route: str) -> AsyncServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
+        return self._ch
 
-    async def get_collection(self, name: str) -> CollectionInfo:
-        reply = await self._ch.call("GetCollection", vdb_pb2.GetCollectionRequest(name=name), idempotent=True)
-        return _collection_info(reply.collection)
-
-    async def list_collections(self, *, page_size: int = 100) -> list[CollectionInfo]:
-        out: list[CollectionInfo] = []
-        token = ""
-        while True:
-            reply = await self._ch.call("ListCollections", vdb_pb2.ListCollectionsRequest(
-                page_size=page_size, page_token=token), idempotent=True)
-            out.extend(_collection_info(c) for c in reply.collections)
-            token = reply.next_page_token
-            if not token:
-                return out
-
-    async def delete_collection(self, name: str) -> None:
-        await self._ch.call("DeleteCollection", vdb_pb2.DeleteCollectionRequest(name=name), idempotent=False)
-
-    async def upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
-                     metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-                     documents: Sequence[str | None] | None = None, durability: Durability = None) -> int:
-        request = _upsert_request(collection, ids, vectors, metadatas, documents, durability)
-        return int((await self._ch.call("Upsert", request, idempotent=True)).upserted_count)
+    create_collection = awaited(_VDBCalls._create_collection)
+    get_collection = awaited(_VDBCalls._get_collection)
+    list_collections = awaited_all(_VDBCalls._list_collections)
+    delete_collection = awaited(_VDBCalls._delete_collection)
+    upsert = awaited(_VDBCalls._upsert)
+    delete = awaited(_VDBCalls._delete)
+    get = awaited(_VDBCalls._get)
+    search = awaited(_VDBCalls._search)
+    search_text = awaited(_VDBCalls._search_text)
+    hybrid_search = awaited(_VDBCalls._hybrid_search)
+    flush = awaited(_VDBCalls._flush)
+    compact = awaited(_VDBCalls._compact)
 
     async def upsert_stream(self, collection: str,
                             batches: Iterable[Points | Mapping[str, Any]] | AsyncIterable[Points | Mapping[str, Any]],
@@ -442,39 +443,6 @@ class AsyncVDBClient:
                           durability: Durability = None) -> int:
         return await self.upsert_stream(collection, _batches(ids, vectors, metadatas, documents, batch_size),
                                         durability=durability)
-
-    async def delete(self, collection: str, ids: Sequence[str] | None = None, *, where: Filter = None,
-                     where_document: Filter = None, durability: Durability = None) -> int:
-        request = _delete_request(collection, ids, where, where_document, durability)
-        return int((await self._ch.call("DeletePoints", request, idempotent=True)).deleted_count)
-
-    async def get(self, collection: str, ids: Sequence[str], *,
-                  include: Sequence[Include] = _DEFAULT_INCLUDE) -> Points:
-        request = vdb_pb2.GetPointsRequest(collection=collection, ids=list(ids), include=_include(include))
-        return _points_out((await self._ch.call("GetPoints", request, idempotent=True)).points)
-
-    async def search(self, collection: str, queries: npt.ArrayLike | None = None, *,
-                     query_texts: Sequence[str] | None = None, top_k: int = 10, where: Filter = None,
-                     where_document: Filter = None, include: Sequence[Include] = ()) -> list[QueryResult]:
-        request = _search_request(collection, queries, query_texts, top_k, where, where_document, include)
-        return _results((await self._ch.call("Search", request, idempotent=True)).results)
-
-    async def search_text(self, collection: str, query_texts: Sequence[str], *, top_k: int = 10,
-                          where: Filter = None, include: Sequence[Include] = ()) -> list[QueryResult]:
-        request = _text_request(collection, query_texts, top_k, where, include)
-        return _results((await self._ch.call("SearchText", request, idempotent=True)).results)
-
-    async def hybrid_search(self, collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], *,
-                            top_k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Filter = None,
-                            include: Sequence[Include] = ()) -> list[QueryResult]:
-        request = _hybrid_request(collection, queries, query_texts, top_k, fusion, alpha, where, include)
-        return _results((await self._ch.call("HybridSearch", request, idempotent=True)).results)
-
-    async def flush(self, collection: str) -> None:
-        await self._ch.call("Flush", vdb_pb2.FlushRequest(collection=collection), idempotent=True)
-
-    async def compact(self, collection: str) -> None:
-        await self._ch.call("Compact", vdb_pb2.CompactRequest(collection=collection), idempotent=True)
 
     async def close(self) -> None:
         await self._ch.close()

@@ -14,10 +14,10 @@ import logging
 import signal
 from pathlib import Path
 
-from sage_client.discovery import connect_etcd
+from sage_client.discovery import KEY_PREFIX, connect_etcd
 from sage_deploy.envoy_config import write_eds
 
-PREFIX = b"/sage/v1/services/"
+PREFIX = KEY_PREFIX.encode()
 log = logging.getLogger("sage.envoy_sync")
 
 

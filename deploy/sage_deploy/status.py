@@ -10,9 +10,9 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sage_client.discovery import connect_etcd
+from sage_client.discovery import KEY_PREFIX, connect_etcd
 
-PREFIX = b"/sage/v1/services/"
+PREFIX = KEY_PREFIX.encode()
 
 
 async def _health(address: str) -> str:

@@ -191,6 +191,7 @@ IndexSpec parse_index(const py::object& obj) {
     else if (type == "hnsw") spec.type = IndexSpec::Type::HNSW;
     else if (type == "ivf") spec.type = IndexSpec::Type::IVF;
     else throw InvalidArgument("unknown index type '" + type + "'; use 'flat', 'hnsw' or 'ivf'");
+    bool nprobe_given = false;
     for (const auto& [k, e] : v.map) {
         if (k == "type") continue;
         auto as_int = [&, key = k, val = e]() -> int64_t {
@@ -209,13 +210,17 @@ IndexSpec parse_index(const py::object& obj) {
         else if (spec.type == IndexSpec::Type::HNSW && k == "ef_construction") spec.ef_construction = as_int32();
         else if (spec.type == IndexSpec::Type::HNSW && k == "ef_search") spec.ef_search = as_int32();
         else if (spec.type == IndexSpec::Type::IVF && k == "nlist") spec.nlist = as_int32();
-        else if (spec.type == IndexSpec::Type::IVF && k == "nprobe") spec.nprobe = as_int32();
-        else if (spec.type == IndexSpec::Type::IVF && k == "train_min") spec.train_min = as_int();
-        else {
+        else if (spec.type == IndexSpec::Type::IVF && k == "nprobe") {
+            spec.nprobe = as_int32();
+            nprobe_given = true;
+        } else if (spec.type == IndexSpec::Type::IVF && k == "train_min") {
+            spec.train_min = as_int();
+        } else {
             throw InvalidArgument("index option '" + k + "' is not valid for type '" + type +
                                   "' (hnsw: M, ef_construction, ef_search; ivf: nlist, nprobe, train_min)");
         }
     }
+    if (spec.type == IndexSpec::Type::IVF && !nprobe_given) spec.nprobe = default_nprobe(spec.nlist);
     spec.validate();
     return spec;
 }
@@ -518,9 +523,9 @@ PYBIND11_MODULE(sage_native, m) {
     const py::tuple default_include = py::make_tuple("metadatas", "documents");
     py::dict default_index;
     default_index["type"] = "hnsw";
-    default_index["M"] = 16;
-    default_index["ef_construction"] = 200;
-    default_index["ef_search"] = 64;
+    default_index["M"] = kDefaultM;
+    default_index["ef_construction"] = kDefaultEfConstruction;
+    default_index["ef_search"] = kDefaultEfSearch;
 
     py::class_<PySearchExecutor>(m, "SearchExecutor",
                                  "Searches on native threads; fd() turns readable when collect() has results.")

@@ -32,15 +32,19 @@ constexpr int kMinNprobe = 1, kMaxNprobe = kMaxNlist;
 constexpr size_t kMaxDim = 65536;
 // IVF centroids take nlist * dim floats: at most 2^26 of them (256 MiB).
 constexpr int64_t kMaxNlistTimesDim = int64_t{1} << 26;
+// What a parameter left out means, the same as vdb.proto's "0 means" (sage_client/codec/vdb.py).
+constexpr int kDefaultM = 16, kDefaultEfConstruction = 200, kDefaultEfSearch = 64;
+constexpr int kDefaultNlist = 1024, kDefaultNprobe = 16;  // nprobe: min(kDefaultNprobe, nlist)
+inline int default_nprobe(int nlist) { return nlist < kDefaultNprobe ? nlist : kDefaultNprobe; }
 
 struct IndexSpec {
     enum class Type { Flat, HNSW, IVF };
     Type type = Type::HNSW;
-    int M = 16;
-    int ef_construction = 200;
-    int ef_search = 64;
-    int nlist = 100;
-    int nprobe = 8;
+    int M = kDefaultM;
+    int ef_construction = kDefaultEfConstruction;
+    int ef_search = kDefaultEfSearch;
+    int nlist = kDefaultNlist;
+    int nprobe = kDefaultNprobe;  // parse_index (bindings.cpp) makes an unset one default_nprobe(nlist)
     int64_t train_min = 0;  // IVF: live vectors needed before training; 0 means 39 * nlist
 
     int64_t train_threshold() const { return train_min > 0 ? train_min : int64_t{39} * nlist; }

@@ -1,4 +1,5 @@
-"""LLMClient: blocking client of ``sage.llm.v1.LLMService``, routed by model name.
+"""Typed clients of ``sage.llm.v1.LLMService``, routed by model name: ``LLMClient`` (blocking) and
+``AsyncLLMClient``, both derived from one definition of each method (``_LLMCalls``).
 
     llm = LLMClient()                                  # SAGE_LLM_ADDR or SAGE_ETCD_ENDPOINTS
     llm.generate("Hello", max_tokens=20)["text"]
@@ -11,48 +12,28 @@ only to instances that serve it (instances without that metadata, e.g. static ad
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-import grpc
 import numpy as np
 
-from sage_client.channels import ServiceChannels
+from sage_client.calls import Stream, Unary, awaited, awaited_stream, blocking, blocking_stream
+from sage_client.channels import AsyncServiceChannels, ServiceChannels, _Pool
+from sage_client.codec.sampling import SAMPLING_FIELDS as SAMPLING_FIELDS  # re-exported
+from sage_client.codec.sampling import sampling_message
+from sage_client.codec.vectors import vectors_view
 from sage_client.discovery import Instance, Resolver
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
 
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "stop",
-    "seed",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-)
+T = TypeVar("T")
+C = TypeVar("C", bound=_Pool[Any])
 FINISH_NAMES = {
     llm_pb2.FINISH_REASON_UNSPECIFIED: None,
     llm_pb2.FINISH_REASON_STOP: "stop",
     llm_pb2.FINISH_REASON_LENGTH: "length",
     llm_pb2.FINISH_REASON_CANCELLED: "cancelled",
 }
-
-
-def sampling_message(params: Mapping[str, Any]) -> llm_pb2.SamplingParams:
-    unknown = set(params) - set(SAMPLING_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown sampling parameter(s) {sorted(unknown)}; known: {list(SAMPLING_FIELDS)}")
-    msg = llm_pb2.SamplingParams()
-    for name, value in params.items():
-        if value is None:
-            continue
-        if name == "stop":
-            msg.stop.extend([value] if isinstance(value, str) else list(value))
-        else:
-            setattr(msg, name, value)
-    return msg
 
 
 def _usage(u: llm_pb2.Usage) -> dict[str, int]:
@@ -63,7 +44,122 @@ def _messages(messages: Sequence[Mapping[str, str]]) -> list[llm_pb2.ChatMessage
     return [llm_pb2.ChatMessage(role=m["role"], content=m["content"]) for m in messages]
 
 
-class LLMClient:
+@dataclass(frozen=True)
+class Embeddings:
+    """An Embed reply: ``packed`` float32 rows of ``dimension`` values, made by ``model``."""
+
+    packed: bytes
+    dimension: int
+    model: str
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return vectors_view(self.packed, -1, self.dimension)
+
+
+def _completion(reply: Any) -> dict[str, Any]:
+    return {"text": reply.text, "finish_reason": FINISH_NAMES[reply.finish_reason],
+            "usage": _usage(reply.usage), "model": reply.model}
+
+
+def _chat_completion(reply: Any) -> dict[str, Any]:
+    return {"text": reply.message.content, "finish_reason": FINISH_NAMES[reply.finish_reason],
+            "usage": _usage(reply.usage), "model": reply.model}
+
+
+def _delta(msg: Any) -> tuple[dict[str, Any]]:
+    finish = FINISH_NAMES[msg.finish_reason]
+    return ({"text": msg.delta, "finish_reason": finish, "usage": _usage(msg.usage) if finish else None,
+             "model": msg.model},)
+
+
+def _text(msg: Any) -> tuple[str, ...]:
+    return (msg.delta,) if msg.delta else ()
+
+
+def _models(reply: Any) -> list[dict[str, Any]]:
+    kinds = {llm_pb2.MODEL_KIND_GENERATION: "generation", llm_pb2.MODEL_KIND_EMBEDDING: "embedding"}
+    return [
+        {"name": m.name, "kind": kinds.get(m.kind, "unknown"), "engine": m.engine, "device": m.device,
+         "context_length": m.context_length, "dimension": m.dimension}
+        for m in reply.models
+    ]
+
+
+def _stream_call(prompt: str | Sequence[Mapping[str, str]], model: str, timeout: float | None,
+                 sampling: Mapping[str, Any], items: Callable[[Any], Iterable[T]]) -> Stream[T]:
+    if isinstance(prompt, str):
+        request: Any = llm_pb2.GenerateStreamRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
+        return Stream("GenerateStream", request, items, timeout, route=model)
+    request = llm_pb2.ChatStreamRequest(model=model, messages=_messages(prompt), sampling=sampling_message(sampling))
+    return Stream("ChatStream", request, items, timeout, route=model)
+
+
+class _LLMCalls(Generic[C]):
+    """Every LLM method, written once; calls naming a model go to a pool of the instances serving it."""
+
+    _settings: dict[str, Any]
+    _pools: dict[str, C]
+
+    def _new_pool(self) -> C:
+        raise NotImplementedError
+
+    def _channels(self, model: str) -> C:
+        pool = self._pools.get(model)
+        if pool is None:
+            pool = self._new_pool()
+            if model:
+                pool.filter = lambda inst, m=model: _serves(inst, m)
+            self._pools[model] = pool
+        return pool
+
+    def _generate(self, prompt: str, *, model: str = "", timeout: float | None = None,
+                  **sampling: Any) -> Unary[dict[str, Any]]:
+        request = llm_pb2.GenerateRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
+        return Unary("Generate", request, False, _completion, timeout, route=model)
+
+    def _chat(self, messages: Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
+              **sampling: Any) -> Unary[dict[str, Any]]:
+        request = llm_pb2.ChatRequest(model=model, messages=_messages(messages), sampling=sampling_message(sampling))
+        return Unary("Chat", request, False, _chat_completion, timeout, route=model)
+
+    def _stream_deltas(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "",
+                       timeout: float | None = None, **sampling: Any) -> Stream[dict[str, Any]]:
+        """Every streamed message as ``{"text", "finish_reason", "usage"}``; the last has both set.
+        Closing the iterator early cancels the call, which stops decoding on the server."""
+        return _stream_call(prompt, model, timeout, sampling, _delta)
+
+    def _stream(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
+                **sampling: Any) -> Stream[str]:
+        """The streamed text, piece by piece."""
+        return _stream_call(prompt, model, timeout, sampling, _text)
+
+    def _embed(self, texts: Sequence[str], *, model: str = "") -> Unary[np.ndarray]:
+        """float32 [len(texts), dimension], unit-length rows, decoded from one packed buffer."""
+        n = len(texts)
+        return Unary("Embed", llm_pb2.EmbedRequest(model=model, texts=list(texts)), True,
+                     lambda reply: vectors_view(reply.vectors, n, reply.dimension))
+
+    def _embeddings(self, texts: Sequence[str], *, model: str = "") -> Unary[Embeddings]:
+        """The Embed reply as it came: packed vectors, their dimension, the model that made them."""
+        return Unary("Embed", llm_pb2.EmbedRequest(model=model, texts=list(texts)), True,
+                     lambda reply: Embeddings(bytes(reply.vectors), reply.dimension, reply.model))
+
+    def _models(self) -> Unary[list[dict[str, Any]]]:
+        return Unary("ListModels", llm_pb2.ListModelsRequest(), True, _models)
+
+    def _tokenize(self, text: str, *, model: str = "") -> Unary[list[int]]:
+        request = llm_pb2.TokenizeRequest(model=model, text=text)
+        return Unary("Tokenize", request, True, lambda reply: list(reply.token_ids), route=model)
+
+    def _count_tokens(self, texts: Sequence[str], *, model: str = "") -> Unary[list[int]]:
+        request = llm_pb2.CountTokensRequest(model=model, texts=list(texts))
+        return Unary("CountTokens", request, True, lambda reply: list(reply.counts), route=model)
+
+
+class LLMClient(_LLMCalls[ServiceChannels[llm_pb2_grpc.LLMServiceStub]]):
+    """Blocking client of ``sage.llm.v1.LLMService``."""
+
     def __init__(
         self,
         *,
@@ -73,79 +169,23 @@ class LLMClient:
         timeout: float | None = 300.0,
     ) -> None:
         self._settings = {"address": address, "resolver": resolver, "token": token, "timeout": timeout}
-        self._pools: dict[str, ServiceChannels[llm_pb2_grpc.LLMServiceStub]] = {}
+        self._pools = {}
+
+    def _new_pool(self) -> ServiceChannels[llm_pb2_grpc.LLMServiceStub]:
+        return ServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, **self._settings)
 
     def _pool(self, model: str) -> ServiceChannels[llm_pb2_grpc.LLMServiceStub]:
-        pool = self._pools.get(model)
-        if pool is None:
-            pool = ServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, **self._settings)  # type: ignore[arg-type]
-            if model:
-                pool.filter = lambda inst, m=model: _serves(inst, m)
-            self._pools[model] = pool
-        return pool
+        return self._channels(model)
 
-    def generate(self, prompt: str, *, model: str = "", timeout: float | None = None, **sampling: Any) -> dict[str, Any]:
-        request = llm_pb2.GenerateRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
-        reply = self._pool(model).call("Generate", request, idempotent=False, timeout=timeout)
-        return {"text": reply.text, "finish_reason": FINISH_NAMES[reply.finish_reason],
-                "usage": _usage(reply.usage), "model": reply.model}
-
-    def chat(self, messages: Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
-             **sampling: Any) -> dict[str, Any]:
-        request = llm_pb2.ChatRequest(model=model, messages=_messages(messages), sampling=sampling_message(sampling))
-        reply = self._pool(model).call("Chat", request, idempotent=False, timeout=timeout)
-        return {"text": reply.message.content, "finish_reason": FINISH_NAMES[reply.finish_reason],
-                "usage": _usage(reply.usage), "model": reply.model}
-
-    def stream_deltas(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "",
-                      timeout: float | None = None, **sampling: Any) -> Iterator[dict[str, Any]]:
-        """Every streamed message as ``{"text", "finish_reason", "usage"}``; the last has both set.
-        Closing the iterator early cancels the call, which stops decoding on the server."""
-        if isinstance(prompt, str):
-            method = "GenerateStream"
-            request: Any = llm_pb2.GenerateStreamRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
-        else:
-            method = "ChatStream"
-            request = llm_pb2.ChatStreamRequest(model=model, messages=_messages(prompt), sampling=sampling_message(sampling))
-        pool = self._pool(model)
-        call = pool.stream(method, request, timeout=timeout)
-        try:
-            for msg in call:
-                finish = FINISH_NAMES[msg.finish_reason]
-                yield {"text": msg.delta, "finish_reason": finish,
-                       "usage": _usage(msg.usage) if finish else None, "model": msg.model}
-        except grpc.RpcError as exc:
-            raise pool.rpc_error(exc, method, timeout) from None
-        finally:
-            call.cancel()
-
-    def stream(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
-               **sampling: Any) -> Iterator[str]:
-        for delta in self.stream_deltas(prompt, model=model, timeout=timeout, **sampling):
-            if delta["text"]:
-                yield delta["text"]
-
-    def embed(self, texts: Sequence[str], *, model: str = "") -> np.ndarray:
-        """float32 [len(texts), dimension], unit-length rows, decoded from one packed buffer."""
-        reply = self._pool("").call("Embed", llm_pb2.EmbedRequest(model=model, texts=list(texts)), idempotent=True)
-        return np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
-
-    def models(self) -> list[dict[str, Any]]:
-        reply = self._pool("").call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
-        kinds = {llm_pb2.MODEL_KIND_GENERATION: "generation", llm_pb2.MODEL_KIND_EMBEDDING: "embedding"}
-        return [
-            {"name": m.name, "kind": kinds.get(m.kind, "unknown"), "engine": m.engine, "device": m.device,
-             "context_length": m.context_length, "dimension": m.dimension}
-            for m in reply.models
-        ]
-
-    def tokenize(self, text: str, *, model: str = "") -> list[int]:
-        request = llm_pb2.TokenizeRequest(model=model, text=text)
-        return list(self._pool(model).call("Tokenize", request, idempotent=True).token_ids)
-
-    def count_tokens(self, texts: Sequence[str], *, model: str = "") -> list[int]:
-        request = llm_pb2.CountTokensRequest(model=model, texts=list(texts))
-        return list(self._pool(model).call("CountTokens", request, idempotent=True).counts)
+    generate = blocking(_LLMCalls._generate)
+    chat = blocking(_LLMCalls._chat)
+    stream_deltas = blocking_stream(_LLMCalls._stream_deltas)
+    stream = blocking_stream(_LLMCalls._stream)
+    embed = blocking(_LLMCalls._embed)
+    embeddings = blocking(_LLMCalls._embeddings)
+    models = blocking(_LLMCalls._models)
+    tokenize = blocking(_LLMCalls._tokenize)
+    count_tokens = blocking(_LLMCalls._count_tokens)
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -157,6 +197,46 @@ class LLMClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncLLMClient(_LLMCalls[AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]]):
+    """asyncio client of ``sage.llm.v1.LLMService``; same methods as LLMClient, awaited (the
+    streams are async iterators). Create it inside the event loop that uses it."""
+
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 300.0,
+    ) -> None:
+        self._settings = {"address": address, "resolver": resolver, "token": token, "timeout": timeout}
+        self._pools = {}
+
+    def _new_pool(self) -> AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]:
+        return AsyncServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, **self._settings)
+
+    generate = awaited(_LLMCalls._generate)
+    chat = awaited(_LLMCalls._chat)
+    stream_deltas = awaited_stream(_LLMCalls._stream_deltas)
+    stream = awaited_stream(_LLMCalls._stream)
+    embed = awaited(_LLMCalls._embed)
+    embeddings = awaited(_LLMCalls._embeddings)
+    models = awaited(_LLMCalls._models)
+    tokenize = awaited(_LLMCalls._tokenize)
+    count_tokens = awaited(_LLMCalls._count_tokens)
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
+
+    async def __aenter__(self) -> AsyncLLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def _serves(instance: Instance, model: str) -> bool:

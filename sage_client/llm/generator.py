@@ -11,21 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from sage_client.codec.sampling import SAMPLING_FIELDS
 from sage_client.dataflow.api.functions import MapFunction
 from sage_client.llm.embedded import load_embedded_llm
 from sage_client.llm.service_backend import ServiceLLM, client_for_mesh
 
-SAMPLING_KEYS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "stop",
-    "seed",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-)
+SAMPLING_KEYS = SAMPLING_FIELDS
 ENGINE_KEYS = ("backend_type", "model_path", "ttft_s", "tokens_per_s", "max_batch_size", "max_queue")
 OTHER_KEYS = frozenset({"mesh", "model", "chat_template"})
 BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")

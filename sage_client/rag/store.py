@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
+from sage_client.codec.embedding import EMBEDDING_DIMENSION
+
+EMBEDDING_DIM = EMBEDDING_DIMENSION  # all-MiniLM-L6-v2
 
 _lock = threading.Lock()
 _open: dict[str, Any] = {}

@@ -1,6 +1,8 @@
 """Running pipelines on the kernel job manager: ``RemoteEnvironment``, ``JobClient``, ``JobHandle``."""
 
 from sage_client.remote.client import (
+    AsyncJobClient,
+    AsyncJobHandle,
     JobCancelled,
     JobClient,
     JobFailed,
@@ -11,6 +13,8 @@ from sage_client.remote.client import (
 from sage_client.remote.environment import RemoteEnvironment
 
 __all__ = [
+    "AsyncJobClient",
+    "AsyncJobHandle",
     "JobCancelled",
     "JobClient",
     "JobFailed",

@@ -1,4 +1,6 @@
-"""``JobClient`` (blocking client of ``sage.kernel.v1.JobService``) and ``JobHandle``.
+"""``JobClient`` (blocking client of ``sage.kernel.v1.JobService``) and ``JobHandle``; their asyncio
+twins ``AsyncJobClient`` and ``AsyncJobHandle``. Both clients derive from one definition of each
+method (``_JobCalls``; see ``sage_client.calls``).
 
 jobs = JobClient()                         # SAGE_KERNEL_ADDR or etcd discovery
 handle = jobs.submit(env.graph, collect_result=True)
@@ -8,13 +10,25 @@ handle.result()                            # the records that reached the sinks
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sage_client.channels import ServiceChannels
+from sage_client.calls import (
+    Pages,
+    Stream,
+    Unary,
+    awaited,
+    awaited_pages,
+    awaited_stream,
+    blocking,
+    blocking_pages,
+    blocking_stream,
+)
+from sage_client.channels import AsyncServiceChannels, ServiceChannels
 from sage_client.dataflow.api import graph as g
 from sage_client.discovery import Resolver
 from sage_client.errors import InvalidArgument, SageError
@@ -105,7 +119,98 @@ class RestartPolicy:
         )
 
 
-class JobClient:
+H = TypeVar("H")
+
+
+class _JobCalls(Generic[H]):
+    """Every job manager method, written once: its request and how its reply decodes."""
+
+    def _handle(self, job_id: str) -> H:
+        raise NotImplementedError
+
+    def _submit(
+        self,
+        graph: g.LogicalGraph,
+        *,
+        executor: str = "local",
+        ray_address: str = "",
+        restart: RestartPolicy | None = None,
+        checkpoint_interval_s: float = 0.0,
+        collect_result: bool = False,
+    ) -> Unary[H]:
+        """Send the pipeline; returns once the worker has loaded it (bad code raises here)."""
+        try:
+            encoded = encode_graph(graph)
+        except GraphEncodingError as exc:
+            raise InvalidArgument(str(exc), field="graph") from exc
+        request = kernel_pb2.SubmitJobRequest(
+            name=graph.name,
+            graph=encoded,
+            executor=executor,
+            ray_address=ray_address,
+            restart_strategy=(restart or RestartPolicy()).to_proto(),
+            checkpoint_interval_ms=int(checkpoint_interval_s * 1000),
+            collect_result=collect_result,
+        )
+        return Unary("SubmitJob", request, False, lambda reply: self._handle(reply.job.id))
+
+    def _get(self, job_id: str) -> Unary[JobInfo]:
+        return Unary("GetJob", kernel_pb2.GetJobRequest(id=job_id), True, _info_of)
+
+    def _list(self, state: str | None = None, page_size: int = 100) -> Pages[JobInfo]:
+        """Every job, newest first, optionally only those in ``state`` (e.g. "running")."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {sorted(STATES)}; got {state!r}")
+        return Pages(
+            "ListJobs",
+            lambda token: kernel_pb2.ListJobsRequest(
+                state=STATES[state] if state else 0,  # type: ignore[arg-type]
+                page_size=page_size,
+                page_token=token,
+            ),
+            lambda reply: (_info(j) for j in reply.jobs),
+        )
+
+    def _cancel(self, job_id: str) -> Unary[JobInfo]:
+        return Unary("CancelJob", kernel_pb2.CancelJobRequest(id=job_id), True, _info_of)
+
+    def _pause(self, job_id: str) -> Unary[JobInfo]:
+        return Unary("PauseJob", kernel_pb2.PauseJobRequest(id=job_id), True, _info_of)
+
+    def _resume(self, job_id: str) -> Unary[JobInfo]:
+        return Unary("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), True, _info_of)
+
+    def _events(
+        self, job_id: str, follow: bool = True
+    ) -> Stream[kernel_pb2.StreamJobEventsResponse]:
+        """The job's events from its start: state changes, log lines, operator metrics."""
+        return Stream(
+            "StreamJobEvents",
+            kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow),
+            lambda event: (event,),
+            timeout=None,
+        )
+
+    def _result(self, job_id: str) -> Unary[builtins.list[Any]]:
+        """The records that reached the sinks, decoded from JSON: nothing the server sends
+        is ever unpickled here (see ``sage_client.remote.result_codec``)."""
+
+        def decode(response: kernel_pb2.GetJobResultResponse) -> builtins.list[Any]:
+            if response.records and not response.json_records:
+                raise SageError(
+                    f"job {job_id}: the job manager sent pickled records, which this client does "
+                    "not unpickle (code from the server would run here); upgrade the job manager"
+                )
+            return [decode_record(r) for r in response.json_records]
+
+        return Unary("GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), True, decode)
+
+
+def _info_of(reply: Any) -> JobInfo:
+    return _info(reply.job)
+
+
+class JobClient(_JobCalls["JobHandle"]):
     """Blocking client of the job manager."""
 
     def __init__(
@@ -125,100 +230,19 @@ class JobClient:
             timeout=timeout,
         )
 
-    def submit(
-        self,
-        graph: g.LogicalGraph,
-        *,
-        executor: str = "local",
-        ray_address: str = "",
-        restart: RestartPolicy | None = None,
-        checkpoint_interval_s: float = 0.0,
-        collect_result: bool = False,
-    ) -> JobHandle:
-        """Send the pipeline; returns once the worker has loaded it (bad code raises here)."""
-        try:
-            encoded = encode_graph(graph)
-        except GraphEncodingError as exc:
-            raise InvalidArgument(str(exc), field="graph") from exc
-        request = kernel_pb2.SubmitJobRequest(
-            name=graph.name,
-            graph=encoded,
-            executor=executor,
-            ray_address=ray_address,
-            restart_strategy=(restart or RestartPolicy()).to_proto(),
-            checkpoint_interval_ms=int(checkpoint_interval_s * 1000),
-            collect_result=collect_result,
-        )
-        job = self._ch.call("SubmitJob", request, idempotent=False).job
-        return JobHandle(self, job.id)
+    def _channels(self, route: str) -> ServiceChannels[kernel_pb2_grpc.JobServiceStub]:
+        return self._ch
 
-    def get(self, job_id: str) -> JobInfo:
-        return _info(
-            self._ch.call("GetJob", kernel_pb2.GetJobRequest(id=job_id), idempotent=True).job
-        )
+    def _handle(self, job_id: str) -> JobHandle:
+        return JobHandle(self, job_id)
 
-    def list(self, state: str | None = None, page_size: int = 100) -> Iterator[JobInfo]:
-        """Every job, newest first, optionally only those in ``state`` (e.g. "running")."""
-        if state is not None and state not in STATES:
-            raise ValueError(f"state must be one of {sorted(STATES)}; got {state!r}")
-        token = ""
-        while True:
-            request = kernel_pb2.ListJobsRequest(
-                state=STATES[state] if state else 0,  # type: ignore[arg-type]
-                page_size=page_size,
-                page_token=token,
-            )
-            response = self._ch.call("ListJobs", request, idempotent=True)
-            yield from (_info(j) for j in response.jobs)
-            token = response.next_page_token
-            if not token:
-                return
-
-    def cancel(self, job_id: str) -> JobInfo:
-        return _info(
-            self._ch.call("CancelJob", kernel_pb2.CancelJobRequest(id=job_id), idempotent=True).job
-        )
-
-    def pause(self, job_id: str) -> JobInfo:
-        return _info(
-            self._ch.call("PauseJob", kernel_pb2.PauseJobRequest(id=job_id), idempotent=True).job
-        )
-
-    def resume(self, job_id: str) -> JobInfo:
-        return _info(
-            self._ch.call("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), idempotent=True).job
-        )
-
-    def events(
-        self, job_id: str, follow: bool = True
-    ) -> Iterator[kernel_pb2.StreamJobEventsResponse]:
-        """The job's events from its start: state changes, log lines, operator metrics."""
-        import grpc
-
-        stream = self._ch.stream(
-            "StreamJobEvents",
-            kernel_pb2.StreamJobEventsRequest(id=job_id, follow=follow),
-            timeout=None,
-        )
-        try:
-            yield from stream
-        except grpc.RpcError as exc:
-            raise self._ch.rpc_error(exc, "StreamJobEvents") from None
-        finally:
-            stream.cancel()
-
-    def result(self, job_id: str) -> builtins.list[Any]:
-        """The records that reached the sinks, decoded from JSON: nothing the server sends
-        is ever unpickled here (see ``sage_client.remote.result_codec``)."""
-        response = self._ch.call(
-            "GetJobResult", kernel_pb2.GetJobResultRequest(id=job_id), idempotent=True
-        )
-        if response.records and not response.json_records:
-            raise SageError(
-                f"job {job_id}: the job manager sent pickled records, which this client does "
-                "not unpickle (code from the server would run here); upgrade the job manager"
-            )
-        return [decode_record(r) for r in response.json_records]
+    submit = blocking(_JobCalls["JobHandle"]._submit)
+    get = blocking(_JobCalls._get)
+    cancel = blocking(_JobCalls._cancel)
+    pause = blocking(_JobCalls._pause)
+    resume = blocking(_JobCalls._resume)
+    events = blocking_stream(_JobCalls._events)
+    result = blocking(_JobCalls._result)
 
     def close(self) -> None:
         self._ch.close()
@@ -228,6 +252,55 @@ class JobClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    list = blocking_pages(_JobCalls._list)  # last: the name shadows the builtin in this class
+
+
+class AsyncJobClient(_JobCalls["AsyncJobHandle"]):
+    """asyncio client of the job manager; same methods as JobClient, awaited (``list`` and
+    ``events`` are async iterators). Create it inside the event loop that uses it."""
+
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 120.0,
+    ) -> None:
+        self._ch = AsyncServiceChannels(
+            "kernel",
+            kernel_pb2_grpc.JobServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
+
+    def _channels(self, route: str) -> AsyncServiceChannels[kernel_pb2_grpc.JobServiceStub]:
+        return self._ch
+
+    def _handle(self, job_id: str) -> AsyncJobHandle:
+        return AsyncJobHandle(self, job_id)
+
+    submit = awaited(_JobCalls["AsyncJobHandle"]._submit)
+    get = awaited(_JobCalls._get)
+    cancel = awaited(_JobCalls._cancel)
+    pause = awaited(_JobCalls._pause)
+    resume = awaited(_JobCalls._resume)
+    events = awaited_stream(_JobCalls._events)
+    result = awaited(_JobCalls._result)
+
+    async def close(self) -> None:
+        await self._ch.close()
+
+    async def __aenter__(self) -> AsyncJobClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    list = awaited_pages(_JobCalls._list)  # last: the name shadows the builtin in this class
 
 
 class JobHandle:
@@ -254,10 +327,8 @@ class JobHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             info = self.status()
-            if info.done:
+            if _finished(info, deadline, timeout):
                 return _raise_unless_succeeded(info)
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.id} is still {info.state} after {timeout} s")
             time.sleep(poll_s)
 
     def cancel(self) -> JobInfo:
@@ -272,6 +343,54 @@ class JobHandle:
     def result(self) -> list[Any]:
         """The records that reached the sinks (submitted with collect_result=True)."""
         return self.client.result(self.id)
+
+
+class AsyncJobHandle:
+    """A job submitted through ``AsyncJobClient``: JobHandle's methods, awaited."""
+
+    def __init__(self, client: AsyncJobClient, job_id: str) -> None:
+        self.client = client
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"AsyncJobHandle({self.id!r})"
+
+    async def status(self) -> JobInfo:
+        return await self.client.get(self.id)
+
+    async def logs(self, follow: bool = True) -> AsyncIterator[str]:
+        async for event in self.client.events(self.id, follow=follow):
+            if event.WhichOneof("event") == "log_line":
+                yield event.log_line
+
+    async def wait(self, timeout: float | None = None, poll_s: float = 0.1) -> JobInfo:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = await self.status()
+            if _finished(info, deadline, timeout):
+                return _raise_unless_succeeded(info)
+            await asyncio.sleep(poll_s)
+
+    async def cancel(self) -> JobInfo:
+        return await self.client.cancel(self.id)
+
+    async def pause(self) -> JobInfo:
+        return await self.client.pause(self.id)
+
+    async def resume(self) -> JobInfo:
+        return await self.client.resume(self.id)
+
+    async def result(self) -> list[Any]:
+        return await self.client.result(self.id)
+
+
+def _finished(info: JobInfo, deadline: float | None, timeout: float | None) -> bool:
+    """Whether a wait ends with ``info``; raises TimeoutError past ``deadline``."""
+    if info.done:
+        return True
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeoutError(f"job {info.id} is still {info.state} after {timeout} s")
+    return False
 
 
 def _raise_unless_succeeded(info: JobInfo) -> JobInfo:

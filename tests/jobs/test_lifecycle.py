@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage_client import JobClient, LocalEnvironment, NotFound, RemoteEnvironment
+from sage_client import AsyncJobClient, JobClient, LocalEnvironment, NotFound, RemoteEnvironment
 from sage_client.errors import FailedPrecondition, InvalidArgument
 from sage_client.remote import JobCancelled, JobFailed
 from tests.conftest import ServiceProcess
@@ -25,6 +25,18 @@ def test_a_finite_job_succeeds_with_its_collected_result(jobs: JobClient) -> Non
     info = handle.wait(timeout=60)
     assert info.state == "succeeded" and info.end_time >= info.create_time
     assert sorted(handle.result()) == [x * x for x in range(50) if x % 2 == 0]
+
+
+async def test_the_async_client_submits_waits_and_reads_what_the_job_made(kernel: ServiceProcess) -> None:
+    async with AsyncJobClient(address=kernel.address) as jobs:
+        handle = await jobs.submit(_graph(count=4), collect_result=True)
+        info = await handle.wait(timeout=60)
+        assert info.state == "succeeded" and (await handle.status()).state == "succeeded"
+        assert sorted(await handle.result()) == [0, 4]
+        assert [line async for line in handle.logs(follow=True)] == ["record 0", "record 4"]
+        assert [job.id async for job in jobs.list(state="succeeded")][0] == handle.id
+        with pytest.raises(NotFound):
+            await jobs.get("no-such-job")
 
 
 def test_logs_stream_what_the_functions_print(jobs: JobClient) -> None:

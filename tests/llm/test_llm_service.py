@@ -14,7 +14,7 @@ import pytest
 
 from sage_client import InvalidArgument, NotFound, ResourceExhausted
 from sage_client.errors import DeadlineExceeded
-from sage_client.llm import EmbeddingClient, LLMClient, SageLLMGenerator
+from sage_client.llm import AsyncLLMClient, EmbeddingClient, LLMClient, SageLLMGenerator
 from tests.conftest import ServiceProcess, spawn_service
 
 TOKENS_PER_S = 200
@@ -143,6 +143,27 @@ def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
     start = time.perf_counter()
     client.generate("after", max_tokens=2, timeout=5)  # both slots were freed by the deadline
     assert time.perf_counter() - start < 2.0
+
+
+async def test_the_async_client_answers_as_the_blocking_one(service: ServiceProcess, client: LLMClient) -> None:
+    prompt = "tell me about the mesh"
+    async with AsyncLLMClient(address=service.address) as llm:
+        reply = await llm.generate(prompt, max_tokens=6, temperature=0)
+        assert reply == client.generate(prompt, max_tokens=6, temperature=0)
+        deltas = [d async for d in llm.stream_deltas(prompt, max_tokens=6, temperature=0)]
+        assert deltas == list(client.stream_deltas(prompt, max_tokens=6, temperature=0))
+        assert "".join([p async for p in llm.stream(prompt, max_tokens=6, temperature=0)]) == reply["text"]
+        messages = [{"role": "user", "content": "abc"}]
+        assert (await llm.chat(messages, max_tokens=3, temperature=0)) == client.chat(messages, max_tokens=3,
+                                                                                     temperature=0)
+        assert await llm.count_tokens([prompt, "hi"]) == client.count_tokens([prompt, "hi"])
+        assert await llm.tokenize("hi", model="mock-b") == client.tokenize("hi", model="mock-b")
+        assert await llm.models() == client.models()
+        embedded = await llm.embeddings(["a cat", "a dog"])
+        assert embedded.dimension == 384 and embedded.model == "all-MiniLM-L6-v2"
+        np.testing.assert_array_equal(embedded.vectors, await llm.embed(["a cat", "a dog"]))
+        with pytest.raises(NotFound, match="mock-a"):
+            await llm.generate("x", model="nope")
 
 
 def test_embeddings_through_the_service(service: ServiceProcess) -> None:

@@ -1,5 +1,8 @@
+import dataclasses
+
 import pytest
 
+from sage_client.codec.sampling import SAMPLING_FIELDS
 from sage_llm.errors import InvalidParameterError
 from sage_llm.sampling import SamplingParams
 
@@ -37,3 +40,8 @@ def test_stop_list_becomes_a_tuple_and_zero_temperature_is_greedy() -> None:
     params = SamplingParams(temperature=0, stop=["\n", "END"])
     assert params.stop == ("\n", "END")
     assert params.greedy
+
+
+def test_fields_are_the_protos() -> None:
+    """The servicer, the SDK and the engines name the same parameters: llm.proto's SamplingParams."""
+    assert tuple(f.name for f in dataclasses.fields(SamplingParams)) == SAMPLING_FIELDS

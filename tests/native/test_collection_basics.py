@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import sage_native
+from sage_client.codec.vdb import HNSW_DEFAULTS, IVF_DEFAULT_NLIST, default_nprobe
 from sage_native import Collection
 
 
@@ -182,3 +183,18 @@ def test_read_only_views_over_bytes_are_accepted(col: Collection) -> None:
     assert not view.flags.writeable
     col.upsert(["a", "b"], view)
     assert col.search(view[1], k=1, include=[])["ids"] == [["b"]]
+
+
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        ("hnsw", {"type": "hnsw", **HNSW_DEFAULTS}),
+        ("ivf", {"type": "ivf", "nlist": IVF_DEFAULT_NLIST, "nprobe": default_nprobe(IVF_DEFAULT_NLIST)}),
+        ({"type": "ivf", "nlist": 4}, {"type": "ivf", "nlist": 4, "nprobe": default_nprobe(4)}),
+    ],
+    ids=["hnsw", "ivf", "ivf-small-nlist"],
+)
+def test_defaults_are_the_contracts(tmp_path: Path, index: object, expected: dict) -> None:
+    """A parameter left out means what vdb.proto documents (sage_client.codec.vdb), as in the service."""
+    with Collection.create(str(tmp_path / "c"), 16, metric="l2", index=index, fsync="none") as c:
+        assert {k: v for k, v in c.index.items() if k != "train_min"} == expected

@@ -1,5 +1,6 @@
 """The gateway as a raw ASGI app: routing, auth, rate limits, CORS, request ids and the
-OpenAI endpoints. Shapes are in ``protocol.py``; the chat work is the pipeline's."""
+OpenAI endpoints. Shapes are in ``protocol.py``; the chat work is the pipeline's, run in the
+request's own coroutine (``ChatPipeline.run``)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,8 @@ import base64
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,6 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from sage_client.channels import AsyncServiceChannels
 from sage_client.errors import SageError
 from sage_gateway import protocol
 from sage_gateway.asgi_io import (
@@ -31,7 +32,7 @@ from sage_gateway.asgi_io import (
     wait_disconnect,
 )
 from sage_gateway.auth import Authenticator, Principal
-from sage_gateway.chat_pipeline import ChatPipeline, Event, Turn
+from sage_gateway.chat_pipeline import ChatPipeline, Turn
 from sage_gateway.config import GatewayConfig
 from sage_gateway.errors import (
     GatewayError,
@@ -40,12 +41,13 @@ from sage_gateway.errors import (
     from_validation_error,
     not_found,
 )
+from sage_gateway.llm import GatewayLLM
 from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.openapi import openapi_document
 from sage_gateway.ratelimit import Admission, RateLimiter, reservation
 from sage_gateway.responses import ChunkWriter, chat_completion, text_completion
 from sage_gateway.sessions import Session, SessionIndex
-from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
+from sage_proto.llm.v1 import llm_pb2
 
 log = logging.getLogger("sage.gateway")
 REQUESTS = Counter("sage_gateway_requests_total", "HTTP requests handled", ["route", "status"])
@@ -73,8 +75,28 @@ class Dependencies:
     authenticator: Authenticator
     limiter: RateLimiter
     sessions: SessionIndex
-    llm: AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]
+    llm: GatewayLLM
     memory: MemoryAccess | None = None
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was complete (nothing more is sent)."""
+
+
+class _HangUp:
+    """Cancels the request's task when its client disconnects, while the answer is being made
+    (which cancels the LLM call: decoding stops upstream); ``armed`` is cleared once the
+    answer is complete and only its last bytes remain to send."""
+
+    def __init__(self) -> None:
+        self.task = asyncio.current_task()
+        self.armed = True
+        self.happened = False
+
+    def __call__(self) -> None:
+        if self.armed and self.task is not None:
+            self.happened = True
+            self.task.cancel()
 
 
 Handler = Callable[[Request, Principal, dict[str, str]], Awaitable[None]]
@@ -134,6 +156,8 @@ class GatewayApp:
         except GatewayError as exc:
             status = exc.status
             await send_response(send, exc.status, exc.body(), {**base, **exc.headers})
+        except ClientGone:
+            status = 499
         except BodyTooLarge:
             status = 413
             err = GatewayError(413, "the request body is larger than 16 MiB", code="body_too_large")
@@ -230,7 +254,7 @@ class GatewayApp:
         if now - self._contexts_at > _CONTEXTS_TTL_S:
             self._contexts_at = now  # also after a failure: not one ListModels per request
             try:
-                reply = await self.deps.llm.call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
+                reply = await self.deps.llm.list_models()
                 self._contexts = {m.name: m.context_length for m in reply.models
                                   if m.kind == llm_pb2.MODEL_KIND_GENERATION and m.context_length > 0}
             except SageError as exc:
@@ -277,69 +301,72 @@ class GatewayApp:
         await self._serve(req, admission, headers, turn, body, chat=False, echo=prompt if body.echo else "")
 
     def _turn(self, who: Principal, body: protocol.SamplingFields, **fields: Any) -> Turn:
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Event] = asyncio.Queue()
-
-        def emit(event: Event) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
-
-        turn = Turn(owner=who.user, model=getattr(body, "model", "") or self.config.default_model,
-                    sampling=body.sampling(), emit=emit, stream=body.stream, **fields)
-        turn.events = events  # type: ignore[attr-defined]
-        return turn
+        return Turn(owner=who.user, model=getattr(body, "model", "") or self.config.default_model,
+                    sampling=body.sampling(), stream=body.stream, **fields)
 
     async def _serve(self, req: Request, admission: Admission, headers: dict[str, str], turn: Turn,
                      body: protocol.SamplingFields, *, chat: bool, echo: str = "") -> None:
         assert self.deps is not None
-        events: asyncio.Queue[Event] = turn.events  # type: ignore[attr-defined]
+        hang_up = _HangUp()
         try:
-            watcher = asyncio.create_task(wait_disconnect(req.receive, turn.cancelled.set))
-            self.deps.pipeline.submit(turn)
+            watcher = asyncio.create_task(wait_disconnect(req.receive, hang_up))
         except BaseException:
             await self.deps.limiter.settle(admission, 0)
             raise
         try:
-            if body.stream:
-                await self._stream(req, headers, turn, events, chat, body)
-            else:
-                while True:
-                    kind, value = await events.get()
-                    if kind == "error":
-                        raise value
-                    if kind == "done":
-                        break
-                reply = chat_completion(turn) if chat else text_completion(turn, echo)
-                await send_response(req.send, 200, reply, headers)
+            async with aclosing(self.deps.pipeline.run(turn)) as pieces:
+                if body.stream:
+                    await self._stream(req, headers, turn, pieces, chat, body, hang_up)
+                else:
+                    async for _ in pieces:
+                        pass
+                    hang_up.armed = False
+                    reply = chat_completion(turn) if chat else text_completion(turn, echo)
+                    await send_response(req.send, 200, reply, headers)
+        except asyncio.CancelledError:
+            if not hang_up.happened:
+                raise
+            if hang_up.task is not None:
+                hang_up.task.uncancel()
+            raise ClientGone() from None
         finally:
-            turn.cancelled.set()  # whatever ends this handler ends the generation too
+            hang_up.armed = False
             watcher.cancel()
             # What it used, once known; a turn cut short after tokens flowed keeps its reservation
             # (a client cannot dodge the limit by hanging up); one that made nothing is refunded.
             used = turn.usage.get("total_tokens")
             if used is None:
                 used = admission.reserved if turn.text else 0
-            await asyncio.shield(self.deps.limiter.settle(admission, used))
+            try:
+                await asyncio.shield(self.deps.limiter.settle(admission, used))
+            except asyncio.CancelledError:  # the client left as the request ended: settled all the same
+                if not hang_up.happened:
+                    raise
+                raise ClientGone() from None
 
-    async def _stream(self, req: Request, headers: dict[str, str], turn: Turn, events: asyncio.Queue[Event],
-                      chat: bool, body: protocol.SamplingFields) -> None:
-        kind, value = await events.get()
-        if kind == "error":
-            raise value  # nothing sent yet: a proper HTTP status
+    async def _stream(self, req: Request, headers: dict[str, str], turn: Turn, pieces: AsyncGenerator[str, None],
+                      chat: bool, body: protocol.SamplingFields, hang_up: _HangUp) -> None:
         writer = ChunkWriter(turn, chat)
-        await start_event_stream(req.send, headers)
-        while True:
-            if kind == "delta":
-                await send_event(req.send, writer.delta(value))
-            elif kind == "done":
-                await send_event(req.send, writer.finish())
-                if body.stream_options is not None and body.stream_options.include_usage:
-                    await send_event(req.send, writer.usage())
-                await send_event(req.send, _DONE, more=False)
-                return
-            else:  # an error after the stream began: OpenAI's envelope as the last event
-                await send_event(req.send, value.body(), more=False)
-                return
-            kind, value = await events.get()
+        started = False
+        try:
+            async for piece in pieces:
+                if not started:  # the stream begins with the first token
+                    await start_event_stream(req.send, headers)
+                    started = True
+                await send_event(req.send, writer.delta(piece))
+        except GatewayError as exc:
+            if not started:
+                raise  # nothing sent yet: a proper HTTP status
+            hang_up.armed = False  # an error after the stream began: OpenAI's envelope as the last event
+            await send_event(req.send, exc.body(), more=False)
+            return
+        hang_up.armed = False
+        if not started:
+            await start_event_stream(req.send, headers)
+        await send_event(req.send, writer.finish())
+        if body.stream_options is not None and body.stream_options.include_usage:
+            await send_event(req.send, writer.usage())
+        await send_event(req.send, _DONE, more=False)
 
     # -- embeddings and models --------------------------------------------------------------
     async def embeddings(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
@@ -348,8 +375,7 @@ class GatewayApp:
         headers = {**headers, **(await self.deps.limiter.admit_request(who, 0)).headers}
         texts = [body.input] if isinstance(body.input, str) else body.input
         try:
-            reply = await self.deps.llm.call("Embed", llm_pb2.EmbedRequest(model=body.model, texts=texts),
-                                             idempotent=True)
+            reply = await self.deps.llm.embed(texts, body.model)
         except SageError as exc:
             raise from_sage_error(exc) from None
         vectors = np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
@@ -366,7 +392,7 @@ class GatewayApp:
     async def models(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         try:
-            reply = await self.deps.llm.call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
+            reply = await self.deps.llm.list_models()
         except SageError as exc:
             raise from_sage_error(exc) from None
         data = [{"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"} for m in reply.models]
@@ -414,7 +440,7 @@ class GatewayApp:
         if not session.memory or self.deps.memory is None or not self.config.memory_enabled:
             return
         try:
-            await asyncio.to_thread(self.deps.memory.delete_session, session.owner, session.id)
+            await self.deps.memory.delete_session(session.owner, session.id)
         except SageError as exc:
             raise from_sage_error(exc) from None
 

@@ -5,6 +5,8 @@ from pydantic import Field
 
 from sage_runtime.config import ServiceConfig
 
+DEFAULT_CONCURRENT_CHATS = 64
+
 
 class GatewayConfig(ServiceConfig):
     redis_url: str = Field(default="", description="shared rate-limit counters; empty keeps them in this process")
@@ -19,7 +21,7 @@ class GatewayConfig(ServiceConfig):
     max_concurrent_per_key: int = Field(
         default=16, ge=0, le=100_000,
         description="requests one key may have in flight on one gateway instance (keep it below "
-                    "pipeline_workers so one key cannot take them all); 0 = no cap")
+                    "max_concurrent_chats so one key cannot take them all); 0 = no cap")
     default_context_tokens: int = Field(
         default=4096, ge=1, description="tokens reserved for a request without max_tokens when the model's "
                                         "context length is unknown")
@@ -32,6 +34,18 @@ class GatewayConfig(ServiceConfig):
     session_history_turns: int = Field(default=20, ge=0, le=1000, description="past messages put in the prompt")
     memory_enabled: bool = Field(default=True, description="false refuses `memory: true` (a mesh without Memory)")
     memory_top_k: int = Field(default=3, ge=1, le=100)
-    pipeline_workers: int = Field(default=64, ge=1, le=1024, description="chat requests served at once")
+    max_concurrent_chats: int | None = Field(
+        default=None, ge=1, le=100_000,
+        description="chat and completion requests generating at once on this instance (more wait for a "
+                    f"slot, in arrival order); unset: pipeline_workers, else {DEFAULT_CONCURRENT_CHATS}")
+    pipeline_workers: int | None = Field(
+        default=None, ge=1, le=100_000,
+        description="deprecated: the former name of max_concurrent_chats (used when that is unset)")
     llm_timeout_s: float = Field(default=300.0, gt=0.0)
     default_model: str = ""
+
+    @property
+    def chat_concurrency(self) -> int:
+        """The cap on chats generating at once: ``max_concurrent_chats``, else the deprecated
+        ``pipeline_workers``, else the default."""
+        return self.max_concurrent_chats or self.pipeline_workers or DEFAULT_CONCURRENT_CHATS

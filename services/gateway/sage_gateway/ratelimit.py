@@ -11,8 +11,8 @@ reserved in). A refusal is a 429 with ``Retry-After`` (seconds to the next windo
 ``x-ratelimit-*`` headers.
 
 ``max_concurrent`` caps one key's requests in flight on this gateway instance (429
-``concurrency_limit``, ``Retry-After: 1``), so one key's flood cannot take every pipeline
-worker from the others. When the counters' store (Redis) fails, requests get 503 with
+``concurrency_limit``, ``Retry-After: 1``), so one key's flood cannot take every chat
+slot (``max_concurrent_chats``) from the others. When the counters' store (Redis) fails, requests get 503 with
 ``Retry-After`` rather than a 500 or an unlimited pass.
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The gateway process: uvicorn (httptools, uvloop) serving ``GatewayApp``, registered in
 etcd as service ``gateway`` so Envoy's endpoint sync and `sage mesh status` see it.
 
-Start: bind -> build the clients and start the chat pipeline -> register -> ready file.
+Start: bind -> build the (async) clients and the chat pipeline -> register -> ready file.
 Stop (SIGTERM/SIGINT): /healthz turns 503 and the instance deregisters at once, so Envoy stops
-sending; requests in flight finish (up to ``grace_period_s``); then the pipeline stops.
+sending; requests in flight finish (up to ``grace_period_s``); then the clients close.
 """
 from __future__ import annotations
 
@@ -14,25 +14,22 @@ import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from sage_client import AsyncKVClient, KVClient
-from sage_client.channels import AsyncServiceChannels
-from sage_client.llm import LLMClient
+from sage_client import AsyncKVClient
 from sage_gateway.app import Dependencies, GatewayApp
 from sage_gateway.auth import Authenticator
 from sage_gateway.chat_pipeline import ChatPipeline, ChatResources
 from sage_gateway.config import GatewayConfig
 from sage_gateway.keys import AsyncKeyLookup
+from sage_gateway.llm import GatewayLLM
 from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.ratelimit import Counters, LocalCounters, RateLimiter, RedisCounters
-from sage_gateway.sessions import SessionIndex, SessionWriter
-from sage_proto.llm.v1 import llm_pb2_grpc
+from sage_gateway.sessions import SessionIndex
 from sage_runtime.host import VERSION
 from sage_runtime.metrics import serve_metrics
 from sage_runtime.registration import EtcdRegistration
@@ -50,27 +47,29 @@ class GatewayProcess:
         self.app = GatewayApp(config, on_startup=self._startup, on_shutdown=self._shutdown)
         self._registration: EtcdRegistration | None = None
         self._closers: list[Any] = []
-        self._pipeline: ChatPipeline | None = None
         self._metrics_port: int | None = None
 
     async def _startup(self) -> Dependencies:
         cfg = self.config
-        kv_sync, kv = KVClient(), AsyncKVClient()
-        llm = LLMClient(timeout=cfg.llm_timeout_s)
+        if cfg.pipeline_workers is not None:
+            log.warning("pipeline_workers (SAGE_PIPELINE_WORKERS) is deprecated: the chat path has no "
+                        "worker threads; set max_concurrent_chats (SAGE_MAX_CONCURRENT_CHATS)",
+                        extra={"fields": {"pipeline_workers": cfg.pipeline_workers,
+                                          "max_concurrent_chats": cfg.chat_concurrency}})
+        kv = AsyncKVClient()
+        llm = GatewayLLM(timeout=cfg.llm_timeout_s)
         memory = MemoryAccess()
-        resources = ChatResources(llm=llm, sessions=SessionWriter(kv_sync, cfg.session_ttl_s), memory=memory,
+        sessions = SessionIndex(kv, cfg.session_ttl_s)
+        resources = ChatResources(llm=llm, sessions=sessions, memory=memory,
                                   history_turns=cfg.session_history_turns, memory_top_k=cfg.memory_top_k,
                                   llm_timeout_s=cfg.llm_timeout_s)
-        self._pipeline = ChatPipeline(resources, cfg.pipeline_workers)
-        self._pipeline.start()
         counters: Counters = RedisCounters(cfg.redis_url) if cfg.redis_url else LocalCounters()
-        llm_async = AsyncServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, timeout=cfg.llm_timeout_s)
-        self._closers = [kv_sync.close, llm.close, memory.close, kv.close, counters.close, llm_async.close]
-        deps = Dependencies(pipeline=self._pipeline,
+        self._closers = [llm.close, memory.close, kv.close, counters.close]
+        deps = Dependencies(pipeline=ChatPipeline(resources, cfg.chat_concurrency),
                             authenticator=Authenticator(cfg, AsyncKeyLookup(kv, cfg.key_cache_s)),
                             limiter=RateLimiter(counters, cfg.default_rpm, cfg.default_tpm,
                                                 cfg.max_concurrent_per_key),
-                            sessions=SessionIndex(kv, cfg.session_ttl_s), llm=llm_async, memory=memory)
+                            sessions=sessions, llm=llm, memory=memory)
         if cfg.metrics_port is not None:
             self._metrics_port = serve_metrics(cfg.host, cfg.metrics_port)
         if cfg.etcd_endpoints:
@@ -95,8 +94,6 @@ class GatewayProcess:
 
     async def _shutdown(self) -> None:
         await self.begin_drain()
-        if self._pipeline is not None:
-            await asyncio.to_thread(self._pipeline.stop)
         for close in self._closers:
             result = close()
             if asyncio.iscoroutine(result):
@@ -104,9 +101,6 @@ class GatewayProcess:
 
     def serve(self) -> int:
         process = self
-        # The event loop and the pipeline's worker threads hand the GIL to each other several
-        # times per request; the default 5 ms switch interval would put that much on a reply.
-        sys.setswitchinterval(0.0002)
 
         class _Server(uvicorn.Server):
             def handle_exit(self, sig: int, frame: Any) -> None:

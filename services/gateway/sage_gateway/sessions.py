@@ -49,8 +49,27 @@ class Session:
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 
+def _live(raw: bytes, ttl_s: float) -> Session | None:
+    session = Session.from_json(raw)
+    return None if session.expired(ttl_s) else session
+
+
+def _extended(session: Session | None, owner: str, session_id: str, messages: list[dict[str, str]],
+              memory: bool) -> Session:
+    """``session`` (a new one when None) with ``messages`` appended, as the next version to write."""
+    session = session or Session(session_id, owner, memory)
+    session.history.extend(messages)
+    session.memory = session.memory or memory
+    session.updated_at = time.time()
+    return session
+
+
+def _contended(session_id: str) -> FailedPrecondition:
+    return FailedPrecondition(f"session {session_id!r} is being written too often to append to it")
+
+
 class SessionWriter:
-    """Blocking reads and appends, used by the chat pipeline's steps (which run in threads)."""
+    """Blocking reads and appends (scripts and tests; the gateway's chats use ``SessionIndex``)."""
 
     def __init__(self, kv: KVClient, ttl_s: float) -> None:
         self._kv = kv
@@ -58,38 +77,57 @@ class SessionWriter:
 
     def load(self, owner: str, session_id: str) -> Session | None:
         try:
-            session = Session.from_json(self._kv.get(session_key(owner, session_id), namespace=NAMESPACE))
+            return _live(self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s)
         except NotFound:
             return None
-        return None if session.expired(self._ttl_s) else session
 
     def append(self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool) -> Session:
         key = session_key(owner, session_id)
         for _ in range(_CAS_ATTEMPTS):
             try:
                 entry = self._kv.get_entry(key, namespace=NAMESPACE)
-                session, version = Session.from_json(entry.value), entry.version
-                if session.expired(self._ttl_s):
-                    session = Session(session_id, owner, memory)
+                current, version = _live(entry.value, self._ttl_s), entry.version
             except NotFound:
-                session, version = Session(session_id, owner, memory), 0
-            session.history.extend(messages)
-            session.memory = session.memory or memory
-            session.updated_at = time.time()
+                current, version = None, 0
+            session = _extended(current, owner, session_id, messages, memory)
             try:
                 self._kv.put(key, session.to_json(), expected_version=version, namespace=NAMESPACE)
                 return session
             except FailedPrecondition:
                 continue  # another instance wrote this session meanwhile: re-read and append again
-        raise FailedPrecondition(f"session {session_id!r} is being written too often to append to it")
+        raise _contended(session_id)
 
 
 class SessionIndex:
-    """The async side: list, read, delete and expire sessions for the HTTP endpoints."""
+    """The async side: a chat's reads and appends, and list, read, delete and expire sessions
+    for the HTTP endpoints."""
 
     def __init__(self, kv: AsyncKVClient, ttl_s: float) -> None:
         self._kv = kv
         self._ttl_s = ttl_s
+
+    async def load(self, owner: str, session_id: str) -> Session | None:
+        """``owner``'s live session ``session_id``."""
+        try:
+            return _live(await self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s)
+        except NotFound:
+            return None
+
+    async def append(self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool) -> Session:
+        key = session_key(owner, session_id)
+        for _ in range(_CAS_ATTEMPTS):
+            try:
+                entry = await self._kv.get_entry(key, namespace=NAMESPACE)
+                current, version = _live(entry.value, self._ttl_s), entry.version
+            except NotFound:
+                current, version = None, 0
+            session = _extended(current, owner, session_id, messages, memory)
+            try:
+                await self._kv.put(key, session.to_json(), expected_version=version, namespace=NAMESPACE)
+                return session
+            except FailedPrecondition:
+                continue  # another instance wrote this session meanwhile: re-read and append again
+        raise _contended(session_id)
 
     async def list(self, owner: str | None) -> list[Session]:
         prefix = "" if owner is None else quote(owner, safe="") + "/"
@@ -99,11 +137,7 @@ class SessionIndex:
     async def find(self, owner: str | None, session_id: str) -> Session | None:
         """The live session ``session_id`` of ``owner`` (any owner's when ``owner`` is None: admins)."""
         if owner is not None:
-            try:
-                session = Session.from_json(await self._kv.get(session_key(owner, session_id), namespace=NAMESPACE))
-            except NotFound:
-                return None
-            return None if session.expired(self._ttl_s) else session
+            return await self.load(owner, session_id)
         return next((s for s in await self.list(None) if s.id == session_id), None)
 
     async def delete(self, session: Session) -> None:

@@ -17,8 +17,9 @@ from contextlib import aclosing
 from typing import Any
 
 import grpc
-import numpy as np
 
+from sage_client.codec.sampling import SCALAR_SAMPLING_FIELDS
+from sage_client.codec.vectors import vector_bytes
 from sage_llm.config import LLMConfig
 from sage_llm.engines.base import (
     FINISH_CANCELLED,
@@ -46,16 +47,6 @@ from sage_runtime import errors as err
 MAX_EMBED_TEXTS = 2048
 MAX_COUNT_TEXTS = 4096
 DEFAULT_MAX_PROMPT_BYTES = 1024 * 1024
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "seed",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-)
 _FINISH = {
     FINISH_STOP: llm_pb2.FINISH_REASON_STOP,
     FINISH_LENGTH: llm_pb2.FINISH_REASON_LENGTH,
@@ -65,7 +56,7 @@ _FINISH = {
 
 def sampling_from_proto(msg: llm_pb2.SamplingParams) -> SamplingParams:
     values: dict[str, Any] = {
-        name: getattr(msg, name) for name in SAMPLING_FIELDS if msg.HasField(name)
+        name: getattr(msg, name) for name in SCALAR_SAMPLING_FIELDS if msg.HasField(name)
     }
     values["stop"] = tuple(msg.stop)
     try:
@@ -226,7 +217,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
         except InvalidParameterError as exc:
             raise map_engine_error(exc) from None
         return llm_pb2.EmbedResponse(
-            vectors=np.ascontiguousarray(vectors, dtype="<f4").tobytes(),
+            vectors=vector_bytes(vectors),
             dimension=embedder.dimension,
             model=embedder.name,
             prompt_tokens=tokens,

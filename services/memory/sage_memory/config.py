@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from sage_client.codec.embedding import EMBEDDING_DIMENSION, EMBEDDING_MODEL
 from sage_runtime.config import ServiceConfig
 
 
@@ -13,7 +14,8 @@ class MemoryConfig(ServiceConfig):
                               description="KV namespace holding memory records")
     collection: str = Field(default="sage_memories", pattern=r"^[A-Za-z0-9_-]{1,128}$",
                             description="VDB collection holding memory vectors (created when missing)")
-    dimension: int = Field(default=384, ge=1, le=65536, description="vector dimension (all-MiniLM-L6-v2: 384)")
+    dimension: int = Field(default=EMBEDDING_DIMENSION, ge=1, le=65536,
+                           description=f"vector dimension ({EMBEDDING_MODEL}: {EMBEDDING_DIMENSION})")
     embedding_model: str = Field(default="", description="LLM service embedding model; empty = its default")
     vdb_durability: Literal["async", "sync"] = Field(
         default="async", description="async survives a killed process, sync also a power loss")

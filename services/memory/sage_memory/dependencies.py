@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sage_client.channels import AsyncServiceChannels
 from sage_client.discovery import EnvResolver, Resolver
 from sage_client.errors import (
     AlreadyExists,
@@ -20,10 +19,10 @@ from sage_client.errors import (
     SageError,
     Unavailable,
 )
+from sage_client.kv import AsyncKVClient
+from sage_client.llm.client import AsyncLLMClient
+from sage_client.vdb import AsyncVDBClient
 from sage_memory.config import MemoryConfig
-from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
-from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
-from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from sage_runtime import errors as err
 
 T = TypeVar("T")
@@ -49,28 +48,30 @@ def unavailable(service: str, exc: Exception) -> err.ServiceError:
 
 
 class Dependencies:
-    """Channels to KV, VDB and LLM; ``call`` runs one RPC and maps its failure."""
+    """The typed clients of KV (in the memory namespace), VDB and LLM; ``call`` awaits one of
+    their calls and maps its failure."""
 
     def __init__(self, config: MemoryConfig) -> None:
         self.config = config
         resolver = resolver_for(config)
         timeout = config.dependency_timeout_s
-        self.kv = AsyncServiceChannels("kv", kv_pb2_grpc.KVServiceStub, resolver=resolver, timeout=timeout)
-        self.vdb = AsyncServiceChannels("vdb", vdb_pb2_grpc.VDBServiceStub, resolver=resolver, timeout=timeout)
-        self.llm = AsyncServiceChannels("llm", llm_pb2_grpc.LLMServiceStub, resolver=resolver, timeout=timeout)
+        self.kv = AsyncKVClient(config.kv_namespace, resolver=resolver, timeout=timeout)
+        self.vdb = AsyncVDBClient(resolver=resolver, timeout=timeout)
+        self.llm = AsyncLLMClient(resolver=resolver, timeout=timeout)
         self.collection_ready = False
 
-    async def call(self, service: str, method: str, request: Any, *, idempotent: bool = True,
-                   passthrough: tuple[type[SageError], ...] = ()) -> Any:
-        channels: AsyncServiceChannels[Any] = getattr(self, service)
+    async def call(self, service: str, call: Awaitable[T], *, passthrough: tuple[type[SageError], ...] = (),
+                   filtered: bool = False) -> T:
+        """Await ``call`` (a call of the ``service`` client); ``filtered``: it carries a ``where``
+        filter, which an INVALID_ARGUMENT from the VDB is about."""
         try:
-            return await channels.call(method, request, idempotent=idempotent)
+            return await call
         except passthrough:
             raise
         except (Unavailable, DeadlineExceeded) as exc:
             raise unavailable(service, exc) from None
         except InvalidArgument as exc:
-            if service == "vdb" and method in ("Search", "DeletePoints"):
+            if filtered:
                 raise err.invalid_argument("where", f"the filter was rejected: {exc.message}") from None
             raise _passed_on(service, exc) from None
         except SageError as exc:
@@ -83,14 +84,12 @@ class Dependencies:
             return
         cfg = self.config
         try:
-            await self.call("vdb", "GetCollection", vdb_pb2.GetCollectionRequest(name=cfg.collection),
-                            passthrough=(NotFound,))
+            await self.call("vdb", self.vdb.get_collection(cfg.collection), passthrough=(NotFound,))
         except NotFound:
-            collection = vdb_pb2.Collection(name=cfg.collection, dimension=cfg.dimension,
-                                            metric=vdb_pb2.METRIC_COSINE)
             try:
-                await self.call("vdb", "CreateCollection", vdb_pb2.CreateCollectionRequest(collection=collection),
-                                idempotent=False, passthrough=(AlreadyExists,))
+                await self.call("vdb", self.vdb.create_collection(cfg.collection, cfg.dimension, metric="cosine",
+                                                                  index="hnsw", durability=None),
+                                passthrough=(AlreadyExists,))
             except AlreadyExists:
                 pass
         self.collection_ready = True
@@ -98,8 +97,7 @@ class Dependencies:
     async def reachable(self) -> bool:
         """True once KV, VDB (with the collection) and LLM answer."""
         try:
-            await self.call("kv", "Get", kv_pb2.GetRequest(namespace=self.config.kv_namespace, key="probe"),
-                            passthrough=(NotFound,))
+            await self.call("kv", self.kv.get_entry("probe"), passthrough=(NotFound,))
         except NotFound:
             pass
         except Exception:  # noqa: BLE001 - any failure means not ready
@@ -108,14 +106,15 @@ class Dependencies:
         self.collection_ready = False
         try:
             await self.ensure_collection()
-            await self.call("llm", "ListModels", llm_pb2.ListModelsRequest())
+            await self.call("llm", self.llm.models())
         except Exception:  # noqa: BLE001
             return False
         return True
 
     async def close(self) -> None:
-        for channels in (self.kv, self.vdb, self.llm):
-            await channels.close()
+        await self.kv.close()
+        await self.vdb.close()
+        await self.llm.close()
 
 
 def _passed_on(service: str, exc: SageError) -> err.ServiceError:

@@ -17,12 +17,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 import numpy as np
-from google.protobuf import struct_pb2
 
+from sage_client.codec.vectors import FLOAT32_BYTES, vector_view
 from sage_client.errors import FailedPrecondition, NotFound
 from sage_client.memory_model import (
     CREATED_FIELD,
@@ -33,14 +33,12 @@ from sage_client.memory_model import (
     rank,
     session_filter,
 )
+from sage_client.vdb import QueryResult
 from sage_memory import records
 from sage_memory.config import MemoryConfig
 from sage_memory.dependencies import Dependencies, guarded
 from sage_proto.common.v1 import common_pb2
-from sage_proto.kv.v1 import kv_pb2
-from sage_proto.llm.v1 import llm_pb2
 from sage_proto.memory.v1 import memory_pb2
-from sage_proto.vdb.v1 import vdb_pb2
 from sage_runtime import errors as err
 
 log = logging.getLogger("sage.memory")
@@ -81,69 +79,59 @@ class _CreationClock:
         return self._last
 
 
-def _struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
-    if value is None:
-        return None
-    out = struct_pb2.Struct()
-    out.update(value)
-    return out
-
-
 class MemoryStore:
     def __init__(self, deps: Dependencies, config: MemoryConfig) -> None:
         self.deps = deps
         self.config = config
         self.ns = config.kv_namespace
         self.collection = config.collection
-        self.durability = vdb_pb2.DURABILITY_SYNC if config.vdb_durability == "sync" else vdb_pb2.DURABILITY_ASYNC
+        self.durability: Literal["sync", "async"] = "sync" if config.vdb_durability == "sync" else "async"
         self._background: set[asyncio.Task[Any]] = set()
         self._clock = _CreationClock()
 
     # -- building blocks ------------------------------------------------------
     async def embed(self, text: str) -> bytes:
-        reply = await self.deps.call("llm", "Embed", llm_pb2.EmbedRequest(model=self.config.embedding_model,
-                                                                          texts=[text]))
+        reply = await self.deps.call("llm", self.deps.llm.embeddings([text], model=self.config.embedding_model))
         if reply.dimension != self.config.dimension:
             raise err.ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"the LLM service's embedding model {reply.model!r} has {reply.dimension} dimensions but the memory "
                 f"collection has {self.config.dimension}; set embedding_model or dimension to match", 0)
-        return bytes(reply.vectors)
+        return reply.packed
 
     async def _record(self, mid: str) -> memory_pb2.Memory | None:
         try:
-            reply = await self.deps.call("kv", "Get", kv_pb2.GetRequest(namespace=self.ns, key=records.record_key(mid)),
-                                         passthrough=(NotFound,))
+            value = await self.deps.call("kv", self.deps.kv.get(records.record_key(mid)), passthrough=(NotFound,))
         except NotFound:
             return None
-        return memory_pb2.Memory.FromString(reply.entry.value)
+        return memory_pb2.Memory.FromString(value)
 
     async def _records(self, ids: Sequence[str]) -> list[memory_pb2.Memory | None]:
         if not ids:
             return []
-        reply = await self.deps.call("kv", "BatchGet", kv_pb2.BatchGetRequest(
-            namespace=self.ns, keys=[records.record_key(i) for i in ids]))
-        return [memory_pb2.Memory.FromString(v) if found else None for found, v in zip(reply.found, reply.values,
-                                                                                       strict=True)]
+        keys = [records.record_key(i) for i in ids]
+        found = await self.deps.call("kv", self.deps.kv.batch_get(keys))
+        return [memory_pb2.Memory.FromString(found[k]) if k in found else None for k in keys]
 
     async def _kv_delete(self, key: str) -> bool:
-        reply = await self.deps.call("kv", "Delete", kv_pb2.DeleteRequest(namespace=self.ns, key=key, allow_missing=True))
-        return bool(reply.deleted)
+        return bool(await self.deps.call("kv", self.deps.kv.delete(key, allow_missing=True)))
 
     async def _vdb_delete(self, ids: Sequence[str] = (), where: Mapping[str, Any] | None = None) -> None:
-        request = vdb_pb2.DeletePointsRequest(collection=self.collection, ids=list(ids), durability=self.durability)
-        if where is not None:
-            request.where.CopyFrom(_struct(where))
-        await self.deps.call("vdb", "DeletePoints", request)
+        await self.deps.call("vdb", self.deps.vdb.delete(self.collection, list(ids), where=where,
+                                                         durability=self.durability), filtered=True)
 
-    async def _upsert(self, request: vdb_pb2.UpsertRequest) -> None:
+    async def _upsert(self, point: str, vector: bytes, metadata: common_pb2.Metadata) -> None:
+        def upsert() -> Awaitable[int]:
+            return self.deps.vdb.upsert(self.collection, [point], vector_view(vector), metadatas=[metadata],
+                                        durability=self.durability)
+
         try:
-            await self.deps.call("vdb", "Upsert", request, passthrough=(NotFound,))
+            await self.deps.call("vdb", upsert(), passthrough=(NotFound,))
         except NotFound:
             # The VDB lost the collection (restarted empty): create it and write again.
             self.deps.collection_ready = False
             await self.deps.ensure_collection()
-            await self.deps.call("vdb", "Upsert", request)
+            await self.deps.call("vdb", upsert())
 
     # -- RPC bodies -----------------------------------------------------------
     async def store(self, session_id: str, content: str, metadata: common_pb2.Metadata, vector: bytes,
@@ -160,19 +148,17 @@ class MemoryStore:
         point_meta.fields[SESSION_FIELD].string_value = session_id
         point_meta.fields[CREATED_FIELD].int_value = created_us // 1000
         point = records.point_id(mid, created_us)
-        points = vdb_pb2.Points(ids=[point], vectors=packed, metadatas=[point_meta])
-        upsert = vdb_pb2.UpsertRequest(collection=self.collection, points=points, durability=self.durability)
         entry = records.session_entry_key(session_id, created_us, mid)
         # Point and index entry are both invisible until the commit, so they go in parallel.
-        written = await asyncio.gather(self._upsert(upsert), self.deps.call("kv", "Put", kv_pb2.PutRequest(
-            namespace=self.ns, key=entry, value=mid.encode())), return_exceptions=True)
+        written = await asyncio.gather(self._upsert(point, packed, point_meta),
+                                       self.deps.call("kv", self.deps.kv.put(entry, mid.encode())),
+                                       return_exceptions=True)
         try:
             for outcome in written:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            await self.deps.call("kv", "Put", kv_pb2.PutRequest(namespace=self.ns, key=records.record_key(mid),
-                                                                value=memory.SerializeToString(), expected_version=0),
-                                 idempotent=False, passthrough=(FailedPrecondition,))
+            await self.deps.call("kv", self.deps.kv.put(records.record_key(mid), memory.SerializeToString(),
+                                                        expected_version=0), passthrough=(FailedPrecondition,))
         except FailedPrecondition:
             # Another attempt with the same idempotency key committed first: its memory is the answer.
             return await self._lost_commit(mid, created_us, point, entry)
@@ -209,10 +195,9 @@ class MemoryStore:
         return memory
 
     async def list_session(self, session_id: str, page_size: int, page_token: str) -> memory_pb2.ListSessionMemoriesResponse:
-        request = kv_pb2.ScanRequest(namespace=self.ns, prefix=records.session_prefix(session_id), page_size=page_size,
-                                     page_token=records.decode_page_token(session_id, page_token),
-                                     include_values=False)
-        page = await self.deps.call("kv", "Scan", request)
+        page = await self.deps.call("kv", self.deps.kv.scan_page(
+            records.session_prefix(session_id), page_size=page_size,
+            page_token=records.decode_page_token(session_id, page_token), include_values=False))
         ids = [records.memory_id_of_entry(e.key) for e in page.entries]
         found = await self._records(ids)
         return memory_pb2.ListSessionMemoriesResponse(
@@ -223,13 +208,10 @@ class MemoryStore:
                      recency_weight: float) -> list[tuple[memory_pb2.Memory, float]]:
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
-        request = vdb_pb2.SearchRequest(collection=self.collection, queries=query_vector,
-                                        top_k=candidates_for(top_k, recency_weight))
-        combined = session_filter(session_id, where)
-        if combined is not None:
-            request.where.CopyFrom(_struct(combined))
-        reply = await self.deps.call("vdb", "Search", request)
-        hits = reply.results[0] if reply.results else vdb_pb2.QueryResult()
+        results = await self.deps.call("vdb", self.deps.vdb.search(
+            self.collection, vector_view(query_vector), top_k=candidates_for(top_k, recency_weight),
+            where=session_filter(session_id, where)), filtered=True)
+        hits = results[0] if results else QueryResult(ids=[], scores=[])
         parsed = [records.parse_point_id(p) for p in hits.ids]
         found = await self._records([mid for mid, _ in parsed])
         now = _now_ms()
@@ -271,8 +253,8 @@ class MemoryStore:
 
         while True:
             # Always scan from the start: the previous page's keys are gone.
-            page = await self.deps.call("kv", "Scan", kv_pb2.ScanRequest(
-                namespace=self.ns, prefix=records.session_prefix(session_id), page_size=1000, include_values=False))
+            page = await self.deps.call("kv", self.deps.kv.scan_page(
+                records.session_prefix(session_id), page_size=1000, include_values=False))
             if not page.entries:
                 return deleted
             results = await _bounded_gather(drop(e.key) for e in page.entries)
@@ -285,9 +267,8 @@ class MemoryStore:
         """One page of the session index: each entry whose store attempt never committed (no
         record, or the record of another attempt) and is older than ``orphan_grace_s`` loses its
         point, then itself. Returns (entries checked, attempts collected, next page token)."""
-        page = await self.deps.call("kv", "Scan", kv_pb2.ScanRequest(
-            namespace=self.ns, prefix=records.INDEX_PREFIX, page_size=page_size, page_token=page_token,
-            include_values=False))
+        page = await self.deps.call("kv", self.deps.kv.scan_page(
+            records.INDEX_PREFIX, page_size=page_size, page_token=page_token, include_values=False))
         attempts = [(e.key, *records.parse_entry_key(e.key)) for e in page.entries]
         found = await self._records([mid for _, mid, _ in attempts])
         orphans = [(key, records.point_id(mid, created_us)) for (key, mid, created_us), memory in
@@ -309,10 +290,10 @@ class MemoryStore:
 
 def check_vector(raw: bytes, dimension: int, field: str) -> bytes:
     """A packed float32 vector of the collection's dimension, finite and not all zero."""
-    if len(raw) != dimension * 4:
+    if len(raw) != dimension * FLOAT32_BYTES:
         raise err.invalid_argument(field, f"{field} has {len(raw)} bytes; it must be {dimension} little-endian float32 "
-                                   f"values ({dimension * 4} bytes) to match the memory collection")
-    values = np.frombuffer(raw, dtype="<f4")
+                                   f"values ({dimension * FLOAT32_BYTES} bytes) to match the memory collection")
+    values = vector_view(raw)
     if not np.all(np.isfinite(values)):
         raise err.invalid_argument(field, f"{field} contains NaN or infinity; send finite values")
     if not np.any(values):

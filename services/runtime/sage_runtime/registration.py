@@ -18,11 +18,9 @@ from typing import Any
 
 import aetcd
 
-from sage_client.discovery import connect_etcd
+from sage_client.discovery import KEY_PREFIX, connect_etcd
 
 log = logging.getLogger("sage.registration")
-
-KEY_PREFIX = "/sage/v1/services/"
 
 
 def service_key(service: str, instance_id: str) -> str:

@@ -8,20 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from sage_client.vdb_codec import dict_to_metadata
+from sage_client.codec.metadata import dict_to_metadata
+from sage_client.codec.vdb import FIELD_INCLUDES
+from sage_client.codec.vectors import vector_bytes
 from sage_proto.vdb.v1 import vdb_pb2
-
-FLOAT32 = np.dtype("<f4")
-
-METRIC_NAMES = {vdb_pb2.METRIC_L2: "l2", vdb_pb2.METRIC_IP: "ip", vdb_pb2.METRIC_COSINE: "cosine",
-                vdb_pb2.METRIC_UNSPECIFIED: "cosine"}
-METRIC_ENUMS = {"l2": vdb_pb2.METRIC_L2, "ip": vdb_pb2.METRIC_IP, "cosine": vdb_pb2.METRIC_COSINE}
-
-FIELD_INCLUDES: dict[int, str] = {vdb_pb2.FIELD_METADATA: "metadatas", vdb_pb2.FIELD_DOCUMENT: "documents",
-                  vdb_pb2.FIELD_VECTOR: "vectors"}
 
 
 def _integral(value: Any) -> Any:
@@ -45,11 +37,6 @@ def struct_to_filter(message: struct_pb2.Struct, present: bool) -> dict[str, Any
 def filter_to_struct(target: struct_pb2.Struct, where: Mapping[str, Any] | None) -> None:
     if where is not None:
         target.update(dict(where))
-
-
-def vectors_view(data: bytes, rows: int, dim: int) -> np.ndarray:
-    """A read-only (rows, dim) float32 view over ``data`` (no copy)."""
-    return np.frombuffer(data, dtype=FLOAT32).reshape(rows, dim)
 
 
 def includes(fields: Iterable[int]) -> list[str]:
@@ -77,7 +64,7 @@ def hits_to_results(hits: Mapping[str, Any], vectors_of: Any = None) -> list[vdb
 def records_to_points(records: Mapping[str, Any]) -> vdb_pb2.Points:
     points = vdb_pb2.Points(ids=records["ids"])
     if "vectors" in records:
-        points.vectors = np.ascontiguousarray(records["vectors"], dtype=FLOAT32).tobytes()
+        points.vectors = vector_bytes(records["vectors"])
     if "metadatas" in records:
         points.metadatas.extend(dict_to_metadata(m) for m in records["metadatas"])
     if "documents" in records:

@@ -14,23 +14,32 @@ import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
-from sage_client.vdb_codec import metadata_to_dict
+from sage_client.codec.metadata import metadata_to_dict
+from sage_client.codec.vdb import (
+    DEFAULT_DURABILITY,
+    DURABILITIES,
+    DURABILITY_NAMES,
+    HNSW_DEFAULTS,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    IVF_DEFAULT_NLIST,
+    IVF_NLIST,
+    MAX_DIMENSION,
+    MAX_NLIST_TIMES_DIM,
+    METRIC_NAMES,
+    METRICS,
+    default_nprobe,
+    index_message,
+)
+from sage_client.codec.vectors import FLOAT32, vector_bytes, vectors_view
 from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
 from sage_runtime.auth import check_resource
 from sage_runtime.paging import decode_key_token, encode_key_token
 from sage_vdb.config import VDBConfig
-from sage_vdb.convert import (
-    FLOAT32,
-    METRIC_ENUMS,
-    METRIC_NAMES,
-    hits_to_results,
-    includes,
-    records_to_points,
-    struct_to_filter,
-    vectors_view,
-)
+from sage_vdb.convert import hits_to_results, includes, records_to_points, struct_to_filter
 from sage_vdb.embedder import TextEmbedder
 from sage_vdb.native_searches import NativeSearches
 from sage_vdb.store import NAME_RE, CollectionSpec, CollectionStore, OpenCollection
@@ -38,16 +47,7 @@ from sage_vdb.store import NAME_RE, CollectionSpec, CollectionStore, OpenCollect
 T = TypeVar("T")
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-MAX_DIMENSION = 65536
 INLINE_WRITE_POINTS = 64
-
-
-# The index parameter ranges documented in vdb.proto; the native core enforces the same.
-HNSW_M = (4, 128)
-HNSW_EF_CONSTRUCTION = (8, 2048)
-HNSW_EF_SEARCH = (1, 4096)
-IVF_NLIST = (1, 65536)
-MAX_NLIST_TIMES_DIM = 1 << 26  # the IVF centroids: nlist * dimension floats (256 MiB)
 MAX_FILTER_DEPTH = 32
 
 
@@ -65,17 +65,18 @@ def _index_spec(spec: vdb_pb2.IndexSpec, dimension: int) -> dict[str, Any]:
     if kind == "flat":
         return {"type": "flat"}
     if kind == "ivf":
-        nlist = _within(spec.ivf.nlist, IVF_NLIST, "collection.index.ivf.nlist", 1024)
+        nlist = _within(spec.ivf.nlist, IVF_NLIST, "collection.index.ivf.nlist", IVF_DEFAULT_NLIST)
         if nlist * dimension > MAX_NLIST_TIMES_DIM:
             raise err.invalid_argument("collection.index.ivf.nlist", f"collection.index.ivf.nlist x dimension must be "
                                        f"<= {MAX_NLIST_TIMES_DIM} (the IVF centroids); got {nlist} x {dimension}")
-        nprobe = _within(spec.ivf.nprobe, (1, nlist), "collection.index.ivf.nprobe", min(16, nlist))
+        nprobe = _within(spec.ivf.nprobe, (1, nlist), "collection.index.ivf.nprobe", default_nprobe(nlist))
         return {"type": "ivf", "nlist": nlist, "nprobe": nprobe}
     h = spec.hnsw
-    return {"type": "hnsw", "M": _within(h.m, HNSW_M, "collection.index.hnsw.m", 16),
+    return {"type": "hnsw", "M": _within(h.m, HNSW_M, "collection.index.hnsw.m", HNSW_DEFAULTS["M"]),
             "ef_construction": _within(h.ef_construction, HNSW_EF_CONSTRUCTION, "collection.index.hnsw.ef_construction",
-                                       200),
-            "ef_search": _within(h.ef_search, HNSW_EF_SEARCH, "collection.index.hnsw.ef_search", 64)}
+                                       HNSW_DEFAULTS["ef_construction"]),
+            "ef_search": _within(h.ef_search, HNSW_EF_SEARCH, "collection.index.hnsw.ef_search",
+                                 HNSW_DEFAULTS["ef_search"])}
 
 
 def _enum(value: int, allowed: Any, field: str) -> int:
@@ -112,18 +113,6 @@ def _filter_depth(value: struct_pb2.Value | struct_pb2.Struct | struct_pb2.ListV
         stack.extend((child, depth + 1) for child in children)
 
 
-def _index_message(index: dict[str, Any]) -> vdb_pb2.IndexSpec:
-    kind = index.get("type", "hnsw")
-    if kind == "flat":
-        return vdb_pb2.IndexSpec(flat=vdb_pb2.FlatIndex())
-    if kind == "ivf":
-        return vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=index.get("nlist", 0), nprobe=index.get("nprobe", 0)))
-    return vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=index.get("M", 0), ef_construction=index.get("ef_construction", 0),
-                                                    ef_search=index.get("ef_search", 0)))
-
-
-_DURABILITY: dict[int, str] = {vdb_pb2.DURABILITY_SYNC: "sync", vdb_pb2.DURABILITY_ASYNC: "async"}
-_DURABILITY_ENUM = {"sync": vdb_pb2.DURABILITY_SYNC, "async": vdb_pb2.DURABILITY_ASYNC}
 _DURABILITY_VALUES = frozenset(vdb_pb2.Durability.values())
 _FIELD_VALUES = frozenset(vdb_pb2.Field.values()) - {vdb_pb2.FIELD_UNSPECIFIED}
 _FUSION_VALUES = frozenset(vdb_pb2.Fusion.values())
@@ -240,7 +229,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
 
     def _durable(self, col: OpenCollection, durability: int) -> bool:
         _enum(durability, _DURABILITY_VALUES, "durability")
-        chosen = _DURABILITY.get(durability, col.spec.durability)
+        chosen = DURABILITY_NAMES.get(durability, col.spec.durability)
         return chosen == "sync"
 
     async def _write_done(self, col: OpenCollection, durability: int) -> None:
@@ -275,14 +264,14 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
     def _describe(self, col: OpenCollection) -> vdb_pb2.Collection:
         spec = col.spec
         return vdb_pb2.Collection(
-            name=spec.name, dimension=spec.dimension, metric=METRIC_ENUMS[spec.metric],
-            index=_index_message(spec.index), embedding_model=spec.embedding_model,
-            durability=_DURABILITY_ENUM[spec.durability], count=col.core.count())
+            name=spec.name, dimension=spec.dimension, metric=METRICS[spec.metric],
+            index=index_message(spec.index), embedding_model=spec.embedding_model,
+            durability=DURABILITIES[spec.durability], count=col.core.count())
 
     def _vectors_of(self, col: OpenCollection) -> Callable[[list[str]], bytes]:
         def fetch(ids: list[str]) -> bytes:
             found = col.core.get(ids, include=["vectors"])
-            return np.ascontiguousarray(found["vectors"], dtype=FLOAT32).tobytes()
+            return vector_bytes(found["vectors"])
         return fetch
 
     # -- collections ------------------------------------------------------------
@@ -302,7 +291,7 @@ class VDBServicer(vdb_pb2_grpc.VDBServiceServicer):
         _enum(c.durability, _DURABILITY_VALUES, "collection.durability")
         spec = CollectionSpec(name=c.name, dimension=c.dimension, metric=METRIC_NAMES[c.metric],
                               index=_index_spec(c.index, c.dimension), embedding_model=c.embedding_model,
-                              durability=_DURABILITY.get(c.durability, "sync"))
+                              durability=DURABILITY_NAMES.get(c.durability, DEFAULT_DURABILITY))
         try:
             opened = await self._run(self.store.create, spec, field="collection.index")
         except FileExistsError:
