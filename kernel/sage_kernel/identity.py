@@ -7,7 +7,8 @@ supplementary groups. It starts in the jobs folder (``cwd``, entered before the 
 the manager's data directory need not be reachable by that user) and can write only its
 own job folder: ``<data_dir>/jobs`` is root's, mode 0711 (no listing), and each job folder
 is ``root:<worker group>`` mode 1770 (sticky: the worker creates its files but cannot
-replace the manager's ``graph.pb``, ``job.json``, ``worker.log`` or ``submitter.token``).
+replace the manager's ``graph.pb``, ``job.json``, ``worker.log`` or ``submitter.token``:
+``sage_kernel.job_folder`` names them all).
 The secrets file and the rest of the manager's files are never readable by it. When the
 manager is not root, workers run as the manager's own user.
 
@@ -29,6 +30,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sage_kernel.job_folder import JobFolder
 
 log = logging.getLogger("sage.kernel")
 
@@ -163,9 +166,9 @@ def prepare_jobs_root(root: Path, who: WorkerIdentity | None) -> None:
         os.chmod(root, JOBS_ROOT_MODE)
 
 
-def prepare_job_folder(folder: Path, who: WorkerIdentity | None) -> None:
+def prepare_job_folder(folder: JobFolder, who: WorkerIdentity | None) -> None:
     """Before each worker start: the folder and its log writable for the worker user."""
-    log_file = folder / "worker.log"
+    log_file = folder.log
     fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
     try:
         if who is not None:
@@ -174,8 +177,8 @@ def prepare_job_folder(folder: Path, who: WorkerIdentity | None) -> None:
     finally:
         os.close(fd)
     if who is not None:
-        os.chown(folder, 0, who.gid)
-        os.chmod(folder, JOB_FOLDER_MODE)
+        os.chown(folder.path, 0, who.gid)
+        os.chmod(folder.path, JOB_FOLDER_MODE)
 
 
 def read_worker_file(path: Path, limit: int = 1 << 30) -> bytes:

@@ -22,13 +22,13 @@ from google.protobuf import timestamp_pb2
 
 from sage_kernel import identity
 from sage_kernel.config import KernelConfig
+from sage_kernel.job_folder import JobFolder
 from sage_kernel.restart import next_delay
 from sage_kernel.store import JobRecord, JobStore
 from sage_proto.kernel.v1 import kernel_pb2
 
 log = logging.getLogger("sage.kernel")
 
-TOKEN_FILE = "submitter.token"
 EVENT_HISTORY = 100_000  # events kept per job for late followers (log lines dominate)
 
 
@@ -69,11 +69,11 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _is_worker_of(pid: int, folder: Path) -> bool:
+def _is_worker_of(pid: int, folder: JobFolder) -> bool:
     """Guards against pid reuse: a live worker process that wrote this pid into the job folder."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        recorded = int((folder / "worker.pid").read_text())
+        recorded = int(folder.pid.read_text())
     except (OSError, ValueError):
         return False
     return b"sage_kernel.worker" in cmdline and recorded == pid and _alive(pid)
@@ -126,11 +126,11 @@ class JobManager:
                      self.worker_identity.uid)
         for record in self.store.load_all():
             self._seq = max(self._seq, record.seq)
-            folder = self.store.dir(record.id)
-            request = kernel_pb2.SubmitJobRequest.FromString((folder / "graph.pb").read_bytes())
+            folder = self.store.folder(record.id)
+            request = kernel_pb2.SubmitJobRequest.FromString(folder.request.read_bytes())
             runtime = JobRuntime(record, request)
             with contextlib.suppress(OSError):
-                runtime.token = (folder / TOKEN_FILE).read_text().strip()
+                runtime.token = folder.token.read_text().strip()
             self.jobs[record.id] = runtime
             self._replay_history(runtime)
             if record.final:
@@ -170,7 +170,7 @@ class JobManager:
         request.executor = record.executor
         folder = self.store.create(record, request.SerializeToString())
         if token:  # kept for restarts after a manager restart; the manager's alone (0600)
-            fd = os.open(folder / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(folder.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(token)
         runtime = JobRuntime(record, request)
@@ -270,7 +270,7 @@ class JobManager:
             )
         # JSON the worker wrote: the manager never unpickles what a job left behind
         try:
-            body = json.loads(identity.read_worker_file(self.store.dir(job_id) / "result.json"))
+            body = json.loads(identity.read_worker_file(self.store.folder(job_id).result))
         except (OSError, ValueError) as exc:
             raise JobError("precondition", f"job {job_id} left no readable result: {exc}") from None
         if not isinstance(body, dict):
@@ -326,7 +326,7 @@ class JobManager:
         asyncio.ensure_future(self._notify(runtime))
 
     def _poll_logs(self, runtime: JobRuntime) -> None:
-        path = self.store.dir(runtime.record.id) / "worker.log"
+        path = self.store.folder(runtime.record.id).log
         try:
             with path.open("rb") as f:
                 f.seek(runtime.log_offset)
@@ -341,7 +341,7 @@ class JobManager:
             self._emit(runtime, log_line=line.decode("utf-8", "replace"))
 
     def _poll_metrics(self, runtime: JobRuntime) -> None:
-        path = self.store.dir(runtime.record.id) / "metrics.json"
+        path = self.store.folder(runtime.record.id).metrics
         try:
             mtime = path.stat().st_mtime
             if mtime == runtime.metrics_mtime:
@@ -383,9 +383,8 @@ class JobManager:
         self._standby.clear()
 
     async def _spawn(self, runtime: JobRuntime) -> _Worker:
-        folder = self.store.dir(runtime.record.id)
-        for stale in ("loaded", "outcome.json", "worker.pid"):
-            (folder / stale).unlink(missing_ok=True)
+        folder = self.store.folder(runtime.record.id)
+        folder.clear_run()
         identity.prepare_job_folder(folder, self.worker_identity)
         job_id = runtime.record.id  # workers run in the jobs folder: paths relative to it
         kind = (runtime.record.executor, runtime.request.ray_address)
@@ -400,7 +399,7 @@ class JobManager:
                 return _Worker(proc.pid, proc)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the standby died: start one the slow way
-        with (folder / "worker.log").open("ab") as logfile:
+        with folder.log.open("ab") as logfile:
             proc = subprocess.Popen(
                 self._worker_argv(job_id),
                 stdin=subprocess.DEVNULL,
@@ -413,7 +412,7 @@ class JobManager:
         return _Worker(proc.pid, proc)
 
     def _read_outcome(self, runtime: JobRuntime) -> dict[str, str]:
-        path = self.store.dir(runtime.record.id) / "outcome.json"
+        path = self.store.folder(runtime.record.id).outcome
         try:
             return dict(json.loads(identity.read_worker_file(path, 1 << 24)))
         except (OSError, ValueError):
@@ -421,21 +420,21 @@ class JobManager:
 
     async def _watch(self, runtime: JobRuntime, worker: _Worker) -> int | None:
         """Polls logs, metrics and the ``loaded`` marker until the worker exits."""
-        folder = self.store.dir(runtime.record.id)
+        folder = self.store.folder(runtime.record.id)
         poll = self.config.poll_interval_s
         waiter = asyncio.ensure_future(worker.wait(poll))
         while True:
             done, _ = await asyncio.wait([waiter], timeout=poll)
             self._poll_logs(runtime)
             self._poll_metrics(runtime)
-            if not runtime.loaded.is_set() and (folder / "loaded").exists():
+            if not runtime.loaded.is_set() and folder.loaded.exists():
                 runtime.loaded.set()
                 if runtime.record.state in (
                     kernel_pb2.JOB_STATE_PENDING,
                     kernel_pb2.JOB_STATE_RESTARTING,
                 ):
                     self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
-            if not done and (folder / "outcome.json").exists():
+            if not done and folder.outcome.exists():
                 # the worker has reported; its exit (Ray disconnect, interpreter teardown) may
                 # take a while and need not hold the job's final state back
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -24,7 +24,8 @@ import ray
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.runtime import operators as ops
 from sage_client.dataflow.runtime.channel import END, OutputEdge, Router
-from sage_client.dataflow.runtime.job import DEFAULTS
+from sage_client.dataflow.runtime.host import TaskHost
+from sage_client.dataflow.runtime.job import runtime_settings
 from sage_client.dataflow.runtime.planner import GraphError, TaskSpec, plan
 from sage_client.dataflow.runtime.task import TaskInstance
 from sage_client.dataflow.services import ServiceRegistry
@@ -36,11 +37,7 @@ POLL_S = 0.05
 
 
 def _settings(graph: g.LogicalGraph) -> dict[str, Any]:
-    overrides = dict((graph.config or {}).get("runtime") or {})
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **overrides}
+    return runtime_settings(graph.config)
 
 
 def check_supported(graph: g.LogicalGraph) -> None:
@@ -79,8 +76,9 @@ class ActorChannel:
         self.in_flight = []
 
 
-class _ActorJob:
-    """What a TaskInstance asks of its job, for one instance living in an actor."""
+class _ActorJob(TaskHost):
+    """The TaskHost of one instance living in an actor. No feedback loops and no checkpoints
+    here (``check_supported``): nothing is tracked and sources never pause."""
 
     def __init__(self, graph: g.LogicalGraph, settings: dict[str, Any]) -> None:
         self.graph = graph
@@ -88,7 +86,7 @@ class _ActorJob:
         self.linger = float(settings["linger_ms"]) / 1000.0
         self.services = ServiceRegistry(graph.services)
         self.tracking = False
-        self.restore_from = None  # checkpoints are a local-executor feature
+        self.restore_from: dict[str, Any] | None = None  # checkpoints: a local-executor feature
         self.checkpointing = False
         self.pause_requested = False
         self.aborted = False
@@ -111,8 +109,17 @@ class _ActorJob:
             self._closed.add(id(function))
             ops.close_function(function)
 
+    def source_pause_point(self, instance: TaskInstance) -> None:
+        pass  # pause_requested never turns true here
+
     def source_finished(self) -> None:
         pass
+
+    def inflight_add(self, delta: int) -> None:
+        pass  # tracking is off
+
+    def quiescent(self) -> bool:
+        return True  # no feedback loops, so no future waits on this
 
     def task_finished(self, instance: TaskInstance) -> None:
         pass
@@ -152,7 +159,7 @@ class ChainActor:
     def setup(self, graph_bytes: bytes, spec: TaskSpec, index: int) -> None:
         graph: g.LogicalGraph = cloudpickle.loads(graph_bytes)
         self.job = _ActorJob(graph, _settings(graph))
-        self.task = TaskInstance(self.job, spec, index, None)  # type: ignore[arg-type]
+        self.task = TaskInstance(self.job, spec, index, None)
         self.remaining = sum(graph.nodes[e.src].parallelism for e in spec.inputs)
         self.finished = False
         self.channels: list[ActorChannel] = []
@@ -294,12 +301,15 @@ def _actor() -> Any:
 class RayJob:
     """Drives the actors of one job from the worker process (``wait``, ``cancel``, ``metrics``)."""
 
-    def __init__(self, graph: g.LogicalGraph, address: str | None) -> None:
+    def __init__(
+        self, graph: g.LogicalGraph, address: str | None, tasks: list[TaskSpec] | None = None
+    ) -> None:
+        """``tasks``: the graph already planned with its chaining setting (the worker's)."""
         check_supported(graph)
-        _settings(graph)
+        settings = _settings(graph)
         _connect(address)
         self.graph = graph
-        self.specs = plan(graph, chaining=bool(_settings(graph)["chaining"]))
+        self.specs = tasks if tasks is not None else plan(graph, chaining=bool(settings["chaining"]))
         self._cancelled = False
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         graph_ref = cloudpickle.dumps(graph)
@@ -402,6 +412,9 @@ class RayJob:
         }
 
 
-def run_on_ray(graph: g.LogicalGraph, address: str | None) -> RayJob:
-    """Start ``graph`` on Ray (``address`` of a cluster, or None for a local Ray)."""
-    return RayJob(graph, address)
+def run_on_ray(
+    graph: g.LogicalGraph, address: str | None, tasks: list[TaskSpec] | None = None
+) -> RayJob:
+    """Start ``graph`` on Ray (``address`` of a cluster, or None for a local Ray); ``tasks``:
+    its plan, when the caller has it."""
+    return RayJob(graph, address, tasks)

@@ -1,13 +1,6 @@
-"""Job records on disk: one folder per job under ``<data_dir>/jobs/<id>/``.
-
-    job.json      the record (state, executor, restart strategy, restart count, worker pid...)
-    graph.pb      the submitted SubmitJobRequest (graph + settings), read by every worker run
-    worker.log    the worker's stdout and stderr (log lines)
-    outcome.json  written by the worker when it ends: state + error
-    result.json   collected sink records as JSON texts (collect_result), written once at success
-    submitter.token  the submitter's bearer token (0600, the manager's), handed to the worker
-    metrics.json  per-operator counters, rewritten by the worker while it runs
-    checkpoint.pkl  the last checkpoint (epoch, source positions, collected records)
+"""Job records on disk: one folder per job under ``<data_dir>/jobs/<id>/``, its files named by
+``sage_kernel.job_folder.JobFolder`` (``job.json`` is the record, ``graph.pb`` the submitted
+request, the rest the worker's).
 
 The files are the source of truth, so a restarted manager lists every earlier job. Who may
 write which file (the worker runs as ``worker_user``): see ``sage_kernel.identity``.
@@ -22,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sage_kernel.job_folder import JobFolder
 from sage_proto.kernel.v1 import kernel_pb2
 
 FINAL_STATES = frozenset(
@@ -74,24 +68,24 @@ class JobStore:
         self.root = Path(data_dir) / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def dir(self, job_id: str) -> Path:
-        return self.root / job_id
+    def folder(self, job_id: str) -> JobFolder:
+        return JobFolder(self.root / job_id)
 
-    def create(self, record: JobRecord, request: bytes) -> Path:
-        folder = self.dir(record.id)
-        folder.mkdir(parents=True)
-        write_atomic(folder / "graph.pb", request)
+    def create(self, record: JobRecord, request: bytes) -> JobFolder:
+        folder = self.folder(record.id)
+        folder.path.mkdir(parents=True)
+        write_atomic(folder.request, request)
         self.save(record)
         return folder
 
     def save(self, record: JobRecord) -> None:
-        write_atomic(self.dir(record.id) / "job.json", json.dumps(asdict(record)).encode())
+        write_atomic(self.folder(record.id).record, json.dumps(asdict(record)).encode())
 
     def load_all(self) -> list[JobRecord]:
         records = []
-        for folder in self.root.iterdir():
+        for path in self.root.iterdir():
             try:
-                data: dict[str, Any] = json.loads((folder / "job.json").read_text())
+                data: dict[str, Any] = json.loads(JobFolder(path).record.read_text())
             except (OSError, ValueError):
                 continue  # a folder whose submission never completed
             records.append(JobRecord(**data))

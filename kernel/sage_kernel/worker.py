@@ -20,15 +20,16 @@ import signal
 import sys
 import threading
 import traceback
-from pathlib import Path
 from typing import Any
 
 import cloudpickle
 
-from sage_client.dataflow.runtime.planner import GraphError, plan
+from sage_client.dataflow.runtime.job import runtime_settings
+from sage_client.dataflow.runtime.planner import GraphError, TaskSpec, plan
 from sage_client.remote.graph_codec import GraphDecodingError, decode_graph
 from sage_client.remote.result_codec import ResultEncodingError, encode_record
 from sage_kernel.collect import COLLECTOR, collect_sinks
+from sage_kernel.job_folder import JobFolder
 from sage_kernel.store import write_atomic
 from sage_proto.kernel.v1 import kernel_pb2
 
@@ -38,18 +39,18 @@ EXIT_CANCELLED = 143
 METRICS_PERIOD_S = 0.5
 
 
-def _outcome(folder: Path, state: str, error: str = "", reason: str = "") -> None:
+def _outcome(folder: JobFolder, state: str, error: str = "", reason: str = "") -> None:
     body = {"state": state, "error": error, "reason": reason}
-    write_atomic(folder / "outcome.json", json.dumps(body).encode())
+    write_atomic(folder.outcome, json.dumps(body).encode())
 
 
-def _write_result(folder: Path, records: list[Any]) -> None:
+def _write_result(folder: JobFolder, records: list[Any]) -> None:
     """``result.json``: {"records": [JSON text...]} or {"error": why they cannot be returned}."""
     try:
         body: dict[str, Any] = {"records": [encode_record(r) for r in records]}
     except ResultEncodingError as exc:
         body = {"error": f"the job's collected records cannot be returned as JSON: {exc}"}
-    write_atomic(folder / "result.json", json.dumps(body).encode())
+    write_atomic(folder.result, json.dumps(body).encode())
 
 
 def _format(exc: BaseException) -> str:
@@ -60,8 +61,8 @@ class Checkpoints:
     """Epoch snapshots in ``checkpoint.pkl``: source positions, keyed and window state, and
     the records collected so far. A restarted worker resumes from the last one."""
 
-    def __init__(self, folder: Path, interval_s: float) -> None:
-        self.path = folder / "checkpoint.pkl"
+    def __init__(self, folder: JobFolder, interval_s: float) -> None:
+        self.path = folder.checkpoint
         self.interval_s = interval_s
         self.taken = 0
         self.epoch = 0
@@ -96,32 +97,44 @@ class Checkpoints:
             self.taken += 1
 
 
-def _write_metrics(folder: Path, job: Any, checkpoints: Checkpoints | None) -> None:
+def _write_metrics(folder: JobFolder, job: Any, checkpoints: Checkpoints | None) -> None:
     body = job.metrics() if hasattr(job, "metrics") else {}
     body["checkpoints"] = checkpoints.taken if checkpoints is not None else 0
-    write_atomic(folder / "metrics.json", json.dumps(body).encode())
+    write_atomic(folder.metrics, json.dumps(body).encode())
 
 
 def _report_metrics(
-    folder: Path, job: Any, checkpoints: Checkpoints | None, stop: threading.Event
+    folder: JobFolder, job: Any, checkpoints: Checkpoints | None, stop: threading.Event
 ) -> None:
     while not stop.wait(METRICS_PERIOD_S):
         _write_metrics(folder, job, checkpoints)
 
 
+def _plan(graph: Any) -> list[TaskSpec]:
+    """The one plan of the job, handed to its executor. GraphError: the submitter's to fix."""
+    try:
+        chaining = bool(runtime_settings(graph.config)["chaining"])
+    except (ValueError, TypeError, AttributeError):
+        chaining = True  # a bad setting fails the job when the executor starts, as it always has
+    return plan(graph, chaining=chaining)
+
+
 def _start(
-    request: kernel_pb2.SubmitJobRequest, graph: Any, checkpoints: Checkpoints | None
+    request: kernel_pb2.SubmitJobRequest,
+    graph: Any,
+    tasks: list[TaskSpec],
+    checkpoints: Checkpoints | None,
 ) -> Any:
     if request.executor == "ray":
         from sage_kernel.ray_executor import run_on_ray  # Ray is imported only by Ray jobs
 
-        return run_on_ray(graph, request.ray_address or None)
+        return run_on_ray(graph, request.ray_address or None, tasks)
     from sage_client.dataflow.runtime import run_graph
 
     if checkpoints is None:
-        return run_graph(graph, config=graph.config)
+        return run_graph(graph, config=graph.config, tasks=tasks)
     restore = checkpoints.load()
-    return run_graph(graph, config=graph.config, restore=restore, checkpointing=True)
+    return run_graph(graph, config=graph.config, restore=restore, checkpointing=True, tasks=tasks)
 
 
 PRESTARTED_ACTORS = 2
@@ -141,11 +154,11 @@ def standby(executor: str, ray_address: str = "") -> int:
     line = sys.stdin.readline().strip()
     if not line:
         return 0  # the manager went away without handing over a job
-    folder = Path(line)
+    folder = JobFolder(line)
     token = sys.stdin.readline().strip()  # the submitter's (a standby starts before any job)
     if token:
         os.environ["SAGE_TOKEN"] = token
-    log = os.open(folder / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    log = os.open(folder.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
@@ -156,15 +169,15 @@ def main(argv: list[str]) -> int:
     faulthandler.enable()  # a crash in native code leaves its Python stack in worker.log
     if argv[1] == "--standby":
         return standby(*argv[2:4])
-    return run(Path(argv[1]))
+    return run(JobFolder(argv[1]))
 
 
-def run(folder: Path) -> int:
-    (folder / "worker.pid").write_text(str(os.getpid()))  # lets a restarted manager re-attach
-    request = kernel_pb2.SubmitJobRequest.FromString((folder / "graph.pb").read_bytes())
+def run(folder: JobFolder) -> int:
+    folder.pid.write_text(str(os.getpid()))  # lets a restarted manager re-attach
+    request = kernel_pb2.SubmitJobRequest.FromString(folder.request.read_bytes())
     try:
         graph = decode_graph(request.graph)
-        plan(graph)  # graph errors (an unfilled future...) are the submitter's to fix
+        tasks = _plan(graph)  # graph errors (an unfilled future...) are the submitter's to fix
         if request.executor == "ray":
             from sage_kernel.ray_executor import check_supported
 
@@ -177,7 +190,7 @@ def run(folder: Path) -> int:
         return EXIT_UNLOADABLE
     if request.collect_result:
         collect_sinks(graph)
-    (folder / "loaded").touch()
+    folder.loaded.touch()
 
     job: Any = None
     cancelled = threading.Event()
@@ -193,7 +206,7 @@ def run(folder: Path) -> int:
     if request.checkpoint_interval_ms > 0 and request.executor != "ray":
         checkpoints = Checkpoints(folder, request.checkpoint_interval_ms / 1000)
     try:
-        job = _start(request, graph, checkpoints)
+        job = _start(request, graph, tasks, checkpoints)
         if cancelled.is_set():
             job.cancel()
         threading.Thread(

@@ -13,6 +13,7 @@ from typing import Any
 
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.runtime.channel import Channel, JobAborted, OutputEdge, Router
+from sage_client.dataflow.runtime.host import TaskHost
 from sage_client.dataflow.runtime.planner import TaskSpec, plan
 from sage_client.dataflow.runtime.task import TaskInstance
 from sage_client.dataflow.services import ServiceRegistry
@@ -27,27 +28,38 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Job:
+def runtime_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The runtime knobs of a SAGE config: ``config["runtime"]`` over ``DEFAULTS`` (the rest
+    of a config is the app's own). ValueError names an unknown knob."""
+    overrides = dict((config or {}).get("runtime") or {})
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **overrides}
+
+
+class Job(TaskHost):
+    """Hosts every task instance of a graph, each on its own thread."""
+
     def __init__(
         self,
         graph: g.LogicalGraph,
         config: dict[str, Any] | None = None,
         restore: dict[str, Any] | None = None,
         checkpointing: bool = False,
+        tasks: list[TaskSpec] | None = None,
     ) -> None:
-        # runtime knobs live under config["runtime"]: the rest of a SAGE config is the app's own
-        overrides = dict((config or {}).get("runtime") or {})
-        unknown = sorted(set(overrides) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown runtime setting(s) {unknown}; known: {sorted(DEFAULTS)}")
-        settings = {**DEFAULTS, **overrides}
+        """``tasks``: ``plan(graph, chaining=...)`` of these settings, when the caller has it."""
+        settings = runtime_settings(config)
         self.graph = graph
         self.batch_size = int(settings["batch_size"])
         self.capacity = int(settings["channel_capacity"])
         self.linger = float(settings["linger_ms"]) / 1000.0
         if self.batch_size < 1 or self.capacity < 1 or self.linger < 0:
             raise ValueError("config: batch_size and channel_capacity must be >= 1, linger_ms >= 0")
-        self.tasks: list[TaskSpec] = plan(graph, chaining=bool(settings["chaining"]))
+        self.tasks: list[TaskSpec] = (
+            tasks if tasks is not None else plan(graph, chaining=bool(settings["chaining"]))
+        )
         self.services = ServiceRegistry(graph.services)
         # in-flight batches are counted for feedback loops, and for checkpoints (quiescence)
         self.tracking = checkpointing or any(n.kind == g.FUTURE for n in graph.nodes.values())
@@ -219,7 +231,7 @@ class Job:
             with self._lock:
                 self._paused -= 1
 
-    # -- called by task instances ------------------------------------------------------------
+    # -- called by task instances (TaskHost) --------------------------------------------------
     def _is_aborted(self) -> bool:
         return self.aborted
 
@@ -278,9 +290,11 @@ def run_graph(
     *,
     restore: dict[str, Any] | None = None,
     checkpointing: bool = False,
+    tasks: list[TaskSpec] | None = None,
 ) -> Job:
     """Plan and start ``graph``; returns the running job (``wait()``, ``stop()``).
     ``checkpointing`` enables ``job.checkpoint()``; ``restore`` resumes from one of its snapshots
-    (sources skip what they had produced, operators get their state back)."""
+    (sources skip what they had produced, operators get their state back). ``tasks``: the
+    graph already planned (``plan(graph, chaining=runtime_settings(config)["chaining"])``)."""
     config = config if config is not None else graph.config
-    return Job(graph, config, restore=restore, checkpointing=checkpointing).start()
+    return Job(graph, config, restore=restore, checkpointing=checkpointing, tasks=tasks).start()

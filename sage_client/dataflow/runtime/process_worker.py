@@ -24,7 +24,7 @@ from sage_client.dataflow.runtime.context import RuntimeContext
 from sage_client.dataflow.services import ServiceRegistry
 
 if TYPE_CHECKING:
-    from sage_client.dataflow.runtime.job import Job
+    from sage_client.dataflow.runtime.host import TaskHost
 
 _HEADER = struct.Struct("!Q")
 
@@ -48,7 +48,7 @@ class RemoteFunctionError(RuntimeError):
 
 
 class ProcessOperator(ops.Operator):
-    def __init__(self, job: Job, nodes: list[g.Node], index: int) -> None:
+    def __init__(self, job: TaskHost, nodes: list[g.Node], index: int) -> None:
         self.names = ", ".join(n.name for n in nodes)
         env = dict(os.environ)
         self.proc = subprocess.Popen(

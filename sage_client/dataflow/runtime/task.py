@@ -16,12 +16,15 @@ from sage_client.dataflow.runtime.context import RuntimeContext
 from sage_client.dataflow.runtime.sources import collection_batches, function_batches
 
 if TYPE_CHECKING:
-    from sage_client.dataflow.runtime.job import Job
+    from sage_client.dataflow.runtime.host import TaskHost
     from sage_client.dataflow.runtime.planner import TaskSpec
 
 
 class TaskInstance:
-    def __init__(self, job: Job, spec: TaskSpec, index: int, channel: Channel | None) -> None:
+    """Runs inside a ``TaskHost`` (the local ``Job``, or one Ray actor's): all it asks of the
+    job goes through that interface."""
+
+    def __init__(self, job: TaskHost, spec: TaskSpec, index: int, channel: Channel | None) -> None:
         self.job = job
         self.spec = spec
         self.index = index
