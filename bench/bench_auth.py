@@ -5,6 +5,7 @@ environment) one set of mesh secrets, unless SAGE_SECRETS_FILE already names one
 presents the admin token by itself. ``NO_AUTH`` is the setting of a service measured with auth
 off (``<key>_no_auth`` figures): it verifies nothing.
 """
+
 from __future__ import annotations
 
 import atexit

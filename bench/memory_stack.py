@@ -10,6 +10,7 @@ KV uses its memory backend, the LLM service its mock engine (real all-MiniLM-L6-
 VDB is ``sage_vdb`` when installed, else the test stand-in over ``sage_native``. Run from the
 repository root (the stand-in is ``tests.memory.vdb_standin``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,12 +37,19 @@ class MemoryStack:
             proc.stop(grace=5)
 
 
-def _start(run_dir: Path, name: str, module: str, settings: dict[str, str]) -> tuple[ManagedProcess, str]:
+def _start(
+    run_dir: Path, name: str, module: str, settings: dict[str, str]
+) -> tuple[ManagedProcess, str]:
     ready = run_dir / f"{name}.ready.json"
-    env = {"SAGE_DATA_DIR": str(run_dir / f"{name}.data"), "SAGE_READY_FILE": str(ready), "SAGE_LOG_LEVEL": "WARNING",
-           **settings}
-    proc = ManagedProcess(name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env,
-                          ready_file=ready).start()
+    env = {
+        "SAGE_DATA_DIR": str(run_dir / f"{name}.data"),
+        "SAGE_READY_FILE": str(ready),
+        "SAGE_LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    proc = ManagedProcess(
+        name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env, ready_file=ready
+    ).start()
     return proc, proc.wait_ready_file(120)["address"]
 
 
@@ -51,16 +59,22 @@ def start_memory_stack(run_dir: Path, memory_settings: dict[str, str] | None = N
     procs: list[ManagedProcess] = []
     try:
         addresses: dict[str, str] = {}
-        for name, module, settings in (("kv", "sage_kv", {"SAGE_BACKEND": "memory"}),
-                                       ("vdb", VDB_MODULE, {}),
-                                       ("llm", "sage_llm", {"SAGE_BACKEND": "mock"})):
+        for name, module, settings in (
+            ("kv", "sage_kv", {"SAGE_BACKEND": "memory"}),
+            ("vdb", VDB_MODULE, {}),
+            ("llm", "sage_llm", {"SAGE_BACKEND": "mock"}),
+        ):
             proc, addresses[name] = _start(run_dir, name, module, settings)
             procs.append(proc)
         wiring = {f"SAGE_{n.upper()}_ADDRESS": a for n, a in addresses.items()}
-        proc, memory = _start(run_dir, "memory", "sage_memory", {**wiring, **(memory_settings or {})})
+        proc, memory = _start(
+            run_dir, "memory", "sage_memory", {**wiring, **(memory_settings or {})}
+        )
         procs.append(proc)
     except BaseException:
         for p in reversed(procs):
             p.stop(grace=2)
         raise
-    return MemoryStack(addresses["kv"], addresses["vdb"], addresses["llm"], memory, VDB_MODULE, procs)
+    return MemoryStack(
+        addresses["kv"], addresses["vdb"], addresses["llm"], memory, VDB_MODULE, procs
+    )

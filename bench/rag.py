@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer generated answers (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer generated answers (about a minute)"
+    )
     parser.add_argument("--questions", default=str(ROOT / "examples" / "rag" / "questions.jsonl"))
     parser.add_argument("--max-tokens", type=int, default=24)
     parser.add_argument("--context-k", type=int, default=3, help="chunks put in the prompt")
@@ -47,19 +49,26 @@ def main() -> None:
 
     questions = read_jsonl(args.questions)
     generated = questions[::3] if args.quick else questions  # quick: every third, all docs covered
-    figures: dict[str, object] = {"questions": len(questions), "generated_questions": len(generated)}
+    figures: dict[str, object] = {
+        "questions": len(questions),
+        "generated_questions": len(generated),
+    }
 
     with tempfile.TemporaryDirectory() as tmp:
         embedder = EmbeddingClient()
         collection = open_collection(Path(tmp) / "docs")
         t0 = time.perf_counter()
-        figures["chunks"] = ingest(find_files(ROOT / "docs", relative_to=ROOT), collection, root=ROOT, embedder=embedder)
+        figures["chunks"] = ingest(
+            find_files(ROOT / "docs", relative_to=ROOT), collection, root=ROOT, embedder=embedder
+        )
         figures["ingest_s"] = round(time.perf_counter() - t0, 2)
         print(f"indexed {figures['chunks']} chunks in {figures['ingest_s']} s", file=sys.stderr)
 
         retriever_cfg = {"collection": collection, "embedder": embedder}
         for name in ("dense", "bm25", "hybrid"):
-            records = answer_questions(questions, retriever=name, retriever_config=retriever_cfg, generate=False)
+            records = answer_questions(
+                questions, retriever=name, retriever_config=retriever_cfg, generate=False
+            )
             figures[f"recall_at_5_{name}"] = round(summarize(records)["recall_at_5"]["mean"], 4)
             print(f"recall@5 {name}: {figures[f'recall_at_5_{name}']}", file=sys.stderr)
 
@@ -67,7 +76,11 @@ def main() -> None:
         # Untimed warm-up: loads the model so questions_per_s measures answering only.
         t0 = time.perf_counter()
         answer_questions(generated[:1], retriever=None, generator_config=gen_cfg)
-        print(f"model loaded and warm in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"model loaded and warm in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
         t0 = time.perf_counter()
         rag = answer_questions(
@@ -78,7 +91,9 @@ def main() -> None:
             generator_config=gen_cfg,
             k=args.context_k,
             parallelism=4,
-            on_record=lambda r: print(f"rag  {r.get('id')}: {r['answer'][:60]!r}", file=sys.stderr, flush=True),
+            on_record=lambda r: print(
+                f"rag  {r.get('id')}: {r['answer'][:60]!r}", file=sys.stderr, flush=True
+            ),
         )
         elapsed = time.perf_counter() - t0
         bare = answer_questions(
@@ -86,7 +101,9 @@ def main() -> None:
             retriever=None,
             generator_config=gen_cfg,
             parallelism=4,
-            on_record=lambda r: print(f"bare {r.get('id')}: {r['answer'][:60]!r}", file=sys.stderr, flush=True),
+            on_record=lambda r: print(
+                f"bare {r.get('id')}: {r['answer'][:60]!r}", file=sys.stderr, flush=True
+            ),
         )
 
     rag_summary, bare_summary = summarize(rag), summarize(bare)
@@ -97,7 +114,9 @@ def main() -> None:
     figures["questions_per_s"] = round(len(generated) / elapsed, 3)
     best_single = max(float(figures["recall_at_5_dense"]), float(figures["recall_at_5_bm25"]))  # type: ignore[arg-type]
     figures["target_hybrid_recall_met"] = float(figures["recall_at_5_hybrid"]) >= best_single  # type: ignore[arg-type]
-    figures["target_f1_2x_met"] = float(figures["answer_f1"]) >= 2 * float(figures["answer_f1_no_retrieval"])  # type: ignore[arg-type]
+    figures["target_f1_2x_met"] = float(figures["answer_f1"]) >= 2 * float(
+        figures["answer_f1_no_retrieval"]
+    )  # type: ignore[arg-type]
     figures["quick"] = args.quick
     figures["cpu_count"] = os.cpu_count()
     figures["machine"] = platform.machine()

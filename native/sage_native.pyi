@@ -56,7 +56,10 @@ class Collection:
         ids: Sequence[str] | None = None,
         where: Where | None = None,
         where_document: WhereDocument | None = None,
-        include: Sequence[Literal["metadatas", "documents", "vectors"]] = ("metadatas", "documents"),
+        include: Sequence[Literal["metadatas", "documents", "vectors"]] = (
+            "metadatas",
+            "documents",
+        ),
     ) -> Records: ...
     def delete(
         self,

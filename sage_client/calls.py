@@ -20,6 +20,7 @@ iterator early cancels the call). Both classes find their channels with ``_chann
 (``route``: the LLM client's model; one pool elsewhere). The blocking path is the old one plus a
 function call: no event loop, no thread hop.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -72,32 +73,39 @@ def _derived(op: Callable[..., Any], method: Callable[..., Any]) -> None:
     method.__qualname__ = method.__name__
     method.__doc__ = op.__doc__
     method.__signature__ = inspect.signature(op).replace(  # type: ignore[attr-defined]
-        return_annotation=inspect.Signature.empty)
+        return_annotation=inspect.Signature.empty
+    )
 
 
 def blocking(op: Callable[Concatenate[Any, P], Unary[R]]) -> Callable[Concatenate[Any, P], R]:
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         call = op(self, *args, **kwargs)
-        reply = self._channels(call.route).call(call.method, call.request, idempotent=call.idempotent,
-                                                timeout=call.timeout)
+        reply = self._channels(call.route).call(
+            call.method, call.request, idempotent=call.idempotent, timeout=call.timeout
+        )
         return call.decode(reply)
 
     _derived(op, method)
     return method
 
 
-def awaited(op: Callable[Concatenate[Any, P], Unary[R]]) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+def awaited(
+    op: Callable[Concatenate[Any, P], Unary[R]],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
     async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         call = op(self, *args, **kwargs)
-        reply = await self._channels(call.route).call(call.method, call.request, idempotent=call.idempotent,
-                                                      timeout=call.timeout)
+        reply = await self._channels(call.route).call(
+            call.method, call.request, idempotent=call.idempotent, timeout=call.timeout
+        )
         return call.decode(reply)
 
     _derived(op, method)
     return method
 
 
-def blocking_pages(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concatenate[Any, P], Iterator[T]]:
+def blocking_pages(
+    op: Callable[Concatenate[Any, P], Pages[T]],
+) -> Callable[Concatenate[Any, P], Iterator[T]]:
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)
@@ -113,7 +121,9 @@ def blocking_pages(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Conc
     return method
 
 
-def awaited_pages(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
+def awaited_pages(
+    op: Callable[Concatenate[Any, P], Pages[T]],
+) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
     async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)
@@ -130,7 +140,9 @@ def awaited_pages(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Conca
     return method
 
 
-def blocking_all(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concatenate[Any, P], list[T]]:
+def blocking_all(
+    op: Callable[Concatenate[Any, P], Pages[T]],
+) -> Callable[Concatenate[Any, P], list[T]]:
     """Every item of a listing, as one list."""
     pages = blocking_pages(op)
 
@@ -141,7 +153,9 @@ def blocking_all(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concat
     return method
 
 
-def awaited_all(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, list[T]]]:
+def awaited_all(
+    op: Callable[Concatenate[Any, P], Pages[T]],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, list[T]]]:
     """Every item of a listing, as one list."""
     pages = awaited_pages(op)
 
@@ -152,7 +166,9 @@ def awaited_all(op: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concate
     return method
 
 
-def blocking_stream(op: Callable[Concatenate[Any, P], Stream[T]]) -> Callable[Concatenate[Any, P], Iterator[T]]:
+def blocking_stream(
+    op: Callable[Concatenate[Any, P], Stream[T]],
+) -> Callable[Concatenate[Any, P], Iterator[T]]:
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)
@@ -169,7 +185,9 @@ def blocking_stream(op: Callable[Concatenate[Any, P], Stream[T]]) -> Callable[Co
     return method
 
 
-def awaited_stream(op: Callable[Concatenate[Any, P], Stream[T]]) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
+def awaited_stream(
+    op: Callable[Concatenate[Any, P], Stream[T]],
+) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
     async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)

@@ -6,6 +6,7 @@ the instance bookkeeping and the retry rule; each keeps one channel per address
 and drops the channels of instances discovery no longer lists. Only the call
 itself (awaited or not) is written twice.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,9 +42,17 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
 
 
 class _Pool(Generic[S]):
-    def __init__(self, service: str, stub_factory: Callable[[Any], S], address: str | Sequence[str] | None,
-                 resolver: Resolver | None, make_channel: Callable[[str], Any], token: str | None,
-                 timeout: float | None, max_attempts: int) -> None:
+    def __init__(
+        self,
+        service: str,
+        stub_factory: Callable[[Any], S],
+        address: str | Sequence[str] | None,
+        resolver: Resolver | None,
+        make_channel: Callable[[str], Any],
+        token: str | None,
+        timeout: float | None,
+        max_attempts: int,
+    ) -> None:
         self.service = service
         self.metadata = auth_metadata(token)
         self.timeout = timeout
@@ -64,7 +73,9 @@ class _Pool(Generic[S]):
     def rpc_error(self, exc: grpc.RpcError, method: str, timeout: float | None = None) -> SageError:
         """``exc`` of a call to ``method`` (deadline ``timeout``, else the pool's) as a SageError
         that names this service and method when the deadline ran out."""
-        return from_rpc_error(exc, service=self.service, method=method, timeout=timeout or self.timeout)
+        return from_rpc_error(
+            exc, service=self.service, method=method, timeout=timeout or self.timeout
+        )
 
     def _refresh(self) -> list[Any]:
         instances = self._resolver.instances(self.service)
@@ -89,18 +100,24 @@ class _Pool(Generic[S]):
             self._close_channels(self._refresh())
         order = self._order
         if not order:
-            raise Unavailable(f"no live instance of service {self.service!r} is registered; is it running? "
-                              "(`sage mesh status` lists instances)")
+            raise Unavailable(
+                f"no live instance of service {self.service!r} is registered; is it running? "
+                "(`sage mesh status` lists instances)"
+            )
         for _ in range(len(order)):
             addr = order[next(self._cursor) % len(order)]
             if addr not in exclude:
                 return addr, self._channels[addr][1]
-        raise Unavailable(f"every instance of service {self.service!r} failed: {', '.join(sorted(exclude))}")
+        raise Unavailable(
+            f"every instance of service {self.service!r} failed: {', '.join(sorted(exclude))}"
+        )
 
     def _close_channels(self, channels: list[Any]) -> None:
         for channel in channels:
             result = channel.close()
-            if hasattr(result, "close"):  # aio close() is a coroutine; nobody awaits a dropped channel
+            if hasattr(
+                result, "close"
+            ):  # aio close() is a coroutine; nobody awaits a dropped channel
                 result.close()
 
     def addresses(self) -> list[str]:
@@ -128,7 +145,9 @@ class _Pool(Generic[S]):
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         """A streaming call of ``method`` (not retried); iterate it, cancel it when done."""
         addr, stub = self.pick(set())
-        return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+        return getattr(stub, method)(
+            request, timeout=timeout or self.timeout, metadata=self.metadata
+        )
 
     def _take_channels(self) -> list[Any]:
         with self._lock:
@@ -141,18 +160,38 @@ class _Pool(Generic[S]):
 class ServiceChannels(_Pool[S]):
     """Blocking calls to one service."""
 
-    def __init__(self, service: str, stub_factory: Callable[[grpc.Channel], S], *,
-                 address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
-        super().__init__(service, stub_factory, address, resolver,
-                         lambda addr: grpc.insecure_channel(addr, options=_OPTIONS), token, timeout, max_attempts)
+    def __init__(
+        self,
+        service: str,
+        stub_factory: Callable[[grpc.Channel], S],
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+        max_attempts: int = 3,
+    ) -> None:
+        super().__init__(
+            service,
+            stub_factory,
+            address,
+            resolver,
+            lambda addr: grpc.insecure_channel(addr, options=_OPTIONS),
+            token,
+            timeout,
+            max_attempts,
+        )
 
-    def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
+    def call(
+        self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None
+    ) -> Any:
         tried: set[str] = set()
         while True:
             addr, stub = self._attempt(tried)
             try:
-                return getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+                return getattr(stub, method)(
+                    request, timeout=timeout or self.timeout, metadata=self.metadata
+                )
             except grpc.RpcError as exc:
                 if not self._retries(tried, addr, exc, idempotent):
                     raise self.rpc_error(exc, method, timeout) from None
@@ -164,19 +203,38 @@ class ServiceChannels(_Pool[S]):
 class AsyncServiceChannels(_Pool[S]):
     """grpc.aio calls to one service; create it inside the event loop that uses it."""
 
-    def __init__(self, service: str, stub_factory: Callable[[grpc.aio.Channel], S], *,
-                 address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 30.0, max_attempts: int = 3) -> None:
-        super().__init__(service, stub_factory, address, resolver,
-                         lambda addr: grpc.aio.insecure_channel(addr, options=_OPTIONS), token, timeout,
-                         max_attempts)
+    def __init__(
+        self,
+        service: str,
+        stub_factory: Callable[[grpc.aio.Channel], S],
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+        max_attempts: int = 3,
+    ) -> None:
+        super().__init__(
+            service,
+            stub_factory,
+            address,
+            resolver,
+            lambda addr: grpc.aio.insecure_channel(addr, options=_OPTIONS),
+            token,
+            timeout,
+            max_attempts,
+        )
 
-    async def call(self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None) -> Any:
+    async def call(
+        self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None
+    ) -> Any:
         tried: set[str] = set()
         while True:
             addr, stub = self._attempt(tried)
             try:
-                return await getattr(stub, method)(request, timeout=timeout or self.timeout, metadata=self.metadata)
+                return await getattr(stub, method)(
+                    request, timeout=timeout or self.timeout, metadata=self.metadata
+                )
             except grpc.RpcError as exc:
                 if not self._retries(tried, addr, exc, idempotent):
                     raise self.rpc_error(exc, method, timeout) from None
@@ -186,8 +244,12 @@ class AsyncServiceChannels(_Pool[S]):
             await channel.close()
 
 
-class _BearerInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                         grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class _BearerInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
     """Adds a bearer token to every call of a raw channel (stubs, reflection clients)."""
 
     def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
@@ -195,7 +257,11 @@ class _BearerInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClien
 
     def _details(self, details: Any) -> Any:
         extra = tuple(details.metadata or ()) + self._metadata
-        return details._replace(metadata=extra) if hasattr(details, "_replace") else _Details(details, extra)
+        return (
+            details._replace(metadata=extra)
+            if hasattr(details, "_replace")
+            else _Details(details, extra)
+        )
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return continuation(self._details(details), request)
@@ -222,8 +288,9 @@ class _Details(grpc.ClientCallDetails):
 
 def metadata_channel(address: str, metadata: Sequence[tuple[str, str]]) -> grpc.Channel:
     """A blocking channel to ``address`` whose every call carries ``metadata``."""
-    return grpc.intercept_channel(grpc.insecure_channel(address, options=_OPTIONS),
-                                  _BearerInterceptor(tuple(metadata)))
+    return grpc.intercept_channel(
+        grpc.insecure_channel(address, options=_OPTIONS), _BearerInterceptor(tuple(metadata))
+    )
 
 
 def authorized_channel(address: str, token: str | None = None) -> grpc.Channel:

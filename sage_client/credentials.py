@@ -25,6 +25,7 @@ Nothing found means no token: the call goes out anonymous and the service answer
 UNAUTHENTICATED, naming these variables. ``SAGE_PRINCIPAL=anonymous`` presents no token on
 purpose (a development mesh whose services set ``allow_anonymous``).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,13 @@ def load_secrets(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise CredentialsError(f"secrets file {path} does not exist; `sage mesh up` writes it") from None
+        raise CredentialsError(
+            f"secrets file {path} does not exist; `sage mesh up` writes it"
+        ) from None
     except PermissionError:
-        raise CredentialsError(f"secrets file {path} is not readable by this user (it is mode 0600)") from None
+        raise CredentialsError(
+            f"secrets file {path} is not readable by this user (it is mode 0600)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise CredentialsError(f"secrets file {path} is not JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("principals"), dict):
@@ -82,8 +87,10 @@ def principals(path: str | os.PathLike[str]) -> list[PrincipalSecret]:
     for name, entry in load_secrets(path)["principals"].items():
         token, roles = entry.get("token"), entry.get("roles", [])
         if not isinstance(token, str) or len(token) < 16 or not isinstance(roles, list):
-            raise CredentialsError(f"secrets file {path}: principal {name!r} needs a 'token' of >= 16 "
-                                   "characters and a list of 'roles'")
+            raise CredentialsError(
+                f"secrets file {path}: principal {name!r} needs a 'token' of >= 16 "
+                "characters and a list of 'roles'"
+            )
         out.append(PrincipalSecret(name, token, frozenset(map(str, roles))))
     return out
 
@@ -92,7 +99,9 @@ def principal_token(name: str, path: str | os.PathLike[str] | None = None) -> st
     """The token of principal ``name`` in the secrets file (default: this process's)."""
     path = path or secrets_path()
     if path is None:
-        raise CredentialsError(f"no secrets file: set {SECRETS_ENV} (sage mesh up writes run/secrets/mesh.json)")
+        raise CredentialsError(
+            f"no secrets file: set {SECRETS_ENV} (sage mesh up writes run/secrets/mesh.json)"
+        )
     for p in principals(path):
         if p.name == name:
             return p.token

@@ -8,6 +8,7 @@ prefix from the listed revision, so an instance whose lease expires disappears
 as soon as etcd deletes its key; after a compaction or a broken watch it lists
 again. It runs on one background thread shared by every client of the process.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,7 +52,9 @@ class Resolver:
 
 class StaticResolver(Resolver):
     def __init__(self, addresses: Mapping[str, list[str]]) -> None:
-        self._addresses = {k: [Instance(f"{k}-{i}", a) for i, a in enumerate(v)] for k, v in addresses.items()}
+        self._addresses = {
+            k: [Instance(f"{k}-{i}", a) for i, a in enumerate(v)] for k, v in addresses.items()
+        }
 
     def instances(self, service: str) -> list[Instance]:
         return list(self._addresses.get(service, ()))
@@ -77,8 +80,12 @@ def etcd_credentials(path: str | os.PathLike[str] | None = None) -> tuple[str, s
     return str(etcd["user"]), str(etcd["password"])
 
 
-async def connect_etcd(host: str, port: int, timeout: float | None = 5,
-                       credentials: tuple[str, str] | None | bool = True) -> Any:
+async def connect_etcd(
+    host: str,
+    port: int,
+    timeout: float | None = 5,
+    credentials: tuple[str, str] | None | bool = True,
+) -> Any:
     """A connected ``aetcd.Client``, authenticated with ``credentials`` (True: the secrets file's,
     see ``etcd_credentials``). An etcd without auth enabled refuses to authenticate anyone
     ("authentication is not enabled"): then the client connects anonymously."""
@@ -111,7 +118,9 @@ class EtcdResolver(Resolver):
         self._ready: dict[str, threading.Event] = {}
         self._errors: dict[str, str] = {}
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="sage-discovery", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="sage-discovery", daemon=True
+        )
         self._thread.start()
         self._tasks: dict[str, Any] = {}
 
@@ -123,14 +132,20 @@ class EtcdResolver(Resolver):
             ready = self._ready.get(service)
             if ready is None:
                 ready = self._ready[service] = threading.Event()
-                self._tasks[service] = asyncio.run_coroutine_threadsafe(self._follow(service), self._loop)
+                self._tasks[service] = asyncio.run_coroutine_threadsafe(
+                    self._follow(service), self._loop
+                )
         if not ready.wait(self._timeout):
             error = self._errors.get(service, "no answer")
             if "user name is empty" in error or "authentication failed" in error:
-                error += (" (this etcd wants the mesh's credentials: set SAGE_SECRETS_FILE to the mesh's "
-                          "run/secrets/mesh.json, or run from the folder holding run/)")
-            raise NoInstances(f"could not list service {service!r} from etcd at {', '.join(self._endpoints)} within "
-                              f"{self._timeout:.0f}s: {error}")
+                error += (
+                    " (this etcd wants the mesh's credentials: set SAGE_SECRETS_FILE to the mesh's "
+                    "run/secrets/mesh.json, or run from the folder holding run/)"
+                )
+            raise NoInstances(
+                f"could not list service {service!r} from etcd at {', '.join(self._endpoints)} within "
+                f"{self._timeout:.0f}s: {error}"
+            )
         with self._lock:
             return list(self._services.get(service, {}).values())
 
@@ -143,8 +158,12 @@ class EtcdResolver(Resolver):
             else:
                 try:
                     data = json.loads(value)
-                    current[instance_id] = Instance(instance_id, data["address"], data.get("metadata") or {},
-                                                    data.get("version", ""))
+                    current[instance_id] = Instance(
+                        instance_id,
+                        data["address"],
+                        data.get("metadata") or {},
+                        data.get("version", ""),
+                    )
                 except (ValueError, KeyError):
                     log.warning("ignoring malformed registration %s", key)
             self._services[service] = current
@@ -170,9 +189,13 @@ class EtcdResolver(Resolver):
                     self._services.setdefault(service, {})
                 self._ready[service].set()
                 delay = 0.2
-                watch = await client.watch_prefix(prefix, start_revision=listing.header.revision + 1)
+                watch = await client.watch_prefix(
+                    prefix, start_revision=listing.header.revision + 1
+                )
                 async for event in watch:
-                    self._apply(service, event.kv.key, None if event.kind == "DELETE" else event.kv.value)
+                    self._apply(
+                        service, event.kv.key, None if event.kind == "DELETE" else event.kv.value
+                    )
             except asyncio.CancelledError:
                 raise
             except RevisionCompactedError:
@@ -206,11 +229,19 @@ class EnvResolver(Resolver):
     def instances(self, service: str) -> list[Instance]:
         static = self._env.get(f"SAGE_{service.upper()}_ADDR")
         if static:
-            return [Instance(f"{service}-{i}", a.strip()) for i, a in enumerate(static.split(",")) if a.strip()]
-        endpoints = [e.strip() for e in self._env.get("SAGE_ETCD_ENDPOINTS", "").split(",") if e.strip()]
+            return [
+                Instance(f"{service}-{i}", a.strip())
+                for i, a in enumerate(static.split(","))
+                if a.strip()
+            ]
+        endpoints = [
+            e.strip() for e in self._env.get("SAGE_ETCD_ENDPOINTS", "").split(",") if e.strip()
+        ]
         if not endpoints:
-            raise NoInstances(f"no address for service {service!r}: set SAGE_{service.upper()}_ADDR=host:port "
-                              "or SAGE_ETCD_ENDPOINTS=host:port (or pass address= to the client)")
+            raise NoInstances(
+                f"no address for service {service!r}: set SAGE_{service.upper()}_ADDR=host:port "
+                "or SAGE_ETCD_ENDPOINTS=host:port (or pass address= to the client)"
+            )
         with self._lock:
             if self._etcd is None:
                 self._etcd = EtcdResolver(endpoints)

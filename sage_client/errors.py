@@ -5,6 +5,7 @@ server attached: the machine-readable ``reason`` (ErrorInfo), its ``metadata``
 (e.g. ``current_version`` of a failed compare-and-set) and the ``field`` a
 BadRequest names.
 """
+
 from __future__ import annotations
 
 import grpc
@@ -16,8 +17,15 @@ _DETAILS_KEY = "grpc-status-details-bin"
 class SageError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, reason: str = "",
-                 metadata: dict[str, str] | None = None, field: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode | None = None,
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+        field: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -72,19 +80,32 @@ class Cancelled(SageError):
 
 _BY_CODE: dict[grpc.StatusCode, type[SageError]] = {
     cls.code: cls
-    for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, ResourceExhausted, Unavailable,
-                DeadlineExceeded, Unauthenticated, PermissionDenied, Cancelled)
+    for cls in (
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        FailedPrecondition,
+        ResourceExhausted,
+        Unavailable,
+        DeadlineExceeded,
+        Unauthenticated,
+        PermissionDenied,
+        Cancelled,
+    )
 }
 
 
-def from_rpc_error(exc: grpc.RpcError, *, service: str = "", method: str = "",
-                   timeout: float | None = None) -> SageError:
+def from_rpc_error(
+    exc: grpc.RpcError, *, service: str = "", method: str = "", timeout: float | None = None
+) -> SageError:
     """Decode a grpc.RpcError (sync or aio) into the matching SageError. ``service``, ``method``
     and ``timeout`` (the call's) turn gRPC's bare "Deadline Exceeded" into a message that says
     which call ran out of time and what to change."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     message = exc.details() if hasattr(exc, "details") else str(exc)
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED and "Deadline Exceeded" in message:  # gRPC's own words
+    if (
+        code == grpc.StatusCode.DEADLINE_EXCEEDED and "Deadline Exceeded" in message
+    ):  # gRPC's own words
         message = _deadline_message(service, method, timeout, message)
     reason, metadata, field = "", {}, ""
     trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None

@@ -6,6 +6,7 @@ from one definition of each method (``_KVCalls``; see ``sage_client.calls``).
     kv.get("greeting")                       # b"hello"
     kv.put("greeting", b"hi", expected_version=version)   # compare-and-set
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,14 +36,18 @@ def _ttl_ms(ttl: float | None) -> int:
     return 0 if not ttl else max(1, int(ttl * 1000))
 
 
-def _put_request(ns: str, key: str, value: Value, ttl: float | None, expected_version: int | None) -> kv_pb2.PutRequest:
+def _put_request(
+    ns: str, key: str, value: Value, ttl: float | None, expected_version: int | None
+) -> kv_pb2.PutRequest:
     request = kv_pb2.PutRequest(namespace=ns, key=key, value=_bytes(value), ttl_ms=_ttl_ms(ttl))
     if expected_version is not None:
         request.expected_version = expected_version
     return request
 
 
-def _delete_request(ns: str, key: str, expected_version: int | None, allow_missing: bool) -> kv_pb2.DeleteRequest:
+def _delete_request(
+    ns: str, key: str, expected_version: int | None, allow_missing: bool
+) -> kv_pb2.DeleteRequest:
     request = kv_pb2.DeleteRequest(namespace=ns, key=key, allow_missing=allow_missing)
     if expected_version is not None:
         request.expected_version = expected_version
@@ -89,64 +94,138 @@ class _KVCalls:
 
     def _get_entry(self, key: str, *, namespace: str | None = None) -> Unary[Entry]:
         """The entry of ``key`` (value, version, ttl); raises ``NotFound`` when missing."""
-        return Unary("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _entry_of)
+        return Unary(
+            "Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _entry_of
+        )
 
     def _get(self, key: str, *, namespace: str | None = None) -> Unary[bytes]:
         """The value of ``key``; raises ``NotFound`` when missing."""
-        return Unary("Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _value_of)
+        return Unary(
+            "Get", kv_pb2.GetRequest(namespace=self._ns(namespace), key=key), True, _value_of
+        )
 
-    def _put(self, key: str, value: Value, *, ttl: float | None = None, expected_version: int | None = None,
-             namespace: str | None = None) -> Unary[int]:
+    def _put(
+        self,
+        key: str,
+        value: Value,
+        *,
+        ttl: float | None = None,
+        expected_version: int | None = None,
+        namespace: str | None = None,
+    ) -> Unary[int]:
         """Write ``value``; returns the new version. ``expected_version`` makes it a compare-and-set
         (0 = only if absent); a mismatch raises ``FailedPrecondition`` with ``metadata['current_version']``."""
         request = _put_request(self._ns(namespace), key, value, ttl, expected_version)
         return Unary("Put", request, expected_version is None, _version_of)
 
-    def _delete(self, key: str, *, expected_version: int | None = None, allow_missing: bool = False,
-                namespace: str | None = None) -> Unary[bool]:
+    def _delete(
+        self,
+        key: str,
+        *,
+        expected_version: int | None = None,
+        allow_missing: bool = False,
+        namespace: str | None = None,
+    ) -> Unary[bool]:
         request = _delete_request(self._ns(namespace), key, expected_version, allow_missing)
         return Unary("Delete", request, allow_missing and expected_version is None, _deleted_of)
 
-    def _batch_get(self, keys: Sequence[str], *, namespace: str | None = None) -> Unary[dict[str, bytes]]:
+    def _batch_get(
+        self, keys: Sequence[str], *, namespace: str | None = None
+    ) -> Unary[dict[str, bytes]]:
         """Values of the keys that exist (missing keys are absent from the result)."""
         request = kv_pb2.BatchGetRequest(namespace=self._ns(namespace), keys=keys)
-        return Unary("BatchGet", request, True,
-                     lambda r: {k: v for k, f, v in zip(keys, r.found, r.values, strict=True) if f})
+        return Unary(
+            "BatchGet",
+            request,
+            True,
+            lambda r: {k: v for k, f, v in zip(keys, r.found, r.values, strict=True) if f},
+        )
 
-    def _batch_put(self, items: Mapping[str, Value], *, ttl: float | None = None,
-                   namespace: str | None = None) -> Unary[list[int]]:
-        request = kv_pb2.BatchPutRequest(namespace=self._ns(namespace), keys=list(items),
-                                         values=[_bytes(v) for v in items.values()], ttl_ms=_ttl_ms(ttl))
+    def _batch_put(
+        self, items: Mapping[str, Value], *, ttl: float | None = None, namespace: str | None = None
+    ) -> Unary[list[int]]:
+        request = kv_pb2.BatchPutRequest(
+            namespace=self._ns(namespace),
+            keys=list(items),
+            values=[_bytes(v) for v in items.values()],
+            ttl_ms=_ttl_ms(ttl),
+        )
         return Unary("BatchPut", request, True, lambda r: list(r.versions))
 
-    def _scan(self, prefix: str = "", *, page_size: int = 100, include_values: bool = True,
-              namespace: str | None = None) -> Pages[Entry]:
+    def _scan(
+        self,
+        prefix: str = "",
+        *,
+        page_size: int = 100,
+        include_values: bool = True,
+        namespace: str | None = None,
+    ) -> Pages[Entry]:
         """Every entry under ``prefix`` in key order, fetched a page at a time."""
         ns = self._ns(namespace)
-        return Pages("Scan", lambda token: kv_pb2.ScanRequest(namespace=ns, prefix=prefix, page_size=page_size,
-                                                              page_token=token, include_values=include_values),
-                     _entries_of)
+        return Pages(
+            "Scan",
+            lambda token: kv_pb2.ScanRequest(
+                namespace=ns,
+                prefix=prefix,
+                page_size=page_size,
+                page_token=token,
+                include_values=include_values,
+            ),
+            _entries_of,
+        )
 
-    def _scan_page(self, prefix: str = "", *, page_size: int = 100, page_token: str = "",
-                   include_values: bool = True, namespace: str | None = None) -> Unary[ScanPage]:
+    def _scan_page(
+        self,
+        prefix: str = "",
+        *,
+        page_size: int = 100,
+        page_token: str = "",
+        include_values: bool = True,
+        namespace: str | None = None,
+    ) -> Unary[ScanPage]:
         """One page of the entries under ``prefix``; its ``next_page_token`` (empty at the end)
         asks for the next."""
-        request = kv_pb2.ScanRequest(namespace=self._ns(namespace), prefix=prefix, page_size=page_size,
-                                     page_token=page_token, include_values=include_values)
-        return Unary("Scan", request, True, lambda r: ScanPage(list(_entries_of(r)), r.next_page_token))
+        request = kv_pb2.ScanRequest(
+            namespace=self._ns(namespace),
+            prefix=prefix,
+            page_size=page_size,
+            page_token=page_token,
+            include_values=include_values,
+        )
+        return Unary(
+            "Scan", request, True, lambda r: ScanPage(list(_entries_of(r)), r.next_page_token)
+        )
 
     def _clear(self, *, namespace: str | None = None) -> Unary[int]:
-        return Unary("Clear", kv_pb2.ClearRequest(namespace=self._ns(namespace)), True, lambda r: r.deleted_count)
+        return Unary(
+            "Clear",
+            kv_pb2.ClearRequest(namespace=self._ns(namespace)),
+            True,
+            lambda r: r.deleted_count,
+        )
 
 
 class KVClient(_KVCalls):
     """Blocking client of ``sage.kv.v1.KVService``."""
 
-    def __init__(self, namespace: str = "default", *, address: str | Sequence[str] | None = None,
-                 resolver: Resolver | None = None, token: str | None = None, timeout: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        namespace: str = "default",
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> None:
         self.namespace = namespace
-        self._ch = ServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
-                                   token=token, timeout=timeout)
+        self._ch = ServiceChannels(
+            "kv",
+            kv_pb2_grpc.KVServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> ServiceChannels[kv_pb2_grpc.KVServiceStub]:
         return self._ch
@@ -174,11 +253,24 @@ class KVClient(_KVCalls):
 class AsyncKVClient(_KVCalls):
     """asyncio client of ``sage.kv.v1.KVService``; same methods as KVClient, awaited."""
 
-    def __init__(self, namespace: str = "default", *, address: str | Sequence[str] | None = None,
-                 resolver: Resolver | None = None, token: str | None = None, timeout: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        namespace: str = "default",
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> None:
         self.namespace = namespace
-        self._ch = AsyncServiceChannels("kv", kv_pb2_grpc.KVServiceStub, address=address, resolver=resolver,
-                                        token=token, timeout=timeout)
+        self._ch = AsyncServiceChannels(
+            "kv",
+            kv_pb2_grpc.KVServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> AsyncServiceChannels[kv_pb2_grpc.KVServiceStub]:
         return self._ch

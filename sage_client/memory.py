@@ -10,6 +10,7 @@ Memories are plain dicts: ``{"id", "session_id", "content", "metadata", "create_
 (``create_time`` in seconds since the epoch); search hits add ``"score"``. Every store carries an
 idempotency key (a fresh one when none is given), so the client retries it safely.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -31,23 +32,45 @@ metadata_dict = metadata_to_dict
 
 
 def memory_dict(m: memory_pb2.Memory) -> dict[str, Any]:
-    return {"id": m.id, "session_id": m.session_id, "content": m.content, "metadata": metadata_dict(m.metadata),
-            "create_time": m.create_time.ToNanoseconds() / 1e9}
+    return {
+        "id": m.id,
+        "session_id": m.session_id,
+        "content": m.content,
+        "metadata": metadata_dict(m.metadata),
+        "create_time": m.create_time.ToNanoseconds() / 1e9,
+    }
 
 
 def _vector(vector: Any) -> bytes:
     return b"" if vector is None else vector_bytes(vector)
 
 
-def store_request(session_id: str, content: str, metadata: Metadata | None, vector: Any,
-                  idempotency_key: str | None) -> memory_pb2.StoreMemoryRequest:
-    return memory_pb2.StoreMemoryRequest(session_id=session_id, content=content, metadata=metadata_message(metadata),
-                                         vector=_vector(vector), idempotency_key=idempotency_key or uuid.uuid4().hex)
+def store_request(
+    session_id: str,
+    content: str,
+    metadata: Metadata | None,
+    vector: Any,
+    idempotency_key: str | None,
+) -> memory_pb2.StoreMemoryRequest:
+    return memory_pb2.StoreMemoryRequest(
+        session_id=session_id,
+        content=content,
+        metadata=metadata_message(metadata),
+        vector=_vector(vector),
+        idempotency_key=idempotency_key or uuid.uuid4().hex,
+    )
 
 
-def search_request(query: str | Any, session_id: str, top_k: int, where: Mapping[str, Any] | None,
-                   recency_weight: float) -> memory_pb2.SearchMemoriesRequest:
-    request = memory_pb2.SearchMemoriesRequest(session_id=session_id, top_k=top_k, recency_weight=recency_weight)
+def search_request(
+    query: str | Any,
+    session_id: str,
+    top_k: int,
+    where: Mapping[str, Any] | None,
+    recency_weight: float,
+) -> memory_pb2.SearchMemoriesRequest:
+    request = memory_pb2.SearchMemoriesRequest(
+        session_id=session_id, top_k=top_k, recency_weight=recency_weight
+    )
     if isinstance(query, str):
         request.query_text = query
     else:
@@ -65,16 +88,29 @@ def _hits(reply: memory_pb2.SearchMemoriesResponse) -> list[dict[str, Any]]:
 class _MemoryCalls:
     """Every memory method, written once: its request and how its reply decodes."""
 
-    def _store_memory(self, session_id: str, content: str, metadata: Metadata | None = None, *,
-                      vector: Any = None, idempotency_key: str | None = None) -> Unary[dict[str, Any]]:
+    def _store_memory(
+        self,
+        session_id: str,
+        content: str,
+        metadata: Metadata | None = None,
+        *,
+        vector: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Unary[dict[str, Any]]:
         """Store one memory; ``vector`` (float32, the collection's dimension) skips embedding.
         A second call with the same ``idempotency_key`` returns the first memory."""
         request = store_request(session_id, content, metadata, vector, idempotency_key)
         return Unary("StoreMemory", request, True, _memory_of)
 
-    def _search_memories(self, query: str | Any, *, session_id: str = "", top_k: int = 10,
-                         where: Mapping[str, Any] | None = None,
-                         recency_weight: float = 0.0) -> Unary[list[dict[str, Any]]]:
+    def _search_memories(
+        self,
+        query: str | Any,
+        *,
+        session_id: str = "",
+        top_k: int = 10,
+        where: Mapping[str, Any] | None = None,
+        recency_weight: float = 0.0,
+    ) -> Unary[list[dict[str, Any]]]:
         """Memories most similar to ``query`` (a text or a vector), best first; ``session_id`` empty
         searches every session; ``where`` filters on metadata (Chroma's shape)."""
         request = search_request(query, session_id, top_k, where, recency_weight)
@@ -84,19 +120,29 @@ class _MemoryCalls:
         """One memory; raises ``NotFound`` when missing."""
         return Unary("GetMemory", memory_pb2.GetMemoryRequest(id=memory_id), True, _memory_of)
 
-    def _list_session_memories(self, session_id: str, *, page_size: int = 100) -> Pages[dict[str, Any]]:
+    def _list_session_memories(
+        self, session_id: str, *, page_size: int = 100
+    ) -> Pages[dict[str, Any]]:
         """Every memory of a session, newest first, fetched a page at a time."""
-        return Pages("ListSessionMemories", lambda token: memory_pb2.ListSessionMemoriesRequest(
-            session_id=session_id, page_size=page_size, page_token=token),
-            lambda reply: (memory_dict(m) for m in reply.memories))
+        return Pages(
+            "ListSessionMemories",
+            lambda token: memory_pb2.ListSessionMemoriesRequest(
+                session_id=session_id, page_size=page_size, page_token=token
+            ),
+            lambda reply: (memory_dict(m) for m in reply.memories),
+        )
 
     def _delete_memory(self, memory_id: str) -> Unary[None]:
         return Unary("DeleteMemory", memory_pb2.DeleteMemoryRequest(id=memory_id), True, _nothing)
 
     def _delete_session(self, session_id: str) -> Unary[int]:
         """Remove every memory of a session; returns how many there were."""
-        return Unary("DeleteSession", memory_pb2.DeleteSessionRequest(session_id=session_id), True,
-                     lambda reply: int(reply.deleted_count))
+        return Unary(
+            "DeleteSession",
+            memory_pb2.DeleteSessionRequest(session_id=session_id),
+            True,
+            lambda reply: int(reply.deleted_count),
+        )
 
 
 def _memory_of(reply: Any) -> dict[str, Any]:
@@ -110,10 +156,22 @@ def _nothing(reply: Any) -> None:
 class MemoryClient(_MemoryCalls):
     """Blocking client of ``sage.memory.v1.MemoryService``."""
 
-    def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 30.0) -> None:
-        self._ch = ServiceChannels("memory", memory_pb2_grpc.MemoryServiceStub, address=address, resolver=resolver,
-                                   token=token, timeout=timeout)
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> None:
+        self._ch = ServiceChannels(
+            "memory",
+            memory_pb2_grpc.MemoryServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> ServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
         return self._ch
@@ -138,10 +196,22 @@ class MemoryClient(_MemoryCalls):
 class AsyncMemoryClient(_MemoryCalls):
     """grpc.aio client of ``sage.memory.v1.MemoryService``; create it inside the event loop that uses it."""
 
-    def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 30.0) -> None:
-        self._ch = AsyncServiceChannels("memory", memory_pb2_grpc.MemoryServiceStub, address=address,
-                                        resolver=resolver, token=token, timeout=timeout)
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> None:
+        self._ch = AsyncServiceChannels(
+            "memory",
+            memory_pb2_grpc.MemoryServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> AsyncServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
         return self._ch

@@ -1,5 +1,6 @@
 """What the memory service and the in-process memory share: memory ids, the reserved
 vector-metadata fields, the session filter and the similarity/recency ranking."""
+
 from __future__ import annotations
 
 import hashlib
@@ -58,11 +59,18 @@ def candidates_for(top_k: int, recency_weight: float) -> int:
     return top_k if recency_weight <= 0 else min(1000, max(top_k * 4, 50))
 
 
-def rank(candidates: Sequence[Candidate], top_k: int, recency_weight: float, now_ms: int,
-         half_life_s: float) -> list[tuple[Candidate, float]]:
+def rank(
+    candidates: Sequence[Candidate],
+    top_k: int,
+    recency_weight: float,
+    now_ms: int,
+    half_life_s: float,
+) -> list[tuple[Candidate, float]]:
     """Score = (1 - w) * cosine similarity + w * recency; best first."""
     w = recency_weight
-    scored = [(c, (1.0 - w) * c.similarity + w * recency((now_ms - c.created_ms) / 1000.0, half_life_s))
-              for c in candidates]
+    scored = [
+        (c, (1.0 - w) * c.similarity + w * recency((now_ms - c.created_ms) / 1000.0, half_life_s))
+        for c in candidates
+    ]
     scored.sort(key=lambda pair: pair[1], reverse=True)
     return scored[:top_k]

@@ -6,6 +6,7 @@ in this process. Both answer ``store_memory``, ``search_memories``, ``get_memory
     memory.store_memory("chat-1", "Alice likes green tea")
     memory.search_memories("what does Alice drink?", session_id="chat-1", top_k=3)
 """
+
 from __future__ import annotations
 
 from sage_client.memory import MemoryClient

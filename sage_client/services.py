@@ -12,6 +12,7 @@ installs the resolver through ``sage_client.dataflow.set_remote_resolver``.
     ids = vdb.add(["first text", "second text"], metadatas=[{"src": "a"}, {"src": "b"}])
     vdb.search("a question", top_k=3)     # [{"id", "score", "document", "metadata"}, ...]
 """
+
 from __future__ import annotations
 
 import json
@@ -116,10 +117,16 @@ class MeshKVService(_SeedService):
 
 # -- vdb_service ------------------------------------------------------------------------------
 class _VectorStore(Protocol):
-    def upsert(self, ids: list[str], vectors: np.ndarray | None, metadatas: list[dict[str, Any]],
-               documents: list[str]) -> None: ...
-    def search(self, vector: np.ndarray | None, text: str | None, k: int,
-               where: Mapping[str, Any] | None) -> list[dict[str, Any]]: ...
+    def upsert(
+        self,
+        ids: list[str],
+        vectors: np.ndarray | None,
+        metadatas: list[dict[str, Any]],
+        documents: list[str],
+    ) -> None: ...
+    def search(
+        self, vector: np.ndarray | None, text: str | None, k: int, where: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]: ...
     def get(self, ids: list[str]) -> list[dict[str, Any]]: ...
     def delete(self, ids: list[str]) -> int: ...
 
@@ -130,7 +137,9 @@ class SeedVDBService(_SeedService):
     Texts are embedded by ``embed`` when it is given (in-process), else by the store (the mesh
     collection names an embedding model)."""
 
-    def __init__(self, store: _VectorStore, embed: Callable[[list[str]], np.ndarray] | None) -> None:
+    def __init__(
+        self, store: _VectorStore, embed: Callable[[list[str]], np.ndarray] | None
+    ) -> None:
         self._store = store
         self._embed = embed
         self._next = 0
@@ -141,8 +150,14 @@ class SeedVDBService(_SeedService):
             start, self._next = self._next, self._next + n
         return [f"doc-{os.getpid()}-{id(self):x}-{i}" for i in range(start, start + n)]
 
-    def add(self, documents: str | Sequence[str] | None = None, *, vectors: npt.ArrayLike | None = None,
-            ids: Sequence[str] | None = None, metadatas: Sequence[Mapping[str, Any] | None] | None = None) -> list[str]:
+    def add(
+        self,
+        documents: str | Sequence[str] | None = None,
+        *,
+        vectors: npt.ArrayLike | None = None,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[str]:
         """Store documents (embedded) and/or vectors; returns their ids."""
         docs = [documents] if isinstance(documents, str) else list(documents or [])
         array = None if vectors is None else np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -150,18 +165,23 @@ class SeedVDBService(_SeedService):
         if n == 0:
             raise ValueError("add needs documents or vectors")
         if docs and array is not None and len(array) != len(docs):
-            raise ValueError(f"{len(array)} vectors for {len(docs)} documents; give one per document")
+            raise ValueError(
+                f"{len(array)} vectors for {len(docs)} documents; give one per document"
+            )
         point_ids = list(ids) if ids is not None else self._new_ids(n)
         if len(point_ids) != n:
             raise ValueError(f"{len(point_ids)} ids for {n} points")
         if array is None and self._embed is not None:
             array = self._embed(docs)
-        metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in range(n)]
+        metas = (
+            [dict(m or {}) for m in metadatas] if metadatas is not None else [{} for _ in range(n)]
+        )
         self._store.upsert(point_ids, array, metas, docs or [""] * n)
         return point_ids
 
-    def search(self, query: str | npt.ArrayLike, top_k: int = 5,
-               where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def search(
+        self, query: str | npt.ArrayLike, top_k: int = 5, where: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Nearest points to a text or a vector, best first: ``{"id", "score", "document", "metadata"}``."""
         if isinstance(query, str):
             if self._embed is None:
@@ -179,8 +199,14 @@ class SeedVDBService(_SeedService):
     def delete(self, ids: str | Sequence[str]) -> int:
         return self._store.delete([ids] if isinstance(ids, str) else list(ids))
 
-    def update(self, id: str, document: str | None = None, *, metadata: Mapping[str, Any] | None = None,
-               vector: npt.ArrayLike | None = None) -> bool:
+    def update(
+        self,
+        id: str,
+        document: str | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        vector: npt.ArrayLike | None = None,
+    ) -> bool:
         """Replace parts of a point (a new document is embedded again); False when it does not exist."""
         found = self._store.get([id])
         if not found:
@@ -219,29 +245,44 @@ class NativeStore:
             if self._core is None:
                 from sage_native import Collection
 
-                self._core = Collection.create(os.path.join(self._dir, "core"), dim, self._metric, "hnsw", "none")
+                self._core = Collection.create(
+                    os.path.join(self._dir, "core"), dim, self._metric, "hnsw", "none"
+                )
             return self._core
 
-    def upsert(self, ids: list[str], vectors: np.ndarray | None, metadatas: list[dict[str, Any]],
-               documents: list[str]) -> None:
+    def upsert(
+        self,
+        ids: list[str],
+        vectors: np.ndarray | None,
+        metadatas: list[dict[str, Any]],
+        documents: list[str],
+    ) -> None:
         if vectors is None:
             raise ValueError("the in-process vdb_service needs vectors or an embedding model")
         self._collection(vectors.shape[1]).upsert(ids, vectors, metadatas, documents)
 
-    def search(self, vector: np.ndarray | None, text: str | None, k: int,
-               where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    def search(
+        self, vector: np.ndarray | None, text: str | None, k: int, where: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
         if self._core is None:
             return []
-        hits = (self._core.search(vector, k, where=dict(where) if where else None) if vector is not None
-                else self._core.search_text([text], k, where=dict(where) if where else None))
+        hits = (
+            self._core.search(vector, k, where=dict(where) if where else None)
+            if vector is not None
+            else self._core.search_text([text], k, where=dict(where) if where else None)
+        )
         return _rows(hits["ids"][0], hits["scores"][0], hits["metadatas"][0], hits["documents"][0])
 
     def get(self, ids: list[str]) -> list[dict[str, Any]]:
         if self._core is None:
             return []
         got = self._core.get(ids, include=["metadatas", "documents", "vectors"])
-        return [{"id": i, "document": d, "metadata": m, "vector": v}
-                for i, d, m, v in zip(got["ids"], got["documents"], got["metadatas"], got["vectors"], strict=True)]
+        return [
+            {"id": i, "document": d, "metadata": m, "vector": v}
+            for i, d, m, v in zip(
+                got["ids"], got["documents"], got["metadatas"], got["vectors"], strict=True
+            )
+        ]
 
     def delete(self, ids: list[str]) -> int:
         return 0 if self._core is None else int(self._core.delete(ids=ids))
@@ -275,20 +316,34 @@ class MeshStore:
                 pass
         self._ready = True
 
-    def upsert(self, ids: list[str], vectors: np.ndarray | None, metadatas: list[dict[str, Any]],
-               documents: list[str]) -> None:
+    def upsert(
+        self,
+        ids: list[str],
+        vectors: np.ndarray | None,
+        metadatas: list[dict[str, Any]],
+        documents: list[str],
+    ) -> None:
         self._ensure(EMBEDDING_DIMENSION if vectors is None else vectors.shape[1])
         self._vdb.upsert(self._name, ids, vectors, metadatas=metadatas, documents=documents)
 
-    def search(self, vector: np.ndarray | None, text: str | None, k: int,
-               where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    def search(
+        self, vector: np.ndarray | None, text: str | None, k: int, where: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
         self._ensure(EMBEDDING_DIMENSION if vector is None else vector.shape[-1])
         include: list[Include] = ["metadatas", "documents"]
-        result = (self._vdb.search(self._name, vector, top_k=k, where=where, include=include)[0] if vector is not None
-                  else self._vdb.search(self._name, query_texts=[text or ""], top_k=k, where=where,
-                                        include=include)[0])
-        return _rows(result.ids, result.scores, result.metadatas or [{}] * len(result.ids),
-                     result.documents or [""] * len(result.ids))
+        result = (
+            self._vdb.search(self._name, vector, top_k=k, where=where, include=include)[0]
+            if vector is not None
+            else self._vdb.search(
+                self._name, query_texts=[text or ""], top_k=k, where=where, include=include
+            )[0]
+        )
+        return _rows(
+            result.ids,
+            result.scores,
+            result.metadatas or [{}] * len(result.ids),
+            result.documents or [""] * len(result.ids),
+        )
 
     def get(self, ids: list[str]) -> list[dict[str, Any]]:
         from sage_client.errors import NotFound
@@ -298,9 +353,16 @@ class MeshStore:
         except NotFound:
             return []
         vectors = got.vectors if got.vectors is not None else [None] * len(got.ids)
-        return [{"id": i, "document": d, "metadata": m, "vector": v}
-                for i, d, m, v in zip(got.ids, got.documents or [""] * len(got.ids),
-                                      got.metadatas or [{}] * len(got.ids), vectors, strict=True)]
+        return [
+            {"id": i, "document": d, "metadata": m, "vector": v}
+            for i, d, m, v in zip(
+                got.ids,
+                got.documents or [""] * len(got.ids),
+                got.metadatas or [{}] * len(got.ids),
+                vectors,
+                strict=True,
+            )
+        ]
 
     def delete(self, ids: list[str]) -> int:
         return self._vdb.delete(self._name, ids)
@@ -309,9 +371,13 @@ class MeshStore:
         self._vdb.close()
 
 
-def _rows(ids: Sequence[str], scores: Any, metadatas: Sequence[Any], documents: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"id": i, "score": float(s), "document": d, "metadata": m}
-            for i, s, m, d in zip(ids, scores, metadatas, documents, strict=False)]
+def _rows(
+    ids: Sequence[str], scores: Any, metadatas: Sequence[Any], documents: Sequence[Any]
+) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "score": float(s), "document": d, "metadata": m}
+        for i, s, m, d in zip(ids, scores, metadatas, documents, strict=False)
+    ]
 
 
 def _local_embed() -> Callable[[list[str]], np.ndarray]:

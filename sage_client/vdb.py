@@ -10,6 +10,7 @@ from one definition of each unary method (``_VDBCalls``; see ``sage_client.calls
 
 Vectors go out as one packed float32 buffer per request and come back as numpy views.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -86,23 +87,48 @@ class Points:
 def _collection_info(c: vdb_pb2.Collection) -> CollectionInfo:
     from google.protobuf import json_format
 
-    return CollectionInfo(name=c.name, dimension=c.dimension, metric=_METRIC_NAMES.get(c.metric, DEFAULT_METRIC),
-                          index=_index_dict(c.index), embedding_model=c.embedding_model,
-                          durability=DURABILITY_NAMES.get(c.durability, DEFAULT_DURABILITY), count=c.count,
-                          stats=json_format.MessageToDict(c.stats) if c.HasField("stats") else {})
+    return CollectionInfo(
+        name=c.name,
+        dimension=c.dimension,
+        metric=_METRIC_NAMES.get(c.metric, DEFAULT_METRIC),
+        index=_index_dict(c.index),
+        embedding_model=c.embedding_model,
+        durability=DURABILITY_NAMES.get(c.durability, DEFAULT_DURABILITY),
+        count=c.count,
+        stats=json_format.MessageToDict(c.stats) if c.HasField("stats") else {},
+    )
 
 
-def _create_request(name: str, dimension: int, metric: str, index: str | Mapping[str, Any], embedding_model: str,
-                    durability: Durability) -> vdb_pb2.CreateCollectionRequest:
+def _create_request(
+    name: str,
+    dimension: int,
+    metric: str,
+    index: str | Mapping[str, Any],
+    embedding_model: str,
+    durability: Durability,
+) -> vdb_pb2.CreateCollectionRequest:
     if metric not in _METRICS:
-        raise InvalidArgument(f"unknown metric {metric!r}; use 'l2', 'ip' or 'cosine'", field="metric")
-    return vdb_pb2.CreateCollectionRequest(collection=vdb_pb2.Collection(
-        name=name, dimension=dimension, metric=_METRICS[metric], index=_index_message(index),
-        embedding_model=embedding_model, durability=_DURABILITY[durability]))
+        raise InvalidArgument(
+            f"unknown metric {metric!r}; use 'l2', 'ip' or 'cosine'", field="metric"
+        )
+    return vdb_pb2.CreateCollectionRequest(
+        collection=vdb_pb2.Collection(
+            name=name,
+            dimension=dimension,
+            metric=_METRICS[metric],
+            index=_index_message(index),
+            embedding_model=embedding_model,
+            durability=_DURABILITY[durability],
+        )
+    )
 
 
-def _points(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[PointMetadata] | None,
-            documents: Sequence[str | None] | None) -> vdb_pb2.Points:
+def _points(
+    ids: Sequence[str],
+    vectors: npt.ArrayLike | None,
+    metadatas: Sequence[PointMetadata] | None,
+    documents: Sequence[str | None] | None,
+) -> vdb_pb2.Points:
     points = vdb_pb2.Points(ids=list(ids))
     if vectors is not None:
         try:
@@ -110,35 +136,52 @@ def _points(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequen
         except ValueError as exc:
             raise InvalidArgument(str(exc), field="vectors") from None
         if rows != len(ids):
-            raise InvalidArgument(f"{rows} vectors for {len(ids)} ids; send one vector per id", field="vectors")
+            raise InvalidArgument(
+                f"{rows} vectors for {len(ids)} ids; send one vector per id", field="vectors"
+            )
     if metadatas is not None:
-        points.metadatas.extend(m if isinstance(m, common_pb2.Metadata) else dict_to_metadata(m) for m in metadatas)
+        points.metadatas.extend(
+            m if isinstance(m, common_pb2.Metadata) else dict_to_metadata(m) for m in metadatas
+        )
     if documents is not None:
         points.documents.extend(d or "" for d in documents)
     return points
 
 
-def _upsert_request(collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None,
-                    metadatas: Sequence[PointMetadata] | None, documents: Sequence[str | None] | None,
-                    durability: Durability) -> vdb_pb2.UpsertRequest:
-    request = vdb_pb2.UpsertRequest(collection=collection, points=_points(ids, vectors, metadatas, documents),
-                                    durability=_DURABILITY[durability])
+def _upsert_request(
+    collection: str,
+    ids: Sequence[str],
+    vectors: npt.ArrayLike | None,
+    metadatas: Sequence[PointMetadata] | None,
+    documents: Sequence[str | None] | None,
+    durability: Durability,
+) -> vdb_pb2.UpsertRequest:
+    request = vdb_pb2.UpsertRequest(
+        collection=collection,
+        points=_points(ids, vectors, metadatas, documents),
+        durability=_DURABILITY[durability],
+    )
     size = request.ByteSize()
     if size > MAX_MESSAGE:
         raise InvalidArgument(
             f"this upsert is {size} bytes, over the {MAX_MESSAGE}-byte message limit; send fewer points per "
-            "call or use bulk_upsert(), which streams batches", field="points",
-            metadata={"limit": str(MAX_MESSAGE)})
+            "call or use bulk_upsert(), which streams batches",
+            field="points",
+            metadata={"limit": str(MAX_MESSAGE)},
+        )
     return request
 
 
-def _stream_requests(collection: str, batches: Iterable[Points | Mapping[str, Any]],
-                     durability: Durability) -> Iterator[vdb_pb2.UpsertStreamRequest]:
+def _stream_requests(
+    collection: str, batches: Iterable[Points | Mapping[str, Any]], durability: Durability
+) -> Iterator[vdb_pb2.UpsertStreamRequest]:
     for batch in batches:
         b = batch if isinstance(batch, Points) else Points(**batch)
-        yield vdb_pb2.UpsertStreamRequest(collection=collection, points=_points(b.ids, b.vectors, b.metadatas,
-                                                                                 b.documents),
-                                          durability=_DURABILITY[durability])
+        yield vdb_pb2.UpsertStreamRequest(
+            collection=collection,
+            points=_points(b.ids, b.vectors, b.metadatas, b.documents),
+            durability=_DURABILITY[durability],
+        )
 
 
 class _Recorded:
@@ -157,17 +200,25 @@ class _Recorded:
             raise
 
 
-def _batches(ids: Sequence[str], vectors: npt.ArrayLike | None, metadatas: Sequence[Any] | None,
-             documents: Sequence[Any] | None, batch_size: int | None) -> Iterator[Points]:
+def _batches(
+    ids: Sequence[str],
+    vectors: npt.ArrayLike | None,
+    metadatas: Sequence[Any] | None,
+    documents: Sequence[Any] | None,
+    batch_size: int | None,
+) -> Iterator[Points]:
     array = None if vectors is None else np.ascontiguousarray(vectors, dtype=FLOAT32)
     if batch_size is None:
         row_bytes = array.shape[-1] * 4 if array is not None else 256
         batch_size = max(1, DEFAULT_STREAM_BATCH_BYTES // row_bytes)
     for start in range(0, len(ids), batch_size):
         end = start + batch_size
-        yield Points(ids=list(ids[start:end]), vectors=None if array is None else array[start:end],
-                     metadatas=None if metadatas is None else list(metadatas[start:end]),
-                     documents=None if documents is None else list(documents[start:end]))
+        yield Points(
+            ids=list(ids[start:end]),
+            vectors=None if array is None else array[start:end],
+            metadatas=None if metadatas is None else list(metadatas[start:end]),
+            documents=None if documents is None else list(documents[start:end]),
+        )
 
 
 def _filters(target: Any, where: Filter, where_document: Filter = None) -> None:
@@ -180,7 +231,9 @@ def _filters(target: Any, where: Filter, where_document: Filter = None) -> None:
 def _include(include: Sequence[Include]) -> list[Any]:
     unknown = [f for f in include if f not in _FIELDS]
     if unknown:
-        raise InvalidArgument(f"unknown include field(s) {unknown}; use {sorted(_FIELDS)}", field="include")
+        raise InvalidArgument(
+            f"unknown include field(s) {unknown}; use {sorted(_FIELDS)}", field="include"
+        )
     return [_FIELDS[f] for f in include]
 
 
@@ -193,42 +246,79 @@ def _queries(queries: npt.ArrayLike | None) -> bytes:
         raise InvalidArgument(str(exc), field="queries") from None
 
 
-def _search_request(collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str] | None, top_k: int,
-                    where: Filter, where_document: Filter, include: Sequence[Include]) -> vdb_pb2.SearchRequest:
-    request = vdb_pb2.SearchRequest(collection=collection, queries=_queries(queries), query_texts=query_texts or (),
-                                    top_k=top_k, include=_include(include))
+def _search_request(
+    collection: str,
+    queries: npt.ArrayLike | None,
+    query_texts: Sequence[str] | None,
+    top_k: int,
+    where: Filter,
+    where_document: Filter,
+    include: Sequence[Include],
+) -> vdb_pb2.SearchRequest:
+    request = vdb_pb2.SearchRequest(
+        collection=collection,
+        queries=_queries(queries),
+        query_texts=query_texts or (),
+        top_k=top_k,
+        include=_include(include),
+    )
     _filters(request, where, where_document)
     return request
 
 
-def _text_request(collection: str, query_texts: Sequence[str], top_k: int, where: Filter,
-                  include: Sequence[Include]) -> vdb_pb2.SearchTextRequest:
+def _text_request(
+    collection: str,
+    query_texts: Sequence[str],
+    top_k: int,
+    where: Filter,
+    include: Sequence[Include],
+) -> vdb_pb2.SearchTextRequest:
     if isinstance(query_texts, str):
         query_texts = [query_texts]
-    request = vdb_pb2.SearchTextRequest(collection=collection, query_texts=query_texts, top_k=top_k,
-                                        include=_include(include))
+    request = vdb_pb2.SearchTextRequest(
+        collection=collection, query_texts=query_texts, top_k=top_k, include=_include(include)
+    )
     _filters(request, where)
     return request
 
 
-def _hybrid_request(collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], top_k: int,
-                    fusion: str, alpha: float, where: Filter, include: Sequence[Include]) -> vdb_pb2.HybridSearchRequest:
+def _hybrid_request(
+    collection: str,
+    queries: npt.ArrayLike | None,
+    query_texts: Sequence[str],
+    top_k: int,
+    fusion: str,
+    alpha: float,
+    where: Filter,
+    include: Sequence[Include],
+) -> vdb_pb2.HybridSearchRequest:
     if fusion not in FUSIONS:
         raise InvalidArgument(f"unknown fusion {fusion!r}; use 'rrf' or 'weighted'", field="fusion")
     if isinstance(query_texts, str):
         query_texts = [query_texts]
     request = vdb_pb2.HybridSearchRequest(
-        collection=collection, queries=_queries(queries), query_texts=query_texts, top_k=top_k,
-        fusion=FUSIONS[fusion], alpha=alpha,
-        include=_include(include))
+        collection=collection,
+        queries=_queries(queries),
+        query_texts=query_texts,
+        top_k=top_k,
+        fusion=FUSIONS[fusion],
+        alpha=alpha,
+        include=_include(include),
+    )
     _filters(request, where)
     return request
 
 
-def _delete_request(collection: str, ids: Sequence[str] | None, where: Filter, where_document: Filter,
-                    durability: Durability) -> vdb_pb2.DeletePointsRequest:
-    request = vdb_pb2.DeletePointsRequest(collection=collection, ids=list(ids or ()),
-                                          durability=_DURABILITY[durability])
+def _delete_request(
+    collection: str,
+    ids: Sequence[str] | None,
+    where: Filter,
+    where_document: Filter,
+    durability: Durability,
+) -> vdb_pb2.DeletePointsRequest:
+    request = vdb_pb2.DeletePointsRequest(
+        collection=collection, ids=list(ids or ()), durability=_DURABILITY[durability]
+    )
     _filters(request, where, where_document)
     return request
 
@@ -237,18 +327,25 @@ def _results(results: Iterable[vdb_pb2.QueryResult]) -> list[QueryResult]:
     out = []
     for r in results:
         n = len(r.ids)
-        out.append(QueryResult(
-            ids=list(r.ids), scores=list(r.scores),
-            metadatas=[metadata_to_dict(m) for m in r.metadatas] if r.metadatas else None,
-            documents=list(r.documents) if r.documents else None,
-            vectors=unpack_vectors(r.vectors, n) if r.vectors else None))
+        out.append(
+            QueryResult(
+                ids=list(r.ids),
+                scores=list(r.scores),
+                metadatas=[metadata_to_dict(m) for m in r.metadatas] if r.metadatas else None,
+                documents=list(r.documents) if r.documents else None,
+                vectors=unpack_vectors(r.vectors, n) if r.vectors else None,
+            )
+        )
     return out
 
 
 def _points_out(p: vdb_pb2.Points) -> Points:
-    return Points(ids=list(p.ids), vectors=unpack_vectors(p.vectors, len(p.ids)) if p.vectors else None,
-                  metadatas=[metadata_to_dict(m) for m in p.metadatas] if p.metadatas else None,
-                  documents=list(p.documents) if p.documents else None)
+    return Points(
+        ids=list(p.ids),
+        vectors=unpack_vectors(p.vectors, len(p.ids)) if p.vectors else None,
+        metadatas=[metadata_to_dict(m) for m in p.metadatas] if p.metadatas else None,
+        documents=list(p.documents) if p.documents else None,
+    )
 
 
 _DEFAULT_INCLUDE: tuple[Include, ...] = ("metadatas", "documents")
@@ -258,9 +355,16 @@ class _VDBCalls:
     """Every unary VDB method, written once: its request and how its reply decodes."""
 
     # collections
-    def _create_collection(self, name: str, dimension: int, *, metric: str = "cosine",
-                           index: str | Mapping[str, Any] = "hnsw", embedding_model: str = "",
-                           durability: Durability = "sync") -> Unary[CollectionInfo]:
+    def _create_collection(
+        self,
+        name: str,
+        dimension: int,
+        *,
+        metric: str = "cosine",
+        index: str | Mapping[str, Any] = "hnsw",
+        embedding_model: str = "",
+        durability: Durability = "sync",
+    ) -> Unary[CollectionInfo]:
         request = _create_request(name, dimension, metric, index, embedding_model, durability)
         return Unary("CreateCollection", request, False, _collection_of)
 
@@ -268,48 +372,97 @@ class _VDBCalls:
         return Unary("GetCollection", vdb_pb2.GetCollectionRequest(name=name), True, _collection_of)
 
     def _list_collections(self, *, page_size: int = 100) -> Pages[CollectionInfo]:
-        return Pages("ListCollections",
-                     lambda token: vdb_pb2.ListCollectionsRequest(page_size=page_size, page_token=token),
-                     lambda reply: (_collection_info(c) for c in reply.collections))
+        return Pages(
+            "ListCollections",
+            lambda token: vdb_pb2.ListCollectionsRequest(page_size=page_size, page_token=token),
+            lambda reply: (_collection_info(c) for c in reply.collections),
+        )
 
     def _delete_collection(self, name: str) -> Unary[None]:
-        return Unary("DeleteCollection", vdb_pb2.DeleteCollectionRequest(name=name), False, _nothing)
+        return Unary(
+            "DeleteCollection", vdb_pb2.DeleteCollectionRequest(name=name), False, _nothing
+        )
 
     # writes
-    def _upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
-                metadatas: Sequence[PointMetadata] | None = None,
-                documents: Sequence[str | None] | None = None, durability: Durability = None) -> Unary[int]:
+    def _upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: npt.ArrayLike | None = None,
+        *,
+        metadatas: Sequence[PointMetadata] | None = None,
+        documents: Sequence[str | None] | None = None,
+        durability: Durability = None,
+    ) -> Unary[int]:
         """Insert or replace points (vectors, or documents when the collection embeds)."""
         request = _upsert_request(collection, ids, vectors, metadatas, documents, durability)
         return Unary("Upsert", request, True, lambda reply: int(reply.upserted_count))
 
-    def _delete(self, collection: str, ids: Sequence[str] | None = None, *, where: Filter = None,
-                where_document: Filter = None, durability: Durability = None) -> Unary[int]:
+    def _delete(
+        self,
+        collection: str,
+        ids: Sequence[str] | None = None,
+        *,
+        where: Filter = None,
+        where_document: Filter = None,
+        durability: Durability = None,
+    ) -> Unary[int]:
         request = _delete_request(collection, ids, where, where_document, durability)
         return Unary("DeletePoints", request, True, lambda reply: int(reply.deleted_count))
 
     # reads
-    def _get(self, collection: str, ids: Sequence[str], *,
-             include: Sequence[Include] = _DEFAULT_INCLUDE) -> Unary[Points]:
-        request = vdb_pb2.GetPointsRequest(collection=collection, ids=list(ids), include=_include(include))
+    def _get(
+        self, collection: str, ids: Sequence[str], *, include: Sequence[Include] = _DEFAULT_INCLUDE
+    ) -> Unary[Points]:
+        request = vdb_pb2.GetPointsRequest(
+            collection=collection, ids=list(ids), include=_include(include)
+        )
         return Unary("GetPoints", request, True, lambda reply: _points_out(reply.points))
 
-    def _search(self, collection: str, queries: npt.ArrayLike | None = None, *,
-                query_texts: Sequence[str] | None = None, top_k: int = 10, where: Filter = None,
-                where_document: Filter = None, include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
+    def _search(
+        self,
+        collection: str,
+        queries: npt.ArrayLike | None = None,
+        *,
+        query_texts: Sequence[str] | None = None,
+        top_k: int = 10,
+        where: Filter = None,
+        where_document: Filter = None,
+        include: Sequence[Include] = (),
+    ) -> Unary[list[QueryResult]]:
         """One QueryResult per query; ``queries`` is (nq, dimension) or one vector."""
-        request = _search_request(collection, queries, query_texts, top_k, where, where_document, include)
+        request = _search_request(
+            collection, queries, query_texts, top_k, where, where_document, include
+        )
         return Unary("Search", request, True, _results_of)
 
-    def _search_text(self, collection: str, query_texts: Sequence[str], *, top_k: int = 10, where: Filter = None,
-                     include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
+    def _search_text(
+        self,
+        collection: str,
+        query_texts: Sequence[str],
+        *,
+        top_k: int = 10,
+        where: Filter = None,
+        include: Sequence[Include] = (),
+    ) -> Unary[list[QueryResult]]:
         request = _text_request(collection, query_texts, top_k, where, include)
         return Unary("SearchText", request, True, _results_of)
 
-    def _hybrid_search(self, collection: str, queries: npt.ArrayLike | None, query_texts: Sequence[str], *,
-                       top_k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Filter = None,
-                       include: Sequence[Include] = ()) -> Unary[list[QueryResult]]:
-        request = _hybrid_request(collection, queries, query_texts, top_k, fusion, alpha, where, include)
+    def _hybrid_search(
+        self,
+        collection: str,
+        queries: npt.ArrayLike | None,
+        query_texts: Sequence[str],
+        *,
+        top_k: int = 10,
+        fusion: str = "rrf",
+        alpha: float = 0.5,
+        where: Filter = None,
+        include: Sequence[Include] = (),
+    ) -> Unary[list[QueryResult]]:
+        request = _hybrid_request(
+            collection, queries, query_texts, top_k, fusion, alpha, where, include
+        )
         return Unary("HybridSearch", request, True, _results_of)
 
     # maintenance
@@ -335,10 +488,22 @@ def _nothing(reply: Any) -> None:
 class VDBClient(_VDBCalls):
     """Blocking client of ``sage.vdb.v1.VDBService``."""
 
-    def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 60.0) -> None:
-        self._ch = ServiceChannels("vdb", vdb_pb2_grpc.VDBServiceStub, address=address, resolver=resolver,
-                                   token=token, timeout=timeout)
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> None:
+        self._ch = ServiceChannels(
+            "vdb",
+            vdb_pb2_grpc.VDBServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> ServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
         return self._ch
@@ -356,8 +521,13 @@ class VDBClient(_VDBCalls):
     flush = blocking(_VDBCalls._flush)
     compact = blocking(_VDBCalls._compact)
 
-    def upsert_stream(self, collection: str, batches: Iterable[Points | Mapping[str, Any]], *,
-                      durability: Durability = None) -> int:
+    def upsert_stream(
+        self,
+        collection: str,
+        batches: Iterable[Points | Mapping[str, Any]],
+        *,
+        durability: Durability = None,
+    ) -> int:
         """Stream batches of points in one call (bulk load); acknowledged once, at the end."""
         requests = _Recorded(_stream_requests(collection, batches, durability))
         try:
@@ -368,13 +538,23 @@ class VDBClient(_VDBCalls):
             raise self._ch.rpc_error(exc, "UpsertStream") from None
         return int(reply.upserted_count)
 
-    def bulk_upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
-                    metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-                    documents: Sequence[str | None] | None = None, batch_size: int | None = None,
-                    durability: Durability = None) -> int:
+    def bulk_upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: npt.ArrayLike | None = None,
+        *,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        documents: Sequence[str | None] | None = None,
+        batch_size: int | None = None,
+        durability: Durability = None,
+    ) -> int:
         """Upsert many points as a stream of batches (about 8 MiB each unless ``batch_size`` is given)."""
-        return self.upsert_stream(collection, _batches(ids, vectors, metadatas, documents, batch_size),
-                                  durability=durability)
+        return self.upsert_stream(
+            collection,
+            _batches(ids, vectors, metadatas, documents, batch_size),
+            durability=durability,
+        )
 
     def close(self) -> None:
         self._ch.close()
@@ -390,10 +570,22 @@ class AsyncVDBClient(_VDBCalls):
     """asyncio client of ``sage.vdb.v1.VDBService``; same methods as VDBClient, awaited.
     Create it inside the event loop that uses it."""
 
-    def __init__(self, *, address: str | Sequence[str] | None = None, resolver: Resolver | None = None,
-                 token: str | None = None, timeout: float | None = 60.0) -> None:
-        self._ch = AsyncServiceChannels("vdb", vdb_pb2_grpc.VDBServiceStub, address=address, resolver=resolver,
-                                        token=token, timeout=timeout)
+    def __init__(
+        self,
+        *,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> None:
+        self._ch = AsyncServiceChannels(
+            "vdb",
+            vdb_pb2_grpc.VDBServiceStub,
+            address=address,
+            resolver=resolver,
+            token=token,
+            timeout=timeout,
+        )
 
     def _channels(self, route: str) -> AsyncServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
         return self._ch
@@ -411,9 +603,13 @@ class AsyncVDBClient(_VDBCalls):
     flush = awaited(_VDBCalls._flush)
     compact = awaited(_VDBCalls._compact)
 
-    async def upsert_stream(self, collection: str,
-                            batches: Iterable[Points | Mapping[str, Any]] | AsyncIterable[Points | Mapping[str, Any]],
-                            *, durability: Durability = None) -> int:
+    async def upsert_stream(
+        self,
+        collection: str,
+        batches: Iterable[Points | Mapping[str, Any]] | AsyncIterable[Points | Mapping[str, Any]],
+        *,
+        durability: Durability = None,
+    ) -> int:
         failure: list[BaseException] = []
 
         async def requests() -> AsyncIterator[vdb_pb2.UpsertStreamRequest]:
@@ -437,12 +633,22 @@ class AsyncVDBClient(_VDBCalls):
             raise self._ch.rpc_error(exc, "UpsertStream") from None
         return int(reply.upserted_count)
 
-    async def bulk_upsert(self, collection: str, ids: Sequence[str], vectors: npt.ArrayLike | None = None, *,
-                          metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-                          documents: Sequence[str | None] | None = None, batch_size: int | None = None,
-                          durability: Durability = None) -> int:
-        return await self.upsert_stream(collection, _batches(ids, vectors, metadatas, documents, batch_size),
-                                        durability=durability)
+    async def bulk_upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: npt.ArrayLike | None = None,
+        *,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        documents: Sequence[str | None] | None = None,
+        batch_size: int | None = None,
+        durability: Durability = None,
+    ) -> int:
+        return await self.upsert_stream(
+            collection,
+            _batches(ids, vectors, metadatas, documents, batch_size),
+            durability=durability,
+        )
 
     async def close(self) -> None:
         await self._ch.close()

@@ -11,6 +11,7 @@ cross-imports are rewritten to match. Output depends only on the inputs and the
 pinned grpcio-tools version. The google/api protos that protos/ imports are not generated:
 googleapis-common-protos, a dependency, provides `google.api.annotations_pb2`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,16 +71,26 @@ def _generate(dest: Path) -> None:
 
 
 def _diff(a: Path, b: Path) -> list[str]:
-    files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    files_a = {
+        p.relative_to(a) for p in a.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+    files_b = {
+        p.relative_to(b) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
     stale = sorted(str(p) for p in files_a ^ files_b)
-    stale += sorted(str(p) for p in files_a & files_b if not filecmp.cmp(a / p, b / p, shallow=False))
+    stale += sorted(
+        str(p) for p in files_a & files_b if not filecmp.cmp(a / p, b / p, shallow=False)
+    )
     return stale
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="fail if sage_proto/ differs from a fresh generation")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="fail if sage_proto/ differs from a fresh generation"
+    )
     args = parser.parse_args()
     target = ROOT / OUT_PACKAGE
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +99,11 @@ def main() -> int:
         if args.check:
             stale = _diff(fresh, target)
             if stale:
-                print("sage_proto/ is stale; run `python scripts/gen_protos.py`. Differs:", *stale, sep="\n  ")
+                print(
+                    "sage_proto/ is stale; run `python scripts/gen_protos.py`. Differs:",
+                    *stale,
+                    sep="\n  ",
+                )
                 return 1
             print("sage_proto/ is up to date")
             return 0

@@ -11,6 +11,7 @@ protoc takes the package's directory as an include path. buf cannot (buf.build's
 where `deps:` would come from, is not reachable from every machine), so buf.yaml names
 build/proto-deps as a second module of the workspace; scripts/buf.sh fills it before buf runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,18 @@ def materialise(dest: Path = MODULE_DIR) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--include", action="store_true", help="print the include directory for protoc")
-    parser.add_argument("--dest", type=Path, default=MODULE_DIR, help="where to copy the files (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--include", action="store_true", help="print the include directory for protoc"
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=MODULE_DIR,
+        help="where to copy the files (default: %(default)s)",
+    )
     args = parser.parse_args()
     print(include_dir() if args.include else materialise(args.dest))
     return 0

@@ -1,5 +1,6 @@
 """Fixtures that start real infrastructure (etcd, Redis) and real services on
 ephemeral loopback ports, and stop them afterwards."""
+
 from __future__ import annotations
 
 import os
@@ -93,16 +94,21 @@ class ServiceProcess:
         return self.info["instance_id"]
 
 
-def spawn_service(run_dir: Path, name: str, module: str, wait: bool = True, **settings: object) -> ServiceProcess:
+def spawn_service(
+    run_dir: Path, name: str, module: str, wait: bool = True, **settings: object
+) -> ServiceProcess:
     """Start ``python -m <module>`` with SAGE_<KEY> settings; wait until it is SERVING."""
     ready = run_dir / f"{name}.ready.json"
-    env = {f"SAGE_{k.upper()}": ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
-           for k, v in settings.items()}
+    env = {
+        f"SAGE_{k.upper()}": ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+        for k, v in settings.items()
+    }
     env.setdefault("SAGE_DATA_DIR", str(run_dir / f"{name}.data"))
     env.setdefault("SAGE_PRINCIPAL", SERVICE_PRINCIPALS.get(module, "service"))
     env["SAGE_READY_FILE"] = str(ready)
-    proc = ManagedProcess(name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env,
-                          ready_file=ready).start()
+    proc = ManagedProcess(
+        name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env, ready_file=ready
+    ).start()
     try:
         info = proc.wait_ready_file(60) if wait else {}
     except Exception:

@@ -1,4 +1,5 @@
 """`sage auth`: the mesh's credentials, for tools that are not the SDK (grpcurl, curl, browsers)."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,10 @@ def _token(args: argparse.Namespace) -> int:
 def _principals(args: argparse.Namespace) -> int:
     path = args.secrets or secrets_path()
     if path is None:
-        print("error: no secrets file: set SAGE_SECRETS_FILE or run in the folder holding run/", file=sys.stderr)
+        print(
+            "error: no secrets file: set SAGE_SECRETS_FILE or run in the folder holding run/",
+            file=sys.stderr,
+        )
         return 2
     try:
         for p in principals(path):
@@ -39,11 +43,19 @@ def _principals(args: argparse.Namespace) -> int:
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser("auth", help="the mesh's credentials (tokens of its principals)")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    token = verbs.add_parser("token", help="print a principal's bearer token (default admin): "
-                             "export SAGE_TOKEN=$(sage auth token)")
-    token.add_argument("--principal", default="admin", help=f"principal name (default admin; {PRINCIPAL_ENV} "
-                       "selects the SDK's)")
-    token.add_argument("--secrets", help="secrets file (default: SAGE_SECRETS_FILE, else run/secrets/mesh.json)")
+    token = verbs.add_parser(
+        "token",
+        help="print a principal's bearer token (default admin): "
+        "export SAGE_TOKEN=$(sage auth token)",
+    )
+    token.add_argument(
+        "--principal",
+        default="admin",
+        help=f"principal name (default admin; {PRINCIPAL_ENV} selects the SDK's)",
+    )
+    token.add_argument(
+        "--secrets", help="secrets file (default: SAGE_SECRETS_FILE, else run/secrets/mesh.json)"
+    )
     token.set_defaults(func=_token)
     listing = verbs.add_parser("principals", help="list the principals and their roles (no tokens)")
     listing.add_argument("--secrets", help="secrets file")

@@ -1,4 +1,5 @@
 """`sage kv get|put|del|scan` for people (discovery from SAGE_KV_ADDR or SAGE_ETCD_ENDPOINTS)."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,18 @@ def _get(args: argparse.Namespace) -> int:
         entry = _client(args).get_entry(args.key)
         sys.stdout.buffer.write(entry.value + b"\n")
         return 0
+
     return _run(go)
 
 
 def _put(args: argparse.Namespace) -> int:
     def go() -> int:
-        version = _client(args).put(args.key, args.value, ttl=args.ttl, expected_version=args.expected_version)
+        version = _client(args).put(
+            args.key, args.value, ttl=args.ttl, expected_version=args.expected_version
+        )
         print(f"ok (version {version})")
         return 0
+
     return _run(go)
 
 
@@ -65,6 +70,7 @@ def _del(args: argparse.Namespace) -> int:
         _client(args).delete(args.key)
         print("deleted")
         return 0
+
     return _run(go)
 
 
@@ -75,4 +81,5 @@ def _scan(args: argparse.Namespace) -> int:
                 break
             print(f"{entry.key}\tv{entry.version}\t{entry.value[:80]!r}")
         return 0
+
     return _run(go)

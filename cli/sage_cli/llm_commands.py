@@ -10,7 +10,9 @@ from typing import Any
 
 def register(groups: argparse._SubParsersAction) -> None:
     llm = groups.add_parser("llm", help="generate text and embeddings with the LLM service")
-    llm.add_argument("--address", help="host:port of an LLM instance or of Envoy (default: discovery)")
+    llm.add_argument(
+        "--address", help="host:port of an LLM instance or of Envoy (default: discovery)"
+    )
     sub = llm.add_subparsers(dest="action", required=True)
     p = sub.add_parser("models", help="list the served models")
     p.set_defaults(func=_models)
@@ -48,7 +50,11 @@ def _run(fn: Any) -> int:
 def _models(args: argparse.Namespace) -> int:
     def go() -> int:
         for m in _client(args).models():
-            extra = f"dim={m['dimension']}" if m["kind"] == "embedding" else f"context={m['context_length']}"
+            extra = (
+                f"dim={m['dimension']}"
+                if m["kind"] == "embedding"
+                else f"context={m['context_length']}"
+            )
             print(f"{m['name']}\t{m['kind']}\t{m['engine']}\t{m['device']}\t{extra}")
         return 0
 
@@ -56,7 +62,12 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    sampling = {"max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed, "stop": args.stop}
+    sampling = {
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "stop": args.stop,
+    }
     prompt: Any = [{"role": "user", "content": args.prompt}] if args.chat else args.prompt
 
     def go() -> int:
@@ -67,8 +78,10 @@ def _generate(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
             sys.stdout.write("\n")
             return 0
-        result = client.chat(prompt, model=args.model, **sampling) if args.chat else client.generate(
-            prompt, model=args.model, **sampling
+        result = (
+            client.chat(prompt, model=args.model, **sampling)
+            if args.chat
+            else client.generate(prompt, model=args.model, **sampling)
         )
         print(result["text"])
         return 0

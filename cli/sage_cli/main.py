@@ -1,4 +1,5 @@
 """The `sage` command: one entry point, one module per command group."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ from sage_cli import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sage", description="SAGE Mesh: streaming LLM/RAG dataflows on a gRPC mesh.")
+    parser = argparse.ArgumentParser(
+        prog="sage", description="SAGE Mesh: streaming LLM/RAG dataflows on a gRPC mesh."
+    )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     mesh_commands.register(groups)
     auth_commands.register(groups)

@@ -1,4 +1,5 @@
 """`sage memory store|search|get|list|delete` (discovery from SAGE_MEMORY_ADDR or SAGE_ETCD_ENDPOINTS)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,9 @@ from typing import Any
 
 def register(groups: argparse._SubParsersAction) -> None:
     memory = groups.add_parser("memory", help="store and search memories")
-    memory.add_argument("--address", help="host:port of a memory instance or of Envoy (default: discovery)")
+    memory.add_argument(
+        "--address", help="host:port of a memory instance or of Envoy (default: discovery)"
+    )
     sub = memory.add_subparsers(dest="action", required=True)
     p = sub.add_parser("store", help="remember a text in a session")
     p.add_argument("session")
@@ -24,7 +27,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--session", default="", help="restrict to one session (default: all)")
     p.add_argument("--top-k", "-k", type=int, default=5)
     p.add_argument("--where", help='metadata filter as JSON, e.g. \'{"topic": "food"}\'')
-    p.add_argument("--recency-weight", type=float, default=0.0, help="0 = similarity only, 1 = recency only")
+    p.add_argument(
+        "--recency-weight", type=float, default=0.0, help="0 = similarity only, 1 = recency only"
+    )
     p.set_defaults(func=_search)
     p = sub.add_parser("get", help="print one memory")
     p.add_argument("id")
@@ -45,7 +50,9 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"error: {option} is not valid JSON ({exc}); pass an object like '{{\"topic\": \"food\"}}'") from None
+        raise SystemExit(
+            f'error: {option} is not valid JSON ({exc}); pass an object like \'{{"topic": "food"}}\''
+        ) from None
     if not isinstance(value, dict):
         raise SystemExit(f"error: {option} must be a JSON object, not {type(value).__name__}")
     return value
@@ -74,9 +81,12 @@ def _store(args: argparse.Namespace) -> int:
     metadata = _json_object(args.metadata, "--metadata")
 
     def go(client: Any) -> int:
-        m = client.store_memory(args.session, args.content, metadata, idempotency_key=args.idempotency_key)
+        m = client.store_memory(
+            args.session, args.content, metadata, idempotency_key=args.idempotency_key
+        )
         print(m["id"])
         return 0
+
     return _run(args, go)
 
 
@@ -84,11 +94,17 @@ def _search(args: argparse.Namespace) -> int:
     where = _json_object(args.where, "--where")
 
     def go(client: Any) -> int:
-        hits = client.search_memories(args.query, session_id=args.session, top_k=args.top_k, where=where,
-                                      recency_weight=args.recency_weight)
+        hits = client.search_memories(
+            args.query,
+            session_id=args.session,
+            top_k=args.top_k,
+            where=where,
+            recency_weight=args.recency_weight,
+        )
         for hit in hits:
             print(_line(hit))
         return 0
+
     return _run(args, go)
 
 
@@ -96,6 +112,7 @@ def _get(args: argparse.Namespace) -> int:
     def go(client: Any) -> int:
         print(json.dumps(client.get_memory(args.id), ensure_ascii=False))
         return 0
+
     return _run(args, go)
 
 
@@ -106,6 +123,7 @@ def _list(args: argparse.Namespace) -> int:
                 break
             print(_line(m))
         return 0
+
     return _run(args, go)
 
 
@@ -121,4 +139,5 @@ def _delete(args: argparse.Namespace) -> int:
             client.delete_memory(args.id)
             print("deleted")
         return 0
+
     return _run(args, go)

@@ -1,4 +1,5 @@
 """`sage mesh up|status|down`: run the mesh as local processes (server-side code in sage_deploy)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,22 +10,39 @@ import sys
 def register(groups: argparse._SubParsersAction) -> None:
     mesh = groups.add_parser("mesh", help="start, inspect and stop the mesh on this machine")
     sub = mesh.add_subparsers(dest="action", required=True)
-    for name, func, text in (("up", _up, "start etcd, Redis, the services and Envoy"),
-                             ("status", _status, "list registered instances with their health"),
-                             ("down", _down, "stop everything `up` started")):
+    for name, func, text in (
+        ("up", _up, "start etcd, Redis, the services and Envoy"),
+        ("status", _status, "list registered instances with their health"),
+        ("down", _down, "stop everything `up` started"),
+    ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--run-dir", default="run", help="where pids, logs and data live (default ./run)")
+        p.add_argument(
+            "--run-dir", default="run", help="where pids, logs and data live (default ./run)"
+        )
         p.set_defaults(func=func)
         if name == "up":
-            p.add_argument("--ephemeral-ports", action="store_true", help="pick free ports instead of the topology's")
+            p.add_argument(
+                "--ephemeral-ports",
+                action="store_true",
+                help="pick free ports instead of the topology's",
+            )
             p.add_argument("--timeout", type=float, default=90.0)
-            p.add_argument("--service", action="append", dest="services", help="start only these services")
-            p.add_argument("--set", action="append", dest="settings", metavar="SERVICE.KEY=VALUE",
-                           help="configuration for one service, e.g. --set llm.backend=mock")
+            p.add_argument(
+                "--service", action="append", dest="services", help="start only these services"
+            )
+            p.add_argument(
+                "--set",
+                action="append",
+                dest="settings",
+                metavar="SERVICE.KEY=VALUE",
+                help="configuration for one service, e.g. --set llm.backend=mock",
+            )
         if name == "status":
             p.add_argument("--json", action="store_true")
         if name == "down":
-            p.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+            p.add_argument(
+                "--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL"
+            )
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -33,8 +51,12 @@ def _up(args: argparse.Namespace) -> int:
 
     print(f"bringing the mesh up in {args.run_dir}/ ...")
     try:
-        mesh = Mesh(args.run_dir, ephemeral=args.ephemeral_ports, services=args.services,
-                    settings=parse_settings(args.settings))
+        mesh = Mesh(
+            args.run_dir,
+            ephemeral=args.ephemeral_ports,
+            services=args.services,
+            settings=parse_settings(args.settings),
+        )
         endpoints = mesh.up(args.timeout)
     except (StartError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -44,8 +66,12 @@ def _up(args: argparse.Namespace) -> int:
     for name, address in sorted(endpoints.envoy_passthrough.items()):
         print(f"  {name + ' passthrough (Envoy L4):':<24} {address}")
     print(f"  etcd:                    {endpoints.etcd}")
-    print(f"  redis:                   {endpoints.redis} (ACL users; passwords in the secrets file)")
-    print(f"  secrets:                 {endpoints.secrets} (mode 0600: tokens, etcd and Redis passwords)")
+    print(
+        f"  redis:                   {endpoints.redis} (ACL users; passwords in the secrets file)"
+    )
+    print(
+        f"  secrets:                 {endpoints.secrets} (mode 0600: tokens, etcd and Redis passwords)"
+    )
     for name, address in sorted(endpoints.instances.items()):
         print(f"  {name + ':':<24} {address}")
     print(f"clients: export SAGE_ETCD_ENDPOINTS={endpoints.etcd}")
@@ -59,7 +85,10 @@ def _status(args: argparse.Namespace) -> int:
     try:
         rows = Mesh(args.run_dir).status()
     except Exception as exc:  # noqa: BLE001 - etcd unreachable and the like
-        print(f"error: cannot read the mesh state from etcd: {exc} (is it up? `sage mesh up`)", file=sys.stderr)
+        print(
+            f"error: cannot read the mesh state from etcd: {exc} (is it up? `sage mesh up`)",
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         print(json.dumps(rows, indent=2))

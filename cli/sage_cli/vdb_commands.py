@@ -4,6 +4,7 @@
 "metadata": {...}, "document": "..."}`` (``vector`` may be left out when the collection has an
 embedding model) — and streams it to the service in batches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,18 @@ from typing import Any
 
 def register(groups: argparse._SubParsersAction) -> None:
     vdb = groups.add_parser("vdb", help="manage and query the VDB service")
-    vdb.add_argument("--address", help="host:port of a VDB instance or of Envoy (default: discovery)")
+    vdb.add_argument(
+        "--address", help="host:port of a VDB instance or of Envoy (default: discovery)"
+    )
     sub = vdb.add_subparsers(dest="action", required=True)
     p = sub.add_parser("create", help="create a collection")
     p.add_argument("name")
     p.add_argument("--dimension", "-d", type=int, required=True)
     p.add_argument("--metric", choices=["cosine", "l2", "ip"], default="cosine")
     p.add_argument("--index", choices=["hnsw", "flat", "ivf"], default="hnsw")
-    p.add_argument("--embedding-model", default="", help="embed text documents and queries with this model")
+    p.add_argument(
+        "--embedding-model", default="", help="embed text documents and queries with this model"
+    )
     p.add_argument("--durability", choices=["sync", "async"], default="sync")
     p.set_defaults(func=_create)
     p = sub.add_parser("ls", help="list collections")
@@ -41,10 +46,14 @@ def register(groups: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="nearest neighbours of a vector (JSON list) or a text")
     p.add_argument("name")
     p.add_argument("--vector", help="query vector as a JSON list")
-    p.add_argument("--text", help="query text (embedded when the collection has a model; with --bm25, BM25)")
-    p.add_argument("--bm25", action="store_true", help="rank --text by BM25 instead of embedding it")
+    p.add_argument(
+        "--text", help="query text (embedded when the collection has a model; with --bm25, BM25)"
+    )
+    p.add_argument(
+        "--bm25", action="store_true", help="rank --text by BM25 instead of embedding it"
+    )
     p.add_argument("--top-k", "-k", type=int, default=10)
-    p.add_argument("--where", help="metadata filter as JSON, e.g. '{\"year\": {\"$gte\": 2020}}'")
+    p.add_argument("--where", help='metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'')
     p.set_defaults(func=_search)
 
 
@@ -69,10 +78,19 @@ def _run(fn: Any) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     def go() -> int:
-        info = _client(args).create_collection(args.name, args.dimension, metric=args.metric, index=args.index,
-                                               embedding_model=args.embedding_model, durability=args.durability)
-        print(f"created {info.name} (dimension {info.dimension}, {info.metric}, {info.index['type']})")
+        info = _client(args).create_collection(
+            args.name,
+            args.dimension,
+            metric=args.metric,
+            index=args.index,
+            embedding_model=args.embedding_model,
+            durability=args.durability,
+        )
+        print(
+            f"created {info.name} (dimension {info.dimension}, {info.metric}, {info.index['type']})"
+        )
         return 0
+
     return _run(go)
 
 
@@ -82,6 +100,7 @@ def _ls(args: argparse.Namespace) -> int:
             model = f"  model={c.embedding_model}" if c.embedding_model else ""
             print(f"{c.name}\t{c.count}\tdim={c.dimension}\t{c.metric}\t{c.index['type']}{model}")
         return 0
+
     return _run(go)
 
 
@@ -90,6 +109,7 @@ def _info(args: argparse.Namespace) -> int:
         info = _client(args).get_collection(args.name)
         print(json.dumps(info.__dict__, indent=2, default=str))
         return 0
+
     return _run(go)
 
 
@@ -98,6 +118,7 @@ def _rm(args: argparse.Namespace) -> int:
         _client(args).delete_collection(args.name)
         print(f"deleted {args.name}")
         return 0
+
     return _run(go)
 
 
@@ -112,8 +133,10 @@ def _read_batches(path: str, batch_size: int) -> Iterator[dict[str, Any]]:
                 row = json.loads(line)
                 batch["ids"].append(str(row["id"]))
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise ValueError(f"{path}:{number}: expected a JSON object with an \"id\" "
-                                 "(and \"vector\", \"metadata\", \"document\")") from None
+                raise ValueError(
+                    f'{path}:{number}: expected a JSON object with an "id" '
+                    '(and "vector", "metadata", "document")'
+                ) from None
             if "vector" in row:
                 batch["vectors"].append(row["vector"])
             batch["metadatas"].append(row.get("metadata") or {})
@@ -130,9 +153,13 @@ def _read_batches(path: str, batch_size: int) -> Iterator[dict[str, Any]]:
 
 def _finish(batch: dict[str, list[Any]], path: str) -> dict[str, Any]:
     if batch["vectors"] and len(batch["vectors"]) != len(batch["ids"]):
-        raise ValueError(f"{path}: some lines have a \"vector\" and some do not; give all or none")
-    return {"ids": batch["ids"], "vectors": batch["vectors"] or None, "metadatas": batch["metadatas"],
-            "documents": batch["documents"]}
+        raise ValueError(f'{path}: some lines have a "vector" and some do not; give all or none')
+    return {
+        "ids": batch["ids"],
+        "vectors": batch["vectors"] or None,
+        "metadatas": batch["metadatas"],
+        "documents": batch["documents"],
+    }
 
 
 def _upsert(args: argparse.Namespace) -> int:
@@ -140,6 +167,7 @@ def _upsert(args: argparse.Namespace) -> int:
         count = _client(args).upsert_stream(args.name, _read_batches(args.file, args.batch_size))
         print(f"upserted {count} points into {args.name}")
         return 0
+
     return _run(go)
 
 
@@ -149,18 +177,35 @@ def _search(args: argparse.Namespace) -> int:
         where = json.loads(args.where) if args.where else None
         include = ["metadatas", "documents"]
         if args.vector:
-            results = vdb.search(args.name, [json.loads(args.vector)], top_k=args.top_k, where=where, include=include)
+            results = vdb.search(
+                args.name, [json.loads(args.vector)], top_k=args.top_k, where=where, include=include
+            )
         elif args.text and args.bm25:
-            results = vdb.search_text(args.name, [args.text], top_k=args.top_k, where=where, include=include)
+            results = vdb.search_text(
+                args.name, [args.text], top_k=args.top_k, where=where, include=include
+            )
         elif args.text:
-            results = vdb.search(args.name, query_texts=[args.text], top_k=args.top_k, where=where, include=include)
+            results = vdb.search(
+                args.name, query_texts=[args.text], top_k=args.top_k, where=where, include=include
+            )
         else:
             raise ValueError("give --vector or --text")
         r = results[0]
         for rank, point_id in enumerate(r.ids):
             doc = (r.documents or [""] * len(r.ids))[rank]
             meta = (r.metadatas or [{}] * len(r.ids))[rank]
-            print(json.dumps({"rank": rank + 1, "id": point_id, "score": r.scores[rank], "metadata": meta,
-                              "document": doc}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "rank": rank + 1,
+                        "id": point_id,
+                        "score": r.scores[rank],
+                        "metadata": meta,
+                        "document": doc,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return 0
+
     return _run(go)

@@ -9,6 +9,7 @@ answer reflection with, so Envoy's schema is the services' own.
 
     python -m sage_deploy.descriptors OUT   # the set for every service that has HTTP rules
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,11 @@ def _stub_services() -> dict[str, ServiceDescriptor]:
 def http_rules(service: str) -> dict[str, http_pb2.HttpRule]:
     """The ``google.api.http`` rule of each method of ``service`` (a full proto name) that has one."""
     methods = _stub_services()[service].methods
-    return {m.name: m.GetOptions().Extensions[annotations_pb2.http] for m in methods
-            if m.GetOptions().HasExtension(annotations_pb2.http)}
+    return {
+        m.name: m.GetOptions().Extensions[annotations_pb2.http]
+        for m in methods
+        if m.GetOptions().HasExtension(annotations_pb2.http)
+    }
 
 
 def transcoded_services(grpc_services: Iterable[str] | None = None) -> list[str]:
@@ -82,7 +86,9 @@ def write_descriptor_set(path: Path, services: Iterable[str]) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path, help="where to write the FileDescriptorSet")
     args = parser.parse_args()
     services = transcoded_services()

@@ -5,6 +5,7 @@
 Lists ``/sage/v1/services/``, writes one file per service, then applies every
 watch event as it arrives; re-lists after a broken watch or a compaction.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ log = logging.getLogger("sage.envoy_sync")
 
 
 def _parse(key: bytes) -> tuple[str, str]:
-    service, _, instance = key[len(PREFIX):].decode().partition("/")
+    service, _, instance = key[len(PREFIX) :].decode().partition("/")
     return service, instance
 
 
@@ -64,12 +65,16 @@ async def sync(endpoint: str, eds_dir: Path, services: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--etcd", required=True, help="etcd endpoint host:port")
     parser.add_argument("--eds-dir", required=True, type=Path)
     parser.add_argument("services", nargs="+")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s envoy-sync %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s envoy-sync %(levelname)s %(message)s"
+    )
 
     async def run() -> None:
         task = asyncio.create_task(sync(args.etcd, args.eds_dir, args.services))

@@ -1,5 +1,6 @@
 """Container health probe: ``python -m sage_deploy.healthcheck HOST:PORT [SERVICE]`` exits 0 when SERVING;
 ``--http HOST:PORT`` probes an HTTP service (the gateway) with ``GET /healthz`` instead."""
+
 from __future__ import annotations
 
 import sys
@@ -24,7 +25,9 @@ def main() -> int:
     address, service = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "")
     with grpc.insecure_channel(address) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=3
+            )
         except grpc.RpcError as exc:
             print(f"{address}: {exc.code().name}", file=sys.stderr)
             return 1

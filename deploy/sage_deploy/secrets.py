@@ -11,6 +11,7 @@ services' command lines; ``sage mesh up`` does the same in process).
 0700) when it does not exist and returns its path; a later start reuses it, so tokens that
 were handed out keep working. The file's shape is documented in ``sage_client.credentials``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ def new_token() -> str:
 def generate() -> dict[str, Any]:
     return {
         "version": 1,
-        "principals": {name: {"token": new_token(), "roles": roles} for name, roles in PRINCIPALS.items()},
+        "principals": {
+            name: {"token": new_token(), "roles": roles} for name, roles in PRINCIPALS.items()
+        },
         **infra_secrets(),
     }
 
@@ -77,7 +80,8 @@ def ensure_mesh_secrets(run_dir: Path | str) -> Path:
         sections = {k: v for k, v in infra_secrets().items() if k not in data}
         if missing or sections:  # a run directory from before a principal or section was added
             data.setdefault("principals", {}).update(
-                {n: {"token": new_token(), "roles": r} for n, r in missing.items()})
+                {n: {"token": new_token(), "roles": r} for n, r in missing.items()}
+            )
             data.update(sections)
             write_secrets(path, data)
     return path
@@ -95,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     init = sub.add_parser("init", help="write RUN_DIR/secrets/mesh.json unless it exists")
     init.add_argument("run_dir", type=Path)
     init.add_argument("--owner", type=int, help="uid that owns the secrets (the services' user)")
-    init.add_argument("--redis-conf", type=Path, help="also write Redis's ACL config here (mode 0600)")
-    init.add_argument("--redis-owner", type=int, help="uid that owns the Redis config (Redis's user)")
+    init.add_argument(
+        "--redis-conf", type=Path, help="also write Redis's ACL config here (mode 0600)"
+    )
+    init.add_argument(
+        "--redis-owner", type=int, help="uid that owns the Redis config (Redis's user)"
+    )
     for name in ("redis-url", "etcd-auth"):
         p = sub.add_parser(name)
         p.add_argument("file", type=Path)

@@ -1,5 +1,6 @@
 """Every registered instance, read from etcd, with its health: gRPC health for gRPC services,
 ``GET /healthz`` for HTTP ones (metadata ``protocol: http``, e.g. the gateway)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,9 @@ PREFIX = KEY_PREFIX.encode()
 async def _health(address: str) -> str:
     async with grpc.aio.insecure_channel(address) as channel:
         try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
             return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         except grpc.RpcError as exc:
             return f"UNREACHABLE ({exc.code().name})"
@@ -49,10 +52,17 @@ async def _status(etcd: str, credentials: tuple[str, str] | None | bool = True) 
         await client.close()
     rows = []
     for kv in listing:
-        service, _, instance = kv.key[len(PREFIX):].decode().partition("/")
+        service, _, instance = kv.key[len(PREFIX) :].decode().partition("/")
         info = json.loads(kv.value)
-        rows.append({"service": service, "instance": instance, "address": info["address"],
-                     "version": info.get("version", ""), "metadata": info.get("metadata", {})})
+        rows.append(
+            {
+                "service": service,
+                "instance": instance,
+                "address": info["address"],
+                "version": info.get("version", ""),
+                "metadata": info.get("metadata", {}),
+            }
+        )
     healths = await asyncio.gather(*(_probe(r) for r in rows))
     for row, health in zip(rows, healths, strict=True):
         row["health"] = health

@@ -1,5 +1,6 @@
 """The mesh topology (``topology.yaml``): infrastructure ports and the services
 with their modules, ports, replicas, dependencies and environment."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -41,7 +42,9 @@ class Topology:
         for svc in self.services:
             if svc.name == name:
                 return svc
-        raise KeyError(f"no service {name!r} in the topology; known: {', '.join(s.name for s in self.services)}")
+        raise KeyError(
+            f"no service {name!r} in the topology; known: {', '.join(s.name for s in self.services)}"
+        )
 
 
 def load_topology(text: str | None = None) -> Topology:
@@ -50,27 +53,47 @@ def load_topology(text: str | None = None) -> Topology:
     raw = yaml.safe_load(text)
     infra = raw["infrastructure"]
     services = tuple(
-        ServiceDef(name=name, module=spec["module"], grpc_service=spec.get("grpc_service", ""), port=int(spec["port"]),
-                   metrics_port=int(spec["metrics_port"]), replicas=int(spec.get("replicas", 1)),
-                   depends_on=tuple(spec.get("depends_on", ())), env={k: str(v) for k, v in (spec.get("env") or {}).items()},
-                   http=bool(spec.get("http", False)))
+        ServiceDef(
+            name=name,
+            module=spec["module"],
+            grpc_service=spec.get("grpc_service", ""),
+            port=int(spec["port"]),
+            metrics_port=int(spec["metrics_port"]),
+            replicas=int(spec.get("replicas", 1)),
+            depends_on=tuple(spec.get("depends_on", ())),
+            env={k: str(v) for k, v in (spec.get("env") or {}).items()},
+            http=bool(spec.get("http", False)),
+        )
         for name, spec in raw["services"].items()
     )
-    passthrough = {str(name): int(port) for name, port in (infra["envoy"].get("passthrough") or {}).items()}
+    passthrough = {
+        str(name): int(port) for name, port in (infra["envoy"].get("passthrough") or {}).items()
+    }
     grpc_names = {s.name for s in services if not s.http}
     unknown = sorted(set(passthrough) - grpc_names)
     if unknown:
-        raise ValueError(f"infrastructure.envoy.passthrough names {', '.join(unknown)}, not a gRPC service of the "
-                         f"topology (gRPC services: {', '.join(sorted(grpc_names))})")
+        raise ValueError(
+            f"infrastructure.envoy.passthrough names {', '.join(unknown)}, not a gRPC service of the "
+            f"topology (gRPC services: {', '.join(sorted(grpc_names))})"
+        )
     hosts = tuple(str(h) for h in (infra["envoy"].get("hosts") or DEFAULT_SERVER_NAMES))
     raw_limits = infra["envoy"].get("limits") or {}
     known = {f.name: f.type for f in fields(EnvoyLimits)}
     unknown = sorted(set(raw_limits) - set(known))
     if unknown:
-        raise ValueError(f"infrastructure.envoy.limits: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+        raise ValueError(
+            f"infrastructure.envoy.limits: unknown {', '.join(unknown)} (known: {', '.join(known)})"
+        )
     defaults = EnvoyLimits()
     limits = EnvoyLimits(**{k: type(getattr(defaults, k))(v) for k, v in raw_limits.items()})
-    return Topology(etcd_port=int(infra["etcd"]["port"]), etcd_peer_port=int(infra["etcd"]["peer_port"]),
-                    redis_port=int(infra["redis"]["port"]), envoy_port=int(infra["envoy"]["port"]),
-                    envoy_admin_port=int(infra["envoy"]["admin_port"]), services=services,
-                    envoy_passthrough=passthrough, envoy_hosts=hosts, envoy_limits=limits)
+    return Topology(
+        etcd_port=int(infra["etcd"]["port"]),
+        etcd_peer_port=int(infra["etcd"]["peer_port"]),
+        redis_port=int(infra["redis"]["port"]),
+        envoy_port=int(infra["envoy"]["port"]),
+        envoy_admin_port=int(infra["envoy"]["admin_port"]),
+        services=services,
+        envoy_passthrough=passthrough,
+        envoy_hosts=hosts,
+        envoy_limits=limits,
+    )

@@ -33,7 +33,9 @@ QUESTIONS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="cpu", help="SageLLMGenerator backend_type (cpu, mock, auto)")
+    parser.add_argument(
+        "--backend", default="cpu", help="SageLLMGenerator backend_type (cpu, mock, auto)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +48,9 @@ def main() -> None:
             env.from_batch(QUESTIONS)
             .map(DenseRetriever, {"collection": collection, "top_k": 3})
             .map(QAPromptor, {"max_context_chars": 500})
-            .map(SageLLMGenerator, {"backend_type": args.backend, "temperature": 0, "max_tokens": 48})
+            .map(
+                SageLLMGenerator, {"backend_type": args.backend, "temperature": 0, "max_tokens": 48}
+            )
             .sink(TerminalSink)
         )
         env.submit(autostop=True)

@@ -69,7 +69,9 @@ def main() -> None:
             .map(HybridRetriever, {"collection": collection, "top_k": 2})
             .map(AttachHistory)
             .map(ChatPromptor, {"max_context_chars": 400})
-            .map(SageLLMGenerator, {"backend_type": args.backend, "temperature": 0, "max_tokens": 40})
+            .map(
+                SageLLMGenerator, {"backend_type": args.backend, "temperature": 0, "max_tokens": 40}
+            )
             .map(RememberAnswer)
             .map(lambda r: r | {"query": f"[{r['session']}, turn {_turn(r)}] {r['query']}"})
             .sink(TerminalSink)

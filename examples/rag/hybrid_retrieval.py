@@ -25,7 +25,10 @@ def main() -> None:
         by_id = {}
         for name in ("dense", "bm25", "hybrid"):
             records = answer_questions(
-                questions, retriever=name, retriever_config={"collection": collection}, generate=False
+                questions,
+                retriever=name,
+                retriever_config={"collection": collection},
+                generate=False,
             )
             recall = summarize(records)["recall_at_5"]["mean"]
             print(f"{name:<7} recall@5 = {recall:.3f}")

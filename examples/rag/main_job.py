@@ -48,6 +48,7 @@ def progress(total: int | None, desc: str) -> Any:
 
         return tqdm(total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True)
     except ImportError:  # pragma: no cover
+
         class Counter:
             n = 0
 
@@ -64,7 +65,9 @@ def progress(total: int | None, desc: str) -> Any:
 def mesh_ports(run_dir: Path) -> dict[str, int]:
     state = run_dir / "state.json"
     if not state.exists():
-        raise SystemExit(f"no mesh state in {run_dir}/; start the mesh first: sage mesh up --run-dir {run_dir}")
+        raise SystemExit(
+            f"no mesh state in {run_dir}/; start the mesh first: sage mesh up --run-dir {run_dir}"
+        )
     return dict(json.loads(state.read_text())["ports"])
 
 
@@ -73,7 +76,11 @@ def find_llm(ports: dict[str, int]) -> tuple[Any, str]:
     from sage_client.llm import LLMClient
 
     candidates = [f"127.0.0.1:{ports['envoy']}"] if "envoy" in ports else []
-    candidates += [f"127.0.0.1:{p}" for name, p in sorted(ports.items()) if name.startswith("llm-") and not name.endswith("metrics")]
+    candidates += [
+        f"127.0.0.1:{p}"
+        for name, p in sorted(ports.items())
+        if name.startswith("llm-") and not name.endswith("metrics")
+    ]
     for address in candidates:
         client = LLMClient(address=address, timeout=10.0)
         try:
@@ -82,9 +89,9 @@ def find_llm(ports: dict[str, int]) -> tuple[Any, str]:
             reason = f"{address}: {type(e).__name__}"
             client.close()
             continue
-        chat = [m["name"] for m in models if MODEL_HINT.lower() in str(m.get("name", "")).lower()] or [
-            m["name"] for m in models
-        ]
+        chat = [
+            m["name"] for m in models if MODEL_HINT.lower() in str(m.get("name", "")).lower()
+        ] or [m["name"] for m in models]
         if chat:
             client.close()
             return LLMClient(address=address), str(chat[0])
@@ -112,7 +119,9 @@ def mesh_collection(ports: dict[str, int]) -> tuple[Any, str]:
 
 def gateway_turn(ports: dict[str, int], model: str) -> None:
     if not any(name.startswith("gateway") for name in ports):
-        print("gateway: not part of this mesh yet (no 'gateway' port in state.json); chat turn skipped")
+        print(
+            "gateway: not part of this mesh yet (no 'gateway' port in state.json); chat turn skipped"
+        )
         return
     port = ports["envoy"]  # the front door: Envoy routes /v1/* to the gateway instances
     try:
@@ -120,18 +129,25 @@ def gateway_turn(ports: dict[str, int], model: str) -> None:
     except ImportError:
         print("gateway: the openai SDK is not installed (pip install openai); chat turn skipped")
         return
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=os.environ.get("SAGE_GATEWAY_KEY", "sage-demo"))
+    client = OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=os.environ.get("SAGE_GATEWAY_KEY", "sage-demo"),
+    )
     question = "In one sentence, what is a service mesh?"
     reply = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": question}], max_tokens=48, temperature=0
     )
-    print(f"gateway through Envoy (openai SDK, http://127.0.0.1:{port}/v1)\n  user: {question}\n  assistant: {reply.choices[0].message.content}")
+    print(
+        f"gateway through Envoy (openai SDK, http://127.0.0.1:{port}/v1)\n  user: {question}\n  assistant: {reply.choices[0].message.content}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default="run", type=Path)
-    parser.add_argument("--questions", default=ROOT / "examples" / "rag" / "questions.jsonl", type=Path)
+    parser.add_argument(
+        "--questions", default=ROOT / "examples" / "rag" / "questions.jsonl", type=Path
+    )
     parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -143,7 +159,9 @@ def main() -> None:
         print(f"== LLM: {model_or_reason} through the mesh's LLM service")
     else:
         generator_cfg = {"backend_type": "cpu"}
-        print(f"== LLM: the mesh has no LLM service ({model_or_reason}); SmolLM2 runs in this process")
+        print(
+            f"== LLM: the mesh has no LLM service ({model_or_reason}); SmolLM2 runs in this process"
+        )
     generator_cfg |= {"temperature": 0, "max_tokens": args.max_tokens}
 
     # -- 1. ingestion ----------------------------------------------------------------------------
@@ -153,9 +171,15 @@ def main() -> None:
     collection, where = mesh_collection(ports)
     bar = progress(None, "ingest (chunks embedded)")
     try:
-        chunks = ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg) if collection else -1
+        chunks = (
+            ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg)
+            if collection
+            else -1
+        )
     except Exception as e:  # noqa: BLE001 - the in-process store keeps the job going
-        print(f"\n== the VDB service refused the chunks ({type(e).__name__}: {e}); using an in-process store")
+        print(
+            f"\n== the VDB service refused the chunks ({type(e).__name__}: {e}); using an in-process store"
+        )
         chunks = -1
     if chunks < 0:
         close_collection(index_dir)

@@ -35,7 +35,9 @@ def print_trace(record: dict) -> None:
     print(f"Q: {record['query']}")
     for i, step in enumerate(record["steps"], 1):
         if "action" in step:
-            print(f"  step {i}: {step['action']}({step['arguments']}) -> {step['observation'][:120]}")
+            print(
+                f"  step {i}: {step['action']}({step['arguments']}) -> {step['observation'][:120]}"
+            )
         else:
             print(f"  step {i}: {step.get('observation') or step['reply'][:120]}")
     print(f"A: {record['answer']}  [{record['stopped']}]\n", flush=True)
@@ -49,7 +51,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         collection = open_collection(Path(tmp) / "docs")
         embedder = EmbeddingClient()
-        ingest(find_files(ROOT / "docs", relative_to=ROOT), collection, root=ROOT, embedder=embedder)
+        ingest(
+            find_files(ROOT / "docs", relative_to=ROOT), collection, root=ROOT, embedder=embedder
+        )
         tools = ToolRegistry()
         tools.register(calculator)
         tools.register(make_kv_lookup({"release": "0.1.0"}))
@@ -57,9 +61,9 @@ def main() -> None:
         llm = SageLLMGenerator({"backend_type": args.backend, "temperature": 0, "max_tokens": 96})
 
         env = LocalEnvironment("react-agent")
-        env.from_batch(QUESTIONS).map(ReActAgent, {"llm": llm, "tools": tools, "max_steps": args.max_steps}).sink(
-            print_trace
-        )
+        env.from_batch(QUESTIONS).map(
+            ReActAgent, {"llm": llm, "tools": tools, "max_steps": args.max_steps}
+        ).sink(print_trace)
         env.submit(autostop=True)
 
 

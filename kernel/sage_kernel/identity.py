@@ -73,14 +73,19 @@ def _create_system_user(name: str) -> bool:
     try:
         done = subprocess.run(
             [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            capture_output=True, timeout=30, check=False,
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("could not create the job worker user %s: %s", name, exc)
         return False
     if done.returncode != 0 and done.returncode != 9:  # 9: the user exists already
-        log.warning("could not create the job worker user %s: %s", name,
-                    done.stderr.decode(errors="replace").strip())
+        log.warning(
+            "could not create the job worker user %s: %s",
+            name,
+            done.stderr.decode(errors="replace").strip(),
+        )
         return False
     return True
 
@@ -96,8 +101,10 @@ def resolve(worker_user: str, check: bool = True) -> WorkerIdentity | None:
         entry = pwd.getpwnam(worker_user)
     if entry is None:
         if worker_user != DEFAULT_WORKER_USER:
-            raise ValueError(f"worker_user {worker_user!r} does not exist on this machine; "
-                             f"create it, or leave the default {DEFAULT_WORKER_USER!r}")
+            raise ValueError(
+                f"worker_user {worker_user!r} does not exist on this machine; "
+                f"create it, or leave the default {DEFAULT_WORKER_USER!r}"
+            )
         if _create_system_user(worker_user):
             with contextlib.suppress(KeyError):
                 entry = pwd.getpwnam(worker_user)
@@ -141,7 +148,9 @@ def let_through(who: WorkerIdentity) -> list[Path]:
     interpreter; returns them. A setup step (``scripts/setup.sh`` as root), never the manager."""
     opened: list[Path] = []
     for path, bits in _needed():
-        while (where := blocked_at(path, who, bits)) is not None and where != Path(os.path.realpath(path)):
+        while (where := blocked_at(path, who, bits)) is not None and where != Path(
+            os.path.realpath(path)
+        ):
             os.chmod(where, where.stat().st_mode | stat.S_IXOTH)
             opened.append(where)
     return opened
@@ -157,7 +166,8 @@ def check_reachable(who: WorkerIdentity) -> None:
                 f"{where} is mode {stat.filemode(where.stat().st_mode)}. Install Python and "
                 f"the packages where every user can read them, or let that user through "
                 f"(e.g. `chmod o+x {where}`: traverse only, no listing); worker_user='' runs "
-                "workers as root, which gives every job submitter root")
+                "workers as root, which gives every job submitter root"
+            )
 
 
 def prepare_jobs_root(root: Path, who: WorkerIdentity | None) -> None:
@@ -203,8 +213,11 @@ def worker_env(token: str, who: WorkerIdentity | None = None) -> dict[str, str]:
     own HOME and USER (not the manager's home, where tools find the manager's tokens)."""
     from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV, TOKEN_ENV
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in (SECRETS_ENV, TOKEN_ENV, PRINCIPAL_ENV, "SAGE_AUTH_TOKENS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (SECRETS_ENV, TOKEN_ENV, PRINCIPAL_ENV, "SAGE_AUTH_TOKENS")
+    }
     if token:
         env[TOKEN_ENV] = token
     if who is not None:

@@ -122,8 +122,11 @@ class JobManager:
         self.worker_identity = identity.resolve(self.config.worker_user)
         identity.prepare_jobs_root(self.store.root, self.worker_identity)
         if self.worker_identity is not None:
-            log.info("job workers run as %s (uid %d)", self.worker_identity.user,
-                     self.worker_identity.uid)
+            log.info(
+                "job workers run as %s (uid %d)",
+                self.worker_identity.user,
+                self.worker_identity.uid,
+            )
         for record in self.store.load_all():
             self._seq = max(self._seq, record.seq)
             folder = self.store.folder(record.id)
@@ -369,7 +372,9 @@ class JobManager:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env=identity.worker_env("", self.worker_identity),  # its job's token comes on stdin with the job
+            env=identity.worker_env(
+                "", self.worker_identity
+            ),  # its job's token comes on stdin with the job
             cwd=self.store.root,
         )
 

@@ -309,7 +309,9 @@ class RayJob:
         settings = _settings(graph)
         _connect(address)
         self.graph = graph
-        self.specs = tasks if tasks is not None else plan(graph, chaining=bool(settings["chaining"]))
+        self.specs = (
+            tasks if tasks is not None else plan(graph, chaining=bool(settings["chaining"]))
+        )
         self._cancelled = False
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         graph_ref = cloudpickle.dumps(graph)

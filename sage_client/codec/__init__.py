@@ -8,6 +8,7 @@
 
 The etcd key prefix lives with discovery (``sage_client.discovery.KEY_PREFIX``).
 """
+
 from sage_client.codec.embedding import EMBEDDING_DIMENSION, EMBEDDING_MODEL
 from sage_client.codec.metadata import MetadataValues, dict_to_metadata, metadata_to_dict
 from sage_client.codec.sampling import SAMPLING_FIELDS, SCALAR_SAMPLING_FIELDS, sampling_message

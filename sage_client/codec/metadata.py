@@ -1,4 +1,5 @@
 """Typed metadata (``sage.common.v1.Metadata``) <-> a dict of str, int, float, bool or list of str."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,10 @@ def dict_to_metadata(values: Mapping[str, Any] | None) -> common_pb2.Metadata:
         elif isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
             slot.string_list_value.values.extend(value)
         else:
-            raise TypeError(f"metadata[{key!r}] is a {type(value).__name__}; "
-                            "use str, int, float, bool or list[str]")
+            raise TypeError(
+                f"metadata[{key!r}] is a {type(value).__name__}; "
+                "use str, int, float, bool or list[str]"
+            )
     return meta
 
 

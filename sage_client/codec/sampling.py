@@ -1,4 +1,5 @@
 """Sampling parameters: their names are ``llm.proto``'s ``SamplingParams`` fields."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -16,8 +17,9 @@ def sampling_message(params: Mapping[str, Any]) -> llm_pb2.SamplingParams:
     """``{"temperature": 0.2, "stop": "\\n", ...}`` as the message; None values are left unset."""
     unknown = set(params) - set(SAMPLING_FIELDS)
     if unknown:
-        raise ValueError(f"unknown sampling parameter(s) {sorted(unknown)}; "
-                         f"known: {list(SAMPLING_FIELDS)}")
+        raise ValueError(
+            f"unknown sampling parameter(s) {sorted(unknown)}; known: {list(SAMPLING_FIELDS)}"
+        )
     msg = llm_pb2.SamplingParams()
     for name, value in params.items():
         if value is None:

@@ -4,6 +4,7 @@ The enum maps are read from ``vdb.proto``'s descriptors (``METRIC_L2`` is ``"l2"
 ``FIELD_METADATA`` is the include name ``"metadatas"``); the index defaults and ranges are the
 ones ``vdb.proto`` documents, and ``native/src/vector_index.h`` has the same (tests/native checks).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,8 +18,11 @@ from sage_proto.vdb.v1 import vdb_pb2
 
 def _names(enum: EnumTypeWrapper, prefix: str, suffix: str = "") -> dict[str, int]:
     """{lower-case name without the prefix: number} for every value but UNSPECIFIED (0)."""
-    return {name.removeprefix(prefix).lower() + suffix: number
-            for name, number in enum.items() if number != 0}
+    return {
+        name.removeprefix(prefix).lower() + suffix: number
+        for name, number in enum.items()
+        if number != 0
+    }
 
 
 METRICS = cast("dict[str, vdb_pb2.Metric]", _names(vdb_pb2.Metric, "METRIC_"))  # l2 ip cosine
@@ -63,14 +67,20 @@ def index_message(index: str | Mapping[str, Any]) -> vdb_pb2.IndexSpec:
     if kind == "flat":
         return vdb_pb2.IndexSpec(flat=vdb_pb2.FlatIndex())
     if kind == "ivf":
-        return vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=spec.get("nlist", 0),
-                                                      nprobe=spec.get("nprobe", 0)))
+        return vdb_pb2.IndexSpec(
+            ivf=vdb_pb2.IvfIndex(nlist=spec.get("nlist", 0), nprobe=spec.get("nprobe", 0))
+        )
     if kind == "hnsw":
-        return vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(
-            m=spec.get("M", spec.get("m", 0)), ef_construction=spec.get("ef_construction", 0),
-            ef_search=spec.get("ef_search", 0)))
-    raise InvalidArgument(f"unknown index type {kind!r}; use 'flat', 'hnsw' or 'ivf'",
-                          field="index")
+        return vdb_pb2.IndexSpec(
+            hnsw=vdb_pb2.HnswIndex(
+                m=spec.get("M", spec.get("m", 0)),
+                ef_construction=spec.get("ef_construction", 0),
+                ef_search=spec.get("ef_search", 0),
+            )
+        )
+    raise InvalidArgument(
+        f"unknown index type {kind!r}; use 'flat', 'hnsw' or 'ivf'", field="index"
+    )
 
 
 def index_dict(spec: vdb_pb2.IndexSpec) -> dict[str, Any]:
@@ -80,5 +90,9 @@ def index_dict(spec: vdb_pb2.IndexSpec) -> dict[str, Any]:
         return {"type": "flat"}
     if kind == "ivf":
         return {"type": "ivf", "nlist": spec.ivf.nlist, "nprobe": spec.ivf.nprobe}
-    return {"type": "hnsw", "M": spec.hnsw.m, "ef_construction": spec.hnsw.ef_construction,
-            "ef_search": spec.hnsw.ef_search}
+    return {
+        "type": "hnsw",
+        "M": spec.hnsw.m,
+        "ef_construction": spec.hnsw.ef_construction,
+        "ef_search": spec.hnsw.ef_search,
+    }

@@ -3,6 +3,7 @@
 Every service and client packs and unpacks vectors here; nothing else calls ``tobytes`` or
 ``frombuffer`` on a vector field.
 """
+
 from __future__ import annotations
 
 import numpy as np

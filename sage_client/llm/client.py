@@ -37,7 +37,11 @@ FINISH_NAMES = {
 
 
 def _usage(u: llm_pb2.Usage) -> dict[str, int]:
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens}
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+    }
 
 
 def _messages(messages: Sequence[Mapping[str, str]]) -> list[llm_pb2.ChatMessage]:
@@ -58,19 +62,33 @@ class Embeddings:
 
 
 def _completion(reply: Any) -> dict[str, Any]:
-    return {"text": reply.text, "finish_reason": FINISH_NAMES[reply.finish_reason],
-            "usage": _usage(reply.usage), "model": reply.model}
+    return {
+        "text": reply.text,
+        "finish_reason": FINISH_NAMES[reply.finish_reason],
+        "usage": _usage(reply.usage),
+        "model": reply.model,
+    }
 
 
 def _chat_completion(reply: Any) -> dict[str, Any]:
-    return {"text": reply.message.content, "finish_reason": FINISH_NAMES[reply.finish_reason],
-            "usage": _usage(reply.usage), "model": reply.model}
+    return {
+        "text": reply.message.content,
+        "finish_reason": FINISH_NAMES[reply.finish_reason],
+        "usage": _usage(reply.usage),
+        "model": reply.model,
+    }
 
 
 def _delta(msg: Any) -> tuple[dict[str, Any]]:
     finish = FINISH_NAMES[msg.finish_reason]
-    return ({"text": msg.delta, "finish_reason": finish, "usage": _usage(msg.usage) if finish else None,
-             "model": msg.model},)
+    return (
+        {
+            "text": msg.delta,
+            "finish_reason": finish,
+            "usage": _usage(msg.usage) if finish else None,
+            "model": msg.model,
+        },
+    )
 
 
 def _text(msg: Any) -> tuple[str, ...]:
@@ -80,18 +98,33 @@ def _text(msg: Any) -> tuple[str, ...]:
 def _models(reply: Any) -> list[dict[str, Any]]:
     kinds = {llm_pb2.MODEL_KIND_GENERATION: "generation", llm_pb2.MODEL_KIND_EMBEDDING: "embedding"}
     return [
-        {"name": m.name, "kind": kinds.get(m.kind, "unknown"), "engine": m.engine, "device": m.device,
-         "context_length": m.context_length, "dimension": m.dimension}
+        {
+            "name": m.name,
+            "kind": kinds.get(m.kind, "unknown"),
+            "engine": m.engine,
+            "device": m.device,
+            "context_length": m.context_length,
+            "dimension": m.dimension,
+        }
         for m in reply.models
     ]
 
 
-def _stream_call(prompt: str | Sequence[Mapping[str, str]], model: str, timeout: float | None,
-                 sampling: Mapping[str, Any], items: Callable[[Any], Iterable[T]]) -> Stream[T]:
+def _stream_call(
+    prompt: str | Sequence[Mapping[str, str]],
+    model: str,
+    timeout: float | None,
+    sampling: Mapping[str, Any],
+    items: Callable[[Any], Iterable[T]],
+) -> Stream[T]:
     if isinstance(prompt, str):
-        request: Any = llm_pb2.GenerateStreamRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
+        request: Any = llm_pb2.GenerateStreamRequest(
+            model=model, prompt=prompt, sampling=sampling_message(sampling)
+        )
         return Stream("GenerateStream", request, items, timeout, route=model)
-    request = llm_pb2.ChatStreamRequest(model=model, messages=_messages(prompt), sampling=sampling_message(sampling))
+    request = llm_pb2.ChatStreamRequest(
+        model=model, messages=_messages(prompt), sampling=sampling_message(sampling)
+    )
     return Stream("ChatStream", request, items, timeout, route=model)
 
 
@@ -113,37 +146,68 @@ class _LLMCalls(Generic[C]):
             self._pools[model] = pool
         return pool
 
-    def _generate(self, prompt: str, *, model: str = "", timeout: float | None = None,
-                  **sampling: Any) -> Unary[dict[str, Any]]:
-        request = llm_pb2.GenerateRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
+    def _generate(
+        self, prompt: str, *, model: str = "", timeout: float | None = None, **sampling: Any
+    ) -> Unary[dict[str, Any]]:
+        request = llm_pb2.GenerateRequest(
+            model=model, prompt=prompt, sampling=sampling_message(sampling)
+        )
         return Unary("Generate", request, False, _completion, timeout, route=model)
 
-    def _chat(self, messages: Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
-              **sampling: Any) -> Unary[dict[str, Any]]:
-        request = llm_pb2.ChatRequest(model=model, messages=_messages(messages), sampling=sampling_message(sampling))
+    def _chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: str = "",
+        timeout: float | None = None,
+        **sampling: Any,
+    ) -> Unary[dict[str, Any]]:
+        request = llm_pb2.ChatRequest(
+            model=model, messages=_messages(messages), sampling=sampling_message(sampling)
+        )
         return Unary("Chat", request, False, _chat_completion, timeout, route=model)
 
-    def _stream_deltas(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "",
-                       timeout: float | None = None, **sampling: Any) -> Stream[dict[str, Any]]:
+    def _stream_deltas(
+        self,
+        prompt: str | Sequence[Mapping[str, str]],
+        *,
+        model: str = "",
+        timeout: float | None = None,
+        **sampling: Any,
+    ) -> Stream[dict[str, Any]]:
         """Every streamed message as ``{"text", "finish_reason", "usage"}``; the last has both set.
         Closing the iterator early cancels the call, which stops decoding on the server."""
         return _stream_call(prompt, model, timeout, sampling, _delta)
 
-    def _stream(self, prompt: str | Sequence[Mapping[str, str]], *, model: str = "", timeout: float | None = None,
-                **sampling: Any) -> Stream[str]:
+    def _stream(
+        self,
+        prompt: str | Sequence[Mapping[str, str]],
+        *,
+        model: str = "",
+        timeout: float | None = None,
+        **sampling: Any,
+    ) -> Stream[str]:
         """The streamed text, piece by piece."""
         return _stream_call(prompt, model, timeout, sampling, _text)
 
     def _embed(self, texts: Sequence[str], *, model: str = "") -> Unary[np.ndarray]:
         """float32 [len(texts), dimension], unit-length rows, decoded from one packed buffer."""
         n = len(texts)
-        return Unary("Embed", llm_pb2.EmbedRequest(model=model, texts=list(texts)), True,
-                     lambda reply: vectors_view(reply.vectors, n, reply.dimension))
+        return Unary(
+            "Embed",
+            llm_pb2.EmbedRequest(model=model, texts=list(texts)),
+            True,
+            lambda reply: vectors_view(reply.vectors, n, reply.dimension),
+        )
 
     def _embeddings(self, texts: Sequence[str], *, model: str = "") -> Unary[Embeddings]:
         """The Embed reply as it came: packed vectors, their dimension, the model that made them."""
-        return Unary("Embed", llm_pb2.EmbedRequest(model=model, texts=list(texts)), True,
-                     lambda reply: Embeddings(bytes(reply.vectors), reply.dimension, reply.model))
+        return Unary(
+            "Embed",
+            llm_pb2.EmbedRequest(model=model, texts=list(texts)),
+            True,
+            lambda reply: Embeddings(bytes(reply.vectors), reply.dimension, reply.model),
+        )
 
     def _models(self) -> Unary[list[dict[str, Any]]]:
         return Unary("ListModels", llm_pb2.ListModelsRequest(), True, _models)
@@ -168,7 +232,12 @@ class LLMClient(_LLMCalls[ServiceChannels[llm_pb2_grpc.LLMServiceStub]]):
         token: str | None = None,
         timeout: float | None = 300.0,
     ) -> None:
-        self._settings = {"address": address, "resolver": resolver, "token": token, "timeout": timeout}
+        self._settings = {
+            "address": address,
+            "resolver": resolver,
+            "token": token,
+            "timeout": timeout,
+        }
         self._pools = {}
 
     def _new_pool(self) -> ServiceChannels[llm_pb2_grpc.LLMServiceStub]:
@@ -211,7 +280,12 @@ class AsyncLLMClient(_LLMCalls[AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]
         token: str | None = None,
         timeout: float | None = 300.0,
     ) -> None:
-        self._settings = {"address": address, "resolver": resolver, "token": token, "timeout": timeout}
+        self._settings = {
+            "address": address,
+            "resolver": resolver,
+            "token": token,
+            "timeout": timeout,
+        }
         self._pools = {}
 
     def _new_pool(self) -> AsyncServiceChannels[llm_pb2_grpc.LLMServiceStub]:

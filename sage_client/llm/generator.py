@@ -17,7 +17,14 @@ from sage_client.llm.embedded import load_embedded_llm
 from sage_client.llm.service_backend import ServiceLLM, client_for_mesh
 
 SAMPLING_KEYS = SAMPLING_FIELDS
-ENGINE_KEYS = ("backend_type", "model_path", "ttft_s", "tokens_per_s", "max_batch_size", "max_queue")
+ENGINE_KEYS = (
+    "backend_type",
+    "model_path",
+    "ttft_s",
+    "tokens_per_s",
+    "max_batch_size",
+    "max_queue",
+)
 OTHER_KEYS = frozenset({"mesh", "model", "chat_template"})
 BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
 
@@ -93,7 +100,9 @@ class SageLLMGenerator(MapFunction):
 
     # ---- direct use ---------------------------------------------------------------------------
 
-    def generate(self, prompt: str | Sequence[Mapping[str, str]], **overrides: Any) -> dict[str, Any]:
+    def generate(
+        self, prompt: str | Sequence[Mapping[str, str]], **overrides: Any
+    ) -> dict[str, Any]:
         """Full result: ``{"text", "finish_reason", "usage"}``."""
         backend = self._ensure_backend()
         params = {**self.sampling, **overrides}
@@ -120,7 +129,9 @@ class SageLLMGenerator(MapFunction):
         if self._backend is None:
             mesh = self.config.get("mesh")
             if mesh:
-                self._backend = ServiceLLM(client_for_mesh(mesh), str(self.config.get("model") or ""))
+                self._backend = ServiceLLM(
+                    client_for_mesh(mesh), str(self.config.get("model") or "")
+                )
                 return self._backend
             self._backend = load_embedded_llm(
                 {k: self.config[k] for k in ENGINE_KEYS if k in self.config}

@@ -43,7 +43,12 @@ class OpenAIGenerator(MapFunction):
         self.timeout_s = timeout_s
 
     def execute(self, data: Any) -> Any:
-        if isinstance(data, list | tuple) and len(data) == 2 and isinstance(data[0], str | type(None)) and not isinstance(data[1], Mapping):
+        if (
+            isinstance(data, list | tuple)
+            and len(data) == 2
+            and isinstance(data[0], str | type(None))
+            and not isinstance(data[1], Mapping)
+        ):
             query, prompt = data
             return query, self.generate(prompt)["text"]
         return self.generate(data)["text"]
@@ -75,7 +80,11 @@ class OpenAIGenerator(MapFunction):
                         yield piece
 
     def _body(self, prompt: str | Sequence[Mapping[str, str]], stream: bool) -> dict[str, Any]:
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
+        messages = (
+            [{"role": "user", "content": prompt}]
+            if isinstance(prompt, str)
+            else [dict(m) for m in prompt]
+        )
         return {"model": self.model, "messages": messages, "stream": stream, **self.sampling}
 
     def _post(self, body: dict[str, Any]) -> Any:

@@ -29,13 +29,17 @@ class ServiceLLM:
     def generate(self, prompt: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self._client.generate(prompt, model=self._model, **params)
 
-    def chat(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> dict[str, Any]:
+    def chat(
+        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         return self._client.chat(messages, model=self._model, **params)
 
     def stream(self, prompt: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         return self._client.stream_deltas(prompt, model=self._model, **params)
 
-    def stream_chat(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def stream_chat(
+        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         return self._client.stream_deltas(messages, model=self._model, **params)
 
     def embed(self, texts: Sequence[str]) -> Any:

@@ -53,10 +53,14 @@ def _windows(spans: list[tuple[int, int]], size: int, overlap: int) -> list[tupl
     return out
 
 
-def chunk_by_tokens(document: Mapping[str, Any], chunk_size: int = 200, chunk_overlap: int = 40) -> list[Chunk]:
+def chunk_by_tokens(
+    document: Mapping[str, Any], chunk_size: int = 200, chunk_overlap: int = 40
+) -> list[Chunk]:
     """Windows of ``chunk_size`` words, consecutive windows sharing ``chunk_overlap`` words."""
     _check_sizes(chunk_size, chunk_overlap, "tokens")
-    return _make_chunks(document, _windows(word_spans(str(document["text"])), chunk_size, chunk_overlap))
+    return _make_chunks(
+        document, _windows(word_spans(str(document["text"])), chunk_size, chunk_overlap)
+    )
 
 
 def chunk_by_sentences(
@@ -64,14 +68,20 @@ def chunk_by_sentences(
 ) -> list[Chunk]:
     """Windows of ``chunk_size`` sentences, consecutive windows sharing ``chunk_overlap`` sentences."""
     _check_sizes(chunk_size, chunk_overlap, "sentences")
-    return _make_chunks(document, _windows(sentence_spans(str(document["text"])), chunk_size, chunk_overlap))
+    return _make_chunks(
+        document, _windows(sentence_spans(str(document["text"])), chunk_size, chunk_overlap)
+    )
 
 
-def _options(config: Mapping[str, Any] | None, kwargs: Mapping[str, Any], size: int, overlap: int) -> tuple[int, int]:
+def _options(
+    config: Mapping[str, Any] | None, kwargs: Mapping[str, Any], size: int, overlap: int
+) -> tuple[int, int]:
     merged = {**(config or {}), **kwargs}
     unknown = set(merged) - {"chunk_size", "chunk_overlap"}
     if unknown:
-        raise ValueError(f"unknown chunker option(s) {sorted(unknown)}; known: chunk_size, chunk_overlap")
+        raise ValueError(
+            f"unknown chunker option(s) {sorted(unknown)}; known: chunk_size, chunk_overlap"
+        )
     return int(merged.get("chunk_size", size)), int(merged.get("chunk_overlap", overlap))
 
 

@@ -34,7 +34,9 @@ def _retrieved_sources(record: Mapping[str, Any]) -> list[str]:
     return [str(r.get("source", "")) for r in record.get("results") or []]
 
 
-def _answer_metric(fn: Callable[[str, Sequence[str]], float]) -> Callable[[Mapping[str, Any], int], float | None]:
+def _answer_metric(
+    fn: Callable[[str, Sequence[str]], float],
+) -> Callable[[Mapping[str, Any], int], float | None]:
     def measure(record: Mapping[str, Any], _k: int) -> float | None:
         refs = references_of(record)
         if not refs or record.get("answer") is None:
@@ -112,7 +114,11 @@ class Evaluator(MapFunction):
 
 
 def _single(name: str) -> type[Evaluator]:
-    cls = type(f"{''.join(p.title() for p in name.split('_'))}Evaluator", (Evaluator,), {"metrics": (name,)})
+    cls = type(
+        f"{''.join(p.title() for p in name.split('_'))}Evaluator",
+        (Evaluator,),
+        {"metrics": (name,)},
+    )
     cls.__doc__ = f"Adds ``{name}`` to ``record['metrics']`` (see sage_client.rag.metrics)."
     return cls
 
@@ -145,7 +151,9 @@ def format_table(summary: Mapping[str, Mapping[str, float]]) -> str:
     rows = [header, "-" * len(header)]
     for name in sorted(summary):
         s = summary[name]
-        rows.append(f"{name:<16} {s['mean']:>9.4f} {s['min']:>9.4f} {s['max']:>9.4f} {int(s['n']):>5}")
+        rows.append(
+            f"{name:<16} {s['mean']:>9.4f} {s['min']:>9.4f} {s['max']:>9.4f} {int(s['n']):>5}"
+        )
     return "\n".join(rows)
 
 
@@ -157,7 +165,9 @@ class EvaluationSummary(SinkFunction):
         super().__init__()
         cfg = {**(config or {}), **kwargs}
         self.print_table = bool(cfg.get("print_table", True))
-        self.on_summary: Callable[[dict[str, dict[str, float]]], None] | None = cfg.get("on_summary")
+        self.on_summary: Callable[[dict[str, dict[str, float]]], None] | None = cfg.get(
+            "on_summary"
+        )
         self.records: list[Mapping[str, Any]] = []
 
     def execute(self, data: Mapping[str, Any]) -> None:

@@ -19,7 +19,11 @@ _METADATA_SCALARS = (str, int, float, bool)
 
 def _clean_metadata(chunk: Mapping[str, Any]) -> dict[str, Any]:
     # The native store keeps str/int/float/bool/list[str]; other values stay in the chunk only.
-    meta = {k: v for k, v in dict(chunk.get("metadata") or {}).items() if isinstance(v, _METADATA_SCALARS)}
+    meta = {
+        k: v
+        for k, v in dict(chunk.get("metadata") or {}).items()
+        if isinstance(v, _METADATA_SCALARS)
+    }
     meta.update(source=str(chunk["source"]), position=int(chunk["position"]))
     meta.update(start=int(chunk.get("start", 0)), end=int(chunk.get("end", 0)))
     return meta

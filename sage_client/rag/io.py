@@ -24,7 +24,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
             if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: each line must be a JSON object, got {type(row).__name__}")
+                raise ValueError(
+                    f"{path}:{lineno}: each line must be a JSON object, got {type(row).__name__}"
+                )
             rows.append(row)
     return rows
 
@@ -45,7 +47,11 @@ class FileSource(BatchFunction):
         if path.suffix.lower() == ".jsonl":
             self._records: list[Any] = read_jsonl(path)
         else:
-            self._records = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            self._records = [
+                ln.rstrip("\n")
+                for ln in path.read_text(encoding="utf-8").splitlines()
+                if ln.strip()
+            ]
         self._next = 0
 
     def execute(self) -> Any:
@@ -71,14 +77,24 @@ class TerminalSink(SinkFunction):
 
     _print_lock = threading.Lock()
 
-    def __init__(self, config: Mapping[str, Any] | None = None, *, stream: TextIO | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream: TextIO | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         cfg = {**(config or {}), **kwargs}
         self.max_sources = int(cfg.get("max_sources", 3))
         self.stream = stream
 
     def execute(self, data: Any) -> None:
-        text = format_answer(data, self.max_sources) if isinstance(data, Mapping) and "query" in data else str(data)
+        text = (
+            format_answer(data, self.max_sources)
+            if isinstance(data, Mapping) and "query" in data
+            else str(data)
+        )
         with self._print_lock:
             print(text + "\n", file=self.stream or sys.stdout, flush=True)
 

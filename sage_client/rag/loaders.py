@@ -23,16 +23,24 @@ def _path_of(data: Any) -> Path:
     if isinstance(data, Mapping):
         data = data.get("path") or data.get("source")
     if not isinstance(data, (str, Path)):
-        raise TypeError(f"a loader takes a file path (str or Path) or a dict with 'path'; got {type(data).__name__}")
+        raise TypeError(
+            f"a loader takes a file path (str or Path) or a dict with 'path'; got {type(data).__name__}"
+        )
     path = Path(data)
     if not path.is_file():
-        raise FileNotFoundError(f"no such file to load: {path} (check the path, relative to {Path.cwd()})")
+        raise FileNotFoundError(
+            f"no such file to load: {path} (check the path, relative to {Path.cwd()})"
+        )
     return path
 
 
 def load_text(path: str | Path) -> Document:
     p = _path_of(path)
-    return {"text": p.read_text(encoding="utf-8"), "source": str(path), "metadata": {"format": "text"}}
+    return {
+        "text": p.read_text(encoding="utf-8"),
+        "source": str(path),
+        "metadata": {"format": "text"},
+    }
 
 
 def load_markdown(path: str | Path) -> Document:
@@ -71,7 +79,9 @@ def load_jsonl(path: str | Path, text_field: str = "text") -> list[Document]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{p}:{lineno}: not valid JSON ({e.msg}); each line must be one JSON object") from e
+                raise ValueError(
+                    f"{p}:{lineno}: not valid JSON ({e.msg}); each line must be one JSON object"
+                ) from e
             if not isinstance(row, dict) or not isinstance(row.get(text_field), str):
                 raise ValueError(f"{p}:{lineno}: each line needs a string field {text_field!r}")
             meta = {k: v for k, v in row.items() if k != text_field}
@@ -129,7 +139,9 @@ class DocumentLoader(FlatMapFunction):
     def execute(self, data: Any) -> list[Document]:
         if self.root is None:
             return load_document(_path_of(data))
-        relative = str(data.get("path") or data.get("source")) if isinstance(data, Mapping) else str(data)
+        relative = (
+            str(data.get("path") or data.get("source")) if isinstance(data, Mapping) else str(data)
+        )
         docs = load_document(self.root / relative)
         for doc in docs:
             doc["source"] = relative + doc["source"][len(str(self.root / relative)) :]
@@ -137,7 +149,9 @@ class DocumentLoader(FlatMapFunction):
 
 
 def find_files(
-    root: str | Path, suffixes: Iterable[str] = (".md", ".txt", ".pdf", ".jsonl"), relative_to: str | Path | None = None
+    root: str | Path,
+    suffixes: Iterable[str] = (".md", ".txt", ".pdf", ".jsonl"),
+    relative_to: str | Path | None = None,
 ) -> list[str]:
     """Files under ``root`` with one of ``suffixes``, sorted, as strings (a pipeline's batch);
     relative to ``relative_to`` when given."""

@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from sage_client.rag.text import answer_tokens, normalize_answer
 
 
-def _best(prediction: str, references: str | Sequence[str], metric: Callable[[str, str], float]) -> float:
+def _best(
+    prediction: str, references: str | Sequence[str], metric: Callable[[str, str], float]
+) -> float:
     refs = [references] if isinstance(references, str) else list(references)
     if not refs:
         raise ValueError("at least one reference answer is needed")
@@ -43,7 +45,9 @@ def f1_score(prediction: str, references: str | Sequence[str]) -> float:
 
 
 def exact_match(prediction: str, references: str | Sequence[str]) -> float:
-    return _best(prediction, references, lambda p, r: float(normalize_answer(p) == normalize_answer(r)))
+    return _best(
+        prediction, references, lambda p, r: float(normalize_answer(p) == normalize_answer(r))
+    )
 
 
 def recall_at_k(retrieved: Sequence[str], gold: Iterable[str], k: int) -> float:

@@ -61,7 +61,9 @@ class _Counter:
 
 
 class _Collect(SinkFunction):
-    def __init__(self, out: list[dict[str, Any]], each: Callable[[dict[str, Any]], None] | None) -> None:
+    def __init__(
+        self, out: list[dict[str, Any]], each: Callable[[dict[str, Any]], None] | None
+    ) -> None:
         super().__init__()
         self.out = out
         self.each = each
@@ -98,7 +100,9 @@ def answer_questions(
     stream = env.from_batch(list(questions))
     if retriever is not None:
         if retriever not in RETRIEVERS:
-            raise ValueError(f"retriever must be one of {sorted(RETRIEVERS)} or None, got {retriever!r}")
+            raise ValueError(
+                f"retriever must be one of {sorted(RETRIEVERS)} or None, got {retriever!r}"
+            )
         stream = stream.map(RETRIEVERS[retriever], {"top_k": k, **(retriever_config or {})})
     if generate:
         prompt_cfg = {"use_context": retriever is not None, **(promptor_config or {})}

@@ -34,7 +34,9 @@ def _check_template(template: str) -> None:
     fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     unknown = fields - {"context", "question"}
     if unknown:
-        raise ValueError(f"template fields must be {{context}} and/or {{question}}; unknown: {sorted(unknown)}")
+        raise ValueError(
+            f"template fields must be {{context}} and/or {{question}}; unknown: {sorted(unknown)}"
+        )
     if "question" not in fields:
         raise ValueError("template must contain {question}")
 
@@ -49,14 +51,20 @@ class QAPromptor(MapFunction):
         cfg = {"template": config} if isinstance(config, str) else dict(config or {})
         cfg.update(kwargs)
         self.use_context = bool(cfg.get("use_context", True))
-        self.template = str(cfg.get("template") or (DEFAULT_TEMPLATE if self.use_context else NO_CONTEXT_TEMPLATE))
+        self.template = str(
+            cfg.get("template") or (DEFAULT_TEMPLATE if self.use_context else NO_CONTEXT_TEMPLATE)
+        )
         _check_template(self.template)
         self.system = str(cfg.get("system", DEFAULT_SYSTEM))
         limit = cfg.get("max_context_chars", 600)
         self.max_context_chars = int(limit) if limit is not None else None
 
     def user_message(self, record: Mapping[str, Any]) -> str:
-        context = format_context(record.get("results") or [], self.max_context_chars) if self.use_context else ""
+        context = (
+            format_context(record.get("results") or [], self.max_context_chars)
+            if self.use_context
+            else ""
+        )
         return self.template.format(context=context, question=record["query"])
 
     def execute(self, data: Any) -> Record:
@@ -79,11 +87,15 @@ class ChatPromptor(QAPromptor):
 
     def execute(self, data: Any) -> Record:
         record = as_record(data)
-        history = [
-            {"role": str(m["role"]), "content": str(m["content"])}
-            for m in (record.get("history") or [])
-            if m.get("role") in ("user", "assistant")
-        ][-self.max_history :] if self.max_history > 0 else []
+        history = (
+            [
+                {"role": str(m["role"]), "content": str(m["content"])}
+                for m in (record.get("history") or [])
+                if m.get("role") in ("user", "assistant")
+            ][-self.max_history :]
+            if self.max_history > 0
+            else []
+        )
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.extend(history)
         messages.append({"role": "user", "content": self.user_message(record)})

@@ -23,9 +23,13 @@ def as_record(data: Any) -> Record:
         if "query" not in record and isinstance(record.get("question"), str):
             record["query"] = record["question"]
         if not isinstance(record.get("query"), str):
-            raise ValueError(f"a RAG record needs a string 'query' (or 'question'); got keys {sorted(record)}")
+            raise ValueError(
+                f"a RAG record needs a string 'query' (or 'question'); got keys {sorted(record)}"
+            )
         return record
-    raise TypeError(f"a RAG operator takes a question string or a dict with 'query'; got {type(data).__name__}")
+    raise TypeError(
+        f"a RAG operator takes a question string or a dict with 'query'; got {type(data).__name__}"
+    )
 
 
 def add_timing(record: Record, stage: str, seconds: float) -> None:

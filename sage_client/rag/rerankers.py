@@ -36,9 +36,15 @@ class _Reranker(MapFunction):
         record = as_record(data)
         results = list(record.get("results") or [])
         t0 = time.perf_counter()
-        scores = self.score(record["query"], [str(r.get("text", "")) for r in results]) if results else []
+        scores = (
+            self.score(record["query"], [str(r.get("text", "")) for r in results])
+            if results
+            else []
+        )
         order = sorted(range(len(results)), key=lambda i: -scores[i])
-        record["results"] = [{**results[i], "rerank_score": float(scores[i])} for i in order[: self.top_k]]
+        record["results"] = [
+            {**results[i], "rerank_score": float(scores[i])} for i in order[: self.top_k]
+        ]
         add_timing(record, "rerank", time.perf_counter() - t0)
         return record
 
@@ -66,12 +72,19 @@ class LLMReranker(_Reranker):
         super().__init__(config, **kwargs)
         llm = self.config.get("llm")
         if llm is None:
-            raise ValueError("LLMReranker needs 'llm': a callable prompt -> text or a generator with execute()")
-        self._llm: Callable[[str], Any] = llm if callable(llm) and not hasattr(llm, "execute") else llm.execute
+            raise ValueError(
+                "LLMReranker needs 'llm': a callable prompt -> text or a generator with execute()"
+            )
+        self._llm: Callable[[str], Any] = (
+            llm if callable(llm) and not hasattr(llm, "execute") else llm.execute
+        )
         self.template = str(self.config.get("template", JUDGE_PROMPT))
 
     def score(self, query: str, passages: list[str]) -> list[float]:
-        return [parse_score(str(self._llm(self.template.format(question=query, passage=p)))) for p in passages]
+        return [
+            parse_score(str(self._llm(self.template.format(question=query, passage=p))))
+            for p in passages
+        ]
 
 
 def parse_score(reply: str, low: float = 0.0, high: float = 10.0) -> float:

@@ -94,7 +94,9 @@ class BM25Retriever(_Retriever):
     """Best chunks by BM25 over their words (k1 = 1.2, b = 0.75)."""
 
     def retrieve(self, query: str) -> list[dict[str, Any]]:
-        return hits_to_results(self._collection.search_text([query], k=self.top_k, where=self.where))
+        return hits_to_results(
+            self._collection.search_text([query], k=self.top_k, where=self.where)
+        )
 
 
 class HybridRetriever(_Retriever):

@@ -34,7 +34,9 @@ def open_collection(path: str | Path, dim: int = EMBEDDING_DIM, metric: str = "c
         if (p / "collection.cfg").exists():
             col = sage_native.Collection.open(key)
         else:
-            col = sage_native.Collection.create(key, dim=dim, metric=metric, index="flat", fsync="none")
+            col = sage_native.Collection.create(
+                key, dim=dim, metric=metric, index="flat", fsync="none"
+            )
         _open[key] = col
         return col
 
@@ -79,20 +81,40 @@ class VDBCollection:
 
     def search(self, queries: Any, k: int = 10, where: Any = None) -> dict[str, Any]:
         return self._hits(
-            self.client.search(self.name, queries, top_k=k, where=where, include=["metadatas", "documents"])
+            self.client.search(
+                self.name, queries, top_k=k, where=where, include=["metadatas", "documents"]
+            )
         )
 
     def search_text(self, query_texts: Any, k: int = 10, where: Any = None) -> dict[str, Any]:
         return self._hits(
-            self.client.search_text(self.name, list(query_texts), top_k=k, where=where, include=["metadatas", "documents"])
+            self.client.search_text(
+                self.name,
+                list(query_texts),
+                top_k=k,
+                where=where,
+                include=["metadatas", "documents"],
+            )
         )
 
     def hybrid_search(
-        self, queries: Any, query_texts: Any, k: int = 10, fusion: str = "rrf", alpha: float = 0.5, where: Any = None
+        self,
+        queries: Any,
+        query_texts: Any,
+        k: int = 10,
+        fusion: str = "rrf",
+        alpha: float = 0.5,
+        where: Any = None,
     ) -> dict[str, Any]:
         return self._hits(
             self.client.hybrid_search(
-                self.name, queries, list(query_texts), top_k=k, fusion=fusion, alpha=alpha, where=where,
+                self.name,
+                queries,
+                list(query_texts),
+                top_k=k,
+                fusion=fusion,
+                alpha=alpha,
+                where=where,
                 include=["metadatas", "documents"],
             )
         )
@@ -112,7 +134,9 @@ def resolve_collection(config: Mapping[str, Any]) -> Any:
         return col
     if config.get("path"):
         return open_collection(config["path"])
-    raise ValueError("this operator needs 'collection' (a sage_native.Collection) or 'path' (its directory) in its config")
+    raise ValueError(
+        "this operator needs 'collection' (a sage_native.Collection) or 'path' (its directory) in its config"
+    )
 
 
 def embedder_for(config: Mapping[str, Any]) -> Any:

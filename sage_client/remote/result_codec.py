@@ -44,7 +44,9 @@ def _encode(value: Any, depth: int) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return {"$bytes": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value) and not (len(value) == 1 and next(iter(value)) in TAGS):
+        if all(isinstance(k, str) for k in value) and not (
+            len(value) == 1 and next(iter(value)) in TAGS
+        ):
             return {k: _encode(v, depth + 1) for k, v in value.items()}
         return {"$dict": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
     raise ResultEncodingError(

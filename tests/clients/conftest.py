@@ -4,6 +4,7 @@ branch (KV, VDB, LLM with its mock engine, Memory, the kernel's job manager), an
 Clients in other languages reach the services through Envoy, as they would in a deployment;
 reflection is checked on each instance directly (Envoy routes by service, so it cannot
 answer reflection for the whole mesh)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,9 +34,15 @@ class ClientService:
 SERVICES = (
     ClientService("kv", "sage_kv", "sage.kv.v1.KVService", (("SAGE_BACKEND", "memory"),)),
     ClientService("vdb", "sage_vdb", "sage.vdb.v1.VDBService"),
-    ClientService("llm", "sage_llm", "sage.llm.v1.LLMService",
-                  (("SAGE_BACKEND", "mock"), ("SAGE_EMBEDDINGS", "false"))),
-    ClientService("memory", "sage_memory", "sage.memory.v1.MemoryService", needs=("kv", "vdb", "llm")),
+    ClientService(
+        "llm",
+        "sage_llm",
+        "sage.llm.v1.LLMService",
+        (("SAGE_BACKEND", "mock"), ("SAGE_EMBEDDINGS", "false")),
+    ),
+    ClientService(
+        "memory", "sage_memory", "sage.memory.v1.MemoryService", needs=("kv", "vdb", "llm")
+    ),
     ClientService("kernel", "sage_kernel", "sage.kernel.v1.JobService"),
 )
 
@@ -58,10 +65,25 @@ class LiveMesh:
 
 def client_topology(services: list[ClientService]) -> Topology:
     base = load_topology()
-    defs = tuple(ServiceDef(name=s.name, module=s.module, grpc_service=s.grpc_service, port=0, metrics_port=0,
-                            env=dict(s.env)) for s in services)
-    return Topology(base.etcd_port, base.etcd_peer_port, base.redis_port, base.envoy_port,
-                    base.envoy_admin_port, defs)
+    defs = tuple(
+        ServiceDef(
+            name=s.name,
+            module=s.module,
+            grpc_service=s.grpc_service,
+            port=0,
+            metrics_port=0,
+            env=dict(s.env),
+        )
+        for s in services
+    )
+    return Topology(
+        base.etcd_port,
+        base.etcd_peer_port,
+        base.redis_port,
+        base.envoy_port,
+        base.envoy_admin_port,
+        defs,
+    )
 
 
 # A server that dies on a missing optional dependency (e.g. the LLM service without the `llm`
@@ -71,16 +93,26 @@ _MISSING_DEPENDENCY = re.compile(r"(ModuleNotFoundError|ImportError): .*")
 
 @pytest.fixture(scope="session")
 def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
-    unavailable = {s.name: f"the {s.name} service ({s.module}) is not on this branch yet"
-                   for s in SERVICES if not on_branch(s)}
+    unavailable = {
+        s.name: f"the {s.name} service ({s.module}) is not on this branch yet"
+        for s in SERVICES
+        if not on_branch(s)
+    }
     for s in SERVICES:
         missing_needs = [n for n in s.needs if n in unavailable]
         if s.name not in unavailable and missing_needs:
-            unavailable[s.name] = f"the {s.name} service needs {', '.join(missing_needs)}, not on this branch yet"
+            unavailable[s.name] = (
+                f"the {s.name} service needs {', '.join(missing_needs)}, not on this branch yet"
+            )
     while True:
         wanted = [s for s in SERVICES if s.name not in unavailable]
-        mesh = Mesh(tmp_path_factory.mktemp("client-mesh"), client_topology(wanted), ephemeral=True,
-                    log=lambda _line: None, secrets_file=os.environ["SAGE_SECRETS_FILE"])  # the session's
+        mesh = Mesh(
+            tmp_path_factory.mktemp("client-mesh"),
+            client_topology(wanted),
+            ephemeral=True,
+            log=lambda _line: None,
+            secrets_file=os.environ["SAGE_SECRETS_FILE"],
+        )  # the session's
         try:
             endpoints = mesh.up(timeout=90)
             break
@@ -93,9 +125,13 @@ def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
             unavailable[failed] = f"the {failed} service cannot start here: {missing.group(0)}"
             for s in wanted:
                 if failed in s.needs:
-                    unavailable[s.name] = f"the {s.name} service needs {failed}: {unavailable[failed]}"
+                    unavailable[s.name] = (
+                        f"the {s.name} service needs {failed}: {unavailable[failed]}"
+                    )
     try:
-        instances = {name.rsplit("-", 1)[0]: address for name, address in endpoints.instances.items()}
+        instances = {
+            name.rsplit("-", 1)[0]: address for name, address in endpoints.instances.items()
+        }
         yield LiveMesh(envoy=endpoints.envoy, instances=instances, unavailable=unavailable)
     finally:
         mesh.down(grace=5)

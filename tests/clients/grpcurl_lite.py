@@ -2,6 +2,7 @@
 tests where grpcurl is not installed: `-plaintext`, `-H`, `-d`, `-protoset`, `-format-error`,
 and `list` / `describe` / calls (unary and server-streaming) with JSON in and out. Like grpcurl,
 it learns the schema from server reflection, or from a descriptor set given with -protoset."""
+
 from __future__ import annotations
 
 import shlex
@@ -55,11 +56,15 @@ def parse(command_line: str) -> Command:
             rest.append(arg)
     address, *words = rest
     if words and words[0] in ("list", "describe"):
-        return Command(address, words[0], words[1] if len(words) > 1 else "", data, headers, protoset)
+        return Command(
+            address, words[0], words[1] if len(words) > 1 else "", data, headers, protoset
+        )
     return Command(address, "call", words[0], data, headers, protoset)
 
 
-def _pool(channel: grpc.Channel, protoset: str, cwd: Path) -> tuple[DescriptorPool, ProtoReflectionDescriptorDatabase | None]:
+def _pool(
+    channel: grpc.Channel, protoset: str, cwd: Path
+) -> tuple[DescriptorPool, ProtoReflectionDescriptorDatabase | None]:
     if protoset:
         files = descriptor_pb2.FileDescriptorSet.FromString((cwd / protoset).read_bytes())
         pool = DescriptorPool()
@@ -73,8 +78,10 @@ def _pool(channel: grpc.Channel, protoset: str, cwd: Path) -> tuple[DescriptorPo
 def _describe(pool: DescriptorPool, symbol: str) -> str:
     try:
         service: ServiceDescriptor = pool.FindServiceByName(symbol)
-        return "\n".join(f"rpc {m.name}({m.input_type.full_name}) returns ({m.output_type.full_name})"
-                         for m in service.methods)
+        return "\n".join(
+            f"rpc {m.name}({m.input_type.full_name}) returns ({m.output_type.full_name})"
+            for m in service.methods
+        )
     except KeyError:
         pass
     try:
@@ -91,11 +98,16 @@ def _describe(pool: DescriptorPool, symbol: str) -> str:
 def run(command_line: str, cwd: Path = Path(".")) -> str:
     """Runs one grpcurl command line; returns what grpcurl would print."""
     command = parse(command_line)
-    with metadata_channel(command.address, command.headers) as channel:  # -H: reflection and calls, as grpcurl
+    with metadata_channel(
+        command.address, command.headers
+    ) as channel:  # -H: reflection and calls, as grpcurl
         pool, database = _pool(channel, command.protoset, cwd)
         if command.verb == "list":
             if command.target:
-                return "\n".join(f"{command.target}.{m.name}" for m in pool.FindServiceByName(command.target).methods)
+                return "\n".join(
+                    f"{command.target}.{m.name}"
+                    for m in pool.FindServiceByName(command.target).methods
+                )
             assert database is not None, "list needs reflection"
             return "\n".join(sorted(database.get_services()))
         if command.verb == "describe":
@@ -108,14 +120,22 @@ def run(command_line: str, cwd: Path = Path(".")) -> str:
         path = f"/{service_name}/{method_name}"
         try:
             if method.server_streaming:
-                call = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
-                                            response_deserializer=response_class.FromString)
+                call = channel.unary_stream(
+                    path,
+                    request_serializer=request_class.SerializeToString,
+                    response_deserializer=response_class.FromString,
+                )
                 replies = list(call(request, timeout=30))
             else:
-                call = channel.unary_unary(path, request_serializer=request_class.SerializeToString,
-                                           response_deserializer=response_class.FromString)
+                call = channel.unary_unary(
+                    path,
+                    request_serializer=request_class.SerializeToString,
+                    response_deserializer=response_class.FromString,
+                )
                 replies = [call(request, timeout=30)]
         except grpc.RpcError as error:
-            code = "".join(word.capitalize() for word in error.code().name.split("_"))  # as Go prints it
+            code = "".join(
+                word.capitalize() for word in error.code().name.split("_")
+            )  # as Go prints it
             raise GrpcurlError(f"Code: {code}, Message: {error.details()}") from error
         return "\n".join(json_format.MessageToJson(r, indent=2) for r in replies)

@@ -1,4 +1,5 @@
 """docs/api.md is generated from the protos' comments and kept in step with them."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_api_docs", ROOT / "scripts" / "gen_api_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_api_docs", ROOT / "scripts" / "gen_api_docs.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -23,8 +26,12 @@ def gen() -> ModuleType:
 
 
 def test_committed_api_doc_matches_the_protos() -> None:
-    result = subprocess.run([sys.executable, "scripts/gen_api_docs.py", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/gen_api_docs.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -51,8 +58,10 @@ def test_every_rpc_and_field_of_every_service_is_documented() -> None:
 def test_an_uncommented_field_is_named(gen: ModuleType, tmp_path: Path) -> None:
     proto = tmp_path / "demo" / "v1" / "demo.proto"
     proto.parent.mkdir(parents=True)
-    proto.write_text('syntax = "proto3";\n\n// A demo.\npackage demo.v1;\n\n'
-                     "// Thing is documented.\nmessage Thing {\n  // Documented.\n  string a = 1;\n  string b = 2;\n}\n")
+    proto.write_text(
+        'syntax = "proto3";\n\n// A demo.\npackage demo.v1;\n\n'
+        "// Thing is documented.\nmessage Thing {\n  // Documented.\n  string a = 1;\n  string b = 2;\n}\n"
+    )
     text, missing = gen.render(gen.compile_protos(tmp_path))
     assert missing == ["demo/v1/demo.proto: field demo.v1.Thing.b"]
     assert "| `a` | string | 1 | Documented. |" in text

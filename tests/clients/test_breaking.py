@@ -1,6 +1,7 @@
 """scripts/check_breaking.sh: `buf breaking` (WIRE_JSON) against the previous commit passes on
 this repository and fails on a deliberately broken copy of a proto in a scratch git repo; and
 `buf lint` through scripts/buf.sh is clean on a clone that has no build/ yet."""
+
 from __future__ import annotations
 
 import os
@@ -15,22 +16,40 @@ BUF = shutil.which("buf") or str(ROOT / "node_modules" / ".bin" / "buf")
 KV_PROTO = Path("protos/sage/kv/v1/kv.proto")
 BUF_SCRIPTS = ("check_breaking.sh", "buf.sh", "proto_deps.py")
 
-pytestmark = pytest.mark.skipif(not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)")
+pytestmark = pytest.mark.skipif(
+    not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)"
+)
 
 
 def _check(repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "scripts/check_breaking.sh"], cwd=repo, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "BUF": BUF, **env})
+    return subprocess.run(
+        ["bash", "scripts/check_breaking.sh"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BUF": BUF, **env},
+    )
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args], cwd=repo,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _buf(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "scripts/buf.sh", *args], cwd=repo, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "BUF": BUF})
+    return subprocess.run(
+        ["bash", "scripts/buf.sh", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BUF": BUF},
+    )
 
 
 def _commit_all(repo: Path, message: str) -> None:
@@ -89,8 +108,12 @@ def test_renumbering_a_field_fails_before_it_is_committed(scratch_repo: Path) ->
 
 
 def test_adding_a_field_passes(scratch_repo: Path) -> None:
-    _edit(scratch_repo, KV_PROTO, "  bool include_values = 5;\n",
-          "  bool include_values = 5;\n  // Only keys with at least this version.\n  int64 min_version = 6;\n")
+    _edit(
+        scratch_repo,
+        KV_PROTO,
+        "  bool include_values = 5;\n",
+        "  bool include_values = 5;\n  // Only keys with at least this version.\n  int64 min_version = 6;\n",
+    )
     _commit_all(scratch_repo, "add ScanRequest.min_version")
     result = _check(scratch_repo)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -100,8 +123,12 @@ def test_the_same_change_in_a_new_package_version_passes(scratch_repo: Path) -> 
     v2 = Path("protos/sage/kv/v2/kv.proto")
     (scratch_repo / v2).parent.mkdir(parents=True)
     text = (scratch_repo / KV_PROTO).read_text()
-    text = text.replace("package sage.kv.v1;", "package sage.kv.v2;").replace("/kv/v1;kvv1", "/kv/v2;kvv2")
-    (scratch_repo / v2).write_text(text.replace("  int64 version = 1;\n}", "  string version = 1;\n}"))
+    text = text.replace("package sage.kv.v1;", "package sage.kv.v2;").replace(
+        "/kv/v1;kvv1", "/kv/v2;kvv2"
+    )
+    (scratch_repo / v2).write_text(
+        text.replace("  int64 version = 1;\n}", "  string version = 1;\n}")
+    )
     _commit_all(scratch_repo, "sage.kv.v2 with a string version")
     result = _check(scratch_repo)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -109,14 +136,22 @@ def test_the_same_change_in_a_new_package_version_passes(scratch_repo: Path) -> 
 
 def test_lint_is_clean_on_a_clean_clone(scratch_repo: Path) -> None:
     assert not (scratch_repo / "build").exists()
-    result = _buf(scratch_repo, "lint")  # STANDARD + COMMENTS (buf.yaml); build/proto-deps is not linted
+    result = _buf(
+        scratch_repo, "lint"
+    )  # STANDARD + COMMENTS (buf.yaml); build/proto-deps is not linted
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (scratch_repo / "build" / "proto-deps" / "google" / "api" / "annotations.proto").is_file()
+    assert (
+        scratch_repo / "build" / "proto-deps" / "google" / "api" / "annotations.proto"
+    ).is_file()
 
 
 def test_adding_http_rules_is_not_a_break(scratch_repo: Path) -> None:
-    _edit(scratch_repo, KV_PROTO, '    option (google.api.http) = {get: "/v1/kv/namespaces/{namespace}/keys"};\n',
-          "")
+    _edit(
+        scratch_repo,
+        KV_PROTO,
+        '    option (google.api.http) = {get: "/v1/kv/namespaces/{namespace}/keys"};\n',
+        "",
+    )
     _commit_all(scratch_repo, "Scan without its HTTP rule")
     _git(scratch_repo, "revert", "--no-edit", "HEAD")  # ... and with it again
     result = _check(scratch_repo)

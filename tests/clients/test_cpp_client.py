@@ -2,6 +2,7 @@
 builds the client with CMake (cached under build/clients-cpp) and runs its ctest tests with
 the addresses in the environment. The first build compiles the generated code (about a
 minute and a half on 2 cores), hence `slow`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -26,7 +27,10 @@ def cpp_client() -> Iterator[None]:
 
 
 def _assert_passed(test_name: str, env: dict[str, str]) -> None:
-    env = {"SAGE_TOKEN": default_token() or "", **env}  # the mesh's admin token, as `sage auth token` prints
+    env = {
+        "SAGE_TOKEN": default_token() or "",
+        **env,
+    }  # the mesh's admin token, as `sage auth token` prints
     outcome, out = run_ctest(test_name, env)
     assert outcome == "Passed", out[-6000:]
 

@@ -1,6 +1,7 @@
 """docs/deploy.md's "JSON/HTTP and browsers" shows real commands: the `sage` commands that
 write its data and the curl commands that read it through Envoy run against the live mesh, and
 print what the doc shows."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ from sage_proto.vdb.v1 import vdb_pb2, vdb_pb2_grpc
 from tests.clients.conftest import LiveMesh
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTION = re.search(r"^## JSON/HTTP and browsers\n(.*?)(?=^## |\Z)", (ROOT / "docs" / "deploy.md").read_text(),
-                    re.DOTALL | re.MULTILINE)
+SECTION = re.search(
+    r"^## JSON/HTTP and browsers\n(.*?)(?=^## |\Z)",
+    (ROOT / "docs" / "deploy.md").read_text(),
+    re.DOTALL | re.MULTILINE,
+)
 assert SECTION, "docs/deploy.md has no 'JSON/HTTP and browsers' section"
 DOC = SECTION.group(1)
 
@@ -33,9 +37,20 @@ def _blocks(language: str) -> list[str]:
 def _sh(script: str, envoy: str) -> str:
     """Run doc lines with bash, ENVOY pointing at the live mesh and this interpreter's `sage` on PATH."""
     script = re.sub(r"^ENVOY=\S+$", f"ENVOY={envoy}", script, flags=re.MULTILINE)
-    env = {**os.environ, "ENVOY": envoy, "SAGE_TOKEN": default_token() or "", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
-                            env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "ENVOY": envoy,
+        "SAGE_TOKEN": default_token() or "",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -47,12 +62,19 @@ def outputs(live_mesh: LiveMesh) -> dict[str, str]:
     with authorized_channel(live_mesh.envoy) as channel:
         kv_pb2_grpc.KVServiceStub(channel).Clear(kv_pb2.ClearRequest(namespace="demo"))
         try:
-            vdb_pb2_grpc.VDBServiceStub(channel).DeleteCollection(vdb_pb2.DeleteCollectionRequest(name="http_docs"))
+            vdb_pb2_grpc.VDBServiceStub(channel).DeleteCollection(
+                vdb_pb2.DeleteCollectionRequest(name="http_docs")
+            )
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.NOT_FOUND
     setup, *reads = _blocks("bash")
     _sh(setup, live_mesh.envoy)
-    curls = [line.strip() for block in reads for line in block.splitlines() if line.strip().startswith("curl ")]
+    curls = [
+        line.strip()
+        for block in reads
+        for line in block.splitlines()
+        if line.strip().startswith("curl ")
+    ]
     return {line: _sh(line, live_mesh.envoy) for line in curls}
 
 
@@ -62,7 +84,9 @@ def test_every_http_rule_is_in_the_table() -> None:
     for service in transcoded_services():
         for method in http_rules(service):
             short = service.rsplit(".", 1)[1]
-            assert f"`{short}.{method}`" in DOC or f"`{method}`" in DOC, f"{short}.{method} is not in the table"
+            assert f"`{short}.{method}`" in DOC or f"`{method}`" in DOC, (
+                f"{short}.{method} is not in the table"
+            )
 
 
 def test_the_reads_print_what_the_doc_shows(outputs: dict[str, str]) -> None:

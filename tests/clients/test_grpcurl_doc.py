@@ -1,6 +1,7 @@
 """docs/grpcurl.md shows real commands: each one is run against the live mesh (through
 tests/clients/grpcurl_lite.py, as grpcurl is not installable here) and the outputs the doc
 shows are the outputs the services give."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def _run(command: str, addresses: dict[str, str], cwd: Path = ROOT) -> str:
 
 def _clear_demo_namespace(kv_address: str) -> None:
     """The doc's KV commands write namespace "demo"; each test starts from an empty one."""
-    grpcurl_lite.run(f"grpcurl -plaintext -H 'authorization: Bearer {default_token()}' -d '{{\"namespace\": \"demo\"}}' {kv_address} sage.kv.v1.KVService/Clear")
+    grpcurl_lite.run(
+        f"grpcurl -plaintext -H 'authorization: Bearer {default_token()}' -d '{{\"namespace\": \"demo\"}}' {kv_address} sage.kv.v1.KVService/Clear"
+    )
 
 
 def test_the_doc_covers_every_service_with_commands() -> None:
@@ -67,16 +70,30 @@ def test_a_failed_call_reports_the_status(live_mesh: LiveMesh) -> None:
     for command in _commands("KV"):
         if "KVService/Put" in command:
             _run(command, addresses)  # the second Put is `cas` itself: the key is now at version 2
-    with pytest.raises(grpcurl_lite.GrpcurlError, match="Code: FailedPrecondition, Message: .*current version is 2"):
+    with pytest.raises(
+        grpcurl_lite.GrpcurlError, match="Code: FailedPrecondition, Message: .*current version is 2"
+    ):
         _run(cas, addresses)
 
 
-@pytest.mark.skipif(not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)")
+@pytest.mark.skipif(
+    not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)"
+)
 def test_envoy_commands_run_with_a_protoset(live_mesh: LiveMesh, tmp_path: Path) -> None:
-    build = next(line.strip() for block in _blocks("bash") for line in block.splitlines() if "buf.sh build" in line)
+    build = next(
+        line.strip()
+        for block in _blocks("bash")
+        for line in block.splitlines()
+        if "buf.sh build" in line
+    )
     command, output = (part.strip() for part in build.split("-o", 1))
-    subprocess.run([*command.split(), "-o", str(tmp_path / output)], cwd=ROOT, check=True, timeout=60,
-                   env={**os.environ, "BUF": BUF})
+    subprocess.run(
+        [*command.split(), "-o", str(tmp_path / output)],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        env={**os.environ, "BUF": BUF},
+    )
     put = next(c for c in _commands("KV") if c.endswith("KVService/Put"))
     _run(put, {"KV": live_mesh.instances["kv"]})  # demo/greeting exists, whatever ran before
     for command in _commands("ENVOY"):
@@ -88,8 +105,13 @@ def test_vdb_commands_run_and_the_filter_applies(live_mesh: LiveMesh) -> None:
     live_mesh.require("vdb")
     addresses = {"VDB": live_mesh.instances["vdb"]}
     outputs = [_run(command, addresses) for command in _commands("VDB")]
-    search = json.loads(next(out for command, out in zip(_commands("VDB"), outputs, strict=True)
-                             if command.endswith("/Search")))
+    search = json.loads(
+        next(
+            out
+            for command, out in zip(_commands("VDB"), outputs, strict=True)
+            if command.endswith("/Search")
+        )
+    )
     assert search["results"][0]["ids"] == ["b", "c"]
 
 

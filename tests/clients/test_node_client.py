@@ -1,5 +1,6 @@
 """The generated TypeScript/Node client (clients/node) against a live mesh, through Envoy:
 pytest starts the mesh and runs `node --test` with the addresses in the environment."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -22,7 +23,10 @@ def node_client() -> Iterator[None]:
 
 
 def _assert_all_ran_and_passed(test_file: str, env: dict[str, str], at_least: int) -> None:
-    env = {"SAGE_TOKEN": default_token() or "", **env}  # the mesh's admin token, as `sage auth token` prints
+    env = {
+        "SAGE_TOKEN": default_token() or "",
+        **env,
+    }  # the mesh's admin token, as `sage auth token` prints
     summary, out = run_node_tests(test_file, env)
     assert summary.failed == 0, out[-6000:]
     assert not summary.skipped, f"tests were skipped: {summary.skipped}"
@@ -39,7 +43,9 @@ def test_node_kv_put_get_scan(node_client: None, live_mesh: LiveMesh) -> None:
 
 def test_node_bearer_token(node_client: None, start_service: Callable[..., ServiceProcess]) -> None:
     kv = start_service("sage_kv", auth_tokens="node-secret")
-    _assert_all_ran_and_passed("auth.test.js", {"SAGE_KV_ADDR": kv.address, "SAGE_TOKEN": "node-secret"}, at_least=2)
+    _assert_all_ran_and_passed(
+        "auth.test.js", {"SAGE_KV_ADDR": kv.address, "SAGE_TOKEN": "node-secret"}, at_least=2
+    )
 
 
 def test_node_vdb_create_upsert_search_with_filter(node_client: None, live_mesh: LiveMesh) -> None:

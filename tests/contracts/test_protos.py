@@ -1,4 +1,5 @@
 """The contracts: buf lint (STANDARD + COMMENTS) passes and the generated stubs are not stale."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,12 @@ BUF = shutil.which("buf") or str(ROOT / "node_modules" / ".bin" / "buf")
 
 
 def test_committed_stubs_match_the_protos() -> None:
-    result = subprocess.run([sys.executable, "scripts/gen_protos.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/gen_protos.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -33,7 +39,9 @@ def test_stale_check_reports_an_edited_stub(tmp_path: Path) -> None:
     assert gen._diff(fresh, edited) == ["kv/v1/kv_pb2.py"]
 
 
-@pytest.mark.skipif(not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)")
+@pytest.mark.skipif(
+    not Path(BUF).exists(), reason="buf not installed (npm install at the repo root)"
+)
 def test_buf_lint_passes() -> None:
     result = subprocess.run([BUF, "lint"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -47,5 +55,14 @@ def test_every_service_package_is_versioned() -> None:
     from sage_proto.memory.v1 import memory_pb2
     from sage_proto.vdb.v1 import vdb_pb2
 
-    names = {m.DESCRIPTOR.package for m in (common_pb2, kernel_pb2, kv_pb2, llm_pb2, memory_pb2, vdb_pb2)}
-    assert names == {"sage.common.v1", "sage.kernel.v1", "sage.kv.v1", "sage.llm.v1", "sage.memory.v1", "sage.vdb.v1"}
+    names = {
+        m.DESCRIPTOR.package for m in (common_pb2, kernel_pb2, kv_pb2, llm_pb2, memory_pb2, vdb_pb2)
+    }
+    assert names == {
+        "sage.common.v1",
+        "sage.kernel.v1",
+        "sage.kv.v1",
+        "sage.llm.v1",
+        "sage.memory.v1",
+        "sage.vdb.v1",
+    }

@@ -1,4 +1,5 @@
 """deploy/mesh.yml and deploy/envoy.yaml are generated from the one topology and stay valid."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,11 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_compose_files_match_the_topology() -> None:
-    result = subprocess.run([sys.executable, "-m", "sage_deploy.compose", "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sage_deploy.compose", "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_check_detects_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_check_detects_a_stale_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sage_deploy import compose
 
     monkeypatch.setattr(compose, "DEPLOY_DIR", tmp_path)
@@ -29,10 +34,15 @@ def test_compose_check_detects_a_stale_file(tmp_path: Path, monkeypatch: pytest.
     assert compose.main() == 0
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian package) not installed")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose (Debian package) not installed"
+)
 def test_docker_compose_accepts_mesh_yml() -> None:
-    result = subprocess.run(["docker-compose", "-f", str(ROOT / "deploy" / "mesh.yml"), "config", "-q"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "deploy" / "mesh.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -44,10 +54,22 @@ def test_envoy_accepts_the_generated_bootstrap(tmp_path: Path) -> None:
     write_eds(tmp_path / "eds", "kv", ["127.0.0.1:1"])
     descriptors = write_descriptor_set(tmp_path / "descriptors.pb", ["sage.kv.v1.KVService"])
     config = tmp_path / "envoy.yaml"
-    write_atomic(config, bootstrap(18080, 19901, tmp_path / "eds", {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")],
-                                   json_services=["sage.kv.v1.KVService"], descriptor_path=str(descriptors)))
+    write_atomic(
+        config,
+        bootstrap(
+            18080,
+            19901,
+            tmp_path / "eds",
+            {"kv": "sage.kv.v1.KVService"},
+            [("/v1/", "gateway")],
+            json_services=["sage.kv.v1.KVService"],
+            descriptor_path=str(descriptors),
+        ),
+    )
     write_eds(tmp_path / "eds", "gateway", [])
-    result = subprocess.run(["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -66,8 +88,12 @@ def test_envoy_accepts_the_committed_envoy_yaml(tmp_path: Path) -> None:
     text = (ROOT / "deploy" / "envoy.yaml").read_text()
     assert ENVOY_DESCRIPTORS in text
     config = tmp_path / "envoy.yaml"
-    config.write_text(text.replace(ENVOY_DESCRIPTORS, str(descriptors)).replace(" /eds", f" {tmp_path / 'eds'}"))
-    result = subprocess.run(["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True)
+    config.write_text(
+        text.replace(ENVOY_DESCRIPTORS, str(descriptors)).replace(" /eds", f" {tmp_path / 'eds'}")
+    )
+    result = subprocess.run(
+        ["envoy", "--mode", "validate", "-c", str(config)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,4 +1,5 @@
 """`sage mesh up/status/down` brings the topology up as processes, behind a real Envoy."""
+
 from __future__ import annotations
 
 import json
@@ -17,17 +18,22 @@ from sage_deploy.topology import load_topology
 
 
 def _sage(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def _pids(run_dir: Path) -> dict[str, int]:
     return {p.stem: int(p.read_text()) for p in (run_dir / "pids").glob("*.pid")}
 
 
-def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mesh_up_routes_through_envoy_and_down_stops_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "run"
-    up = _sage("mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports", "--set", "llm.backend=mock")
+    up = _sage(
+        "mesh", "up", "--run-dir", str(run_dir), "--ephemeral-ports", "--set", "llm.backend=mock"
+    )
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "stop it with: sage mesh down" in up.stdout
@@ -50,14 +56,18 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path,
         status = _sage("mesh", "status", "--run-dir", str(run_dir), "--json")
         rows = json.loads(status.stdout)
         services = sorted(s.name for s in load_topology().services)
-        assert sorted((r["service"], r["health"]) for r in rows) == [(name, "SERVING") for name in services]
+        assert sorted((r["service"], r["health"]) for r in rows) == [
+            (name, "SERVING") for name in services
+        ]
         with JobClient(address=envoy) as jobs:  # the job manager answers through Envoy too
             assert list(jobs.list()) == []
         with VDBClient(address=envoy) as vdb:  # the VDB service is routed by Envoy too
             vdb.create_collection("via-envoy", 2, metric="l2", index="flat")
             vdb.upsert("via-envoy", ["a"], [[1.0, 2.0]])
             assert vdb.search("via-envoy", [1.0, 2.0], top_k=1)[0].ids == ["a"]
-        passthrough = f"127.0.0.1:{ports['envoy_passthrough_vdb']}"  # Envoy's L4 listener for the VDB
+        passthrough = (
+            f"127.0.0.1:{ports['envoy_passthrough_vdb']}"  # Envoy's L4 listener for the VDB
+        )
         assert f"vdb passthrough (Envoy L4): {passthrough}" in " ".join(up.stdout.split())
         with VDBClient(address=passthrough) as vdb:
             assert vdb.search("via-envoy", [[1.0, 2.0], [1.0, 2.5]], top_k=1)[1].ids == ["a"]
@@ -86,8 +96,9 @@ def test_mesh_up_routes_through_envoy_and_down_stops_everything(tmp_path: Path,
     assert not list((run_dir / "pids").glob("*.pid"))
 
 
-def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_picks_new_ports_when_a_picked_one_is_taken_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--ephemeral-ports picks free ports before starting; another process may take one first."""
     import socket
 

@@ -1,4 +1,5 @@
 """The Authenticator in-process (RS256 needs its own key pair), over the live mesh's KV."""
+
 from __future__ import annotations
 
 import time
@@ -24,17 +25,24 @@ def authenticator(mesh: LiveMesh, **settings: object) -> Authenticator:
 @pytest.fixture(scope="module")
 def rsa_pair() -> tuple[rsa.RSAPrivateKey, str]:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
-async def test_rs256_token_with_admin_scope_is_an_admin(live_mesh: LiveMesh,
-                                                       rsa_pair: tuple[rsa.RSAPrivateKey, str]) -> None:
+async def test_rs256_token_with_admin_scope_is_an_admin(
+    live_mesh: LiveMesh, rsa_pair: tuple[rsa.RSAPrivateKey, str]
+) -> None:
     private, public = rsa_pair
     auth = authenticator(live_mesh, jwt_rs256_public_key=public, jwt_audience="api")
-    token = jwt.encode({"sub": "ops", "aud": "api", "exp": int(time.time()) + 60, "scope": "chat admin", "rpm": 7},
-                       private, algorithm="RS256")
+    token = jwt.encode(
+        {"sub": "ops", "aud": "api", "exp": int(time.time()) + 60, "scope": "chat admin", "rpm": 7},
+        private,
+        algorithm="RS256",
+    )
     who = await auth.authenticate(f"Bearer {token}")
     assert (who.user, who.admin, who.rpm) == ("ops", True, 7)
 
@@ -55,7 +63,9 @@ async def test_missing_credentials_are_refused_unless_auth_is_off(live_mesh: Liv
     with pytest.raises(GatewayError) as err:
         await authenticator(live_mesh).authenticate(None)
     assert "sage keys create" in err.value.message
-    assert (await authenticator(live_mesh, require_auth=False).authenticate(None)).user == "anonymous"
+    assert (
+        await authenticator(live_mesh, require_auth=False).authenticate(None)
+    ).user == "anonymous"
 
 
 def test_only_the_hash_of_a_key_is_stored() -> None:

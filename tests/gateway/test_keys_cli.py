@@ -1,4 +1,5 @@
 """`sage keys create|ls|revoke` against the mesh's KV service; a revoked key stops working."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,20 @@ from tests.gateway.conftest import LiveMesh
 
 
 def sage(mesh: LiveMesh, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sage_cli.main", "keys", "--address",
-                           mesh.endpoints.instances["kv-0"], *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sage_cli.main",
+            "keys",
+            "--address",
+            mesh.endpoints.instances["kv-0"],
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_create_list_revoke(live_mesh: LiveMesh) -> None:
@@ -29,7 +42,9 @@ def test_create_list_revoke(live_mesh: LiveMesh) -> None:
 
     revoked = sage(live_mesh, "revoke", record["id"])
     assert revoked.returncode == 0 and record["id"] in revoked.stdout
-    assert httpx.get(f"{live_mesh.base_url}/sessions", headers=auth).status_code == 401  # key_cache_s is 0 here
+    assert (
+        httpx.get(f"{live_mesh.base_url}/sessions", headers=auth).status_code == 401
+    )  # key_cache_s is 0 here
 
 
 def test_revoking_an_unknown_id_says_how_to_find_ids(live_mesh: LiveMesh) -> None:

@@ -1,4 +1,5 @@
 """Session expiry and the gateway process lifecycle (SIGTERM drain, registration)."""
+
 from __future__ import annotations
 
 import signal
@@ -28,12 +29,16 @@ async def test_cleanup_deletes_only_sessions_idle_past_the_ttl(live_mesh: LiveMe
     assert writer.load("ttl-user", old) is None
 
 
-def test_sigterm_deregisters_and_exits_cleanly(etcd: Infra, start_service: Callable[..., ServiceProcess]) -> None:
+def test_sigterm_deregisters_and_exits_cleanly(
+    etcd: Infra, start_service: Callable[..., ServiceProcess]
+) -> None:
     from sage_deploy.status import mesh_status
 
     gateway = start_service("sage_gateway", etcd_endpoints=etcd.address, require_auth="false")
     assert httpx.get(f"http://{gateway.address}/healthz").status_code == 200
-    assert gateway.instance_id in [r["instance"] for r in mesh_status(etcd.address) if r["service"] == "gateway"]
+    assert gateway.instance_id in [
+        r["instance"] for r in mesh_status(etcd.address) if r["service"] == "gateway"
+    ]
     gateway.proc.signal(signal.SIGTERM)
     assert gateway.proc.proc is not None and gateway.proc.proc.wait(15) == 0
     assert gateway.instance_id not in [r["instance"] for r in mesh_status(etcd.address)]

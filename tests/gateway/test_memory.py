@@ -1,6 +1,7 @@
 """Sessions with memory: turns are stored in the Memory service, and the memories relevant to a
 new message are put into its prompt (here with no history in the prompt, so only memory can
 bring the first turn back)."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,9 +22,17 @@ def memory_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
 
 
 def chat(mesh: LiveMesh, sid: str, content: str) -> dict:
-    reply = httpx.post(f"{mesh.base_url}/chat/completions", timeout=60, json={
-        "model": "mock", "messages": [{"role": "user", "content": content}], "max_tokens": 3,
-        "session_id": sid, "memory": True})
+    reply = httpx.post(
+        f"{mesh.base_url}/chat/completions",
+        timeout=60,
+        json={
+            "model": "mock",
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": 3,
+            "session_id": sid,
+            "memory": True,
+        },
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -34,7 +43,9 @@ def test_turns_are_remembered_and_recalled_into_the_prompt(memory_mesh: LiveMesh
     first = chat(memory_mesh, sid, "my favourite colour is teal")
     with MemoryClient(address=memory_mesh.endpoints.instances["memory-0"]) as memory:
         # this gateway has no auth: the owner is "anonymous", and memories are scoped by it
-        stored = [m["content"] for m in memory.list_session_memories(memory_session("anonymous", sid))]
+        stored = [
+            m["content"] for m in memory.list_session_memories(memory_session("anonymous", sid))
+        ]
     assert "my favourite colour is teal" in stored
     assert first["choices"][0]["message"]["content"] in stored
 

@@ -1,5 +1,6 @@
 """Schemathesis generates requests from the gateway's OpenAPI document and checks the replies:
 no 5xx, responses conform to the document, statuses are documented."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,19 +17,39 @@ from tests.gateway.conftest import LiveMesh
 
 def test_openapi_document_describes_every_endpoint(live_mesh: LiveMesh) -> None:
     doc = httpx.get(f"{live_mesh.gateway_url}/openapi.json").json()
-    assert {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/sessions",
-            "/v1/sessions/{session_id}", "/v1/sessions/cleanup"} == set(doc["paths"])
+    assert {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/v1/sessions",
+        "/v1/sessions/{session_id}",
+        "/v1/sessions/cleanup",
+    } == set(doc["paths"])
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error(live_mesh: LiveMesh, make_key: Callable[..., str]) -> None:
+def test_schemathesis_finds_no_server_error(
+    live_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
     st = Path(sys.executable).with_name("schemathesis")
-    command = [str(st) if st.exists() else shutil.which("schemathesis") or "schemathesis", "run",
-               f"{live_mesh.gateway_url}/openapi.json", "--url", live_mesh.gateway_url,
-               "--checks", "not_a_server_error,status_code_conformance,content_type_conformance",
-               "--header", f"Authorization: Bearer {make_key('schemathesis', admin=True)}",
-               "--max-examples", "15", "--request-timeout", "20",
-               # embeddings: this mesh's mock LLM serves no embedding model, which is a 404 by design
-               "--exclude-path", "/v1/embeddings"]
+    command = [
+        str(st) if st.exists() else shutil.which("schemathesis") or "schemathesis",
+        "run",
+        f"{live_mesh.gateway_url}/openapi.json",
+        "--url",
+        live_mesh.gateway_url,
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance",
+        "--header",
+        f"Authorization: Bearer {make_key('schemathesis', admin=True)}",
+        "--max-examples",
+        "15",
+        "--request-timeout",
+        "20",
+        # embeddings: this mesh's mock LLM serves no embedding model, which is a 404 by design
+        "--exclude-path",
+        "/v1/embeddings",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -1,4 +1,5 @@
 """Rate limits counted in Redis are shared by every gateway instance."""
+
 from __future__ import annotations
 
 import pytest

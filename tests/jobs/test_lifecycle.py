@@ -27,7 +27,9 @@ def test_a_finite_job_succeeds_with_its_collected_result(jobs: JobClient) -> Non
     assert sorted(handle.result()) == [x * x for x in range(50) if x % 2 == 0]
 
 
-async def test_the_async_client_submits_waits_and_reads_what_the_job_made(kernel: ServiceProcess) -> None:
+async def test_the_async_client_submits_waits_and_reads_what_the_job_made(
+    kernel: ServiceProcess,
+) -> None:
     async with AsyncJobClient(address=kernel.address) as jobs:
         handle = await jobs.submit(_graph(count=4), collect_result=True)
         info = await handle.wait(timeout=60)

@@ -51,7 +51,9 @@ def ray_address() -> Iterator[str]:
             os.chown(folder, who.uid, who.gid)
     head = subprocess.Popen(
         [sys.executable, "-c", _RAY_HEAD, str(temp)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=home,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=home,
         env={**os.environ, "HOME": str(home)},
         **(who.popen_kwargs() if who is not None else {}),
     )

@@ -81,7 +81,9 @@ def test_remote_resolver_is_the_fallback(env: LocalEnvironment) -> None:
         env.from_batch([1, 2]).map(UsesService).sink(Collect, out)
         env.submit(autostop=True)
     finally:
-        set_remote_resolver(_installed_resolver)  # put back the one sage_client installs (seed names)
+        set_remote_resolver(
+            _installed_resolver
+        )  # put back the one sage_client installs (seed names)
     assert out == [10, 20]
     assert asked == ["doubler"]  # resolved once, then cached for the job
 
@@ -94,7 +96,9 @@ def test_local_service_shadows_remote(env: LocalEnvironment) -> None:
         env.from_batch([1]).map(UsesService).sink(Collect, out)
         env.submit(autostop=True)
     finally:
-        set_remote_resolver(_installed_resolver)  # put back the one sage_client installs (seed names)
+        set_remote_resolver(
+            _installed_resolver
+        )  # put back the one sage_client installs (seed names)
     assert out == [2]
 
 

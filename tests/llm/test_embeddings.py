@@ -15,7 +15,11 @@ def test_vectors_have_384_dims_and_unit_length(embedder: Any) -> None:
 
 def test_similar_sentences_are_closer_than_unrelated_ones(embedder: Any) -> None:
     cat, kitten, market = embedder.embed(
-        ["The cat sits on the mat.", "A kitten is resting on a rug.", "Stock prices fell sharply today."]
+        [
+            "The cat sits on the mat.",
+            "A kitten is resting on a rug.",
+            "Stock prices fell sharply today.",
+        ]
     )
     assert float(cat @ kitten) > float(cat @ market) + 0.2
 

@@ -50,7 +50,9 @@ def test_stream_ends_with_finish_reason_and_usage(client: LLMClient) -> None:
     assert [d["finish_reason"] for d in deltas[:-1]] == [None] * (len(deltas) - 1)
     assert deltas[-1]["finish_reason"] == "length"
     assert deltas[-1]["usage"]["completion_tokens"] == 6
-    assert deltas[-1]["usage"]["prompt_tokens"] == client.count_tokens(["tell me about the mesh"])[0]
+    assert (
+        deltas[-1]["usage"]["prompt_tokens"] == client.count_tokens(["tell me about the mesh"])[0]
+    )
     text = "".join(d["text"] for d in deltas)
     assert text == client.generate("tell me about the mesh", max_tokens=6, temperature=0)["text"]
 
@@ -137,7 +139,10 @@ def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
     for _ in range(2):
         with pytest.raises(DeadlineExceeded) as err:
             client.generate("slow", max_tokens=5000, timeout=0.3)
-        assert "the llm service's Generate did not answer within its deadline of 0.3 s" in err.value.message
+        assert (
+            "the llm service's Generate did not answer within its deadline of 0.3 s"
+            in err.value.message
+        )
     with pytest.raises(DeadlineExceeded, match="llm service's GenerateStream .* 0.3 s"):
         list(client.stream("slow", max_tokens=5000, timeout=0.3))
     start = time.perf_counter()
@@ -145,17 +150,23 @@ def test_deadline_stops_the_request_in_the_engine(client: LLMClient) -> None:
     assert time.perf_counter() - start < 2.0
 
 
-async def test_the_async_client_answers_as_the_blocking_one(service: ServiceProcess, client: LLMClient) -> None:
+async def test_the_async_client_answers_as_the_blocking_one(
+    service: ServiceProcess, client: LLMClient
+) -> None:
     prompt = "tell me about the mesh"
     async with AsyncLLMClient(address=service.address) as llm:
         reply = await llm.generate(prompt, max_tokens=6, temperature=0)
         assert reply == client.generate(prompt, max_tokens=6, temperature=0)
         deltas = [d async for d in llm.stream_deltas(prompt, max_tokens=6, temperature=0)]
         assert deltas == list(client.stream_deltas(prompt, max_tokens=6, temperature=0))
-        assert "".join([p async for p in llm.stream(prompt, max_tokens=6, temperature=0)]) == reply["text"]
+        assert (
+            "".join([p async for p in llm.stream(prompt, max_tokens=6, temperature=0)])
+            == reply["text"]
+        )
         messages = [{"role": "user", "content": "abc"}]
-        assert (await llm.chat(messages, max_tokens=3, temperature=0)) == client.chat(messages, max_tokens=3,
-                                                                                     temperature=0)
+        assert (await llm.chat(messages, max_tokens=3, temperature=0)) == client.chat(
+            messages, max_tokens=3, temperature=0
+        )
         assert await llm.count_tokens([prompt, "hi"]) == client.count_tokens([prompt, "hi"])
         assert await llm.tokenize("hi", model="mock-b") == client.tokenize("hi", model="mock-b")
         assert await llm.models() == client.models()
@@ -169,7 +180,11 @@ async def test_the_async_client_answers_as_the_blocking_one(service: ServiceProc
 def test_embeddings_through_the_service(service: ServiceProcess) -> None:
     emb = EmbeddingClient(mesh=service.address)
     cat, kitten, market = emb.embed(
-        ["The cat sits on the mat.", "A kitten is resting on a rug.", "Stock prices fell sharply today."]
+        [
+            "The cat sits on the mat.",
+            "A kitten is resting on a rug.",
+            "Stock prices fell sharply today.",
+        ]
     )
     assert cat.shape == (384,)
     np.testing.assert_allclose(np.linalg.norm([cat, kitten, market], axis=1), 1.0, atol=1e-5)
@@ -177,18 +192,29 @@ def test_embeddings_through_the_service(service: ServiceProcess) -> None:
 
 
 def test_generator_calls_the_service_with_a_mesh(service: ServiceProcess) -> None:
-    gen = SageLLMGenerator(backend_type="mock", mesh=service.address, model="mock-b", temperature=0, max_tokens=3)
+    gen = SageLLMGenerator(
+        backend_type="mock", mesh=service.address, model="mock-b", temperature=0, max_tokens=3
+    )
     assert len(gen.execute("hello").split()) == 3
 
 
 def test_cli_lists_models_and_streams(service: ServiceProcess) -> None:
     sage = [sys.executable, "-m", "sage_cli.main", "llm", "--address", service.address]
-    models = subprocess.run([*sage, "models"], capture_output=True, text=True, timeout=60, check=True)
+    models = subprocess.run(
+        [*sage, "models"], capture_output=True, text=True, timeout=60, check=True
+    )
     assert "mock-a\tgeneration\tmock" in models.stdout
-    out = subprocess.run([*sage, "generate", "hi", "--stream", "--max-tokens", "4"],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [*sage, "generate", "hi", "--stream", "--max-tokens", "4"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert len(out.stdout.split()) == 4
-    bad = subprocess.run([*sage, "generate", "hi", "--temperature", "9"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*sage, "generate", "hi", "--temperature", "9"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1 and "temperature" in bad.stderr
 
 
@@ -196,8 +222,15 @@ def test_instances_publish_models_and_clients_route_by_name(tmp_path: Path, etcd
     from sage_client.discovery import EtcdResolver
 
     started = [
-        spawn_service(tmp_path, f"llm-{name}", "sage_llm", backend="mock", model_name=name,
-                      embeddings="false", etcd_endpoints=etcd.address)  # type: ignore[attr-defined]
+        spawn_service(
+            tmp_path,
+            f"llm-{name}",
+            "sage_llm",
+            backend="mock",
+            model_name=name,
+            embeddings="false",
+            etcd_endpoints=etcd.address,
+        )  # type: ignore[attr-defined]
         for name in ("alpha", "beta")
     ]
     resolver = EtcdResolver([etcd.address])  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ from sage_llm.errors import EngineUnavailableError, InvalidParameterError
 from sage_llm.selection import build_engine, choose_engine, cuda_available
 
 
-@pytest.mark.skipif(cuda_available() or ascend_available(), reason="this machine has an accelerator")
+@pytest.mark.skipif(
+    cuda_available() or ascend_available(), reason="this machine has an accelerator"
+)
 def test_auto_on_a_cpu_only_host_picks_transformers_on_cpu_and_says_why() -> None:
     choice = choose_engine("auto")
     assert (choice.engine, choice.device) == ("transformers", "cpu")

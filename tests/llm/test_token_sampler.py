@@ -35,12 +35,14 @@ def test_top_p_keeps_only_the_nucleus() -> None:
 
 def test_same_seed_same_pick_in_a_mixed_batch() -> None:
     logits = torch.zeros((3, 50))
+
     def rows() -> list:
         return [
             new_row_sampling(SamplingParams(temperature=1.0, seed=11), 50, "cpu"),
             new_row_sampling(SamplingParams(temperature=0), 50, "cpu"),
             new_row_sampling(SamplingParams(temperature=1.0, seed=11), 50, "cpu"),
         ]
+
     first, second = select_tokens(logits, rows()), select_tokens(logits, rows())
     assert first == second
     assert first[0] == first[2]
@@ -48,7 +50,9 @@ def test_same_seed_same_pick_in_a_mixed_batch() -> None:
 
 def test_penalties_lower_tokens_already_generated() -> None:
     row = new_row_sampling(
-        SamplingParams(repetition_penalty=2.0, presence_penalty=0.5, frequency_penalty=0.25), 3, "cpu"
+        SamplingParams(repetition_penalty=2.0, presence_penalty=0.5, frequency_penalty=0.25),
+        3,
+        "cpu",
     )
     record_token(row, 0)
     record_token(row, 0)

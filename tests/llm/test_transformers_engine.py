@@ -41,7 +41,12 @@ async def test_stream_delivers_pieces_in_order_then_usage(smollm2_engine: Any) -
 async def test_concurrent_requests_share_forward_passes_and_stop_on_their_own(
     smollm2_engine: Any,
 ) -> None:
-    questions = ["Count from 1 to 30.", "Name some colors.", "List the days of the week.", "Say hi."]
+    questions = [
+        "Count from 1 to 30.",
+        "Name some colors.",
+        "List the days of the week.",
+        "Say hi.",
+    ]
     budgets = [3, 5, 8, 12]
     alone = [
         await smollm2_engine.generate(chat(smollm2_engine, q, temperature=0, max_tokens=n))
@@ -66,11 +71,19 @@ async def test_concurrent_requests_share_forward_passes_and_stop_on_their_own(
 
 
 async def test_stop_sequence_cuts_the_text(smollm2_engine: Any) -> None:
-    req = chat(smollm2_engine, "Count from 1 to 10, separated by commas.", temperature=0, max_tokens=24)
+    req = chat(
+        smollm2_engine, "Count from 1 to 10, separated by commas.", temperature=0, max_tokens=24
+    )
     full = await smollm2_engine.generate(req)
     assert "4" in full.text
     cut = await smollm2_engine.generate(
-        chat(smollm2_engine, "Count from 1 to 10, separated by commas.", temperature=0, max_tokens=24, stop=["4"])
+        chat(
+            smollm2_engine,
+            "Count from 1 to 10, separated by commas.",
+            temperature=0,
+            max_tokens=24,
+            stop=["4"],
+        )
     )
     assert cut.finish_reason == FINISH_STOP
     assert cut.text == full.text[: full.text.index("4")]
@@ -78,9 +91,19 @@ async def test_stop_sequence_cuts_the_text(smollm2_engine: Any) -> None:
 
 async def test_same_seed_gives_same_sample(smollm2_engine: Any) -> None:
     texts = [
-        (await smollm2_engine.generate(
-            chat(smollm2_engine, "Write a word.", temperature=1.0, top_p=0.9, top_k=50, seed=s, max_tokens=6)
-        )).text
+        (
+            await smollm2_engine.generate(
+                chat(
+                    smollm2_engine,
+                    "Write a word.",
+                    temperature=1.0,
+                    top_p=0.9,
+                    top_k=50,
+                    seed=s,
+                    max_tokens=6,
+                )
+            )
+        ).text
         for s in (3, 3, 4)
     ]
     assert texts[0] == texts[1]
@@ -89,15 +112,26 @@ async def test_same_seed_gives_same_sample(smollm2_engine: Any) -> None:
 
 async def test_penalties_are_applied(smollm2_engine: Any) -> None:
     question = "Count from 1 to 30."  # the plain answer repeats "." and newlines at once
-    plain = await smollm2_engine.generate(chat(smollm2_engine, question, temperature=0, max_tokens=12))
+    plain = await smollm2_engine.generate(
+        chat(smollm2_engine, question, temperature=0, max_tokens=12)
+    )
     penalised = await smollm2_engine.generate(
-        chat(smollm2_engine, question, temperature=0, max_tokens=12, repetition_penalty=2.0, frequency_penalty=1.5)
+        chat(
+            smollm2_engine,
+            question,
+            temperature=0,
+            max_tokens=12,
+            repetition_penalty=2.0,
+            frequency_penalty=1.5,
+        )
     )
     assert plain.text != penalised.text
 
 
 async def test_cancel_stops_decoding_in_the_engine(smollm2_engine: Any) -> None:
-    stream = smollm2_engine.generate_stream(chat(smollm2_engine, "Tell a very long story.", max_tokens=2000))
+    stream = smollm2_engine.generate_stream(
+        chat(smollm2_engine, "Tell a very long story.", max_tokens=2000)
+    )
     await anext(stream)
     await anext(stream)
     await stream.aclose()

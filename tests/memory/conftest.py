@@ -3,6 +3,7 @@ generation engine, real all-MiniLM-L6-v2 embeddings) — each its own process.
 
 VDB is ``sage_vdb`` when installed, else the stand-in over ``sage_native`` in this folder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -49,15 +50,23 @@ MemoryStarter = Callable[..., ServiceProcess]
 
 
 @pytest.fixture
-def start_memory(tmp_path: Path, llm_service: ServiceProcess,
-                 kv_service: ServiceProcess) -> Iterator[MemoryStarter]:
+def start_memory(
+    tmp_path: Path, llm_service: ServiceProcess, kv_service: ServiceProcess
+) -> Iterator[MemoryStarter]:
     """Start a memory service wired to static dependency addresses (the test's own VDB when given)."""
     started: list[ServiceProcess] = []
 
     def start(vdb_address: str, wait: bool = True, **settings: object) -> ServiceProcess:
-        service = spawn_service(tmp_path, f"memory-{len(started)}", "sage_memory", wait,
-                                kv_address=kv_service.address, vdb_address=vdb_address,
-                                llm_address=llm_service.address, **settings)
+        service = spawn_service(
+            tmp_path,
+            f"memory-{len(started)}",
+            "sage_memory",
+            wait,
+            kv_address=kv_service.address,
+            vdb_address=vdb_address,
+            llm_address=llm_service.address,
+            **settings,
+        )
         started.append(service)
         return service
 
@@ -67,11 +76,20 @@ def start_memory(tmp_path: Path, llm_service: ServiceProcess,
 
 
 @pytest.fixture(scope="module")
-def memory_service(tmp_path_factory: pytest.TempPathFactory, llm_service: ServiceProcess,
-                   kv_service: ServiceProcess, vdb_service: ServiceProcess) -> Iterator[ServiceProcess]:
-    service = spawn_service(tmp_path_factory.mktemp("memory"), "memory", "sage_memory",
-                            kv_address=kv_service.address, vdb_address=vdb_service.address,
-                            llm_address=llm_service.address)
+def memory_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    llm_service: ServiceProcess,
+    kv_service: ServiceProcess,
+    vdb_service: ServiceProcess,
+) -> Iterator[ServiceProcess]:
+    service = spawn_service(
+        tmp_path_factory.mktemp("memory"),
+        "memory",
+        "sage_memory",
+        kv_address=kv_service.address,
+        vdb_address=vdb_service.address,
+        llm_address=llm_service.address,
+    )
     yield service
     service.proc.stop(grace=5)
 

@@ -1,4 +1,5 @@
 """LocalMemory: the memory service's behaviour in one process, for pipelines with no servers."""
+
 from __future__ import annotations
 
 import threading
@@ -30,7 +31,9 @@ def test_store_search_get_delete(local: LocalMemory) -> None:
     b = local.store_memory("s", "second", {"kind": "y"}, vector=v[1])
     local.store_memory("t", "other session", {"kind": "x"}, vector=v[0])
     assert [h["id"] for h in local.search_memories(v[0], session_id="s", top_k=1)] == [a["id"]]
-    assert [h["id"] for h in local.search_memories(v[0], session_id="s", where={"kind": "y"})] == [b["id"]]
+    assert [h["id"] for h in local.search_memories(v[0], session_id="s", where={"kind": "y"})] == [
+        b["id"]
+    ]
     assert local.get_memory(a["id"])["metadata"] == {"kind": "x"}
     assert [m["id"] for m in local.list_session_memories("s")] == [b["id"], a["id"]]
     local.delete_memory(a["id"])
@@ -65,14 +68,17 @@ class Recall(SinkFunction):
         self.lock = threading.Lock()
 
     def execute(self, data: str) -> None:
-        hits = self.call_service["memory_service"].search_memories("Which drink does Alice like?",
-                                                                   session_id="chat", top_k=1)
+        hits = self.call_service["memory_service"].search_memories(
+            "Which drink does Alice like?", session_id="chat", top_k=1
+        )
         with self.lock:
             self.out.append(hits[0]["content"])
 
 
 @pytest.mark.slow  # loads torch and the embedding model in the test process
-def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pytest.importorskip("sage_llm")
     for var in ("SAGE_ETCD_ENDPOINTS", "SAGE_MEMORY_ADDR"):
         monkeypatch.delenv(var, raising=False)
@@ -81,7 +87,8 @@ def test_seed_name_runs_a_pipeline_in_process_with_the_local_model(monkeypatch: 
     resolved.close()
     env = LocalEnvironment("memory-local")
     out: list[str] = []
-    env.from_batch(["Alice likes green tea", "The train leaves at nine"]).map(Remember).sink(Recall, out)
+    env.from_batch(["Alice likes green tea", "The train leaves at nine"]).map(Remember).sink(
+        Recall, out
+    )
     env.submit(autostop=True)
     assert out[-1] == "Alice likes green tea"
-

@@ -1,5 +1,6 @@
 """Dependencies going away: health, UNAVAILABLE naming the missing service, and no half-written
 memory when VDB is killed in the middle of a stream of stores."""
+
 from __future__ import annotations
 
 import signal
@@ -24,7 +25,9 @@ from tests.memory.conftest import VDB_MODULE, MemoryStarter, unit_vectors
 
 def health(address: str) -> int:
     with grpc.insecure_channel(address) as channel:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=2
+        )
     return int(reply.status)
 
 
@@ -32,11 +35,15 @@ def wait_health(address: str, status: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while health(address) != status:
         if time.monotonic() > deadline:
-            raise AssertionError(f"{address} did not reach health status {status} within {timeout}s")
+            raise AssertionError(
+                f"{address} did not reach health status {status} within {timeout}s"
+            )
         time.sleep(0.2)
 
 
-def test_not_serving_until_vdb_is_reachable_and_calls_name_it(start_memory: MemoryStarter, tmp_path: Path) -> None:
+def test_not_serving_until_vdb_is_reachable_and_calls_name_it(
+    start_memory: MemoryStarter, tmp_path: Path
+) -> None:
     vdb_port = free_port()
     memory = start_memory(f"127.0.0.1:{vdb_port}", wait=False)
     info = memory.proc.wait_ready_file(60)
@@ -71,8 +78,9 @@ def reached_vdb(address: str, vector: np.ndarray, sid: str, timeout_s: float = 1
 
 
 @pytest.mark.slow
-def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: MemoryStarter, kv_service: ServiceProcess,
-                                                             tmp_path: Path) -> None:
+def test_killing_vdb_mid_stream_leaves_no_half_written_memory(
+    start_memory: MemoryStarter, kv_service: ServiceProcess, tmp_path: Path
+) -> None:
     vdb_port = free_port()
     vdb_dir = tmp_path / "vdb.data"
     vdb = spawn_service(tmp_path, "vdb-a", VDB_MODULE, port=vdb_port, data_dir=vdb_dir)
@@ -103,7 +111,9 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
     stop.set()
     writer.join(30)
     assert failed, "no store failed while VDB was down"
-    assert all(isinstance(f, Unavailable) and f.metadata.get("backend") == "vdb" for f in failed), failed[:3]
+    assert all(isinstance(f, Unavailable) and f.metadata.get("backend") == "vdb" for f in failed), (
+        failed[:3]
+    )
 
     restarted = spawn_service(tmp_path, "vdb-b", VDB_MODULE, port=vdb_port, data_dir=vdb_dir)
     try:
@@ -113,7 +123,9 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
         reached_vdb(memory.address, vectors[0], sid)
         with MemoryClient(address=memory.address) as client:
             listed = {m["id"] for m in client.list_session_memories(sid)}
-            assert listed == set(acked), "a memory is visible that was not acknowledged, or an acknowledged one is lost"
+            assert listed == set(acked), (
+                "a memory is visible that was not acknowledged, or an acknowledged one is lost"
+            )
             for mid, i in list(acked.items())[::10]:
                 top = client.search_memories(vectors[i], session_id=sid, top_k=1)
                 assert top[0]["id"] == mid
@@ -121,13 +133,21 @@ def test_killing_vdb_mid_stream_leaves_no_half_written_memory(start_memory: Memo
             assert {h["id"] for h in found} <= set(acked)
         # The failed stores' index entries outlived their undo (VDB was down); once it is back,
         # the sweep removes them and the index names exactly the acknowledged memories.
-        with KVClient(MemoryConfig.model_fields["kv_namespace"].default, address=kv_service.address) as kv:
+        with KVClient(
+            MemoryConfig.model_fields["kv_namespace"].default, address=kv_service.address
+        ) as kv:
+
             def indexed() -> set[str]:
-                return {records.parse_entry_key(e.key)[0] for e in kv.scan(records.session_prefix(sid),
-                                                                            include_values=False)}
+                return {
+                    records.parse_entry_key(e.key)[0]
+                    for e in kv.scan(records.session_prefix(sid), include_values=False)
+                }
+
             deadline = time.monotonic() + 15
             while indexed() != set(acked):
-                assert time.monotonic() < deadline, f"index still holds {len(indexed() - set(acked))} uncommitted entries"
+                assert time.monotonic() < deadline, (
+                    f"index still holds {len(indexed() - set(acked))} uncommitted entries"
+                )
                 time.sleep(0.2)
     finally:
         restarted.proc.stop(grace=5)

@@ -1,4 +1,5 @@
 """The memory service end to end: store, get, list, search, delete over real KV, VDB and LLM."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,11 @@ def session() -> str:
 
 def test_store_then_get_returns_content_and_metadata(memory: MemoryClient) -> None:
     sid = session()
-    stored = memory.store_memory(sid, "Alice drinks green tea every morning",
-                                 {"topic": "food", "year": 2024, "tags": ["tea", "habit"]})
+    stored = memory.store_memory(
+        sid,
+        "Alice drinks green tea every morning",
+        {"topic": "food", "year": 2024, "tags": ["tea", "habit"]},
+    )
     got = memory.get_memory(stored["id"])
     assert got["content"] == "Alice drinks green tea every morning"
     assert got["session_id"] == sid
@@ -37,8 +41,11 @@ def test_store_then_get_returns_content_and_metadata(memory: MemoryClient) -> No
 
 def test_search_by_text_ranks_the_semantically_closest_first(memory: MemoryClient) -> None:
     sid = session()
-    for text in ["Alice drinks green tea every morning", "The train to Berlin leaves at nine",
-                 "Bob's favourite sport is basketball"]:
+    for text in [
+        "Alice drinks green tea every morning",
+        "The train to Berlin leaves at nine",
+        "Bob's favourite sport is basketball",
+    ]:
         memory.store_memory(sid, text)
     hits = memory.search_memories("What does Alice like to drink?", session_id=sid, top_k=3)
     assert [h["content"] for h in hits][0] == "Alice drinks green tea every morning"
@@ -54,8 +61,9 @@ def test_same_idempotency_key_stores_once(memory: MemoryClient) -> None:
     assert [m["id"] for m in memory.list_session_memories(sid)] == [first["id"]]
 
 
-def test_a_retried_store_leaves_one_vector_the_first_attempts(memory: MemoryClient,
-                                                               vdb_service: ServiceProcess) -> None:
+def test_a_retried_store_leaves_one_vector_the_first_attempts(
+    memory: MemoryClient, vdb_service: ServiceProcess
+) -> None:
     sid = session()
     v = unit_vectors(2, seed=7)
     first = memory.store_memory(sid, "the retried one", vector=v[0], idempotency_key="req-retry")
@@ -71,12 +79,18 @@ def test_a_retried_store_leaves_one_vector_the_first_attempts(memory: MemoryClie
     assert [h["id"] for h in hits] == [first["id"]]
 
 
-async def test_concurrent_stores_with_one_key_agree_on_one_memory(memory_service: ServiceProcess) -> None:
+async def test_concurrent_stores_with_one_key_agree_on_one_memory(
+    memory_service: ServiceProcess,
+) -> None:
     sid = session()
     v = unit_vectors(1, seed=8)[0]
     async with AsyncMemoryClient(address=memory_service.address) as client:
-        stored = await asyncio.gather(*(client.store_memory(sid, "said once", vector=v, idempotency_key="req-race")
-                                        for _ in range(6)))
+        stored = await asyncio.gather(
+            *(
+                client.store_memory(sid, "said once", vector=v, idempotency_key="req-race")
+                for _ in range(6)
+            )
+        )
         assert len({m["id"] for m in stored}) == 1
         assert len({m["create_time"] for m in stored}) == 1
         listed = [m async for m in client.list_session_memories(sid)]
@@ -156,20 +170,30 @@ async def test_async_client_stores_and_searches(memory_service: ServiceProcess) 
 
 # -- bad input ------------------------------------------------------------------
 
-@pytest.mark.parametrize(("call", "field", "hint"), [
-    (lambda m: m.store_memory("", "x"), "session_id", "1..256"),
-    (lambda m: m.store_memory("s", "   "), "content", "must not be empty"),
-    (lambda m: m.store_memory("s", "x", {"_sage_session": "t"}), "metadata", "reserved"),
-    (lambda m: m.store_memory("s", "x", vector=[1.0, 2.0]), "vector", f"{DIM} little-endian float32"),
-    (lambda m: m.store_memory("s", "x", vector=[0.0] * DIM), "vector", "all zeros"),
-    (lambda m: m.search_memories("q", top_k=101), "top_k", "1..100"),
-    (lambda m: m.search_memories("q", recency_weight=1.5), "recency_weight", "0..1"),
-    (lambda m: m.search_memories([0.5] * 3), "query_vector", f"{DIM} little-endian float32"),
-    (lambda m: m.search_memories("", top_k=1), "query_text", "exactly one"),
-    (lambda m: list(m.list_session_memories("s", page_size=5000)), "page_size", "1..1000"),
-    (lambda m: m.get_memory(""), "id", "returned by StoreMemory"),
-])
-def test_bad_input_names_the_field_and_what_to_change(memory: MemoryClient, call, field: str, hint: str) -> None:
+
+@pytest.mark.parametrize(
+    ("call", "field", "hint"),
+    [
+        (lambda m: m.store_memory("", "x"), "session_id", "1..256"),
+        (lambda m: m.store_memory("s", "   "), "content", "must not be empty"),
+        (lambda m: m.store_memory("s", "x", {"_sage_session": "t"}), "metadata", "reserved"),
+        (
+            lambda m: m.store_memory("s", "x", vector=[1.0, 2.0]),
+            "vector",
+            f"{DIM} little-endian float32",
+        ),
+        (lambda m: m.store_memory("s", "x", vector=[0.0] * DIM), "vector", "all zeros"),
+        (lambda m: m.search_memories("q", top_k=101), "top_k", "1..100"),
+        (lambda m: m.search_memories("q", recency_weight=1.5), "recency_weight", "0..1"),
+        (lambda m: m.search_memories([0.5] * 3), "query_vector", f"{DIM} little-endian float32"),
+        (lambda m: m.search_memories("", top_k=1), "query_text", "exactly one"),
+        (lambda m: list(m.list_session_memories("s", page_size=5000)), "page_size", "1..1000"),
+        (lambda m: m.get_memory(""), "id", "returned by StoreMemory"),
+    ],
+)
+def test_bad_input_names_the_field_and_what_to_change(
+    memory: MemoryClient, call, field: str, hint: str
+) -> None:
     with pytest.raises(InvalidArgument) as info:
         call(memory)
     assert info.value.field == field
@@ -182,7 +206,9 @@ def test_foreign_page_token_is_invalid_argument(memory_service: ServiceProcess) 
     with authorized_channel(memory_service.address) as channel:
         stub = memory_pb2_grpc.MemoryServiceStub(channel)
         with pytest.raises(grpc.RpcError) as info:
-            stub.ListSessionMemories(memory_pb2.ListSessionMemoriesRequest(session_id="s", page_token="%%%"))
+            stub.ListSessionMemories(
+                memory_pb2.ListSessionMemoriesRequest(session_id="s", page_token="%%%")
+            )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "next_page_token" in info.value.details()
 
@@ -193,7 +219,8 @@ def test_unknown_memory_is_not_found(memory: MemoryClient) -> None:
 
 
 def test_seed_name_goes_to_the_memory_service_when_a_mesh_is_configured(
-        memory_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAGE_MEMORY_ADDR", memory_service.address)
     memory = resolve_seed_service("memory_service")
     assert isinstance(memory, MeshMemoryService)
@@ -207,17 +234,36 @@ def test_seed_name_goes_to_the_memory_service_when_a_mesh_is_configured(
 
 
 def _sage(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sage_cli.main", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_stores_and_searches(memory_service: ServiceProcess) -> None:
     sid = session()
-    stored = _sage("memory", "--address", memory_service.address, "store", sid, "Carol collects old maps",
-                   "--metadata", '{"topic": "hobby"}')
+    stored = _sage(
+        "memory",
+        "--address",
+        memory_service.address,
+        "store",
+        sid,
+        "Carol collects old maps",
+        "--metadata",
+        '{"topic": "hobby"}',
+    )
     assert stored.returncode == 0, stored.stderr
     memory_id = stored.stdout.strip()
-    found = _sage("memory", "--address", memory_service.address, "search", "Who likes maps?", "--session", sid,
-                  "-k", "1")
+    found = _sage(
+        "memory",
+        "--address",
+        memory_service.address,
+        "search",
+        "Who likes maps?",
+        "--session",
+        sid,
+        "-k",
+        "1",
+    )
     assert found.returncode == 0, found.stderr
     assert memory_id in found.stdout and "Carol collects old maps" in found.stdout
     bad = _sage("memory", "--address", memory_service.address, "search", "q", "--where", "[1]")

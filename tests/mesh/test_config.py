@@ -1,4 +1,5 @@
 """Typed configuration: YAML overridden by SAGE_* variables, errors naming key and value."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,9 @@ from sage_runtime.config import ConfigError, load_config
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = tmp_path / "kv.yaml"
     path.write_text("port: 7000\nbackend: redis\nmax_value_bytes: 1024\n")
-    config = load_config(KVConfig, path, env={"SAGE_PORT": "7001", "SAGE_ETCD_ENDPOINTS": "a:1,b:2"})
+    config = load_config(
+        KVConfig, path, env={"SAGE_PORT": "7001", "SAGE_ETCD_ENDPOINTS": "a:1,b:2"}
+    )
     assert (config.port, config.backend, config.max_value_bytes) == (7001, "redis", 1024)
     assert config.etcd_endpoints == ["a:1", "b:2"]
 

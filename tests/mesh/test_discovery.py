@@ -1,4 +1,5 @@
 """Registration in etcd, client-side discovery, load sharing and failover."""
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,18 @@ def _etcd_get(etcd: Infra, key: str) -> bytes | None:
 
 
 def _calls_served(metrics_port: int, method: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).read().decode()
+    text = (
+        urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+        .read()
+        .decode()
+    )
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("sage_grpc_calls_total{") and f'method="{method}"' in line and 'code="OK"' in line:
+        if (
+            line.startswith("sage_grpc_calls_total{")
+            and f'method="{method}"' in line
+            and 'code="OK"' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -60,8 +69,13 @@ def test_graceful_stop_deregisters_at_once(etcd: Infra, start_service) -> None:
 
 
 def test_two_instances_share_calls(etcd: Infra, redis_server: Infra, start_service) -> None:
-    common = dict(etcd_endpoints=etcd.address, registration_ttl_s=TTL, backend="redis",
-                  redis_url=f"redis://{redis_server.address}/1", metrics_port=0)
+    common = dict(
+        etcd_endpoints=etcd.address,
+        registration_ttl_s=TTL,
+        backend="redis",
+        redis_url=f"redis://{redis_server.address}/1",
+        metrics_port=0,
+    )
     a, b = start_service("sage_kv", **common), start_service("sage_kv", **common)
     resolver = EtcdResolver([etcd.address])
     client = KVClient("share", resolver=resolver)
@@ -74,10 +88,15 @@ def test_two_instances_share_calls(etcd: Infra, redis_server: Infra, start_servi
     resolver.close()
 
 
-def test_killed_instance_is_dropped_within_ttl_and_calls_keep_succeeding(etcd: Infra, redis_server: Infra,
-                                                                           start_service) -> None:
-    common = dict(etcd_endpoints=etcd.address, registration_ttl_s=TTL, backend="redis",
-                  redis_url=f"redis://{redis_server.address}/2")
+def test_killed_instance_is_dropped_within_ttl_and_calls_keep_succeeding(
+    etcd: Infra, redis_server: Infra, start_service
+) -> None:
+    common = dict(
+        etcd_endpoints=etcd.address,
+        registration_ttl_s=TTL,
+        backend="redis",
+        redis_url=f"redis://{redis_server.address}/2",
+    )
     a, b = start_service("sage_kv", **common), start_service("sage_kv", **common)
     resolver = EtcdResolver([etcd.address])
     client = KVClient("failover", resolver=resolver, timeout=5)
@@ -93,7 +112,9 @@ def test_killed_instance_is_dropped_within_ttl_and_calls_keep_succeeding(etcd: I
             gone_after = time.monotonic() - killed_at
             break
         time.sleep(0.05)
-    assert gone_after is not None and gone_after <= TTL + 1, f"still listed {gone_after}s after kill -9"
+    assert gone_after is not None and gone_after <= TTL + 1, (
+        f"still listed {gone_after}s after kill -9"
+    )
     for _ in range(20):
         assert client.get("x") == b"alive"
     resolver.close()
@@ -138,7 +159,9 @@ def test_lost_registration_stops_serving_until_re_registered(tmp_path, start_ser
         os.kill(etcd.proc.pid, signal.SIGSTOP)  # renewals now fail
         deadline = time.monotonic() + 3 * TTL + 3
         while _health(kv.address) != "NOT_SERVING":
-            assert time.monotonic() < deadline, "still SERVING although the lease could not be renewed"
+            assert time.monotonic() < deadline, (
+                "still SERVING although the lease could not be renewed"
+            )
             time.sleep(0.1)
         os.kill(etcd.proc.pid, signal.SIGCONT)
         deadline = time.monotonic() + 3 * TTL + 5

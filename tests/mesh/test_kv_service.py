@@ -1,4 +1,5 @@
 """The KV contract, run identically against the memory and the Redis backend."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,12 +16,16 @@ _ns = itertools.count()
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
-def kv_service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+def kv_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
     settings: dict[str, object] = {"backend": request.param, "max_value_bytes": MAX_VALUE}
     if request.param == "redis":
         redis: Infra = request.getfixturevalue("redis_server")
         settings["redis_url"] = f"redis://{redis.address}/0"
-    service = spawn_service(tmp_path_factory.mktemp("kv"), f"kv-{request.param}", "sage_kv", **settings)
+    service = spawn_service(
+        tmp_path_factory.mktemp("kv"), f"kv-{request.param}", "sage_kv", **settings
+    )
     yield service
     service.proc.stop(grace=5)
 
@@ -98,7 +103,9 @@ def test_key_over_one_kib_is_rejected_naming_the_limit(kv: KVClient) -> None:
 def test_value_over_configured_maximum_is_rejected_and_nothing_is_written(kv: KVClient) -> None:
     with pytest.raises(InvalidArgument) as info:
         kv.put("big", b"x" * (MAX_VALUE + 1))
-    assert info.value.metadata["limit"] == str(MAX_VALUE) and "max_value_bytes" in info.value.message
+    assert (
+        info.value.metadata["limit"] == str(MAX_VALUE) and "max_value_bytes" in info.value.message
+    )
     with pytest.raises(NotFound):
         kv.get("big")
 
@@ -117,8 +124,13 @@ def test_batch_put_and_get_with_missing_keys(kv: KVClient) -> None:
 
 def test_batch_put_rejects_duplicate_keys_atomically(kv: KVClient) -> None:
     with pytest.raises(InvalidArgument):
-        kv._ch.call("BatchPut", __import__("sage_proto.kv.v1.kv_pb2", fromlist=["x"]).BatchPutRequest(
-            namespace=kv.namespace, keys=["x", "x"], values=[b"1", b"2"]), idempotent=True)
+        kv._ch.call(
+            "BatchPut",
+            __import__("sage_proto.kv.v1.kv_pb2", fromlist=["x"]).BatchPutRequest(
+                namespace=kv.namespace, keys=["x", "x"], values=[b"1", b"2"]
+            ),
+            idempotent=True,
+        )
     assert kv.batch_get(["x"]) == {}
 
 
@@ -149,5 +161,3 @@ async def test_async_client_round_trip(kv_service: ServiceProcess) -> None:
         assert [e.key async for e in client.scan()] == ["a"]
         with pytest.raises(NotFound):
             await client.get("b")
-
-

@@ -1,4 +1,5 @@
 """Health, reflection, graceful drain, auth, and a backend that goes away and comes back."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,9 @@ from tests.mesh.test_discovery import _etcd_get
 
 def _health(address: str, service: str = "") -> str:
     with authorized_channel(address) as channel:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=2
+        )
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
@@ -32,7 +35,11 @@ def test_reflection_lists_and_describes_the_service(start_service) -> None:
     with authorized_channel(kv.address) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
         services = set(database.get_services())
-        assert {"sage.kv.v1.KVService", "grpc.health.v1.Health", "sage.common.v1.DiagnosticsService"} <= services
+        assert {
+            "sage.kv.v1.KVService",
+            "grpc.health.v1.Health",
+            "sage.common.v1.DiagnosticsService",
+        } <= services
         service = DescriptorPool(database).FindServiceByName("sage.kv.v1.KVService")
         method = service.methods_by_name["Put"]
         assert method.input_type.full_name == "sage.kv.v1.PutRequest"
@@ -46,11 +53,17 @@ def test_health_is_serving_for_the_server_and_the_service(start_service) -> None
 
 
 def test_sigterm_lets_in_flight_call_finish_while_health_reads_not_serving(
-        etcd: Infra, tmp_path: Path, start_service) -> None:
+    etcd: Infra, tmp_path: Path, start_service
+) -> None:
     redis = start_redis(tmp_path / "redis")
     try:
-        kv = start_service("sage_kv", backend="redis", redis_url=f"redis://{redis.address}/0",
-                           etcd_endpoints=etcd.address, grace_period_s=20)
+        kv = start_service(
+            "sage_kv",
+            backend="redis",
+            redis_url=f"redis://{redis.address}/0",
+            etcd_endpoints=etcd.address,
+            grace_period_s=20,
+        )
         client = KVClient("drain", address=kv.address, timeout=30)
         client.put("k", b"v")
         os.kill(redis.proc.pid, signal.SIGSTOP)  # the next call now waits on Redis
@@ -63,7 +76,9 @@ def test_sigterm_lets_in_flight_call_finish_while_health_reads_not_serving(
         while _health(kv.address) != "NOT_SERVING" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _health(kv.address, "sage.kv.v1.KVService") == "NOT_SERVING"
-        assert _etcd_get(etcd, service_key("kv", kv.instance_id)) is None  # deregistered while draining
+        assert (
+            _etcd_get(etcd, service_key("kv", kv.instance_id)) is None
+        )  # deregistered while draining
         assert kv.proc.proc.poll() is None and caller.is_alive()
         os.kill(redis.proc.pid, signal.SIGCONT)
         caller.join(10)
@@ -113,7 +128,9 @@ def test_auth_tokens_are_accepted_beside_the_mesh_secrets(start_service) -> None
     with pytest.raises(Unauthenticated):
         KVClient(address=kv.address, token="wrong").put("a", b"1")
     assert KVClient(address=kv.address, token="s3cret").put("a", b"1") == 1
-    assert KVClient(address=kv.address).put("a", b"2", expected_version=1) == 2  # the mesh's admin token
+    assert (
+        KVClient(address=kv.address).put("a", b"2", expected_version=1) == 2
+    )  # the mesh's admin token
     assert _health(kv.address) == "SERVING"  # health stays open for probes
 
 

@@ -189,7 +189,14 @@ def test_read_only_views_over_bytes_are_accepted(col: Collection) -> None:
     ("index", "expected"),
     [
         ("hnsw", {"type": "hnsw", **HNSW_DEFAULTS}),
-        ("ivf", {"type": "ivf", "nlist": IVF_DEFAULT_NLIST, "nprobe": default_nprobe(IVF_DEFAULT_NLIST)}),
+        (
+            "ivf",
+            {
+                "type": "ivf",
+                "nlist": IVF_DEFAULT_NLIST,
+                "nprobe": default_nprobe(IVF_DEFAULT_NLIST),
+            },
+        ),
         ({"type": "ivf", "nlist": 4}, {"type": "ivf", "nlist": 4, "nprobe": default_nprobe(4)}),
     ],
     ids=["hnsw", "ivf", "ivf-small-nlist"],

@@ -32,7 +32,9 @@ def test_cpp_unit_tests_pass() -> None:
 @pytest.mark.slow
 @needs_toolchain
 @pytest.mark.timeout(1200)
-@pytest.mark.skipif(os.environ.get("SAGE_TEST_SANITIZERS") != "1",
-                    reason="sanitizer build is opt-in: set SAGE_TEST_SANITIZERS=1 (or run native/run_cpp_tests.sh --sanitize)")
+@pytest.mark.skipif(
+    os.environ.get("SAGE_TEST_SANITIZERS") != "1",
+    reason="sanitizer build is opt-in: set SAGE_TEST_SANITIZERS=1 (or run native/run_cpp_tests.sh --sanitize)",
+)
 def test_cpp_unit_tests_pass_under_asan_and_ubsan() -> None:
     run_script("--sanitize")

@@ -1,6 +1,7 @@
 """HNSW writes return before their graph insertion: searches scan the not-yet-inserted vectors
 exactly, a background indexer inserts them, and ``upsert(wait=False)`` applies a small write only
 when that needs no waiting."""
+
 from __future__ import annotations
 
 import threading
@@ -83,7 +84,9 @@ def test_a_snapshot_taken_with_pending_vectors_reopens_fully_indexed(tmp_path: P
     col.close()
 
 
-def test_upsert_without_waiting_applies_when_free_and_refuses_behind_a_writer(tmp_path: Path) -> None:
+def test_upsert_without_waiting_applies_when_free_and_refuses_behind_a_writer(
+    tmp_path: Path,
+) -> None:
     col = hnsw(tmp_path / "c", dim=64)
     col.upsert([str(i) for i in range(1200)], vectors(1200, 64))
     wait_indexed(col)

@@ -1,4 +1,5 @@
 """SearchExecutor: searches on native threads, collected when its eventfd turns readable."""
+
 from __future__ import annotations
 
 import select
@@ -30,10 +31,12 @@ def test_results_equal_the_blocking_search_and_the_fd_signals_them(tmp_path: Pat
     col, x = collection(tmp_path / "c")
     ex = SearchExecutor(2)
     assert select.select([ex.fd()], [], [], 0)[0] == []  # nothing finished, nothing to read
-    tickets = {ex.submit(col, x[i:i + 2], 5, None, None, ["metadatas"]): i for i in range(0, 40, 2)}
+    tickets = {
+        ex.submit(col, x[i : i + 2], 5, None, None, ["metadatas"]): i for i in range(0, 40, 2)
+    }
     results = collect_all(ex, len(tickets))
     for ticket, i in tickets.items():
-        got, want = results[ticket], col.search(x[i:i + 2], 5, include=["metadatas"])
+        got, want = results[ticket], col.search(x[i : i + 2], 5, include=["metadatas"])
         assert got["ids"] == want["ids"] and got["metadatas"] == want["metadatas"]
         np.testing.assert_array_equal(got["scores"], want["scores"])
     assert ex.collect() == []
@@ -62,7 +65,7 @@ def test_bad_input_fails_its_own_search_only(tmp_path: Path) -> None:
 def test_a_collection_dropped_or_closed_mid_flight_is_safe(tmp_path: Path) -> None:
     col, x = collection(tmp_path / "c")
     ex = SearchExecutor(1)
-    tickets = [ex.submit(col, x[i:i + 1], 5, None, None, []) for i in range(200)]
+    tickets = [ex.submit(col, x[i : i + 1], 5, None, None, []) for i in range(200)]
     col.close()  # searches that start after this fail; the object stays alive until they end
     del col
     results = collect_all(ex, len(tickets))

@@ -135,7 +135,9 @@ def test_hnsw_similarity_metrics_find_the_brute_force_neighbours(
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_hnsw_walks_on_codes_and_returns_exact_scores(tmp_path: Path, metric: str) -> None:
     base, queries = clustered(3000, 20, dim=48)
-    col = Collection.create(str(tmp_path / "c"), 48, metric=metric, index={"type": "hnsw"}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), 48, metric=metric, index={"type": "hnsw"}, fsync="none"
+    )
     col.upsert([str(i) for i in range(len(base))], base)
     assert col.stats()["walk_codes"] == "sq8"
     res = col.search(queries, k=10, include=[])
@@ -153,7 +155,9 @@ def test_hnsw_walks_on_codes_and_returns_exact_scores(tmp_path: Path, metric: st
 
 def test_small_hnsw_collections_walk_on_the_float_vectors(tmp_path: Path) -> None:
     base, _ = clustered(500, 1, dim=16)
-    col = Collection.create(str(tmp_path / "c"), 16, metric="l2", index={"type": "hnsw"}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), 16, metric="l2", index={"type": "hnsw"}, fsync="none"
+    )
     col.upsert([str(i) for i in range(len(base))], base)
     assert col.stats()["walk_codes"] == "none"
     col.close()
@@ -165,7 +169,9 @@ def test_codes_follow_data_that_moves_out_of_their_range(tmp_path: Path) -> None
     base, _ = clustered(3000, 1, dim=32, seed=1)
     moved, queries = clustered(1000, 30, dim=32, seed=2)
     moved, queries = moved + 40.0, queries + 40.0
-    col = Collection.create(str(tmp_path / "c"), 32, metric="l2", index={"type": "hnsw"}, fsync="none")
+    col = Collection.create(
+        str(tmp_path / "c"), 32, metric="l2", index={"type": "hnsw"}, fsync="none"
+    )
     col.upsert([str(i) for i in range(3000)], base)
     col.upsert([str(3000 + i) for i in range(1000)], moved)
     everything = np.concatenate([base, moved])

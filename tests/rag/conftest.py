@@ -44,7 +44,9 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def indexed(corpus_dir: Path, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def indexed(
+    corpus_dir: Path, embedder: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """The corpus chunked by sentences and indexed through a DataStream pipeline."""
     from sage_client import (
         ChunkIndexer,

@@ -78,7 +78,9 @@ def test_kv_lookup_reads_a_store_and_reports_missing_keys() -> None:
 
 
 def test_parse_step_reads_actions_and_final_answers() -> None:
-    assert parse_step('Thought: add\nAction: calculator\nAction Input: {"expression": "1+1"} then done') == (
+    assert parse_step(
+        'Thought: add\nAction: calculator\nAction Input: {"expression": "1+1"} then done'
+    ) == (
         "action",
         ("calculator", {"expression": "1+1"}),
     )

@@ -32,12 +32,19 @@ def test_last_token_chunk_is_not_repeated_when_text_ends_on_a_boundary() -> None
 def test_sentence_chunks_group_sentences_with_overlap() -> None:
     doc = {"text": "First one. Second one! Third one? Fourth one.", "source": "s.md"}
     chunks = chunk_by_sentences(doc, chunk_size=2, chunk_overlap=1)
-    assert [c["text"] for c in chunks] == ["First one. Second one!", "Second one! Third one?", "Third one? Fourth one."]
+    assert [c["text"] for c in chunks] == [
+        "First one. Second one!",
+        "Second one! Third one?",
+        "Third one? Fourth one.",
+    ]
 
 
 def test_blank_lines_end_a_sentence() -> None:
     doc = {"text": "# Title\n\nBody text here", "source": "s.md"}
-    assert [c["text"] for c in chunk_by_sentences(doc, chunk_size=1, chunk_overlap=0)] == ["# Title", "Body text here"]
+    assert [c["text"] for c in chunk_by_sentences(doc, chunk_size=1, chunk_overlap=0)] == [
+        "# Title",
+        "Body text here",
+    ]
 
 
 @pytest.mark.parametrize(("size", "overlap"), [(0, 0), (3, 3), (3, -1)])

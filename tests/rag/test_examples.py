@@ -14,7 +14,12 @@ EXAMPLES = ROOT / "examples" / "rag"
 def run_example(name: str, *args: str, timeout: float = 240) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -55,7 +60,10 @@ def test_react_agent_example_runs_within_its_step_limit() -> None:
 def test_main_job_without_a_mesh_says_how_to_start_it(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / "main_job.py"), "--run-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert proc.returncode != 0
     assert f"sage mesh up --run-dir {tmp_path}" in proc.stderr

@@ -34,7 +34,10 @@ def _tiny_pdf(text: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -61,7 +64,10 @@ def test_pdf_loader_extracts_page_text(tmp_path: Path) -> None:
 
 def test_jsonl_loader_makes_one_document_per_line(tmp_path: Path) -> None:
     p = tmp_path / "rows.jsonl"
-    p.write_text(json.dumps({"body": "x", "lang": "en"}) + "\n\n" + json.dumps({"body": "y"}) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps({"body": "x", "lang": "en"}) + "\n\n" + json.dumps({"body": "y"}) + "\n",
+        encoding="utf-8",
+    )
     docs = JSONLLoader({"text_field": "body"}).execute(str(p))
     assert [d["text"] for d in docs] == ["x", "y"]
     assert docs[0]["metadata"] == {"lang": "en"}

@@ -16,7 +16,12 @@ from sage_client import (
 from sage_client.rag.evaluators import format_table, summarize
 
 QUESTIONS = [
-    {"id": 1, "query": "What does error E4711 mean?", "references": ["the request quota is spent"], "gold_sources": []},
+    {
+        "id": 1,
+        "query": "What does error E4711 mean?",
+        "references": ["the request quota is spent"],
+        "gold_sources": [],
+    },
     {"id": 2, "query": "How long does the soup simmer?", "references": ["twenty minutes"]},
 ]
 
@@ -28,10 +33,15 @@ class Collect(SinkFunction):
         Collect.out.append(data)
 
 
-def test_declarative_rag_pipeline_answers_and_scores(indexed: Any, embedder: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_declarative_rag_pipeline_answers_and_scores(
+    indexed: Any, embedder: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("sage_llm")
     Collect.out = []
-    questions = [q | {"gold_sources": [str(_source_of(indexed, name))]} for q, name in zip(QUESTIONS, ("errors.md", "cooking.md"), strict=True)]
+    questions = [
+        q | {"gold_sources": [str(_source_of(indexed, name))]}
+        for q, name in zip(QUESTIONS, ("errors.md", "cooking.md"), strict=True)
+    ]
     env = LocalEnvironment("rag-test")
     scored = (
         env.from_batch(questions)
@@ -48,7 +58,15 @@ def test_declarative_rag_pipeline_answers_and_scores(indexed: Any, embedder: Any
     for r in Collect.out:
         assert r["answer"] and r["usage"]["completion_tokens"] > 0
         assert r["metrics"]["recall_at_2"] == 1.0
-        assert set(r["metrics"]) >= {"f1", "exact_match", "rouge_l", "bleu", "context_recall", "latency_s", "tokens"}
+        assert set(r["metrics"]) >= {
+            "f1",
+            "exact_match",
+            "rouge_l",
+            "bleu",
+            "context_recall",
+            "latency_s",
+            "tokens",
+        }
         assert r["timings"]["retrieve"] > 0 and r["timings"]["generate"] > 0
     table = capsys.readouterr().out
     assert "recall_at_2" in table and "latency_s" in table

@@ -15,7 +15,10 @@ from sage_client import (
 
 
 def _record() -> dict:
-    return {"query": "Which port?", "results": [{"text": "etcd uses 2379", "source": "mesh.md", "position": 2}]}
+    return {
+        "query": "Which port?",
+        "results": [{"text": "etcd uses 2379", "source": "mesh.md", "position": 2}],
+    }
 
 
 def test_qa_promptor_fills_context_with_sources_and_question() -> None:
@@ -55,9 +58,9 @@ def test_file_source_to_file_sink_round_trip(tmp_path: Path) -> None:
     src.write_text('{"query": "a"}\n{"query": "b"}\n', encoding="utf-8")
     out = tmp_path / "out" / "answers.jsonl"
     env = LocalEnvironment("io")
-    env.from_batch(FileSource, {"path": str(src)}).map(lambda r: r | {"answer": r["query"].upper()}).sink(
-        FileSink, {"path": str(out), "append": False}
-    )
+    env.from_batch(FileSource, {"path": str(src)}).map(
+        lambda r: r | {"answer": r["query"].upper()}
+    ).sink(FileSink, {"path": str(out), "append": False})
     env.submit(autostop=True)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(r["answer"] for r in rows) == ["A", "B"]

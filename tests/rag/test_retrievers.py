@@ -78,7 +78,10 @@ def test_llm_reranker_orders_by_the_judges_scores() -> None:
     def judge(prompt: str) -> str:
         return "Score: 9" if "twenty" in prompt else "2 out of 10"
 
-    record = {"query": "q", "results": [{"text": "x", "source": "a"}, {"text": "twenty", "source": "b"}]}
+    record = {
+        "query": "q",
+        "results": [{"text": "x", "source": "a"}, {"text": "twenty", "source": "b"}],
+    }
     out = LLMReranker({"llm": judge, "top_k": 2}).execute(record)
     assert [(r["source"], r["rerank_score"]) for r in out["results"]] == [("b", 9.0), ("a", 2.0)]
 

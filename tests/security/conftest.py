@@ -1,5 +1,6 @@
 """The attack suite's mesh: the client tests' live mesh (etcd, Redis, every service, Envoy in
 front, on ephemeral ports), started once for tests/security as well."""
+
 from __future__ import annotations
 
 import os
@@ -14,4 +15,7 @@ from tests.clients.conftest import live_mesh  # noqa: F401 - the fixture, shared
 def tokens() -> dict[str, str]:
     """Every principal's token in this run's mesh secrets (see tests/conftest.py)."""
     path = os.environ["SAGE_SECRETS_FILE"]
-    return {name: principal_token(name, path) for name in ("admin", "service", "gateway", "memory", "jobs", "tester")}
+    return {
+        name: principal_token(name, path)
+        for name in ("admin", "service", "gateway", "memory", "jobs", "tester")
+    }

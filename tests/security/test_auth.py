@@ -3,6 +3,7 @@
 issue, and a principal without the RPC's role; the resources one principal owns (the
 gateway's key and session namespaces, the Memory service's namespace and collection) refuse
 every other principal but admin. Each probe checks that nothing changed."""
+
 from __future__ import annotations
 
 import struct
@@ -27,17 +28,32 @@ from tests.conftest import spawn_service
 
 # One read per service: (service, stub class, method, request).
 PROBES: list[tuple[str, Callable[[Any], Any], str, Any]] = [
-    ("kv", kv_pb2_grpc.KVServiceStub, "Scan", kv_pb2.ScanRequest(namespace="gateway-keys", include_values=True)),
+    (
+        "kv",
+        kv_pb2_grpc.KVServiceStub,
+        "Scan",
+        kv_pb2.ScanRequest(namespace="gateway-keys", include_values=True),
+    ),
     ("vdb", vdb_pb2_grpc.VDBServiceStub, "ListCollections", vdb_pb2.ListCollectionsRequest()),
     ("llm", llm_pb2_grpc.LLMServiceStub, "ListModels", llm_pb2.ListModelsRequest()),
-    ("memory", memory_pb2_grpc.MemoryServiceStub, "SearchMemories", memory_pb2.SearchMemoriesRequest(query_text="x", top_k=1)),
+    (
+        "memory",
+        memory_pb2_grpc.MemoryServiceStub,
+        "SearchMemories",
+        memory_pb2.SearchMemoriesRequest(query_text="x", top_k=1),
+    ),
     ("kernel", kernel_pb2_grpc.JobServiceStub, "ListJobs", kernel_pb2.ListJobsRequest()),
 ]
 IDS = [p[0] for p in PROBES]
 
 
-def _code(address: str, stub: Callable[[Any], Any], method: str, request: Any,
-          metadata: tuple[tuple[str, str], ...] = ()) -> grpc.StatusCode:
+def _code(
+    address: str,
+    stub: Callable[[Any], Any],
+    method: str,
+    request: Any,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> grpc.StatusCode:
     with grpc.insecure_channel(address) as channel:
         try:
             call = getattr(stub(channel), method)(request, timeout=10, metadata=metadata)
@@ -49,17 +65,27 @@ def _code(address: str, stub: Callable[[Any], Any], method: str, request: Any,
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=IDS)
-def test_an_anonymous_call_is_unauthenticated_directly_and_through_envoy(live_mesh: LiveMesh, probe) -> None:
+def test_an_anonymous_call_is_unauthenticated_directly_and_through_envoy(
+    live_mesh: LiveMesh, probe
+) -> None:
     service, stub, method, request = probe
     live_mesh.require(service)
     for address in (live_mesh.instances[service], live_mesh.envoy):
-        assert _code(address, stub, method, request) == grpc.StatusCode.UNAUTHENTICATED, (service, address)
+        assert _code(address, stub, method, request) == grpc.StatusCode.UNAUTHENTICATED, (
+            service,
+            address,
+        )
         forged = (("authorization", "Bearer not-a-token-this-mesh-issued"),)
-        assert _code(address, stub, method, request, forged) == grpc.StatusCode.UNAUTHENTICATED, (service, address)
+        assert _code(address, stub, method, request, forged) == grpc.StatusCode.UNAUTHENTICATED, (
+            service,
+            address,
+        )
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=IDS)
-def test_a_user_principal_is_denied_every_internal_service(live_mesh: LiveMesh, tokens, probe) -> None:
+def test_a_user_principal_is_denied_every_internal_service(
+    live_mesh: LiveMesh, tokens, probe
+) -> None:
     service, stub, method, request = probe
     live_mesh.require(service)
     user = (("authorization", f"Bearer {tokens['tester']}"),)
@@ -74,26 +100,44 @@ def test_reflection_and_echo_need_a_credential_but_health_does_not(live_mesh: Li
     listing = reflection_pb2.ServerReflectionRequest(list_services="")
     with grpc.insecure_channel(kv) as channel:
         with pytest.raises(grpc.RpcError) as info:
-            list(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([listing]), timeout=5))
+            list(
+                reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                    iter([listing]), timeout=5
+                )
+            )
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(grpc.RpcError) as info:
-            common_pb2_grpc.DiagnosticsServiceStub(channel).Echo(common_pb2.EchoRequest(), timeout=5)
+            common_pb2_grpc.DiagnosticsServiceStub(channel).Echo(
+                common_pb2.EchoRequest(), timeout=5
+            )
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status == 1
+        assert (
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(), timeout=5)
+            .status
+            == 1
+        )
     with authorized_channel(kv) as channel:
-        replies = list(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([listing]), timeout=5))
+        replies = list(
+            reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([listing]), timeout=5
+            )
+        )
         assert "sage.kv.v1.KVService" in {s.name for s in replies[0].list_services_response.service}
 
 
 def _grpc_web_status(live_mesh: LiveMesh, headers: dict[str, str]) -> str:
     body = kv_pb2.ScanRequest(namespace="gateway-keys").SerializeToString()
-    reply = httpx.post(f"http://{live_mesh.envoy}/sage.kv.v1.KVService/Scan",
-                       content=struct.pack(">BI", 0, len(body)) + body, timeout=10,
-                       headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers})
+    reply = httpx.post(
+        f"http://{live_mesh.envoy}/sage.kv.v1.KVService/Scan",
+        content=struct.pack(">BI", 0, len(body)) + body,
+        timeout=10,
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1", **headers},
+    )
     assert reply.status_code == 200, reply.text
     if "grpc-status" in reply.headers:  # trailers-only answer
         return reply.headers["grpc-status"]
-    trailer = reply.content[reply.content.rfind(b"\x80") + 5:].decode()
+    trailer = reply.content[reply.content.rfind(b"\x80") + 5 :].decode()
     return dict(line.split(":", 1) for line in trailer.strip().split("\r\n"))["grpc-status"].strip()
 
 
@@ -111,7 +155,9 @@ def test_the_json_transcoder_needs_a_credential(live_mesh: LiveMesh, tokens) -> 
     assert denied.status_code == 403, denied.text
 
 
-def test_a_forged_api_key_or_planted_history_is_refused_to_all_but_the_gateway(live_mesh: LiveMesh, tokens) -> None:
+def test_a_forged_api_key_or_planted_history_is_refused_to_all_but_the_gateway(
+    live_mesh: LiveMesh, tokens
+) -> None:
     admin = KVClient("gateway-keys", address=live_mesh.envoy, token=tokens["admin"])
     before = list(admin.scan())
     for principal in ("service", "memory", "jobs"):
@@ -124,13 +170,20 @@ def test_a_forged_api_key_or_planted_history_is_refused_to_all_but_the_gateway(l
             with pytest.raises(PermissionDenied):
                 kv.clear()
     assert list(admin.scan()) == before
-    assert KVClient("gateway-sessions", address=live_mesh.envoy, token=tokens["admin"]).batch_get(["forged"]) == {}
+    assert (
+        KVClient("gateway-sessions", address=live_mesh.envoy, token=tokens["admin"]).batch_get(
+            ["forged"]
+        )
+        == {}
+    )
     gateway = KVClient("gateway-sessions", address=live_mesh.envoy, token=tokens["gateway"])
     gateway.put("owned", b"1")  # its owner may
     gateway.delete("owned")
 
 
-def test_the_memory_namespace_and_collection_belong_to_the_memory_service(live_mesh: LiveMesh, tokens) -> None:
+def test_the_memory_namespace_and_collection_belong_to_the_memory_service(
+    live_mesh: LiveMesh, tokens
+) -> None:
     live_mesh.require("vdb")
     kv = KVClient("sage-memory", address=live_mesh.envoy, token=tokens["gateway"])
     with pytest.raises(PermissionDenied, match="belongs to memory"):
@@ -138,8 +191,10 @@ def test_the_memory_namespace_and_collection_belong_to_the_memory_service(live_m
     with grpc.insecure_channel(live_mesh.envoy) as channel:
         with pytest.raises(grpc.RpcError) as info:
             vdb_pb2_grpc.VDBServiceStub(channel).Search(
-                vdb_pb2.SearchRequest(collection="sage_memories", top_k=1), timeout=10,
-                metadata=(("authorization", f"Bearer {tokens['gateway']}"),))
+                vdb_pb2.SearchRequest(collection="sage_memories", top_k=1),
+                timeout=10,
+                metadata=(("authorization", f"Bearer {tokens['gateway']}"),),
+            )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -148,6 +203,7 @@ def _marker_job(marker: Path) -> Any:
 
     def touch(x: int) -> int:
         import os
+
         os.system(f"touch {marker}")  # what an attacker's payload does
         return x
 
@@ -173,13 +229,20 @@ def test_submitting_code_needs_the_jobs_role(live_mesh: LiveMesh, tokens, tmp_pa
 
 
 def test_a_service_without_credentials_refuses_to_start(tmp_path: Path) -> None:
-    service = spawn_service(tmp_path, "kv-open", "sage_kv", wait=False, secrets_file="", backend="memory")
+    service = spawn_service(
+        tmp_path, "kv-open", "sage_kv", wait=False, secrets_file="", backend="memory"
+    )
     assert service.proc.proc.wait(20) == 2
-    assert "no credentials configured" in service.proc.tail() and "SAGE_SECRETS_FILE" in service.proc.tail()
+    assert (
+        "no credentials configured" in service.proc.tail()
+        and "SAGE_SECRETS_FILE" in service.proc.tail()
+    )
 
 
 def test_allow_anonymous_serves_a_development_instance(tmp_path: Path) -> None:
-    service = spawn_service(tmp_path, "kv-dev", "sage_kv", secrets_file="", allow_anonymous="true", backend="memory")
+    service = spawn_service(
+        tmp_path, "kv-dev", "sage_kv", secrets_file="", allow_anonymous="true", backend="memory"
+    )
     try:
         assert KVClient("dev", address=service.address, token="").put("k", b"v") == 1
         assert "allow_anonymous is on" in service.proc.tail()
@@ -193,13 +256,24 @@ def test_sage_auth_prints_a_principals_token_and_lists_roles_without_tokens(toke
     import sys
 
     sage = [sys.executable, "-m", "sage_cli.main"]
-    token = subprocess.run([*sage, "auth", "token", "--principal", "jobs"], capture_output=True, text=True,
-                           timeout=30, check=True).stdout.strip()
+    token = subprocess.run(
+        [*sage, "auth", "token", "--principal", "jobs"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
     assert token == tokens["jobs"]
-    listing = subprocess.run([*sage, "auth", "principals"], capture_output=True, text=True, timeout=30,
-                             check=True).stdout
+    listing = subprocess.run(
+        [*sage, "auth", "principals"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
     assert "jobs" in listing and "admin" in listing
     assert all(t not in listing for t in tokens.values())
-    missing = subprocess.run([*sage, "auth", "token", "--principal", "nobody"], capture_output=True, text=True,
-                             timeout=30, env={**os.environ})
+    missing = subprocess.run(
+        [*sage, "auth", "token", "--principal", "nobody"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ},
+    )
     assert missing.returncode == 2 and "no principal 'nobody'" in missing.stderr

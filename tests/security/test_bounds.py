@@ -4,6 +4,7 @@ INVALID_ARGUMENT naming the field, and change nothing; KV Scan pages are bounded
 
 Each probe runs against real VDB, KV and Memory service processes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,8 +46,13 @@ def vdb(vdb_service: ServiceProcess) -> Iterator[vdb_pb2_grpc.VDBServiceStub]:
 @pytest.fixture(scope="module")
 def kv_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     # A 4 MiB message limit: a Scan page must stay under it (pages are cut at a quarter of it).
-    service = spawn_service(tmp_path_factory.mktemp("kv"), "kv", "sage_kv", backend="memory",
-                            max_message_bytes=4 * 1024 * 1024)
+    service = spawn_service(
+        tmp_path_factory.mktemp("kv"),
+        "kv",
+        "sage_kv",
+        backend="memory",
+        max_message_bytes=4 * 1024 * 1024,
+    )
     yield service
     service.proc.stop(grace=5)
 
@@ -65,27 +71,54 @@ def refused(call: Callable[[], Any]) -> SageError:
 
 
 def collection_names(vdb: vdb_pb2_grpc.VDBServiceStub) -> list[str]:
-    return [c.name for c in vdb.ListCollections(vdb_pb2.ListCollectionsRequest(page_size=1000)).collections]
+    return [
+        c.name
+        for c in vdb.ListCollections(vdb_pb2.ListCollectionsRequest(page_size=1000)).collections
+    ]
 
 
-def create(vdb: vdb_pb2_grpc.VDBServiceStub, name: str, **fields: Any) -> vdb_pb2.CreateCollectionResponse:
+def create(
+    vdb: vdb_pb2_grpc.VDBServiceStub, name: str, **fields: Any
+) -> vdb_pb2.CreateCollectionResponse:
     fields.setdefault("dimension", DIM)
-    return vdb.CreateCollection(vdb_pb2.CreateCollectionRequest(collection=vdb_pb2.Collection(name=name, **fields)))
+    return vdb.CreateCollection(
+        vdb_pb2.CreateCollectionRequest(collection=vdb_pb2.Collection(name=name, **fields))
+    )
 
 
 # -- VDB: index parameter bombs -------------------------------------------------------------
-@pytest.mark.parametrize(("index", "dimension", "field"), [
-    (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=100_000)), DIM, "collection.index.hnsw.m"),
-    (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=-1)), DIM, "collection.index.hnsw.m"),
-    (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(ef_construction=1_000_000)), DIM, "collection.index.hnsw.ef_construction"),
-    (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(ef_search=1_000_000)), DIM, "collection.index.hnsw.ef_search"),
-    # 10^6 cells rather than the reported 10^9, so that the unfixed service does not OOM the host.
-    (vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=1_000_000)), DIM, "collection.index.ivf.nlist"),
-    (vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=65536)), 4096, "collection.index.ivf.nlist"),
-    (vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=64, nprobe=65)), DIM, "collection.index.ivf.nprobe"),
-])
-def test_index_parameter_bombs_are_refused_and_create_nothing(vdb: vdb_pb2_grpc.VDBServiceStub, index: Any,
-                                                              dimension: int, field: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "dimension", "field"),
+    [
+        (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=100_000)), DIM, "collection.index.hnsw.m"),
+        (vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=-1)), DIM, "collection.index.hnsw.m"),
+        (
+            vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(ef_construction=1_000_000)),
+            DIM,
+            "collection.index.hnsw.ef_construction",
+        ),
+        (
+            vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(ef_search=1_000_000)),
+            DIM,
+            "collection.index.hnsw.ef_search",
+        ),
+        # 10^6 cells rather than the reported 10^9, so that the unfixed service does not OOM the host.
+        (
+            vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=1_000_000)),
+            DIM,
+            "collection.index.ivf.nlist",
+        ),
+        (vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=65536)), 4096, "collection.index.ivf.nlist"),
+        (
+            vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=64, nprobe=65)),
+            DIM,
+            "collection.index.ivf.nprobe",
+        ),
+    ],
+)
+def test_index_parameter_bombs_are_refused_and_create_nothing(
+    vdb: vdb_pb2_grpc.VDBServiceStub, index: Any, dimension: int, field: str
+) -> None:
     name = f"bomb-{field.rsplit('.', 1)[-1]}-{dimension}-{abs(hash(str(index))) % 10**6}"
     error = refused(lambda: create(vdb, name, dimension=dimension, index=index))
     assert error.field == field
@@ -93,22 +126,32 @@ def test_index_parameter_bombs_are_refused_and_create_nothing(vdb: vdb_pb2_grpc.
 
 
 def test_documented_index_bounds_are_accepted(vdb: vdb_pb2_grpc.VDBServiceStub) -> None:
-    created = create(vdb, "bounds-ok", index=vdb_pb2.IndexSpec(hnsw=vdb_pb2.HnswIndex(m=128, ef_construction=2048,
-                                                                                      ef_search=4096)))
+    created = create(
+        vdb,
+        "bounds-ok",
+        index=vdb_pb2.IndexSpec(
+            hnsw=vdb_pb2.HnswIndex(m=128, ef_construction=2048, ef_search=4096)
+        ),
+    )
     assert created.collection.index.hnsw.m == 128
     ivf = create(vdb, "bounds-ivf", index=vdb_pb2.IndexSpec(ivf=vdb_pb2.IvfIndex(nlist=4)))
     assert ivf.collection.index.ivf.nprobe == 4  # the default nprobe never exceeds nlist
 
 
-@pytest.mark.parametrize(("index", "message"), [
-    ({"type": "hnsw", "M": 100_000}, "M must be 4..128"),
-    ({"type": "hnsw", "M": 2**32 + 16}, "M is out of range"),  # must not wrap around to 16
-    ({"type": "hnsw", "ef_construction": 10**6}, "ef_construction must be 8..2048"),
-    ({"type": "hnsw", "ef_search": 10**6}, "ef_search must be 1..4096"),
-    ({"type": "ivf", "nlist": 1_000_000}, "nlist must be 1..65536"),
-    ({"type": "ivf", "nprobe": 10**6}, "nprobe must be 1..65536"),
-])
-def test_native_core_refuses_the_same_bombs(tmp_path: Path, index: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ({"type": "hnsw", "M": 100_000}, "M must be 4..128"),
+        ({"type": "hnsw", "M": 2**32 + 16}, "M is out of range"),  # must not wrap around to 16
+        ({"type": "hnsw", "ef_construction": 10**6}, "ef_construction must be 8..2048"),
+        ({"type": "hnsw", "ef_search": 10**6}, "ef_search must be 1..4096"),
+        ({"type": "ivf", "nlist": 1_000_000}, "nlist must be 1..65536"),
+        ({"type": "ivf", "nprobe": 10**6}, "nprobe must be 1..65536"),
+    ],
+)
+def test_native_core_refuses_the_same_bombs(
+    tmp_path: Path, index: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         Collection.create(str(tmp_path / "c"), DIM, metric="l2", index=index, fsync="none")
     assert not (tmp_path / "c").exists()
@@ -116,22 +159,36 @@ def test_native_core_refuses_the_same_bombs(tmp_path: Path, index: dict[str, Any
 
 def test_native_core_bounds_nlist_times_dimension(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="nlist \\* dim"):
-        Collection.create(str(tmp_path / "c"), 4096, metric="l2", index={"type": "ivf", "nlist": 65536}, fsync="none")
+        Collection.create(
+            str(tmp_path / "c"),
+            4096,
+            metric="l2",
+            index={"type": "ivf", "nlist": 65536},
+            fsync="none",
+        )
     with pytest.raises(ValueError, match="dim must be 1..65536"):
         Collection.create(str(tmp_path / "d"), 65537, metric="l2", index="flat", fsync="none")
 
 
 # -- VDB: names, page tokens, enums, filters ------------------------------------------------
-def test_collection_name_with_a_trailing_newline_is_refused(vdb: vdb_pb2_grpc.VDBServiceStub) -> None:
+def test_collection_name_with_a_trailing_newline_is_refused(
+    vdb: vdb_pb2_grpc.VDBServiceStub,
+) -> None:
     error = refused(lambda: create(vdb, "trailing\n"))
     assert error.field == "collection.name"
     assert not [n for n in collection_names(vdb) if n.startswith("trailing")]
 
 
-@pytest.mark.parametrize("token", ["!!!!", "YQ==!"])  # both used to decode leniently and restart paging
-def test_garbage_list_collections_token_is_refused(vdb: vdb_pb2_grpc.VDBServiceStub, token: str) -> None:
+@pytest.mark.parametrize(
+    "token", ["!!!!", "YQ==!"]
+)  # both used to decode leniently and restart paging
+def test_garbage_list_collections_token_is_refused(
+    vdb: vdb_pb2_grpc.VDBServiceStub, token: str
+) -> None:
     create(vdb, f"paged-{abs(hash(token)) % 10**6}")
-    error = refused(lambda: vdb.ListCollections(vdb_pb2.ListCollectionsRequest(page_size=1, page_token=token)))
+    error = refused(
+        lambda: vdb.ListCollections(vdb_pb2.ListCollectionsRequest(page_size=1, page_token=token))
+    )
     assert error.field == "page_token"
 
 
@@ -145,8 +202,16 @@ def test_unknown_durability_on_create_is_refused(vdb: vdb_pb2_grpc.VDBServiceStu
 def points(vdb: vdb_pb2_grpc.VDBServiceStub) -> str:
     create(vdb, "points", metric=vdb_pb2.METRIC_L2)
     vectors = np.random.default_rng(0).standard_normal((4, DIM)).astype("<f4")
-    vdb.Upsert(vdb_pb2.UpsertRequest(collection="points", points=vdb_pb2.Points(
-        ids=["a", "b", "c", "d"], vectors=vectors.tobytes(), documents=["one", "two", "three", "four"])))
+    vdb.Upsert(
+        vdb_pb2.UpsertRequest(
+            collection="points",
+            points=vdb_pb2.Points(
+                ids=["a", "b", "c", "d"],
+                vectors=vectors.tobytes(),
+                documents=["one", "two", "three", "four"],
+            ),
+        )
+    )
     return "points"
 
 
@@ -154,23 +219,43 @@ def count(vdb: vdb_pb2_grpc.VDBServiceStub, name: str) -> int:
     return vdb.GetCollection(vdb_pb2.GetCollectionRequest(name=name)).collection.count
 
 
-def test_unknown_durability_on_upsert_writes_nothing(vdb: vdb_pb2_grpc.VDBServiceStub, points: str) -> None:
+def test_unknown_durability_on_upsert_writes_nothing(
+    vdb: vdb_pb2_grpc.VDBServiceStub, points: str
+) -> None:
     vector = np.ones((1, DIM), dtype="<f4").tobytes()
-    error = refused(lambda: vdb.Upsert(vdb_pb2.UpsertRequest(
-        collection=points, points=vdb_pb2.Points(ids=["new"], vectors=vector), durability=UNKNOWN)))
+    error = refused(
+        lambda: vdb.Upsert(
+            vdb_pb2.UpsertRequest(
+                collection=points,
+                points=vdb_pb2.Points(ids=["new"], vectors=vector),
+                durability=UNKNOWN,
+            )
+        )
+    )
     assert error.field == "durability"
     assert count(vdb, points) == 4
 
 
 def test_unknown_include_field_is_refused(vdb: vdb_pb2_grpc.VDBServiceStub, points: str) -> None:
-    error = refused(lambda: vdb.GetPoints(vdb_pb2.GetPointsRequest(collection=points, ids=["a"], include=[vdb_pb2.FIELD_METADATA, UNKNOWN])))
+    error = refused(
+        lambda: vdb.GetPoints(
+            vdb_pb2.GetPointsRequest(
+                collection=points, ids=["a"], include=[vdb_pb2.FIELD_METADATA, UNKNOWN]
+            )
+        )
+    )
     assert error.field == "include[1]"
 
 
 def test_unknown_fusion_is_refused(vdb: vdb_pb2_grpc.VDBServiceStub, points: str) -> None:
     query = np.ones((1, DIM), dtype="<f4").tobytes()
-    error = refused(lambda: vdb.HybridSearch(vdb_pb2.HybridSearchRequest(
-        collection=points, queries=query, query_texts=["one"], top_k=2, fusion=UNKNOWN)))
+    error = refused(
+        lambda: vdb.HybridSearch(
+            vdb_pb2.HybridSearchRequest(
+                collection=points, queries=query, query_texts=["one"], top_k=2, fusion=UNKNOWN
+            )
+        )
+    )
     assert error.field == "fusion"
 
 
@@ -184,18 +269,33 @@ def deep_filter(levels: int) -> struct_pb2.Struct:
     return out
 
 
-def test_too_deep_filter_is_invalid_argument_naming_the_field(vdb: vdb_pb2_grpc.VDBServiceStub, points: str) -> None:
+def test_too_deep_filter_is_invalid_argument_naming_the_field(
+    vdb: vdb_pb2_grpc.VDBServiceStub, points: str
+) -> None:
     query = np.ones((1, DIM), dtype="<f4").tobytes()
-    deep = deep_filter(17)  # 34 levels: over the 32 allowed, under protobuf's own parse depth (100 messages)
-    error = refused(lambda: vdb.Search(vdb_pb2.SearchRequest(collection=points, queries=query, top_k=2,
-                                                             where_document=deep)))
+    deep = deep_filter(
+        17
+    )  # 34 levels: over the 32 allowed, under protobuf's own parse depth (100 messages)
+    error = refused(
+        lambda: vdb.Search(
+            vdb_pb2.SearchRequest(collection=points, queries=query, top_k=2, where_document=deep)
+        )
+    )
     assert error.field == "where_document"
     assert "32" in error.message
-    error = refused(lambda: vdb.DeletePoints(vdb_pb2.DeletePointsRequest(collection=points, where_document=deep)))
+    error = refused(
+        lambda: vdb.DeletePoints(
+            vdb_pb2.DeletePointsRequest(collection=points, where_document=deep)
+        )
+    )
     assert error.field == "where_document"
     assert count(vdb, points) == 4
     # A filter inside the limit still works.
-    hits = vdb.Search(vdb_pb2.SearchRequest(collection=points, queries=query, top_k=4, where_document=deep_filter(8)))
+    hits = vdb.Search(
+        vdb_pb2.SearchRequest(
+            collection=points, queries=query, top_k=4, where_document=deep_filter(8)
+        )
+    )
     assert list(hits.results[0].ids) == ["a"]
 
 
@@ -222,7 +322,9 @@ def test_native_core_refuses_too_deep_filters_and_metadata(tmp_path: Path) -> No
 @pytest.mark.parametrize("token", ["!!!!", "%%%"])  # both used to decode to "" and restart paging
 def test_garbage_scan_token_is_refused(kv: kv_pb2_grpc.KVServiceStub, token: str) -> None:
     kv.Put(kv_pb2.PutRequest(namespace="tokens", key="k1", value=b"v"))
-    error = refused(lambda: kv.Scan(kv_pb2.ScanRequest(namespace="tokens", page_size=1, page_token=token)))
+    error = refused(
+        lambda: kv.Scan(kv_pb2.ScanRequest(namespace="tokens", page_size=1, page_token=token))
+    )
     assert error.field == "page_token"
 
 
@@ -231,24 +333,39 @@ def test_scan_token_from_another_prefix_is_refused(kv: kv_pb2_grpc.KVServiceStub
         kv.Put(kv_pb2.PutRequest(namespace="prefixes", key=key, value=b"v"))
     page = kv.Scan(kv_pb2.ScanRequest(namespace="prefixes", prefix="a/", page_size=1))
     assert page.next_page_token
-    error = refused(lambda: kv.Scan(kv_pb2.ScanRequest(namespace="prefixes", prefix="b/", page_size=1,
-                                                       page_token=page.next_page_token)))
+    error = refused(
+        lambda: kv.Scan(
+            kv_pb2.ScanRequest(
+                namespace="prefixes", prefix="b/", page_size=1, page_token=page.next_page_token
+            )
+        )
+    )
     assert error.field == "page_token"
-    rest = kv.Scan(kv_pb2.ScanRequest(namespace="prefixes", prefix="a/", page_token=page.next_page_token))
+    rest = kv.Scan(
+        kv_pb2.ScanRequest(namespace="prefixes", prefix="a/", page_token=page.next_page_token)
+    )
     assert [e.key for e in rest.entries] == ["a/2"]
 
 
 def test_scan_pages_are_bounded_by_bytes(kv: kv_pb2_grpc.KVServiceStub) -> None:
     value = b"x" * (512 * 1024)
-    keys = [f"big/{i:02d}" for i in range(12)]  # 6 MiB in all: over the service's 4 MiB message limit
+    keys = [
+        f"big/{i:02d}" for i in range(12)
+    ]  # 6 MiB in all: over the service's 4 MiB message limit
     for key in keys:
         kv.Put(kv_pb2.PutRequest(namespace="bytes", key=key, value=value))
     seen: list[str] = []
     token, pages = "", 0
     while True:
-        page = kv.Scan(kv_pb2.ScanRequest(namespace="bytes", page_size=1000, include_values=True, page_token=token))
+        page = kv.Scan(
+            kv_pb2.ScanRequest(
+                namespace="bytes", page_size=1000, include_values=True, page_token=token
+            )
+        )
         pages += 1
-        assert page.ByteSize() <= 1024 * 1024 + len(value) + 4096  # a quarter of the message limit, plus one entry
+        assert (
+            page.ByteSize() <= 1024 * 1024 + len(value) + 4096
+        )  # a quarter of the message limit, plus one entry
         assert all(e.value == value for e in page.entries)
         seen += [e.key for e in page.entries]
         token = page.next_page_token
@@ -260,13 +377,22 @@ def test_scan_pages_are_bounded_by_bytes(kv: kv_pb2_grpc.KVServiceStub) -> None:
 
 # -- Memory: page tokens --------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def memory_service(tmp_path_factory: pytest.TempPathFactory, kv_service: ServiceProcess,
-                   vdb_service: ServiceProcess) -> Iterator[ServiceProcess]:
+def memory_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    kv_service: ServiceProcess,
+    vdb_service: ServiceProcess,
+) -> Iterator[ServiceProcess]:
     run_dir = tmp_path_factory.mktemp("memory")
     llm = spawn_service(run_dir, "llm", "sage_llm", backend="mock")
     try:
-        service = spawn_service(run_dir, "memory", "sage_memory", kv_address=kv_service.address,
-                                vdb_address=vdb_service.address, llm_address=llm.address)
+        service = spawn_service(
+            run_dir,
+            "memory",
+            "sage_memory",
+            kv_address=kv_service.address,
+            vdb_address=vdb_service.address,
+            llm_address=llm.address,
+        )
         yield service
         service.proc.stop(grace=5)
     finally:
@@ -278,9 +404,16 @@ def wrapped(session: str, kv_token: str) -> str:
 
 
 @pytest.mark.parametrize("inner", ["", "!!!!", base64.urlsafe_b64encode(b"s/other/1").decode()])
-def test_memory_page_token_with_a_bad_inner_token_is_refused(memory_service: ServiceProcess, inner: str) -> None:
+def test_memory_page_token_with_a_bad_inner_token_is_refused(
+    memory_service: ServiceProcess, inner: str
+) -> None:
     with authorized_channel(memory_service.address) as channel:
         stub = memory_pb2_grpc.MemoryServiceStub(channel)
-        error = refused(lambda: stub.ListSessionMemories(memory_pb2.ListSessionMemoriesRequest(
-            session_id="bounds", page_token=wrapped("bounds", inner))))
+        error = refused(
+            lambda: stub.ListSessionMemories(
+                memory_pb2.ListSessionMemoriesRequest(
+                    session_id="bounds", page_token=wrapped("bounds", inner)
+                )
+            )
+        )
     assert error.field == "page_token"

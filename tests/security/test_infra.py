@@ -1,6 +1,7 @@
 """The infrastructure of a mesh from the launcher refuses strangers: secrets kept owner-only,
 etcd and Redis with auth, Envoy's admin on loopback only, unknown Host headers, slow headers,
 and the gateway's absence answered in the OpenAI shape."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,14 +48,23 @@ class RunningMesh:
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
     run_dir = tmp_path_factory.mktemp("secure-mesh") / "run"
-    m = Mesh(run_dir, ephemeral=True, log=lambda *args: None,
-             # worker_user="": job workers as this user, whoever can reach its Python (jobs are not tested here)
-             settings={"llm": {"backend": "mock"}, "kernel": {"worker_user": ""},
-                       "envoy": {"request_headers_timeout_s": str(HEADERS_TIMEOUT_S)}})
+    m = Mesh(
+        run_dir,
+        ephemeral=True,
+        log=lambda *args: None,
+        # worker_user="": job workers as this user, whoever can reach its Python (jobs are not tested here)
+        settings={
+            "llm": {"backend": "mock"},
+            "kernel": {"worker_user": ""},
+            "envoy": {"request_headers_timeout_s": str(HEADERS_TIMEOUT_S)},
+        },
+    )
     with pytest.MonkeyPatch.context() as patch:
         try:
             endpoints = m.up(90)
-            patch.setenv("SAGE_SECRETS_FILE", endpoints.secrets)  # the SDK here presents this mesh's admin token
+            patch.setenv(
+                "SAGE_SECRETS_FILE", endpoints.secrets
+            )  # the SDK here presents this mesh's admin token
             yield RunningMesh(m, endpoints, json.loads(Path(endpoints.secrets).read_text()))
         finally:
             m.down(grace=5)
@@ -65,13 +75,22 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.decode().partition("=")[::2] for item in raw if b"=" in item)
 
 
-def test_secrets_file_is_owner_only_and_every_process_gets_it_with_its_principal(mesh: RunningMesh) -> None:
+def test_secrets_file_is_owner_only_and_every_process_gets_it_with_its_principal(
+    mesh: RunningMesh,
+) -> None:
     path = Path(mesh.endpoints.secrets)
     assert path == mesh.run_dir / "secrets" / "mesh.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    expected = {"gateway-0": "gateway", "memory-0": "memory", "kernel-0": "service", "kv-0": "service",
-                "vdb-0": "service", "llm-0": "service", "envoy-sync": "service"}
+    expected = {
+        "gateway-0": "gateway",
+        "memory-0": "memory",
+        "kernel-0": "service",
+        "kv-0": "service",
+        "vdb-0": "service",
+        "llm-0": "service",
+        "envoy-sync": "service",
+    }
     for name, principal in expected.items():
         env = _environ(mesh.pid(name))
         assert env.get("SAGE_SECRETS_FILE") == str(path), name
@@ -98,7 +117,9 @@ def test_etcd_refuses_an_anonymous_registration(mesh: RunningMesh) -> None:
         finally:
             await anon.close()
         etcd = mesh.secrets["etcd"]
-        member = aetcd.Client(host="127.0.0.1", port=port, username=etcd["user"], password=etcd["password"], timeout=3)
+        member = aetcd.Client(
+            host="127.0.0.1", port=port, username=etcd["user"], password=etcd["password"], timeout=3
+        )
         try:
             try:  # the mesh's user may write /sage/ only
                 await member.put(b"/elsewhere", b"x")
@@ -119,13 +140,20 @@ def test_etcd_refuses_an_anonymous_registration(mesh: RunningMesh) -> None:
     assert names == ["gateway", "kernel", "kv", "llm", "memory", "vdb"]
 
 
-def test_redis_refuses_a_client_without_password_and_config_for_the_app_user(mesh: RunningMesh) -> None:
+def test_redis_refuses_a_client_without_password_and_config_for_the_app_user(
+    mesh: RunningMesh,
+) -> None:
     port = mesh.port("redis")
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(port=port, socket_timeout=3).ping()
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(port=port, username="sage", password="not-it", socket_timeout=3).ping()
-    app = redis.Redis(port=port, username="sage", password=mesh.secrets["redis"]["users"]["sage"], socket_timeout=3)
+    app = redis.Redis(
+        port=port,
+        username="sage",
+        password=mesh.secrets["redis"]["users"]["sage"],
+        socket_timeout=3,
+    )
     assert app.ping()
     with pytest.raises(redis.exceptions.ResponseError):
         app.config_set("dir", "/tmp")
@@ -213,8 +241,10 @@ def test_v1_with_the_gateway_down_is_an_openai_shaped_error(mesh: RunningMesh) -
     while time.monotonic() < deadline:  # Envoy's health check sees it gone
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/clusters", timeout=2) as reply:
             text = reply.read().decode()
-        if not any(line.startswith("gateway::") and line.endswith("::health_flags::healthy")
-                   for line in text.splitlines()):
+        if not any(
+            line.startswith("gateway::") and line.endswith("::health_flags::healthy")
+            for line in text.splitlines()
+        ):
             break
         time.sleep(0.1)
     status, headers, body = _get(port, "/v1/models", f"localhost:{port}")

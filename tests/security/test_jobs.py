@@ -28,7 +28,9 @@ from tests.jobs.conftest import data_dir, start_kernel  # noqa: F401 - the fixtu
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the job's functions travel by value
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens for a root manager")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the privilege drop happens for a root manager"
+)
 
 
 def _probe(kv_address: str, secrets_file: str) -> Callable[[int], dict[str, Any]]:
@@ -41,8 +43,10 @@ def _probe(kv_address: str, secrets_file: str) -> Callable[[int], dict[str, Any]
             "token_sha": hashlib.sha256(os.environ.get("SAGE_TOKEN", "").encode()).hexdigest(),
             "secrets_env": os.environ.get("SAGE_SECRETS_FILE"),
         }
-        for what, attempt in (("secrets", lambda: Path(secrets_file).read_bytes()),
-                              ("jobs_root", lambda: os.listdir(os.getcwd()))):  # cwd: the jobs folder
+        for what, attempt in (
+            ("secrets", lambda: Path(secrets_file).read_bytes()),
+            ("jobs_root", lambda: os.listdir(os.getcwd())),
+        ):  # cwd: the jobs folder
             try:
                 attempt()
                 out[what] = "allowed"
@@ -67,14 +71,20 @@ def kv(start_service: Callable[..., ServiceProcess]) -> ServiceProcess:
 
 
 @pytest.fixture
-def jobs_client(start_kernel: Callable[..., ServiceProcess], tokens: dict[str, str]) -> Iterator[JobClient]:  # noqa: F811
+def jobs_client(
+    start_kernel: Callable[..., ServiceProcess],  # noqa: F811 - the shared fixture
+    tokens: dict[str, str],
+) -> Iterator[JobClient]:
     client = JobClient(address=start_kernel().address, token=tokens["jobs"])
     yield client
     client.close()
 
 
 def test_a_job_runs_unprivileged_and_calls_services_with_its_submitters_token(
-    jobs_client: JobClient, kv: ServiceProcess, tokens: dict[str, str], data_dir: Path  # noqa: F811
+    jobs_client: JobClient,
+    kv: ServiceProcess,
+    tokens: dict[str, str],
+    data_dir: Path,  # noqa: F811
 ) -> None:
     secrets_file = os.environ["SAGE_SECRETS_FILE"]
     env = LocalEnvironment("probe")

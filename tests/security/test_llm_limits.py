@@ -1,5 +1,6 @@
 """The LLM service under a huge prompt: refused by size before tokenizing, and tokenizing never
 blocks the event loop (a concurrent health check keeps answering within 200 ms)."""
+
 from __future__ import annotations
 
 import threading
@@ -25,8 +26,15 @@ def _prompt(size: int) -> str:
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    proc = spawn_service(tmp_path_factory.mktemp("llm-limits"), "llm-limits", "sage_llm", backend="mock",
-                         model_name="mock", embeddings="false", mock_context_length=4096)
+    proc = spawn_service(
+        tmp_path_factory.mktemp("llm-limits"),
+        "llm-limits",
+        "sage_llm",
+        backend="mock",
+        model_name="mock",
+        embeddings="false",
+        mock_context_length=4096,
+    )
     yield proc
     proc.proc.stop(grace=5)
 
@@ -34,14 +42,23 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
 @pytest.fixture(scope="module")
 def llm_no_byte_limit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """max_prompt_bytes above the prompt: the 8 MB prompt is tokenized (in a worker thread)."""
-    proc = spawn_service(tmp_path_factory.mktemp("llm-nolimit"), "llm-nolimit", "sage_llm", backend="mock",
-                         model_name="mock", embeddings="false", mock_context_length=4096,
-                         max_prompt_bytes=16 * 1024 * 1024)
+    proc = spawn_service(
+        tmp_path_factory.mktemp("llm-nolimit"),
+        "llm-nolimit",
+        "sage_llm",
+        backend="mock",
+        model_name="mock",
+        embeddings="false",
+        mock_context_length=4096,
+        max_prompt_bytes=16 * 1024 * 1024,
+    )
     yield proc
     proc.proc.stop(grace=5)
 
 
-def _worst_health_latency(address: str, call: Callable[[], object]) -> tuple[float, BaseException | None]:
+def _worst_health_latency(
+    address: str, call: Callable[[], object]
+) -> tuple[float, BaseException | None]:
     """Run ``call`` in a thread while health-checking ``address``; the slowest check and call's error."""
     outcome: list[BaseException | None] = []
 
@@ -71,14 +88,20 @@ def _worst_health_latency(address: str, call: Callable[[], object]) -> tuple[flo
 
 
 @pytest.mark.parametrize("kind", ["generate", "chat", "tokenize"])
-def test_eight_megabyte_prompt_is_refused_by_size_and_health_keeps_answering(llm: ServiceProcess,
-                                                                            kind: str) -> None:
+def test_eight_megabyte_prompt_is_refused_by_size_and_health_keeps_answering(
+    llm: ServiceProcess, kind: str
+) -> None:
     prompt = _prompt(BIG)
     with LLMClient(address=llm.address) as client:
         calls: dict[str, tuple[Callable[[], object], str]] = {
             "generate": (lambda: client.generate(prompt, max_tokens=4), "prompt"),
-            "chat": (lambda: client.chat([{"role": "user", "content": "hi"}, {"role": "user", "content": prompt}],
-                                         max_tokens=4), "messages[1].content"),
+            "chat": (
+                lambda: client.chat(
+                    [{"role": "user", "content": "hi"}, {"role": "user", "content": prompt}],
+                    max_tokens=4,
+                ),
+                "messages[1].content",
+            ),
             "tokenize": (lambda: client.tokenize(prompt), "text"),
         }
         call, field = calls[kind]
@@ -91,12 +114,17 @@ def test_eight_megabyte_prompt_is_refused_by_size_and_health_keeps_answering(llm
         assert client.generate("tell me about the mesh", max_tokens=3, temperature=0)["text"]
 
 
-def test_prompt_under_the_byte_limit_is_tokenized_off_the_event_loop(llm_no_byte_limit: ServiceProcess) -> None:
+def test_prompt_under_the_byte_limit_is_tokenized_off_the_event_loop(
+    llm_no_byte_limit: ServiceProcess,
+) -> None:
     prompt = _prompt(BIG)
     with LLMClient(address=llm_no_byte_limit.address) as client:
-        worst, error = _worst_health_latency(llm_no_byte_limit.address,
-                                             lambda: client.generate(prompt, max_tokens=4))
+        worst, error = _worst_health_latency(
+            llm_no_byte_limit.address, lambda: client.generate(prompt, max_tokens=4)
+        )
         assert isinstance(error, InvalidArgument), error
         assert error.field == "prompt"
         assert error.metadata["context_length"] == "4096"  # it was tokenized, then found too long
-        assert worst < HEALTH_BUDGET_S, f"a health check waited {worst:.3f}s while the prompt was tokenized"
+        assert worst < HEALTH_BUDGET_S, (
+            f"a health check waited {worst:.3f}s while the prompt was tokenized"
+        )

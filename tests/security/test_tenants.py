@@ -1,6 +1,7 @@
 """Tenants kept apart: gateway memories are scoped by owner (``<owner>/<session id>`` in the
 Memory service), deleting a session deletes its memories, and searching every session's
 memories (an empty ``session_id``) is an admin-only call."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,9 +24,19 @@ def tenant_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
 
 
 def _chat(mesh: LiveMesh, key: str, sid: str, content: str) -> dict:
-    reply = httpx.post(f"{mesh.base_url}/chat/completions", timeout=60, headers={"authorization": f"Bearer {key}"},
-                       json={"model": "mock", "messages": [{"role": "user", "content": content}], "max_tokens": 3,
-                             "temperature": 0, "session_id": sid, "memory": True})
+    reply = httpx.post(
+        f"{mesh.base_url}/chat/completions",
+        timeout=60,
+        headers={"authorization": f"Bearer {key}"},
+        json={
+            "model": "mock",
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": 3,
+            "temperature": 0,
+            "session_id": sid,
+            "memory": True,
+        },
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -72,14 +83,20 @@ def test_deleting_a_session_deletes_its_memories_and_only_its(tenant_mesh: LiveM
     with MemoryClient(address=tenant_mesh.endpoints.instances["memory-0"]) as memory:
         assert "alice likes green tea" in _contents(memory, memory_session(alice, sid))
 
-        reply = httpx.delete(f"{tenant_mesh.base_url}/sessions/{sid}", timeout=30,
-                             headers={"authorization": f"Bearer {key_a}"})
+        reply = httpx.delete(
+            f"{tenant_mesh.base_url}/sessions/{sid}",
+            timeout=30,
+            headers={"authorization": f"Bearer {key_a}"},
+        )
         assert reply.status_code == 200, reply.text
         assert reply.json()["deleted"] is True
         assert _contents(memory, memory_session(alice, sid)) == []
         assert "bob likes black coffee" in _contents(memory, memory_session(bob, sid))
-    gone = httpx.get(f"{tenant_mesh.base_url}/sessions/{sid}", timeout=30,
-                     headers={"authorization": f"Bearer {key_a}"})
+    gone = httpx.get(
+        f"{tenant_mesh.base_url}/sessions/{sid}",
+        timeout=30,
+        headers={"authorization": f"Bearer {key_a}"},
+    )
     assert gone.status_code == 404
 
 

@@ -1,4 +1,5 @@
 """A VDB service process shared by a test module, and a fresh collection name per test."""
+
 from __future__ import annotations
 
 import itertools
@@ -16,7 +17,9 @@ MAX_BATCH_POINTS = 5000
 
 @pytest.fixture(scope="module")
 def vdb_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    service = spawn_service(tmp_path_factory.mktemp("vdb"), "vdb", "sage_vdb", max_batch_points=MAX_BATCH_POINTS)
+    service = spawn_service(
+        tmp_path_factory.mktemp("vdb"), "vdb", "sage_vdb", max_batch_points=MAX_BATCH_POINTS
+    )
     yield service
     service.proc.stop(grace=5)
 

@@ -1,4 +1,5 @@
 """`sage vdb create|ls|upsert --file|search` against a real service."""
+
 from __future__ import annotations
 
 import json
@@ -14,22 +15,45 @@ from tests.conftest import ServiceProcess
 
 
 def _sage(address: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sage_cli.main", "vdb", "--address", address, *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sage_cli.main", "vdb", "--address", address, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_create_upsert_file_search_and_ls(vdb_service: ServiceProcess, tmp_path: Path) -> None:
     data = tmp_path / "data.jsonl"
-    rows = [{"id": f"r{i}", "vector": [float(i), 1.0, 0.0], "metadata": {"i": i}, "document": f"row {i}"}
-            for i in range(25)]
+    rows = [
+        {
+            "id": f"r{i}",
+            "vector": [float(i), 1.0, 0.0],
+            "metadata": {"i": i},
+            "document": f"row {i}",
+        }
+        for i in range(25)
+    ]
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     address = vdb_service.address
-    created = _sage(address, "create", "cli-docs", "--dimension", "3", "--metric", "l2", "--index", "flat")
+    created = _sage(
+        address, "create", "cli-docs", "--dimension", "3", "--metric", "l2", "--index", "flat"
+    )
     assert created.returncode == 0, created.stderr
     loaded = _sage(address, "upsert", "cli-docs", "--file", str(data), "--batch-size", "10")
     assert loaded.returncode == 0, loaded.stderr
     assert "upserted 25 points" in loaded.stdout
-    found = _sage(address, "search", "cli-docs", "--vector", "[7.2, 1.0, 0.0]", "-k", "2", "--where", '{"i": {"$lt": 7}}')
+    found = _sage(
+        address,
+        "search",
+        "cli-docs",
+        "--vector",
+        "[7.2, 1.0, 0.0]",
+        "-k",
+        "2",
+        "--where",
+        '{"i": {"$lt": 7}}',
+    )
     assert found.returncode == 0, found.stderr
     hits = [json.loads(line) for line in found.stdout.splitlines()]
     assert [h["id"] for h in hits] == ["r6", "r5"] and hits[0]["metadata"] == {"i": 6}
@@ -37,7 +61,9 @@ def test_create_upsert_file_search_and_ls(vdb_service: ServiceProcess, tmp_path:
     assert any(line.startswith("cli-docs\t25\t") for line in listed.stdout.splitlines())
 
 
-def test_bad_file_line_is_reported_with_its_number(vdb_service: ServiceProcess, tmp_path: Path) -> None:
+def test_bad_file_line_is_reported_with_its_number(
+    vdb_service: ServiceProcess, tmp_path: Path
+) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text('{"id": "a", "vector": [1, 2]}\nnot json\n')
     address = vdb_service.address

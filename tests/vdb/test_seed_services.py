@@ -1,4 +1,5 @@
 """The seed's service names from pipeline functions, in-process (no mesh) and over the mesh."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -29,8 +30,9 @@ class Remember(MapFunction):
     def execute(self, i: int) -> int:
         kv = self.call_service("kv_service")
         kv.put(f"k{i}", {"i": i})
-        self.call_service("vdb_service").add([f"text {i}"], vectors=VECTORS[i], ids=[f"v{i}"],
-                                              metadatas=[{"i": i}])
+        self.call_service("vdb_service").add(
+            [f"text {i}"], vectors=VECTORS[i], ids=[f"v{i}"], metadatas=[{"i": i}]
+        )
         return i
 
 
@@ -41,7 +43,9 @@ class Recall(SinkFunction):
     def execute(self, i: int) -> None:
         vdb = self.call_service["vdb_service"]
         hits = vdb.search(VECTORS[i], top_k=1)
-        self.out.append((self.call_service("kv_service").get(f"k{i}"), hits[0]["id"], hits[0]["metadata"]))
+        self.out.append(
+            (self.call_service("kv_service").get(f"k{i}"), hits[0]["id"], hits[0]["metadata"])
+        )
 
 
 def _pipeline() -> list[Any]:
@@ -80,8 +84,9 @@ def test_vdb_service_get_update_delete_in_process() -> None:
         vdb.close()
 
 
-def test_with_a_mesh_the_names_go_to_the_services(vdb_service: ServiceProcess,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_a_mesh_the_names_go_to_the_services(
+    vdb_service: ServiceProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAGE_VDB_ADDR", vdb_service.address)
     vdb = resolve_seed_service("vdb_service")
     try:

@@ -1,4 +1,5 @@
 """kill -9 of the VDB service during a bulk load: every acknowledged durable upsert survives."""
+
 from __future__ import annotations
 
 import signal
@@ -30,7 +31,9 @@ def test_acknowledged_upserts_survive_kill_9(tmp_path: Path) -> None:
             while not stop.is_set():
                 ids = [f"b{batch}-{i}" for i in range(BATCH)]
                 try:
-                    vdb.upsert("bulk", ids, random_vectors(BATCH, DIM, seed=batch), durability="sync")
+                    vdb.upsert(
+                        "bulk", ids, random_vectors(BATCH, DIM, seed=batch), durability="sync"
+                    )
                 except SageError:
                     return  # the server died mid-call: this batch was never acknowledged
                 acknowledged.extend(ids)
@@ -54,6 +57,8 @@ def test_acknowledged_upserts_survive_kill_9(tmp_path: Path) -> None:
             assert len(found.ids) == len(acknowledged)
             last = int(acknowledged[-1].split("-")[0][1:])
             assert found.vectors is not None
-            np.testing.assert_array_equal(found.vectors[-BATCH:], random_vectors(BATCH, DIM, seed=last))
+            np.testing.assert_array_equal(
+                found.vectors[-BATCH:], random_vectors(BATCH, DIM, seed=last)
+            )
     finally:
         restarted.proc.stop(grace=5)

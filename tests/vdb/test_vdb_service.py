@@ -1,5 +1,6 @@
 """The VDB service end to end: a real `python -m sage_vdb` process, compared with the native
 core used in-process on the same data."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,18 @@ from tests.vdb.conftest import MAX_BATCH_POINTS, random_vectors
 
 DIM = 16
 N = 400
-DOCS = [f"document {i} about {'faiss vectors' if i % 3 == 0 else 'streaming dataflow'}" for i in range(N)]
-METAS = [{"year": 2000 + i % 25, "lang": "zh" if i % 2 else "en", "tags": ["a", "b"] if i % 5 == 0 else ["c"]}
-         for i in range(N)]
+DOCS = [
+    f"document {i} about {'faiss vectors' if i % 3 == 0 else 'streaming dataflow'}"
+    for i in range(N)
+]
+METAS = [
+    {
+        "year": 2000 + i % 25,
+        "lang": "zh" if i % 2 else "en",
+        "tags": ["a", "b"] if i % 5 == 0 else ["c"],
+    }
+    for i in range(N)
+]
 IDS = [f"p{i}" for i in range(N)]
 
 
@@ -32,14 +42,18 @@ def _load(vdb: VDBClient, name: str, index: str = "flat", metric: str = "cosine"
     return vectors
 
 
-def _local(tmp_path: Path, vectors: np.ndarray, index: str = "flat", metric: str = "cosine") -> Collection:
+def _local(
+    tmp_path: Path, vectors: np.ndarray, index: str = "flat", metric: str = "cosine"
+) -> Collection:
     col = Collection.create(str(tmp_path / "local"), DIM, metric, index, "none")
     col.upsert(IDS, vectors, METAS, DOCS)
     return col
 
 
 def test_collection_lifecycle(vdb: VDBClient, name: str) -> None:
-    info = vdb.create_collection(name, DIM, metric="l2", index={"type": "hnsw", "M": 8, "ef_search": 32})
+    info = vdb.create_collection(
+        name, DIM, metric="l2", index={"type": "hnsw", "M": 8, "ef_search": 32}
+    )
     assert (info.name, info.dimension, info.metric, info.count) == (name, DIM, "l2", 0)
     assert info.index == {"type": "hnsw", "M": 8, "ef_construction": 200, "ef_search": 32}
     with pytest.raises(AlreadyExists):
@@ -64,7 +78,9 @@ def test_search_over_grpc_equals_in_process(vdb: VDBClient, name: str, tmp_path:
     assert len(remote) == 8
     for q, result in enumerate(remote):
         assert result.ids == expected["ids"][q]
-        np.testing.assert_allclose(result.scores, expected["scores"][q, : len(result.ids)], rtol=1e-6)
+        np.testing.assert_allclose(
+            result.scores, expected["scores"][q, : len(result.ids)], rtol=1e-6
+        )
         assert result.metadatas == expected["metadatas"][q]
         assert result.documents == expected["documents"][q]
 
@@ -137,7 +153,9 @@ def test_flush_and_compact_keep_the_data(vdb: VDBClient, name: str) -> None:
 
 
 # -- bad input --------------------------------------------------------------------------------
-def test_dimension_mismatch_is_invalid_argument_naming_the_dimension(vdb: VDBClient, name: str) -> None:
+def test_dimension_mismatch_is_invalid_argument_naming_the_dimension(
+    vdb: VDBClient, name: str
+) -> None:
     vdb.create_collection(name, DIM)
     with pytest.raises(InvalidArgument) as info:
         vdb.upsert(name, ["a"], random_vectors(1, DIM + 1))
@@ -156,7 +174,9 @@ def test_unknown_collection_is_not_found_and_says_how_to_fix(vdb: VDBClient) -> 
     assert "CreateCollection" in info.value.message
 
 
-def test_malformed_filter_is_invalid_argument_naming_the_operator(vdb: VDBClient, name: str) -> None:
+def test_malformed_filter_is_invalid_argument_naming_the_operator(
+    vdb: VDBClient, name: str
+) -> None:
     _load(vdb, name)
     with pytest.raises(InvalidArgument) as info:
         vdb.search(name, random_vectors(1, DIM), where={"year": {"$like": 3}})
@@ -200,7 +220,9 @@ def test_every_collection_is_served_again_after_a_restart(tmp_path: Path) -> Non
     vectors = random_vectors(50, DIM)
     with VDBClient(address=first.address) as vdb:
         for coll in ("one", "two"):
-            vdb.create_collection(coll, DIM, metric="l2", embedding_model="" if coll == "one" else "m")
+            vdb.create_collection(
+                coll, DIM, metric="l2", embedding_model="" if coll == "one" else "m"
+            )
             vdb.upsert(coll, [f"x{i}" for i in range(50)], vectors, durability="async")
     first.proc.stop(grace=5)
     second = spawn_service(tmp_path, "vdb-b", "sage_vdb", data_dir=data)
@@ -217,7 +239,10 @@ async def test_async_client_round_trip(vdb_service: ServiceProcess, name: str) -
     async with AsyncVDBClient(address=vdb_service.address) as vdb:
         await vdb.create_collection(name, DIM, metric="l2", index="flat")
         vectors = random_vectors(100, DIM)
-        assert await vdb.bulk_upsert(name, [f"a{i}" for i in range(100)], vectors, batch_size=30) == 100
+        assert (
+            await vdb.bulk_upsert(name, [f"a{i}" for i in range(100)], vectors, batch_size=30)
+            == 100
+        )
         results = await vdb.search(name, vectors[[5, 6]], top_k=1)
         assert [r.ids for r in results] == [["a5"], ["a6"]]
         assert (await vdb.get(name, ["a9"])).ids == ["a9"]
@@ -225,28 +250,40 @@ async def test_async_client_round_trip(vdb_service: ServiceProcess, name: str) -
             await vdb.get_collection("missing-async")
 
 
-async def test_searches_and_small_writes_during_a_long_write_never_stall_the_server(vdb_service: ServiceProcess,
-                                                                         name: str) -> None:
+async def test_searches_and_small_writes_during_a_long_write_never_stall_the_server(
+    vdb_service: ServiceProcess, name: str
+) -> None:
     # Searches run on native threads and small writes are tried on the event loop; neither may
     # wait there for a write being applied, or every call to the server (health checks too) would
     # queue behind it.
     dim = 96
-    async with AsyncVDBClient(address=vdb_service.address) as vdb, \
-            grpc.aio.insecure_channel(vdb_service.address) as channel:
+    async with (
+        AsyncVDBClient(address=vdb_service.address) as vdb,
+        grpc.aio.insecure_channel(vdb_service.address) as channel,
+    ):
         health = health_pb2_grpc.HealthStub(channel)
-        await vdb.create_collection(name, dim, index={"type": "hnsw", "M": 32, "ef_construction": 400},
-                                    durability="async")
+        await vdb.create_collection(
+            name, dim, index={"type": "hnsw", "M": 32, "ef_construction": 400}, durability="async"
+        )
         await vdb.upsert(name, [f"a{i}" for i in range(1200)], random_vectors(1200, dim, seed=1))
         query = random_vectors(1, dim, seed=2)
         started = time.perf_counter()
-        write = asyncio.ensure_future(vdb.upsert(name, [f"b{i}" for i in range(MAX_BATCH_POINTS)],
-                                                 random_vectors(MAX_BATCH_POINTS, dim, seed=3)))
+        write = asyncio.ensure_future(
+            vdb.upsert(
+                name,
+                [f"b{i}" for i in range(MAX_BATCH_POINTS)],
+                random_vectors(MAX_BATCH_POINTS, dim, seed=3),
+            )
+        )
         searches, small_writes, stalls = [], [], []
         while not write.done():
             searches.append(asyncio.ensure_future(vdb.search(name, query, top_k=3)))
             # A small write that needs no fsync is tried on the event loop: it must not wait there.
-            small_writes.append(asyncio.ensure_future(vdb.upsert(name, [f"s{len(small_writes)}"], query,
-                                                                 durability="async")))
+            small_writes.append(
+                asyncio.ensure_future(
+                    vdb.upsert(name, [f"s{len(small_writes)}"], query, durability="async")
+                )
+            )
             t0 = time.perf_counter()
             await health.Check(health_pb2.HealthCheckRequest(), timeout=30)
             stalls.append(time.perf_counter() - t0)

@@ -207,7 +207,9 @@ class Job(TaskHost):
             snapshot: dict[str, Any] = {"sources": {}, "state": {}}
             for instance in self.instances:
                 if instance.channel is None:
-                    snapshot["sources"][f"{instance.spec.head}:{instance.index}"] = instance.source_out
+                    snapshot["sources"][f"{instance.spec.head}:{instance.index}"] = (
+                        instance.source_out
+                    )
                 for node_id, ctx in instance.contexts.items():
                     tables = ctx.state.snapshot()
                     if any(tables.values()):

@@ -29,7 +29,11 @@ _MAX_EXPONENT = 1000
 def _evaluate(node: ast.AST) -> float | int:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
@@ -38,7 +42,9 @@ def _evaluate(node: ast.AST) -> float | int:
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_evaluate(node.operand))
-    raise ToolError(f"calculator accepts numbers, + - * / // % ** and parentheses; not {ast.unparse(node)!r}")
+    raise ToolError(
+        f"calculator accepts numbers, + - * / // % ** and parentheses; not {ast.unparse(node)!r}"
+    )
 
 
 def calculator(expression: str) -> float | int:
@@ -66,7 +72,9 @@ def make_kv_lookup(store: Mapping[str, Any] | Any) -> Callable[[str], str]:
     return kv_lookup
 
 
-def make_vdb_search(collection: Any, embedder: Any, top_k: int = 3) -> Callable[[str], list[dict[str, Any]]]:
+def make_vdb_search(
+    collection: Any, embedder: Any, top_k: int = 3
+) -> Callable[[str], list[dict[str, Any]]]:
     """A ``vdb_search(query)`` tool: the best chunks of a collection for a query, with sources."""
     from sage_client.rag.retrievers import hits_to_results
 

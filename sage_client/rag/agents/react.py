@@ -59,14 +59,23 @@ def parse_step(reply: str) -> tuple[str, Any]:
     if final and (not action or final.start() < action.start()):
         return "final", final.group(1).strip()
     if not action:
-        return "invalid", 'write "Action: <tool>" with "Action Input: {...}", or "Final Answer: ..."'
+        return (
+            "invalid",
+            'write "Action: <tool>" with "Action Input: {...}", or "Final Answer: ..."',
+        )
     raw_input = _ACTION_INPUT.search(reply, action.end())
     if raw_input is None:
-        return "invalid", f'after "Action: {action.group(1)}" write "Action Input: " and a JSON object'
+        return (
+            "invalid",
+            f'after "Action: {action.group(1)}" write "Action Input: " and a JSON object',
+        )
     try:
         arguments = _json_object_prefix(raw_input.group(1))
     except json.JSONDecodeError as e:
-        return "invalid", f"Action Input is not valid JSON ({e.msg}); write a JSON object such as {{\"expression\": \"2+2\"}}"
+        return (
+            "invalid",
+            f'Action Input is not valid JSON ({e.msg}); write a JSON object such as {{"expression": "2+2"}}',
+        )
     return "action", (action.group(1), arguments)
 
 
@@ -79,7 +88,9 @@ def _as_chat(llm: Any) -> Callable[[Messages], str]:
         return lambda messages: str(llm.generate(messages)["text"])
     if callable(llm):
         return lambda messages: str(llm(messages))
-    raise TypeError("llm must be a callable messages -> text or a generator with generate(messages)")
+    raise TypeError(
+        "llm must be a callable messages -> text or a generator with generate(messages)"
+    )
 
 
 class ReActAgent(MapFunction):
@@ -125,7 +136,14 @@ class ReActAgent(MapFunction):
                     observation = _render(self.tools.call(name, arguments))
                 except ToolError as e:
                     observation = f"Error: {e}"
-                steps.append({"reply": reply, "action": name, "arguments": arguments, "observation": observation})
+                steps.append(
+                    {
+                        "reply": reply,
+                        "action": name,
+                        "arguments": arguments,
+                        "observation": observation,
+                    }
+                )
             else:
                 observation = f"Error: {payload}"
                 steps.append({"reply": reply, "observation": observation})
@@ -148,6 +166,3 @@ def _render(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except TypeError:
         return str(value)
-
-
-

@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
+_JSON_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+}
 
 
 class ToolError(Exception):
@@ -36,7 +42,9 @@ def _schema_for(annotation: Any, where: str) -> dict[str, Any]:
             return _schema_for(options[0], where)
     if annotation in _JSON_TYPES:
         return {"type": _JSON_TYPES[annotation]}
-    raise TypeError(f"{where}: type {annotation!r} cannot be described as JSON schema; use str, int, float, bool, list or dict")
+    raise TypeError(
+        f"{where}: type {annotation!r} cannot be described as JSON schema; use str, int, float, bool, list or dict"
+    )
 
 
 @dataclass(frozen=True)
@@ -48,24 +56,42 @@ class Tool:
 
     def schema(self) -> dict[str, Any]:
         """OpenAI's function-tool shape."""
-        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
 
 
-def tool_from_function(fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> Tool:
+def tool_from_function(
+    fn: Callable[..., Any], name: str | None = None, description: str | None = None
+) -> Tool:
     tool_name = name or fn.__name__
     hints = typing.get_type_hints(fn)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise TypeError(f"tool {tool_name}: *args/**kwargs cannot be described; name each parameter")
+            raise TypeError(
+                f"tool {tool_name}: *args/**kwargs cannot be described; name each parameter"
+            )
         if param.name not in hints:
             raise TypeError(f"tool {tool_name}: parameter {param.name!r} needs a type hint")
-        properties[param.name] = _schema_for(hints[param.name], f"tool {tool_name}, parameter {param.name}")
+        properties[param.name] = _schema_for(
+            hints[param.name], f"tool {tool_name}, parameter {param.name}"
+        )
         if param.default is param.empty:
             required.append(param.name)
     doc = description or (inspect.getdoc(fn) or tool_name).strip().splitlines()[0]
-    parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+    parameters = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
     return Tool(tool_name, doc, parameters, fn)
 
 
@@ -86,7 +112,9 @@ def _check_value(value: Any, schema: Mapping[str, Any], where: str) -> Any:
     elif kind == "array":
         if not isinstance(value, list):
             raise ToolError(f"{where} must be a list, got {json.dumps(value)}")
-        return [_check_value(v, schema.get("items", {}), f"{where}[{i}]") for i, v in enumerate(value)]
+        return [
+            _check_value(v, schema.get("items", {}), f"{where}[{i}]") for i, v in enumerate(value)
+        ]
     elif kind == "object" and not isinstance(value, dict):
         raise ToolError(f"{where} must be an object, got {json.dumps(value)}")
     return value
@@ -96,7 +124,9 @@ class ToolRegistry:
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
 
-    def register(self, fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> Tool:
+    def register(
+        self, fn: Callable[..., Any], name: str | None = None, description: str | None = None
+    ) -> Tool:
         tool = tool_from_function(fn, name, description)
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
@@ -126,11 +156,15 @@ class ToolRegistry:
         if tool is None:
             raise ToolError(f"unknown tool {name!r}; available tools: {', '.join(self.names())}")
         if not isinstance(arguments, Mapping):
-            raise ToolError(f"arguments to {name} must be a JSON object, got {json.dumps(arguments)}")
+            raise ToolError(
+                f"arguments to {name} must be a JSON object, got {json.dumps(arguments)}"
+            )
         props = tool.parameters["properties"]
         extra = set(arguments) - set(props)
         if extra:
-            raise ToolError(f"{name} takes no argument(s) {sorted(extra)}; it takes {sorted(props)}")
+            raise ToolError(
+                f"{name} takes no argument(s) {sorted(extra)}; it takes {sorted(props)}"
+            )
         missing = [p for p in tool.parameters["required"] if p not in arguments]
         if missing:
             raise ToolError(f"{name} needs argument(s) {missing}")

@@ -1,4 +1,5 @@
 """python -m sage_gateway: run the OpenAI-compatible gateway."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,12 @@ from sage_runtime.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sage-gateway", description="OpenAI-compatible HTTP gateway of SAGE Mesh")
-    parser.add_argument("--config", help="YAML settings file (SAGE_* environment variables override it)")
+    parser = argparse.ArgumentParser(
+        prog="sage-gateway", description="OpenAI-compatible HTTP gateway of SAGE Mesh"
+    )
+    parser.add_argument(
+        "--config", help="YAML settings file (SAGE_* environment variables override it)"
+    )
     parser.add_argument("--port", type=int)
     parser.add_argument("--host")
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """The gateway as a raw ASGI app: routing, auth, rate limits, CORS, request ids and the
 OpenAI endpoints. Shapes are in ``protocol.py``; the chat work is the pipeline's, run in the
 request's own coroutine (``ChatPipeline.run``)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,12 @@ from sage_proto.llm.v1 import llm_pb2
 
 log = logging.getLogger("sage.gateway")
 REQUESTS = Counter("sage_gateway_requests_total", "HTTP requests handled", ["route", "status"])
-LATENCY = Histogram("sage_gateway_request_seconds", "time to the response head", ["route"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+LATENCY = Histogram(
+    "sage_gateway_request_seconds",
+    "time to the response head",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 _DONE = b"[DONE]"
 _LIMITED_ROUTES = ("chat", "completions", "embeddings")
 _CONTEXTS_TTL_S = 60.0
@@ -106,7 +111,9 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise GatewayError(
+            400, f"the request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
     if not isinstance(data, dict):
         raise GatewayError(400, "the request body must be a JSON object", code="invalid_json")
     try:
@@ -116,9 +123,13 @@ def parse(model: type[BaseModel], body: bytes) -> Any:
 
 
 class GatewayApp:
-    def __init__(self, config: GatewayConfig, deps: Dependencies | None = None,
-                 on_startup: Callable[[], Awaitable[Dependencies]] | None = None,
-                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        deps: Dependencies | None = None,
+        on_startup: Callable[[], Awaitable[Dependencies]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.config = config
         self.deps = deps
         self.draining = False
@@ -168,7 +179,11 @@ class GatewayApp:
         except Exception as exc:  # noqa: BLE001 - the client always gets OpenAI's envelope
             log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
             status = 500
-            err = GatewayError(500, f"internal error ({type(exc).__name__}); request id {request_id}", "server_error")
+            err = GatewayError(
+                500,
+                f"internal error ({type(exc).__name__}); request id {request_id}",
+                "server_error",
+            )
             await send_response(send, 500, err.body(), base)
         finally:
             REQUESTS.labels(route, str(status)).inc()
@@ -195,22 +210,38 @@ class GatewayApp:
     def _cors_headers(self, origin: str | None) -> dict[str, str]:
         if not origin or not self._cors or not ({origin, "*"} & self._cors):
             return {}
-        return {"access-control-allow-origin": origin, "vary": "Origin",
-                "access-control-expose-headers": "x-request-id, retry-after, x-ratelimit-remaining-requests, "
-                                                 "x-ratelimit-remaining-tokens"}
+        return {
+            "access-control-allow-origin": origin,
+            "vary": "Origin",
+            "access-control-expose-headers": "x-request-id, retry-after, x-ratelimit-remaining-requests, "
+            "x-ratelimit-remaining-tokens",
+        }
 
     async def _dispatch(self, req: Request, base: dict[str, str]) -> tuple[str, int]:
         path, method = req.path.rstrip("/") or "/", req.method
         if method == "OPTIONS":
             if "access-control-allow-origin" not in base:
-                raise GatewayError(403, "this origin is not allowed (cors_origins)", "permission_error")
-            await send_response(req.send, 204, b"", {**base, "access-control-allow-methods": "GET, POST, DELETE",
-                                                     "access-control-allow-headers": "authorization, content-type, "
-                                                     "x-session-id, x-request-id", "access-control-max-age": "600"})
+                raise GatewayError(
+                    403, "this origin is not allowed (cors_origins)", "permission_error"
+                )
+            await send_response(
+                req.send,
+                204,
+                b"",
+                {
+                    **base,
+                    "access-control-allow-methods": "GET, POST, DELETE",
+                    "access-control-allow-headers": "authorization, content-type, "
+                    "x-session-id, x-request-id",
+                    "access-control-max-age": "600",
+                },
+            )
             return "preflight", 204
         if path == "/healthz":
             ok = not self.draining and self.deps is not None
-            await send_response(req.send, 200 if ok else 503, b"ok" if ok else b"draining", base, "text/plain")
+            await send_response(
+                req.send, 200 if ok else 503, b"ok" if ok else b"draining", base, "text/plain"
+            )
             return "healthz", 200 if ok else 503
         if path == "/metrics":
             await send_response(req.send, 200, generate_latest(), base, CONTENT_TYPE_LATEST)
@@ -229,11 +260,18 @@ class GatewayApp:
         if entry is None:
             known = {p for _, p in self._routes}
             if path in known or session_id is not None:
-                raise GatewayError(405, f"{method} is not allowed on {path}", code="method_not_allowed")
+                raise GatewayError(
+                    405, f"{method} is not allowed on {path}", code="method_not_allowed"
+                )
             raise not_found(f"no route {method} {path}; see /openapi.json")
         if self.deps is None or self.draining:
-            raise GatewayError(503, "the gateway is starting or shutting down; retry", "server_error",
-                               code="unavailable", headers={"retry-after": "1"})
+            raise GatewayError(
+                503,
+                "the gateway is starting or shutting down; retry",
+                "server_error",
+                code="unavailable",
+                headers={"retry-after": "1"},
+            )
         route, handler = entry
         who = await self.deps.authenticator.authenticate(req.headers.get("authorization"))
         if session_id is not None:
@@ -255,57 +293,103 @@ class GatewayApp:
             self._contexts_at = now  # also after a failure: not one ListModels per request
             try:
                 reply = await self.deps.llm.list_models()
-                self._contexts = {m.name: m.context_length for m in reply.models
-                                  if m.kind == llm_pb2.MODEL_KIND_GENERATION and m.context_length > 0}
+                self._contexts = {
+                    m.name: m.context_length
+                    for m in reply.models
+                    if m.kind == llm_pb2.MODEL_KIND_GENERATION and m.context_length > 0
+                }
             except SageError as exc:
-                log.warning("ListModels failed; reserving the default context", extra={"fields": {"error": str(exc)}})
+                log.warning(
+                    "ListModels failed; reserving the default context",
+                    extra={"fields": {"error": str(exc)}},
+                )
         found = self._contexts.get(model) or max(self._contexts.values(), default=0)
         return found or self.config.default_context_tokens
 
-    async def _admit(self, who: Principal, body: protocol.SamplingFields, turn: Turn,
-                     headers: dict[str, str]) -> tuple[Admission, dict[str, str]]:
+    async def _admit(
+        self, who: Principal, body: protocol.SamplingFields, turn: Turn, headers: dict[str, str]
+    ) -> tuple[Admission, dict[str, str]]:
         """rpm/tpm admission, reserving what the request can use at most (see ``reservation``)."""
         assert self.deps is not None
         context = await self._context_length(turn.model)
         texts = [m["content"] for m in turn.messages] if turn.messages else [turn.prompt or ""]
-        reserve = reservation(body.max_completion_tokens or body.max_tokens, context,
-                              sum(len(t.encode()) for t in texts), len(texts))
+        reserve = reservation(
+            body.max_completion_tokens or body.max_tokens,
+            context,
+            sum(len(t.encode()) for t in texts),
+            len(texts),
+        )
         admission = await self.deps.limiter.admit_request(who, reserve)
         return admission, {**headers, **admission.headers}
 
     # -- chat and completions ---------------------------------------------------------------
     async def chat_completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
-        body: protocol.ChatCompletionRequest = parse(protocol.ChatCompletionRequest, await read_body(req.receive))
+        body: protocol.ChatCompletionRequest = parse(
+            protocol.ChatCompletionRequest, await read_body(req.receive)
+        )
         session_id = body.session_id or req.headers.get("x-session-id") or None
         if session_id is not None and not _valid_session_id(session_id):
-            raise GatewayError(400, "x-session-id must be 1-128 characters of A-Z a-z 0-9 . _ : -",
-                               param="session_id", code="invalid_value")
+            raise GatewayError(
+                400,
+                "x-session-id must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+                param="session_id",
+                code="invalid_value",
+            )
         if body.memory and not self.config.memory_enabled:
-            raise GatewayError(400, "memory is not enabled on this gateway (memory_enabled: false); "
-                               "send `memory: false`", param="memory", code="memory_disabled")
+            raise GatewayError(
+                400,
+                "memory is not enabled on this gateway (memory_enabled: false); "
+                "send `memory: false`",
+                param="memory",
+                code="memory_disabled",
+            )
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-        turn = self._turn(who, body, messages=messages, session_id=session_id, memory=bool(body.memory))
+        turn = self._turn(
+            who, body, messages=messages, session_id=session_id, memory=bool(body.memory)
+        )
         admission, headers = await self._admit(who, body, turn, headers)
         await self._serve(req, admission, headers, turn, body, chat=True)
 
     async def completions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
-        body: protocol.CompletionRequest = parse(protocol.CompletionRequest, await read_body(req.receive))
+        body: protocol.CompletionRequest = parse(
+            protocol.CompletionRequest, await read_body(req.receive)
+        )
         prompt = body.prompt if isinstance(body.prompt, str) else None
         if prompt is None:
             if len(body.prompt) != 1:
-                raise GatewayError(400, "prompt: exactly one prompt per request is served", param="prompt",
-                                   code="invalid_value")
+                raise GatewayError(
+                    400,
+                    "prompt: exactly one prompt per request is served",
+                    param="prompt",
+                    code="invalid_value",
+                )
             prompt = body.prompt[0]
         turn = self._turn(who, body, prompt=prompt)
         admission, headers = await self._admit(who, body, turn, headers)
-        await self._serve(req, admission, headers, turn, body, chat=False, echo=prompt if body.echo else "")
+        await self._serve(
+            req, admission, headers, turn, body, chat=False, echo=prompt if body.echo else ""
+        )
 
     def _turn(self, who: Principal, body: protocol.SamplingFields, **fields: Any) -> Turn:
-        return Turn(owner=who.user, model=getattr(body, "model", "") or self.config.default_model,
-                    sampling=body.sampling(), stream=body.stream, **fields)
+        return Turn(
+            owner=who.user,
+            model=getattr(body, "model", "") or self.config.default_model,
+            sampling=body.sampling(),
+            stream=body.stream,
+            **fields,
+        )
 
-    async def _serve(self, req: Request, admission: Admission, headers: dict[str, str], turn: Turn,
-                     body: protocol.SamplingFields, *, chat: bool, echo: str = "") -> None:
+    async def _serve(
+        self,
+        req: Request,
+        admission: Admission,
+        headers: dict[str, str],
+        turn: Turn,
+        body: protocol.SamplingFields,
+        *,
+        chat: bool,
+        echo: str = "",
+    ) -> None:
         assert self.deps is not None
         hang_up = _HangUp()
         try:
@@ -339,13 +423,23 @@ class GatewayApp:
                 used = admission.reserved if turn.text else 0
             try:
                 await asyncio.shield(self.deps.limiter.settle(admission, used))
-            except asyncio.CancelledError:  # the client left as the request ended: settled all the same
+            except (
+                asyncio.CancelledError
+            ):  # the client left as the request ended: settled all the same
                 if not hang_up.happened:
                     raise
                 raise ClientGone() from None
 
-    async def _stream(self, req: Request, headers: dict[str, str], turn: Turn, pieces: AsyncGenerator[str, None],
-                      chat: bool, body: protocol.SamplingFields, hang_up: _HangUp) -> None:
+    async def _stream(
+        self,
+        req: Request,
+        headers: dict[str, str],
+        turn: Turn,
+        pieces: AsyncGenerator[str, None],
+        chat: bool,
+        body: protocol.SamplingFields,
+        hang_up: _HangUp,
+    ) -> None:
         writer = ChunkWriter(turn, chat)
         started = False
         try:
@@ -357,7 +451,9 @@ class GatewayApp:
         except GatewayError as exc:
             if not started:
                 raise  # nothing sent yet: a proper HTTP status
-            hang_up.armed = False  # an error after the stream began: OpenAI's envelope as the last event
+            hang_up.armed = (
+                False  # an error after the stream began: OpenAI's envelope as the last event
+            )
             await send_event(req.send, exc.body(), more=False)
             return
         hang_up.armed = False
@@ -371,7 +467,9 @@ class GatewayApp:
     # -- embeddings and models --------------------------------------------------------------
     async def embeddings(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
-        body: protocol.EmbeddingRequest = parse(protocol.EmbeddingRequest, await read_body(req.receive))
+        body: protocol.EmbeddingRequest = parse(
+            protocol.EmbeddingRequest, await read_body(req.receive)
+        )
         headers = {**headers, **(await self.deps.limiter.admit_request(who, 0)).headers}
         texts = [body.input] if isinstance(body.input, str) else body.input
         try:
@@ -379,13 +477,26 @@ class GatewayApp:
         except SageError as exc:
             raise from_sage_error(exc) from None
         vectors = np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
-        data = [{"object": "embedding", "index": i,
-                 "embedding": base64.b64encode(v.tobytes()).decode() if body.encoding_format == "base64" else v}
-                for i, v in enumerate(vectors)]
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": base64.b64encode(v.tobytes()).decode()
+                if body.encoding_format == "base64"
+                else v,
+            }
+            for i, v in enumerate(vectors)
+        ]
         tokens = sum(len(t.split()) for t in texts)
-        out = orjson.dumps({"object": "list", "data": data, "model": reply.model or body.model,
-                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
-                           option=orjson.OPT_SERIALIZE_NUMPY)
+        out = orjson.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": reply.model or body.model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
         await self.deps.limiter.charge(who, tokens)
         await send_response(req.send, 200, out, headers)
 
@@ -395,15 +506,22 @@ class GatewayApp:
             reply = await self.deps.llm.list_models()
         except SageError as exc:
             raise from_sage_error(exc) from None
-        data = [{"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"} for m in reply.models]
+        data = [
+            {"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"}
+            for m in reply.models
+        ]
         await send_response(req.send, 200, orjson.dumps({"object": "list", "data": data}), headers)
 
     # -- sessions ---------------------------------------------------------------------------
     async def list_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         sessions = await self.deps.sessions.list(None if who.admin else who.user)
-        await send_response(req.send, 200, orjson.dumps({"object": "list", "data": [s.summary() for s in sessions]}),
-                            headers)
+        await send_response(
+            req.send,
+            200,
+            orjson.dumps({"object": "list", "data": [s.summary() for s in sessions]}),
+            headers,
+        )
 
     async def _session(self, req: Request, who: Principal) -> Session:
         assert self.deps is not None
@@ -417,22 +535,27 @@ class GatewayApp:
 
     async def get_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         session = await self._session(req, who)
-        await send_response(req.send, 200, orjson.dumps({**session.summary(), "history": session.history}), headers)
+        await send_response(
+            req.send, 200, orjson.dumps({**session.summary(), "history": session.history}), headers
+        )
 
     async def delete_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         session = await self._session(req, who)
         await self._forget(session)  # memories first: a failure leaves the session there to retry
         await self.deps.sessions.delete(session)
-        await send_response(req.send, 200, orjson.dumps({"id": session.id, "object": "session", "deleted": True}),
-                            headers)
+        await send_response(
+            req.send,
+            200,
+            orjson.dumps({"id": session.id, "object": "session", "deleted": True}),
+            headers,
+        )
 
     async def cleanup_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         require_admin(who)
         deleted = await self.deps.sessions.cleanup(None, self._forget)
         await send_response(req.send, 200, orjson.dumps({"deleted": deleted}), headers)
-
 
     async def _forget(self, session: Session) -> None:
         """Delete a session's memories in the Memory service (scoped ``<owner>/<session id>``)."""
@@ -446,10 +569,11 @@ class GatewayApp:
 
 
 def _valid_session_id(value: str) -> bool:
-    return 0 < len(value) <= 128 and all(c.isalnum() or c in "._:-" for c in value) and value.isascii()
+    return (
+        0 < len(value) <= 128 and all(c.isalnum() or c in "._:-" for c in value) and value.isascii()
+    )
 
 
 def require_admin(who: Principal) -> None:
     if not who.admin:
         raise forbidden("this needs an admin key or a token with the `admin` scope")
-

@@ -5,6 +5,7 @@ JWTs are checked with PyJWT: HS256 against a shared secret, RS256 against a publ
 the user; a token whose ``scope`` or ``scopes`` claim (a list of strings or one space-separated
 string) holds the exact scope ``admin`` is an admin (``"no-admin"`` is not). The key's or token's ``rpm``/``tpm`` claims set its rate limits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             out.update(v.strip() for v in value)
         else:
-            raise unauthenticated(f"bearer token claim `{name}` must be a list of strings or a "
-                                  "space-separated string")
+            raise unauthenticated(
+                f"bearer token claim `{name}` must be a list of strings or a space-separated string"
+            )
     return frozenset(out)
 
 
@@ -67,8 +69,10 @@ class Authenticator:
         if not authorization:
             if not self._config.require_auth:
                 return ANONYMOUS
-            raise unauthenticated("missing API key: send `Authorization: Bearer <key>` "
-                                  "(create one with `sage keys create --user NAME`)")
+            raise unauthenticated(
+                "missing API key: send `Authorization: Bearer <key>` "
+                "(create one with `sage keys create --user NAME`)"
+            )
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
@@ -91,17 +95,26 @@ class Authenticator:
         key = self._jwt_keys.get(algorithm)
         if key is None:
             accepted = ", ".join(self._jwt_keys) or "none configured"
-            raise unauthenticated(f"bearer tokens signed with {algorithm!r} are not accepted (accepted: {accepted})")
+            raise unauthenticated(
+                f"bearer tokens signed with {algorithm!r} are not accepted (accepted: {accepted})"
+            )
         audience = self._config.jwt_audience or None
         try:
-            claims = jwt.decode(token, key, algorithms=[algorithm], audience=audience,
-                                options={"require": ["exp", "sub"], "verify_aud": audience is not None})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=audience,
+                options={"require": ["exp", "sub"], "verify_aud": audience is not None},
+            )
         except jwt.ExpiredSignatureError:
             raise unauthenticated("bearer token has expired (`exp`)") from None
         except jwt.ImmatureSignatureError:
             raise unauthenticated("bearer token is not valid yet (`nbf`)") from None
         except jwt.InvalidAudienceError:
-            raise unauthenticated(f"bearer token is not for this audience (expected aud={audience!r})") from None
+            raise unauthenticated(
+                f"bearer token is not for this audience (expected aud={audience!r})"
+            ) from None
         except jwt.PyJWTError as exc:
             raise unauthenticated(f"invalid bearer token: {exc}") from None
         scopes = _scopes(claims)
@@ -111,5 +124,7 @@ class Authenticator:
         try:
             rpm, tpm = int(claims.get("rpm", 0)), int(claims.get("tpm", 0))
         except (TypeError, ValueError):
-            raise GatewayError(401, "bearer token claims rpm/tpm must be integers", "authentication_error") from None
+            raise GatewayError(
+                401, "bearer token claims rpm/tpm must be integers", "authentication_error"
+            ) from None
         return Principal(user, "admin" in scopes, f"user:{user}", rpm, tpm)

@@ -10,6 +10,7 @@ once on this instance (``max_concurrent_chats``); more wait for a slot, in arriv
 A client that goes away cancels the request's task, which cancels the LLM call and so stops
 decoding upstream. Retries are the channel layer's policy (``sage_gateway.llm``), not a step's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,7 +85,7 @@ async def load_history(turn: Turn, res: ChatResources) -> None:
         return
     session = await res.sessions.load(turn.owner, turn.session_id)
     if session is not None:
-        turn.history = session.history[-res.history_turns:] if res.history_turns else []
+        turn.history = session.history[-res.history_turns :] if res.history_turns else []
         turn.session_memory = session.memory
     turn.memory = turn.memory or turn.session_memory
 
@@ -94,7 +95,9 @@ async def retrieve_memories(turn: Turn, res: ChatResources) -> None:
         return
     query = next((m["content"] for m in reversed(turn.messages) if m["role"] == "user"), "")
     if query:
-        turn.memories = await res.memory.search(turn.owner, turn.session_id, query, res.memory_top_k)
+        turn.memories = await res.memory.search(
+            turn.owner, turn.session_id, query, res.memory_top_k
+        )
 
 
 def build_prompt(turn: Turn) -> None:
@@ -104,8 +107,13 @@ def build_prompt(turn: Turn) -> None:
     rest = [m for m in turn.messages if m["role"] not in ("system", "developer")]
     recalled = []
     if turn.memories:
-        recalled = [{"role": "system", "content": "Relevant memories of this conversation:\n"
-                     + "\n".join(f"- {m}" for m in turn.memories)}]
+        recalled = [
+            {
+                "role": "system",
+                "content": "Relevant memories of this conversation:\n"
+                + "\n".join(f"- {m}" for m in turn.memories),
+            }
+        ]
     turn.llm_messages = [*system, *recalled, *turn.history, *rest]
 
 
@@ -114,14 +122,19 @@ async def stream_from_llm(turn: Turn, res: ChatResources) -> AsyncGenerator[str,
     prompt: Any = turn.prompt if turn.prompt is not None else turn.llm_messages
     try:
         if not turn.stream:
-            reply = await res.llm.whole(prompt, model=turn.model, timeout=res.llm_timeout_s, sampling=turn.sampling)
+            reply = await res.llm.whole(
+                prompt, model=turn.model, timeout=res.llm_timeout_s, sampling=turn.sampling
+            )
             turn.text = reply.text if isinstance(prompt, str) else reply.message.content  # type: ignore[union-attr]
             turn.finish_reason = finish_name(reply.finish_reason)
             turn.usage, turn.served_model = usage_dict(reply.usage), reply.model
             yield turn.text
             return
-        async with aclosing(res.llm.deltas(prompt, model=turn.model, timeout=res.llm_timeout_s,
-                                           sampling=turn.sampling)) as deltas:
+        async with aclosing(
+            res.llm.deltas(
+                prompt, model=turn.model, timeout=res.llm_timeout_s, sampling=turn.sampling
+            )
+        ) as deltas:
             async for delta in deltas:
                 if delta.delta:
                     turn.text += delta.delta
@@ -131,13 +144,23 @@ async def stream_from_llm(turn: Turn, res: ChatResources) -> AsyncGenerator[str,
                     turn.usage = usage_dict(delta.usage)
                     turn.served_model = delta.model
     except DeadlineExceeded:
-        raise GatewayError(504, f"the LLM did not finish within the gateway's limit of {res.llm_timeout_s:g} s "
-                           "per generation (SAGE_LLM_TIMEOUT_S); ask for fewer tokens (max_tokens) or raise "
-                           "the limit", "server_error", code="upstream_timeout") from None
+        raise GatewayError(
+            504,
+            f"the LLM did not finish within the gateway's limit of {res.llm_timeout_s:g} s "
+            "per generation (SAGE_LLM_TIMEOUT_S); ask for fewer tokens (max_tokens) or raise "
+            "the limit",
+            "server_error",
+            code="upstream_timeout",
+        ) from None
     except Unavailable as exc:
         if not turn.text and turn.model and not _model_served(turn.model):
-            raise GatewayError(404, f"model {turn.model!r} is not served by any LLM instance; "
-                               "GET /v1/models lists the models", param="model", code="model_not_found") from None
+            raise GatewayError(
+                404,
+                f"model {turn.model!r} is not served by any LLM instance; "
+                "GET /v1/models lists the models",
+                param="model",
+                code="model_not_found",
+            ) from None
         # An instance that died before answering was already replaced by the channel layer; one
         # that died mid-answer cannot be resumed (and a whole call that reached an instance may
         # have done part of the work): the client is told (503) instead.
@@ -150,16 +173,23 @@ async def store_turn(turn: Turn, res: ChatResources) -> None:
     """Persists the turn (session history, memories)."""
     if turn.session_id is None:
         return
-    new = [*[m for m in turn.messages if m["role"] not in ("system", "developer")],
-           {"role": "assistant", "content": turn.text}]
+    new = [
+        *[m for m in turn.messages if m["role"] not in ("system", "developer")],
+        {"role": "assistant", "content": turn.text},
+    ]
     await res.sessions.append(turn.owner, turn.session_id, new, turn.memory)
     if turn.memory:
         await res.memory.store(turn.owner, turn.session_id, new)
 
 
 def _lost_mid_answer(exc: SageError) -> GatewayError:
-    return GatewayError(503, f"the LLM instance serving this request failed while answering ({exc.message}); "
-                        "retry: another instance will serve it", "server_error", code="upstream_unavailable")
+    return GatewayError(
+        503,
+        f"the LLM instance serving this request failed while answering ({exc.message}); "
+        "retry: another instance will serve it",
+        "server_error",
+        code="upstream_unavailable",
+    )
 
 
 def _model_served(model: str) -> bool:
@@ -170,7 +200,10 @@ def _model_served(model: str) -> bool:
         return True
     if not instances:
         return True  # no LLM at all: a 503, not a wrong model name
-    return any(not i.metadata or "models" not in i.metadata or model in i.metadata["models"] for i in instances)
+    return any(
+        not i.metadata or "models" not in i.metadata or model in i.metadata["models"]
+        for i in instances
+    )
 
 
 # -- the pipeline -----------------------------------------------------------------------------

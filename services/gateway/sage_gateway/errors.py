@@ -3,6 +3,7 @@
 Every failure the gateway reports is a ``GatewayError``; mesh errors (``SageError`` from the
 SDK) and validation errors are translated here, in one place.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,9 +16,16 @@ from sage_client.errors import SageError
 
 
 class GatewayError(Exception):
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", *,
-                 param: str | None = None, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "invalid_request_error",
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -27,8 +35,16 @@ class GatewayError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> bytes:
-        return orjson.dumps({"error": {"message": self.message, "type": self.type, "param": self.param,
-                                       "code": self.code}})
+        return orjson.dumps(
+            {
+                "error": {
+                    "message": self.message,
+                    "type": self.type,
+                    "param": self.param,
+                    "code": self.code,
+                }
+            }
+        )
 
 
 def unauthenticated(message: str) -> GatewayError:

@@ -4,6 +4,7 @@ A key is ``sk-sage-<random>``; only its SHA-256 is stored, under ``<sha256>`` in
 namespace ``gateway-keys``. The key's id is the first 12 hex digits of the hash, so a key can
 be listed and revoked by id without anyone holding the secret again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,9 @@ def key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_key(name: str, user: str, *, admin: bool = False, rpm: int = 0, tpm: int = 0) -> tuple[str, KeyRecord]:
+def new_key(
+    name: str, user: str, *, admin: bool = False, rpm: int = 0, tpm: int = 0
+) -> tuple[str, KeyRecord]:
     """A fresh secret and the record to store for it (the secret itself is never stored)."""
     if not user:
         raise ValueError("a key needs a user (the owner of its sessions); pass --user NAME")
@@ -50,8 +53,15 @@ def new_key(name: str, user: str, *, admin: bool = False, rpm: int = 0, tpm: int
         raise ValueError("rpm and tpm must be >= 0 (0 means the gateway's default)")
     secret = PREFIX + secrets.token_urlsafe(24)
     digest = key_hash(secret)
-    return secret, KeyRecord(id=digest[:ID_LENGTH], name=name or user, user=user, admin=admin, rpm=rpm, tpm=tpm,
-                             created_at=time.time())
+    return secret, KeyRecord(
+        id=digest[:ID_LENGTH],
+        name=name or user,
+        user=user,
+        admin=admin,
+        rpm=rpm,
+        tpm=tpm,
+        created_at=time.time(),
+    )
 
 
 class KeyStore:
@@ -60,14 +70,18 @@ class KeyStore:
     def __init__(self, kv: KVClient) -> None:
         self._kv = kv
 
-    def create(self, name: str, user: str, *, admin: bool = False, rpm: int = 0, tpm: int = 0) -> tuple[str, KeyRecord]:
+    def create(
+        self, name: str, user: str, *, admin: bool = False, rpm: int = 0, tpm: int = 0
+    ) -> tuple[str, KeyRecord]:
         secret, record = new_key(name, user, admin=admin, rpm=rpm, tpm=tpm)
         self._kv.put(key_hash(secret), record.to_json(), namespace=NAMESPACE)
         return secret, record
 
     def list(self) -> list[KeyRecord]:
-        return sorted((KeyRecord.from_json(e.value) for e in self._kv.scan("", namespace=NAMESPACE)),
-                      key=lambda r: r.created_at)
+        return sorted(
+            (KeyRecord.from_json(e.value) for e in self._kv.scan("", namespace=NAMESPACE)),
+            key=lambda r: r.created_at,
+        )
 
     def revoke(self, key_id: str) -> KeyRecord:
         if len(key_id) < 6:
@@ -97,7 +111,9 @@ class AsyncKeyLookup:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            record: KeyRecord | None = KeyRecord.from_json(await self._kv.get(digest, namespace=NAMESPACE))
+            record: KeyRecord | None = KeyRecord.from_json(
+                await self._kv.get(digest, namespace=NAMESPACE)
+            )
         except NotFound:
             record = None
         if len(self._cache) > 100_000:

@@ -11,6 +11,7 @@ that failed after its first token, or while an instance had it, is not repeated.
 Instances publish the names of their models in their etcd metadata; a generation naming a model
 goes only to instances that serve it (as ``sage_client.llm.LLMClient`` routes).
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -34,18 +35,31 @@ def _serves(instance: Instance, model: str) -> bool:
 
 
 def usage_dict(u: llm_pb2.Usage) -> dict[str, int]:
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.total_tokens}
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+    }
 
 
 class GatewayLLM:
     """Channels to the LLM instances, one pool per model named (create it in the serving loop)."""
 
-    def __init__(self, *, timeout: float | None, address: str | Sequence[str] | None = None,
-                 resolver: Resolver | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float | None,
+        address: str | Sequence[str] | None = None,
+        resolver: Resolver | None = None,
+        token: str | None = None,
+    ) -> None:
         self.timeout = timeout
-        self._settings: dict[str, Any] = {"address": address, "resolver": resolver, "token": token,
-                                          "timeout": timeout}
+        self._settings: dict[str, Any] = {
+            "address": address,
+            "resolver": resolver,
+            "token": token,
+            "timeout": timeout,
+        }
         self._pools: dict[str, Pool] = {}
 
     def pool(self, model: str = "") -> Pool:
@@ -62,17 +76,24 @@ class GatewayLLM:
         return await self.pool().call("ListModels", llm_pb2.ListModelsRequest(), idempotent=True)
 
     async def embed(self, texts: list[str], model: str) -> llm_pb2.EmbedResponse:
-        return await self.pool().call("Embed", llm_pb2.EmbedRequest(model=model, texts=texts), idempotent=True)
+        return await self.pool().call(
+            "Embed", llm_pb2.EmbedRequest(model=model, texts=texts), idempotent=True
+        )
 
-    async def whole(self, prompt: Prompt, *, model: str, timeout: float | None,
-                    sampling: Mapping[str, Any]) -> llm_pb2.ChatResponse | llm_pb2.GenerateResponse:
+    async def whole(
+        self, prompt: Prompt, *, model: str, timeout: float | None, sampling: Mapping[str, Any]
+    ) -> llm_pb2.ChatResponse | llm_pb2.GenerateResponse:
         """The generation in one unary call (``Generate`` for a plain prompt, else ``Chat``)."""
         if isinstance(prompt, str):
             method = "Generate"
-            request: Any = llm_pb2.GenerateRequest(model=model, prompt=prompt, sampling=sampling_message(sampling))
+            request: Any = llm_pb2.GenerateRequest(
+                model=model, prompt=prompt, sampling=sampling_message(sampling)
+            )
         else:
             method = "Chat"
-            request = llm_pb2.ChatRequest(model=model, messages=_messages(prompt), sampling=sampling_message(sampling))
+            request = llm_pb2.ChatRequest(
+                model=model, messages=_messages(prompt), sampling=sampling_message(sampling)
+            )
         pool, timeout = self.pool(model), timeout or self.timeout
         tried: set[str] = set()
         while True:
@@ -84,19 +105,22 @@ class GatewayLLM:
                 if not (_never_reached(exc) and _another(pool, tried)):
                     raise pool.rpc_error(exc, method, timeout) from None
 
-    async def deltas(self, prompt: Prompt, *, model: str, timeout: float | None,
-                     sampling: Mapping[str, Any]) -> AsyncGenerator[llm_pb2.ChatStreamResponse, None]:
+    async def deltas(
+        self, prompt: Prompt, *, model: str, timeout: float | None, sampling: Mapping[str, Any]
+    ) -> AsyncGenerator[llm_pb2.ChatStreamResponse, None]:
         """The generation's stream messages (``delta``, ``finish_reason``, ``usage``, ``model``).
         Leaving the iteration early (``aclose``, or the task cancelled) cancels the call, which
         stops decoding on the instance."""
         if isinstance(prompt, str):
             method = "GenerateStream"
-            request: Any = llm_pb2.GenerateStreamRequest(model=model, prompt=prompt,
-                                                         sampling=sampling_message(sampling))
+            request: Any = llm_pb2.GenerateStreamRequest(
+                model=model, prompt=prompt, sampling=sampling_message(sampling)
+            )
         else:
             method = "ChatStream"
-            request = llm_pb2.ChatStreamRequest(model=model, messages=_messages(prompt),
-                                                sampling=sampling_message(sampling))
+            request = llm_pb2.ChatStreamRequest(
+                model=model, messages=_messages(prompt), sampling=sampling_message(sampling)
+            )
         pool, timeout = self.pool(model), timeout or self.timeout
         tried: set[str] = set()
         while True:
@@ -110,7 +134,11 @@ class GatewayLLM:
                 return
             except grpc.RpcError as exc:
                 tried.add(addr)
-                if produced or exc.code() != grpc.StatusCode.UNAVAILABLE or not _another(pool, tried):
+                if (
+                    produced
+                    or exc.code() != grpc.StatusCode.UNAVAILABLE
+                    or not _another(pool, tried)
+                ):
                     raise pool.rpc_error(exc, method, timeout) from None
             finally:
                 call.cancel()

@@ -8,6 +8,7 @@ Memories are scoped by owner: the Memory service's session id is ``<owner>/<sess
 same key as the gateway session's), so two keys using one session id never share memories,
 and deleting a gateway session deletes exactly its memories.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,16 +34,23 @@ class MemoryAccess:
             try:
                 module = importlib.import_module("sage_client.memory")
             except ImportError:
-                raise GatewayError(400, "memory was asked for, but this installation has no Memory service "
-                                   "client (sage_client.memory); send `memory: false`", "invalid_request_error",
-                                   param="memory", code="memory_unavailable") from None
+                raise GatewayError(
+                    400,
+                    "memory was asked for, but this installation has no Memory service "
+                    "client (sage_client.memory); send `memory: false`",
+                    "invalid_request_error",
+                    param="memory",
+                    code="memory_unavailable",
+                ) from None
             self._client = module.AsyncMemoryClient(address=self._address)
         return self._client
 
     async def search(self, owner: str, session_id: str, query: str, top_k: int) -> list[str]:
         if not owner or not session_id:  # never an all-sessions search
             raise ValueError("a memory search needs an owner and a session id")
-        hits = await self._memory().search_memories(query, session_id=memory_session(owner, session_id), top_k=top_k)
+        hits = await self._memory().search_memories(
+            query, session_id=memory_session(owner, session_id), top_k=top_k
+        )
         return [hit["content"] for hit in hits]
 
     async def store(self, owner: str, session_id: str, messages: Sequence[dict[str, str]]) -> None:

@@ -6,6 +6,7 @@ Numbers and flags are strict: ``max_tokens`` must be a JSON integer (not ``"12"`
 a flag a JSON boolean, a float a JSON number; errors name the public field (``max_tokens``,
 ``messages[0].content``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -59,18 +60,28 @@ class SamplingFields(_Request):
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters in the LLM service's names."""
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
-        return {k: v for k, v in {
-            "temperature": self.temperature, "top_p": self.top_p,
-            "max_tokens": self.max_completion_tokens or self.max_tokens, "stop": stop or None,
-            "seed": self.seed, "presence_penalty": self.presence_penalty,
-            "frequency_penalty": self.frequency_penalty}.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "max_tokens": self.max_completion_tokens or self.max_tokens,
+                "stop": stop or None,
+                "seed": self.seed,
+                "presence_penalty": self.presence_penalty,
+                "frequency_penalty": self.frequency_penalty,
+            }.items()
+            if v is not None
+        }
 
 
 class ChatCompletionRequest(SamplingFields):
     model: str = Field(min_length=0, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
     # Extensions: a conversation kept by the gateway, and long-term memory for it.
-    session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    session_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"
+    )
     memory: StrictBool | None = None
 
 

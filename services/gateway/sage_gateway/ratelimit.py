@@ -15,6 +15,7 @@ reserved in). A refusal is a 429 with ``Retry-After`` (seconds to the next windo
 slot (``max_concurrent_chats``) from the others. When the counters' store (Redis) fails, requests get 503 with
 ``Retry-After`` rather than a 500 or an unlimited pass.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,8 +58,9 @@ class CountersUnavailable(Exception):
 
 
 class Counters(Protocol):
-    async def hit(self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0,
-                  reserve: int = 0) -> tuple[int, int, bool]: ...
+    async def hit(
+        self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0, reserve: int = 0
+    ) -> tuple[int, int, bool]: ...
     async def charge(self, tokens_key: str, tokens: int) -> None: ...
     async def close(self) -> None: ...
 
@@ -83,8 +85,9 @@ class LocalCounters:
             self._values.clear()
             self._window = window
 
-    async def hit(self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0,
-                  reserve: int = 0) -> tuple[int, int, bool]:
+    async def hit(
+        self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0, reserve: int = 0
+    ) -> tuple[int, int, bool]:
         self._roll()
         requests = self._values[requests_key] = self._values.get(requests_key, 0) + 1
         tokens = self._values.get(tokens_key, 0)
@@ -110,13 +113,15 @@ class RedisCounters:
         self._hit = self._redis.register_script(_HIT)
         self._charge = self._redis.register_script(_CHARGE)
 
-    async def hit(self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0,
-                  reserve: int = 0) -> tuple[int, int, bool]:
+    async def hit(
+        self, requests_key: str, tokens_key: str, rpm: int = 0, tpm: int = 0, reserve: int = 0
+    ) -> tuple[int, int, bool]:
         import redis.exceptions
 
         try:
-            requests, tokens, admitted = await self._hit(keys=[requests_key, tokens_key],
-                                                         args=[WINDOW_S * 2, rpm, tpm, reserve])
+            requests, tokens, admitted = await self._hit(
+                keys=[requests_key, tokens_key], args=[WINDOW_S * 2, rpm, tpm, reserve]
+            )
         except (redis.exceptions.RedisError, OSError) as exc:
             raise CountersUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(requests), int(tokens), bool(admitted)
@@ -142,12 +147,19 @@ def reservation(max_tokens: int | None, context: int, prompt_bytes: int, message
 
 
 def _unavailable(exc: CountersUnavailable) -> GatewayError:
-    return GatewayError(503, f"the rate limiter's store is unavailable ({exc}); retry shortly", "server_error",
-                        code="rate_limiter_unavailable", headers={"retry-after": str(UNAVAILABLE_RETRY_S)})
+    return GatewayError(
+        503,
+        f"the rate limiter's store is unavailable ({exc}); retry shortly",
+        "server_error",
+        code="rate_limiter_unavailable",
+        headers={"retry-after": str(UNAVAILABLE_RETRY_S)},
+    )
 
 
 class RateLimiter:
-    def __init__(self, counters: Counters, default_rpm: int, default_tpm: int, max_concurrent: int = 0) -> None:
+    def __init__(
+        self, counters: Counters, default_rpm: int, default_tpm: int, max_concurrent: int = 0
+    ) -> None:
         self._counters = counters
         self._default_rpm = default_rpm
         self._default_tpm = default_tpm
@@ -160,9 +172,14 @@ class RateLimiter:
         key = who.limit_key
         held = self._in_flight.get(key, 0)
         if self.max_concurrent and held >= self.max_concurrent:
-            raise GatewayError(429, f"too many requests at once: {self.max_concurrent} in flight for this key "
-                               "(max_concurrent_per_key); retry when one ends", "rate_limit_exceeded",
-                               code="concurrency_limit", headers={"retry-after": "1"})
+            raise GatewayError(
+                429,
+                f"too many requests at once: {self.max_concurrent} in flight for this key "
+                "(max_concurrent_per_key); retry when one ends",
+                "rate_limit_exceeded",
+                code="concurrency_limit",
+                headers={"retry-after": "1"},
+            )
         self._in_flight[key] = held + 1
         try:
             yield
@@ -195,27 +212,38 @@ class RateLimiter:
         requests_key, tokens_key = self._keys(who)
         reserve = max(0, reserve) if tpm else 0
         try:
-            requests, tokens, admitted = await self._counters.hit(requests_key, tokens_key, rpm, tpm, reserve)
+            requests, tokens, admitted = await self._counters.hit(
+                requests_key, tokens_key, rpm, tpm, reserve
+            )
         except CountersUnavailable as exc:
             raise _unavailable(exc) from None
         reset = WINDOW_S - time.time() % WINDOW_S
         headers: dict[str, str] = {}
         if rpm:
-            headers |= {"x-ratelimit-limit-requests": str(rpm),
-                        "x-ratelimit-remaining-requests": str(max(0, rpm - requests)),
-                        "x-ratelimit-reset-requests": f"{reset:.0f}s"}
+            headers |= {
+                "x-ratelimit-limit-requests": str(rpm),
+                "x-ratelimit-remaining-requests": str(max(0, rpm - requests)),
+                "x-ratelimit-reset-requests": f"{reset:.0f}s",
+            }
         if tpm:
-            headers |= {"x-ratelimit-limit-tokens": str(tpm),
-                        "x-ratelimit-remaining-tokens": str(max(0, tpm - tokens)),
-                        "x-ratelimit-reset-tokens": f"{reset:.0f}s"}
+            headers |= {
+                "x-ratelimit-limit-tokens": str(tpm),
+                "x-ratelimit-remaining-tokens": str(max(0, tpm - tokens)),
+                "x-ratelimit-reset-tokens": f"{reset:.0f}s",
+            }
         over = None
         if not admitted:
             over = ("requests", rpm) if rpm and requests > rpm else ("tokens", tpm)
         if over is not None:
             headers["retry-after"] = str(max(1, math.ceil(reset)))
-            raise GatewayError(429, f"rate limit reached: {over[1]} {over[0]} per minute for this key; "
-                               f"retry after {headers['retry-after']}s", "rate_limit_exceeded",
-                               code=f"rate_limit_{over[0]}", headers=headers)
+            raise GatewayError(
+                429,
+                f"rate limit reached: {over[1]} {over[0]} per minute for this key; "
+                f"retry after {headers['retry-after']}s",
+                "rate_limit_exceeded",
+                code=f"rate_limit_{over[0]}",
+                headers=headers,
+            )
         return Admission(headers, tokens_key, reserve)
 
     async def settle(self, admission: Admission, used: int) -> None:

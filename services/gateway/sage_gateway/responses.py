@@ -1,4 +1,5 @@
 """OpenAI response bodies built from a finished (or streaming) ``Turn``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +11,11 @@ from sage_gateway.chat_pipeline import Turn
 
 def _usage(turn: Turn) -> dict[str, int]:
     u = turn.usage
-    return {"prompt_tokens": u.get("prompt_tokens", 0), "completion_tokens": u.get("completion_tokens", 0),
-            "total_tokens": u.get("total_tokens", 0)}
+    return {
+        "prompt_tokens": u.get("prompt_tokens", 0),
+        "completion_tokens": u.get("completion_tokens", 0),
+        "total_tokens": u.get("total_tokens", 0),
+    }
 
 
 def _finish(turn: Turn) -> str:
@@ -20,10 +24,18 @@ def _finish(turn: Turn) -> str:
 
 def chat_completion(turn: Turn) -> bytes:
     body: dict[str, Any] = {
-        "id": f"chatcmpl-{turn.id}", "object": "chat.completion", "created": turn.created,
+        "id": f"chatcmpl-{turn.id}",
+        "object": "chat.completion",
+        "created": turn.created,
         "model": turn.served_model or turn.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": turn.text},
-                     "logprobs": None, "finish_reason": _finish(turn)}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": turn.text},
+                "logprobs": None,
+                "finish_reason": _finish(turn),
+            }
+        ],
         "usage": _usage(turn),
     }
     if turn.session_id:
@@ -32,12 +44,23 @@ def chat_completion(turn: Turn) -> bytes:
 
 
 def text_completion(turn: Turn, echo_prompt: str = "") -> bytes:
-    return orjson.dumps({
-        "id": f"cmpl-{turn.id}", "object": "text_completion", "created": turn.created,
-        "model": turn.served_model or turn.model,
-        "choices": [{"index": 0, "text": echo_prompt + turn.text, "logprobs": None, "finish_reason": _finish(turn)}],
-        "usage": _usage(turn),
-    })
+    return orjson.dumps(
+        {
+            "id": f"cmpl-{turn.id}",
+            "object": "text_completion",
+            "created": turn.created,
+            "model": turn.served_model or turn.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "text": echo_prompt + turn.text,
+                    "logprobs": None,
+                    "finish_reason": _finish(turn),
+                }
+            ],
+            "usage": _usage(turn),
+        }
+    )
 
 
 class ChunkWriter:
@@ -48,11 +71,15 @@ class ChunkWriter:
         self._chat = chat
         self._first = True
         if chat:
-            self._head = b'{"id":"chatcmpl-%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":' % (
-                turn.id.encode(), turn.created, orjson.dumps(turn.model))
+            self._head = (
+                b'{"id":"chatcmpl-%s","object":"chat.completion.chunk","created":%d,"model":%s,"choices":'
+                % (turn.id.encode(), turn.created, orjson.dumps(turn.model))
+            )
         else:
-            self._head = b'{"id":"cmpl-%s","object":"text_completion","created":%d,"model":%s,"choices":' % (
-                turn.id.encode(), turn.created, orjson.dumps(turn.model))
+            self._head = (
+                b'{"id":"cmpl-%s","object":"text_completion","created":%d,"model":%s,"choices":'
+                % (turn.id.encode(), turn.created, orjson.dumps(turn.model))
+            )
 
     def delta(self, text: str) -> bytes:
         if self._chat:
@@ -60,7 +87,12 @@ class ChunkWriter:
             if self._first:
                 delta = {"role": "assistant", "content": text}
                 self._first = False
-            choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+            choice: dict[str, Any] = {
+                "index": 0,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": None,
+            }
         else:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
         return self._head + orjson.dumps([choice]) + b"}"
@@ -69,7 +101,12 @@ class ChunkWriter:
         finish = _finish(self._turn)
         if self._chat:
             delta = {"role": "assistant", "content": ""} if self._first else {}
-            choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            choice: dict[str, Any] = {
+                "index": 0,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish,
+            }
         else:
             choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish}
         return self._head + orjson.dumps([choice]) + b"}"

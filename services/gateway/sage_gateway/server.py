@@ -5,6 +5,7 @@ Start: bind -> build the (async) clients and the chat pipeline -> register -> re
 Stop (SIGTERM/SIGINT): /healthz turns 503 and the instance deregisters at once, so Envoy stops
 sending; requests in flight finish (up to ``grace_period_s``); then the clients close.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,33 +53,60 @@ class GatewayProcess:
     async def _startup(self) -> Dependencies:
         cfg = self.config
         if cfg.pipeline_workers is not None:
-            log.warning("pipeline_workers (SAGE_PIPELINE_WORKERS) is deprecated: the chat path has no "
-                        "worker threads; set max_concurrent_chats (SAGE_MAX_CONCURRENT_CHATS)",
-                        extra={"fields": {"pipeline_workers": cfg.pipeline_workers,
-                                          "max_concurrent_chats": cfg.chat_concurrency}})
+            log.warning(
+                "pipeline_workers (SAGE_PIPELINE_WORKERS) is deprecated: the chat path has no "
+                "worker threads; set max_concurrent_chats (SAGE_MAX_CONCURRENT_CHATS)",
+                extra={
+                    "fields": {
+                        "pipeline_workers": cfg.pipeline_workers,
+                        "max_concurrent_chats": cfg.chat_concurrency,
+                    }
+                },
+            )
         kv = AsyncKVClient()
         llm = GatewayLLM(timeout=cfg.llm_timeout_s)
         memory = MemoryAccess()
         sessions = SessionIndex(kv, cfg.session_ttl_s)
-        resources = ChatResources(llm=llm, sessions=sessions, memory=memory,
-                                  history_turns=cfg.session_history_turns, memory_top_k=cfg.memory_top_k,
-                                  llm_timeout_s=cfg.llm_timeout_s)
+        resources = ChatResources(
+            llm=llm,
+            sessions=sessions,
+            memory=memory,
+            history_turns=cfg.session_history_turns,
+            memory_top_k=cfg.memory_top_k,
+            llm_timeout_s=cfg.llm_timeout_s,
+        )
         counters: Counters = RedisCounters(cfg.redis_url) if cfg.redis_url else LocalCounters()
         self._closers = [llm.close, memory.close, kv.close, counters.close]
-        deps = Dependencies(pipeline=ChatPipeline(resources, cfg.chat_concurrency),
-                            authenticator=Authenticator(cfg, AsyncKeyLookup(kv, cfg.key_cache_s)),
-                            limiter=RateLimiter(counters, cfg.default_rpm, cfg.default_tpm,
-                                                cfg.max_concurrent_per_key),
-                            sessions=sessions, llm=llm, memory=memory)
+        deps = Dependencies(
+            pipeline=ChatPipeline(resources, cfg.chat_concurrency),
+            authenticator=Authenticator(cfg, AsyncKeyLookup(kv, cfg.key_cache_s)),
+            limiter=RateLimiter(
+                counters, cfg.default_rpm, cfg.default_tpm, cfg.max_concurrent_per_key
+            ),
+            sessions=sessions,
+            llm=llm,
+            memory=memory,
+        )
         if cfg.metrics_port is not None:
             self._metrics_port = serve_metrics(cfg.host, cfg.metrics_port)
         if cfg.etcd_endpoints:
             self._registration = EtcdRegistration(
-                cfg.etcd_endpoints, "gateway", cfg.instance_id, self.address, VERSION,
-                {"protocol": "http", "metrics_port": self._metrics_port}, cfg.registration_ttl_s)
+                cfg.etcd_endpoints,
+                "gateway",
+                cfg.instance_id,
+                self.address,
+                VERSION,
+                {"protocol": "http", "metrics_port": self._metrics_port},
+                cfg.registration_ttl_s,
+            )
             await self._registration.start()
-        ready = {"service": "gateway", "instance_id": cfg.instance_id, "address": self.address,
-                 "metrics_port": self._metrics_port, "pid": os.getpid()}
+        ready = {
+            "service": "gateway",
+            "instance_id": cfg.instance_id,
+            "address": self.address,
+            "metrics_port": self._metrics_port,
+            "pid": os.getpid(),
+        }
         if cfg.ready_file:
             tmp = Path(cfg.ready_file + ".tmp")
             tmp.write_text(json.dumps(ready))
@@ -113,20 +141,30 @@ class GatewayProcess:
                 # uvicorn re-raises a captured SIGTERM after its graceful shutdown, which makes a
                 # clean drain look like a kill (exit -15); a drained gateway exits 0 like the
                 # other services.
-                original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+                original = {
+                    sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)
+                }
                 try:
                     yield
                 finally:
                     for sig, handler in original.items():
                         signal.signal(sig, handler)
 
-        config = uvicorn.Config(self.app, loop="uvloop", http="httptools", lifespan="on", access_log=False,
-                                log_level=self.config.log_level.lower(),
-                                timeout_graceful_shutdown=int(self.config.grace_period_s) or None,
-                                backlog=2048, limit_concurrency=self.config.limit_concurrency,
-                                # idle connections are let go; slow request headers are cut by
-                                # Envoy's request_headers_timeout in front (h11/httptools have none)
-                                timeout_keep_alive=self.config.keep_alive_timeout_s)
+        config = uvicorn.Config(
+            self.app,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level=self.config.log_level.lower(),
+            timeout_graceful_shutdown=int(self.config.grace_period_s) or None,
+            backlog=2048,
+            limit_concurrency=self.config.limit_concurrency,
+            # idle connections are let go; slow request headers are cut by
+            # Envoy's request_headers_timeout in front (h11/httptools have none)
+            timeout_keep_alive=self.config.keep_alive_timeout_s,
+        )
         server = _Server(config)
         server.run(sockets=[self.sock])
         return 0 if server.started else 1

@@ -6,6 +6,7 @@ instance can serve any turn of a conversation. A session is stored under
 another's sessions. Appends are compare-and-set on the entry's version, so two instances
 writing one session at once both land.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,8 +46,14 @@ class Session:
         return (now or time.time()) - self.updated_at > ttl_s
 
     def summary(self) -> dict[str, object]:
-        return {"id": self.id, "owner": self.owner, "messages": len(self.history), "memory": self.memory,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "messages": len(self.history),
+            "memory": self.memory,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 def _live(raw: bytes, ttl_s: float) -> Session | None:
@@ -54,8 +61,13 @@ def _live(raw: bytes, ttl_s: float) -> Session | None:
     return None if session.expired(ttl_s) else session
 
 
-def _extended(session: Session | None, owner: str, session_id: str, messages: list[dict[str, str]],
-              memory: bool) -> Session:
+def _extended(
+    session: Session | None,
+    owner: str,
+    session_id: str,
+    messages: list[dict[str, str]],
+    memory: bool,
+) -> Session:
     """``session`` (a new one when None) with ``messages`` appended, as the next version to write."""
     session = session or Session(session_id, owner, memory)
     session.history.extend(messages)
@@ -77,11 +89,15 @@ class SessionWriter:
 
     def load(self, owner: str, session_id: str) -> Session | None:
         try:
-            return _live(self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s)
+            return _live(
+                self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s
+            )
         except NotFound:
             return None
 
-    def append(self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool) -> Session:
+    def append(
+        self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool
+    ) -> Session:
         key = session_key(owner, session_id)
         for _ in range(_CAS_ATTEMPTS):
             try:
@@ -109,11 +125,15 @@ class SessionIndex:
     async def load(self, owner: str, session_id: str) -> Session | None:
         """``owner``'s live session ``session_id``."""
         try:
-            return _live(await self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s)
+            return _live(
+                await self._kv.get(session_key(owner, session_id), namespace=NAMESPACE), self._ttl_s
+            )
         except NotFound:
             return None
 
-    async def append(self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool) -> Session:
+    async def append(
+        self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool
+    ) -> Session:
         key = session_key(owner, session_id)
         for _ in range(_CAS_ATTEMPTS):
             try:
@@ -123,7 +143,9 @@ class SessionIndex:
                 current, version = None, 0
             session = _extended(current, owner, session_id, messages, memory)
             try:
-                await self._kv.put(key, session.to_json(), expected_version=version, namespace=NAMESPACE)
+                await self._kv.put(
+                    key, session.to_json(), expected_version=version, namespace=NAMESPACE
+                )
                 return session
             except FailedPrecondition:
                 continue  # another instance wrote this session meanwhile: re-read and append again
@@ -131,8 +153,14 @@ class SessionIndex:
 
     async def list(self, owner: str | None) -> list[Session]:
         prefix = "" if owner is None else quote(owner, safe="") + "/"
-        sessions = [Session.from_json(e.value) async for e in self._kv.scan(prefix, namespace=NAMESPACE)]
-        return sorted((s for s in sessions if not s.expired(self._ttl_s)), key=lambda s: s.updated_at, reverse=True)
+        sessions = [
+            Session.from_json(e.value) async for e in self._kv.scan(prefix, namespace=NAMESPACE)
+        ]
+        return sorted(
+            (s for s in sessions if not s.expired(self._ttl_s)),
+            key=lambda s: s.updated_at,
+            reverse=True,
+        )
 
     async def find(self, owner: str | None, session_id: str) -> Session | None:
         """The live session ``session_id`` of ``owner`` (any owner's when ``owner`` is None: admins)."""
@@ -141,16 +169,22 @@ class SessionIndex:
         return next((s for s in await self.list(None) if s.id == session_id), None)
 
     async def delete(self, session: Session) -> None:
-        await self._kv.delete(session_key(session.owner, session.id), allow_missing=True, namespace=NAMESPACE)
+        await self._kv.delete(
+            session_key(session.owner, session.id), allow_missing=True, namespace=NAMESPACE
+        )
 
-    async def cleanup(self, owner: str | None,
-                      before_delete: Callable[[Session], Awaitable[None]] | None = None) -> int:
+    async def cleanup(
+        self, owner: str | None, before_delete: Callable[[Session], Awaitable[None]] | None = None
+    ) -> int:
         """Delete the sessions idle longer than the TTL (calling ``before_delete`` on each first,
         e.g. to delete its memories); how many were deleted."""
         prefix = "" if owner is None else quote(owner, safe="") + "/"
         now = time.time()
-        expired = [(e.key, session) async for e in self._kv.scan(prefix, namespace=NAMESPACE)
-                   if (session := Session.from_json(e.value)).expired(self._ttl_s, now)]
+        expired = [
+            (e.key, session)
+            async for e in self._kv.scan(prefix, namespace=NAMESPACE)
+            if (session := Session.from_json(e.value)).expired(self._ttl_s, now)
+        ]
         for key, session in expired:
             if before_delete is not None:
                 await before_delete(session)

@@ -1,4 +1,5 @@
 """python -m sage_kv: run the KV service."""
+
 import sys
 
 from sage_kv.config import KVConfig

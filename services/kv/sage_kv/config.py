@@ -1,4 +1,5 @@
 """Configuration of the KV service."""
+
 from __future__ import annotations
 
 from typing import Literal

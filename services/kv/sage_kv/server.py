@@ -1,5 +1,6 @@
 """The KVService servicer: validates requests at the edge and maps backend
 failures to gRPC statuses."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -31,7 +32,10 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
     # -- validation ---------------------------------------------------------
     def _ns(self, ns: str) -> str:
         if not ns or len(ns) > MAX_NAMESPACE or "\0" in ns:
-            raise err.invalid_argument("namespace", f"namespace must be 1..{MAX_NAMESPACE} characters without NUL; got {ns[:40]!r}")
+            raise err.invalid_argument(
+                "namespace",
+                f"namespace must be 1..{MAX_NAMESPACE} characters without NUL; got {ns[:40]!r}",
+            )
         check_resource("kv", ns)
         return ns
 
@@ -39,34 +43,52 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
         if not key:
             raise err.invalid_argument(field, f"{field} must not be empty")
         if len(key) * 4 > self._max_key and len(key.encode()) > self._max_key:
-            raise err.limit_exceeded(field, f"{field} is {len(key.encode())} bytes; the limit is {self._max_key} bytes", self._max_key)
+            raise err.limit_exceeded(
+                field,
+                f"{field} is {len(key.encode())} bytes; the limit is {self._max_key} bytes",
+                self._max_key,
+            )
         return key
 
     def _value(self, value: bytes, field: str = "value") -> bytes:
         if len(value) > self._max_value:
-            raise err.limit_exceeded(field, f"{field} is {len(value)} bytes; the limit is {self._max_value} bytes "
-                                     "(max_value_bytes)", self._max_value)
+            raise err.limit_exceeded(
+                field,
+                f"{field} is {len(value)} bytes; the limit is {self._max_value} bytes "
+                "(max_value_bytes)",
+                self._max_value,
+            )
         return value
 
     def _ttl(self, ttl_ms: int) -> int:
         if ttl_ms < 0:
-            raise err.invalid_argument("ttl_ms", f"ttl_ms must be >= 0 (0 = no expiry); got {ttl_ms}")
+            raise err.invalid_argument(
+                "ttl_ms", f"ttl_ms must be >= 0 (0 = no expiry); got {ttl_ms}"
+            )
         return ttl_ms
 
     def _batch(self, requested: Iterable[str], field: str = "keys") -> list[str]:
         keys = list(requested)
         if len(keys) > self._max_batch:
-            raise err.limit_exceeded(field, f"{len(keys)} keys in one call; the limit is {self._max_batch}", self._max_batch)
+            raise err.limit_exceeded(
+                field,
+                f"{len(keys)} keys in one call; the limit is {self._max_batch}",
+                self._max_batch,
+            )
         for i, key in enumerate(keys):
             self._key(key, f"{field}[{i}]")
         return keys
 
     @staticmethod
     def _unavailable(exc: BackendUnavailable) -> err.ServiceError:
-        return err.backend_unavailable("redis", f"{exc}; the call can be retried once the store is back")
+        return err.backend_unavailable(
+            "redis", f"{exc}; the call can be retried once the store is back"
+        )
 
     # -- RPCs ---------------------------------------------------------------
-    async def Get(self, request: kv_pb2.GetRequest, context: grpc.aio.ServicerContext) -> kv_pb2.GetResponse:
+    async def Get(
+        self, request: kv_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.GetResponse:
         ns, key = self._ns(request.namespace), self._key(request.key)
         try:
             entry = await self.backend.get(ns, key)
@@ -74,9 +96,15 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
             raise self._unavailable(exc) from None
         if entry is None:
             raise err.not_found(f"key {key!r} not found in namespace {ns!r}", namespace=ns, key=key)
-        return kv_pb2.GetResponse(entry=kv_pb2.Entry(key=key, value=entry.value, version=entry.version, ttl_ms=entry.ttl_ms))
+        return kv_pb2.GetResponse(
+            entry=kv_pb2.Entry(
+                key=key, value=entry.value, version=entry.version, ttl_ms=entry.ttl_ms
+            )
+        )
 
-    async def Put(self, request: kv_pb2.PutRequest, context: grpc.aio.ServicerContext) -> kv_pb2.PutResponse:
+    async def Put(
+        self, request: kv_pb2.PutRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.PutResponse:
         ns, key = self._ns(request.namespace), self._key(request.key)
         value, ttl = self._value(request.value), self._ttl(request.ttl_ms)
         expected = request.expected_version if request.HasField("expected_version") else None
@@ -85,12 +113,16 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
         except VersionMismatch as exc:
             raise err.version_mismatch(
                 f"compare-and-set failed for key {key!r}: expected version {expected}, current version is "
-                f"{exc.current_version}", exc.current_version) from None
+                f"{exc.current_version}",
+                exc.current_version,
+            ) from None
         except BackendUnavailable as exc:
             raise self._unavailable(exc) from None
         return kv_pb2.PutResponse(version=version)
 
-    async def Delete(self, request: kv_pb2.DeleteRequest, context: grpc.aio.ServicerContext) -> kv_pb2.DeleteResponse:
+    async def Delete(
+        self, request: kv_pb2.DeleteRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.DeleteResponse:
         ns, key = self._ns(request.namespace), self._key(request.key)
         expected = request.expected_version if request.HasField("expected_version") else None
         try:
@@ -98,15 +130,22 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
         except VersionMismatch as exc:
             raise err.version_mismatch(
                 f"compare-and-delete failed for key {key!r}: expected version {expected}, current version is "
-                f"{exc.current_version}", exc.current_version) from None
+                f"{exc.current_version}",
+                exc.current_version,
+            ) from None
         except BackendUnavailable as exc:
             raise self._unavailable(exc) from None
         if not deleted and not request.allow_missing:
-            raise err.not_found(f"key {key!r} not found in namespace {ns!r} (set allow_missing to ignore)",
-                                namespace=ns, key=key)
+            raise err.not_found(
+                f"key {key!r} not found in namespace {ns!r} (set allow_missing to ignore)",
+                namespace=ns,
+                key=key,
+            )
         return kv_pb2.DeleteResponse(deleted=deleted)
 
-    async def BatchGet(self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext) -> kv_pb2.BatchGetResponse:
+    async def BatchGet(
+        self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.BatchGetResponse:
         ns, keys = self._ns(request.namespace), self._batch(request.keys)
         try:
             entries = await self.backend.batch_get(ns, keys)
@@ -119,12 +158,17 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
             versions=[e.version if e is not None else 0 for e in entries],
         )
 
-    async def BatchPut(self, request: kv_pb2.BatchPutRequest, context: grpc.aio.ServicerContext) -> kv_pb2.BatchPutResponse:
+    async def BatchPut(
+        self, request: kv_pb2.BatchPutRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.BatchPutResponse:
         ns, keys = self._ns(request.namespace), self._batch(request.keys)
         values = list(request.values)
         if len(values) != len(keys):
-            raise err.invalid_argument("values", f"values has {len(values)} items but keys has {len(keys)}; "
-                                       "they must have the same length")
+            raise err.invalid_argument(
+                "values",
+                f"values has {len(values)} items but keys has {len(keys)}; "
+                "they must have the same length",
+            )
         for i, value in enumerate(values):
             self._value(value, f"values[{i}]")
         if len(set(keys)) != len(keys):
@@ -135,14 +179,20 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
             raise self._unavailable(exc) from None
         return kv_pb2.BatchPutResponse(versions=versions)
 
-    async def Scan(self, request: kv_pb2.ScanRequest, context: grpc.aio.ServicerContext) -> kv_pb2.ScanResponse:
+    async def Scan(
+        self, request: kv_pb2.ScanRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.ScanResponse:
         ns = self._ns(request.namespace)
         size = request.page_size or DEFAULT_PAGE
         if not 1 <= size <= MAX_PAGE:
-            raise err.invalid_argument("page_size", f"page_size must be 1..{MAX_PAGE}; got {request.page_size}")
+            raise err.invalid_argument(
+                "page_size", f"page_size must be 1..{MAX_PAGE}; got {request.page_size}"
+            )
         after = decode_key_token(request.page_token, "Scan", prefix=request.prefix)
         try:
-            rows = await self.backend.scan(ns, request.prefix, after, size + 1, request.include_values)
+            rows = await self.backend.scan(
+                ns, request.prefix, after, size + 1, request.include_values
+            )
         except BackendUnavailable as exc:
             raise self._unavailable(exc) from None
         page, more = rows[:size], len(rows) > size
@@ -156,11 +206,16 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
                 break
         token = encode_key_token(page[-1][0]) if more else ""
         return kv_pb2.ScanResponse(
-            entries=[kv_pb2.Entry(key=k, value=e.value, version=e.version, ttl_ms=e.ttl_ms) for k, e in page],
+            entries=[
+                kv_pb2.Entry(key=k, value=e.value, version=e.version, ttl_ms=e.ttl_ms)
+                for k, e in page
+            ],
             next_page_token=token,
         )
 
-    async def Clear(self, request: kv_pb2.ClearRequest, context: grpc.aio.ServicerContext) -> kv_pb2.ClearResponse:
+    async def Clear(
+        self, request: kv_pb2.ClearRequest, context: grpc.aio.ServicerContext
+    ) -> kv_pb2.ClearResponse:
         ns = self._ns(request.namespace)
         try:
             return kv_pb2.ClearResponse(deleted_count=await self.backend.clear(ns))

@@ -29,7 +29,9 @@ ENGINE_OPTION_KEYS = ("ttft_s", "tokens_per_s", "max_batch_size", "max_queue", "
 class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="sage-llm-embedded", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="sage-llm-embedded", daemon=True
+        )
         self._thread.start()
 
     def run(self, coro: Any) -> Any:
@@ -70,13 +72,20 @@ class EmbeddedLLM:
     def models(self) -> list[dict[str, Any]]:
         info = self._engine.info
         return [
-            {"name": info.name, "engine": info.engine, "device": info.device, "context_length": info.context_length}
+            {
+                "name": info.name,
+                "engine": info.engine,
+                "device": info.device,
+                "context_length": info.context_length,
+            }
         ]
 
     def generate(self, prompt: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self._collect(self.stream(prompt, params))
 
-    def chat(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> dict[str, Any]:
+    def chat(
+        self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         return self._collect(self.stream_chat(messages, params))
 
     def stream(self, prompt: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -121,7 +130,11 @@ class EmbeddedLLM:
         for d in deltas:
             parts.append(d["text"])
             last = d
-        return {"text": "".join(parts), "finish_reason": last.get("finish_reason"), "usage": last.get("usage")}
+        return {
+            "text": "".join(parts),
+            "finish_reason": last.get("finish_reason"),
+            "usage": last.get("usage"),
+        }
 
 
 def _delta_dict(delta: TokenDelta) -> dict[str, Any]:

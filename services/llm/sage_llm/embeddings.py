@@ -53,10 +53,14 @@ class SentenceEmbedder:
         if not texts:
             raise InvalidParameterError("texts", "must hold at least one text")
         if len(texts) > MAX_TEXTS_PER_CALL:
-            raise InvalidParameterError("texts", f"at most {MAX_TEXTS_PER_CALL} texts per call, got {len(texts)}")
+            raise InvalidParameterError(
+                "texts", f"at most {MAX_TEXTS_PER_CALL} texts per call, got {len(texts)}"
+            )
         for i, t in enumerate(texts):
             if not isinstance(t, str):
-                raise InvalidParameterError(f"texts[{i}]", f"must be a string, got {type(t).__name__}")
+                raise InvalidParameterError(
+                    f"texts[{i}]", f"must be a string, got {type(t).__name__}"
+                )
         with self._lock:
             encoded = self._tokenizer(
                 list(texts), truncation=True, max_length=self._max_length, add_special_tokens=True

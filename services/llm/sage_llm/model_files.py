@@ -87,7 +87,11 @@ def _converted(path: Path) -> Path | None:
     if path.suffix != ".gguf":
         return None
     folder = gguf_cache_dir(path)
-    return folder if (folder / "config.json").exists() and (folder / "tokenizer_config.json").exists() else None
+    return (
+        folder
+        if (folder / "config.json").exists() and (folder / "tokenizer_config.json").exists()
+        else None
+    )
 
 
 def load_tokenizer(path: Path) -> Any:

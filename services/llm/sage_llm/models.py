@@ -50,7 +50,9 @@ class ModelSet:
 
 
 def _model_specs(config: LLMConfig) -> list[tuple[str | None, str | None]]:
-    specs: list[tuple[str | None, str | None]] = [(config.model_name or None, config.model_path or None)]
+    specs: list[tuple[str | None, str | None]] = [
+        (config.model_name or None, config.model_path or None)
+    ]
     for item in config.extra_models:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
@@ -65,7 +67,10 @@ async def load_models(config: LLMConfig) -> ModelSet:
 
     models = ModelSet()
     for name, path in _model_specs(config):
-        options: dict[str, Any] = {"max_batch_size": config.max_batch_size, "max_queue": config.max_queue}
+        options: dict[str, Any] = {
+            "max_batch_size": config.max_batch_size,
+            "max_queue": config.max_queue,
+        }
         if config.backend == "mock":
             options |= {
                 "ttft_s": config.mock_ttft_s,
@@ -75,7 +80,9 @@ async def load_models(config: LLMConfig) -> ModelSet:
             name = name or "mock"
         engine = await asyncio.to_thread(build_engine, config.backend, path, name, **options)
         if engine.info.name in models.engines:
-            raise ValueError(f"two models are named {engine.info.name!r}; give each a distinct name")
+            raise ValueError(
+                f"two models are named {engine.info.name!r}; give each a distinct name"
+            )
         models.engines[engine.info.name] = engine
         models.default = models.default or engine.info.name
     if config.embeddings:

@@ -40,7 +40,9 @@ def cuda_available() -> bool:
 def choose_engine(backend: str) -> EngineChoice:
     """Resolve a backend name to an engine and device, raising where the hardware is missing."""
     if backend not in BACKENDS:
-        raise InvalidParameterError("backend_type", f"must be one of {list(BACKENDS)}, got {backend!r}")
+        raise InvalidParameterError(
+            "backend_type", f"must be one of {list(BACKENDS)}, got {backend!r}"
+        )
     if backend == "mock":
         return EngineChoice("mock", "cpu", "asked for by name")
     if backend in ("transformers", "cpu"):
@@ -79,7 +81,11 @@ def build_engine(
     """Build the engine for ``backend`` and log the choice. ``options`` go to the engine."""
     choice = choose_engine(backend)
     log.info(
-        "LLM backend %r -> engine %s on %s (%s)", backend, choice.engine, choice.device, choice.reason
+        "LLM backend %r -> engine %s on %s (%s)",
+        backend,
+        choice.engine,
+        choice.device,
+        choice.reason,
     )
     if choice.engine == "mock":
         from sage_llm.engines.mock import MockEngine

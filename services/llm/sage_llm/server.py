@@ -72,7 +72,10 @@ def map_engine_error(exc: Exception) -> err.ServiceError:
             str(exc),
             common_pb2.ERROR_REASON_LIMIT_EXCEEDED,
             field="prompt",
-            metadata={"prompt_tokens": str(exc.prompt_tokens), "context_length": str(exc.context_length)},
+            metadata={
+                "prompt_tokens": str(exc.prompt_tokens),
+                "context_length": str(exc.context_length),
+            },
         )
     if isinstance(exc, InvalidParameterError):
         return err.invalid_argument(exc.field, str(exc))
@@ -88,7 +91,9 @@ def _usage(delta: TokenDelta) -> llm_pb2.Usage | None:
         return None
     u = delta.usage
     return llm_pb2.Usage(
-        prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens, total_tokens=u.total_tokens
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        total_tokens=u.total_tokens,
     )
 
 
@@ -109,8 +114,11 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
     def _check_bytes(self, field: str, size: int) -> None:
         if size > self.max_prompt_bytes:
             raise err.limit_exceeded(
-                field, f"{field} is {size} bytes; the limit is {self.max_prompt_bytes} bytes "
-                "(max_prompt_bytes)", self.max_prompt_bytes)
+                field,
+                f"{field} is {size} bytes; the limit is {self.max_prompt_bytes} bytes "
+                "(max_prompt_bytes)",
+                self.max_prompt_bytes,
+            )
 
     def _check_text(self, field: str, text: str) -> int:
         size = _utf8_len(text, self.max_prompt_bytes)
@@ -149,7 +157,9 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             raise map_engine_error(exc) from None
         return await asyncio.to_thread(engine.apply_chat_template, chat)
 
-    async def _collect(self, engine: Engine, prompt: str, sampling: llm_pb2.SamplingParams) -> tuple[str, TokenDelta]:
+    async def _collect(
+        self, engine: Engine, prompt: str, sampling: llm_pb2.SamplingParams
+    ) -> tuple[str, TokenDelta]:
         parts: list[str] = []
         last = TokenDelta("")
         async for delta in self._deltas(engine, prompt, sampling):
@@ -157,12 +167,17 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             last = delta
         return "".join(parts), last
 
-    async def Generate(self, request: llm_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> llm_pb2.GenerateResponse:
+    async def Generate(
+        self, request: llm_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.GenerateResponse:
         engine = self._engine(request.model)
         self._check_text("prompt", request.prompt)
         text, last = await self._collect(engine, request.prompt, request.sampling)
         return llm_pb2.GenerateResponse(
-            text=text, finish_reason=_FINISH[last.finish_reason or FINISH_CANCELLED], usage=_usage(last), model=engine.info.name
+            text=text,
+            finish_reason=_FINISH[last.finish_reason or FINISH_CANCELLED],
+            usage=_usage(last),
+            model=engine.info.name,
         )
 
     async def GenerateStream(
@@ -176,12 +191,19 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
                 yield llm_pb2.GenerateStreamResponse(delta=delta.text, model=name)
             else:
                 yield llm_pb2.GenerateStreamResponse(
-                    delta=delta.text, finish_reason=_FINISH[delta.finish_reason], usage=_usage(delta), model=name
+                    delta=delta.text,
+                    finish_reason=_FINISH[delta.finish_reason],
+                    usage=_usage(delta),
+                    model=name,
                 )
 
-    async def Chat(self, request: llm_pb2.ChatRequest, context: grpc.aio.ServicerContext) -> llm_pb2.ChatResponse:
+    async def Chat(
+        self, request: llm_pb2.ChatRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.ChatResponse:
         engine = self._engine(request.model)
-        text, last = await self._collect(engine, await self._chat_prompt(engine, request.messages), request.sampling)
+        text, last = await self._collect(
+            engine, await self._chat_prompt(engine, request.messages), request.sampling
+        )
         return llm_pb2.ChatResponse(
             message=llm_pb2.ChatMessage(role="assistant", content=text),
             finish_reason=_FINISH[last.finish_reason or FINISH_CANCELLED],
@@ -200,17 +222,24 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
                 yield llm_pb2.ChatStreamResponse(delta=delta.text, model=name)
             else:
                 yield llm_pb2.ChatStreamResponse(
-                    delta=delta.text, finish_reason=_FINISH[delta.finish_reason], usage=_usage(delta), model=name
+                    delta=delta.text,
+                    finish_reason=_FINISH[delta.finish_reason],
+                    usage=_usage(delta),
+                    model=name,
                 )
 
-    async def Embed(self, request: llm_pb2.EmbedRequest, context: grpc.aio.ServicerContext) -> llm_pb2.EmbedResponse:
+    async def Embed(
+        self, request: llm_pb2.EmbedRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.EmbedResponse:
         try:
             embedder = self.models.embedding_model(request.model)
         except UnknownModelError as exc:
             raise map_engine_error(exc) from None
         if len(request.texts) > MAX_EMBED_TEXTS:
             raise err.limit_exceeded(
-                "texts", f"{len(request.texts)} texts in one call; the limit is {MAX_EMBED_TEXTS}", MAX_EMBED_TEXTS
+                "texts",
+                f"{len(request.texts)} texts in one call; the limit is {MAX_EMBED_TEXTS}",
+                MAX_EMBED_TEXTS,
             )
         try:
             vectors, tokens = await asyncio.to_thread(embedder.embed_counted, list(request.texts))
@@ -223,7 +252,9 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             prompt_tokens=tokens,
         )
 
-    async def ListModels(self, request: llm_pb2.ListModelsRequest, context: grpc.aio.ServicerContext) -> llm_pb2.ListModelsResponse:
+    async def ListModels(
+        self, request: llm_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.ListModelsResponse:
         out = [
             llm_pb2.ModelInfo(
                 name=e.info.name,
@@ -247,15 +278,23 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             )
         return llm_pb2.ListModelsResponse(models=out)
 
-    async def Tokenize(self, request: llm_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> llm_pb2.TokenizeResponse:
+    async def Tokenize(
+        self, request: llm_pb2.TokenizeRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.TokenizeResponse:
         engine = self._engine(request.model)
         self._check_text("text", request.text)
-        return llm_pb2.TokenizeResponse(token_ids=await asyncio.to_thread(engine.tokenize, request.text))
+        return llm_pb2.TokenizeResponse(
+            token_ids=await asyncio.to_thread(engine.tokenize, request.text)
+        )
 
-    async def CountTokens(self, request: llm_pb2.CountTokensRequest, context: grpc.aio.ServicerContext) -> llm_pb2.CountTokensResponse:
+    async def CountTokens(
+        self, request: llm_pb2.CountTokensRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb2.CountTokensResponse:
         if len(request.texts) > MAX_COUNT_TEXTS:
             raise err.limit_exceeded(
-                "texts", f"{len(request.texts)} texts in one call; the limit is {MAX_COUNT_TEXTS}", MAX_COUNT_TEXTS
+                "texts",
+                f"{len(request.texts)} texts in one call; the limit is {MAX_COUNT_TEXTS}",
+                MAX_COUNT_TEXTS,
             )
         engine = self._engine(request.model)
         total = 0
@@ -280,7 +319,9 @@ def build_spec(config: LLMConfig) -> ServiceSpec:
     return ServiceSpec(
         name="llm",
         service_names=(llm_pb2.DESCRIPTOR.services_by_name["LLMService"].full_name,),
-        add_servicers=lambda server: llm_pb2_grpc.add_LLMServiceServicer_to_server(servicer, server),
+        add_servicers=lambda server: llm_pb2_grpc.add_LLMServiceServicer_to_server(
+            servicer, server
+        ),
         start=start,
         stop=stop,
         metadata=lambda: servicer.models.metadata(),

@@ -1,4 +1,5 @@
 """python -m sage_memory: run the memory service."""
+
 import sys
 
 from sage_memory.config import MemoryConfig

@@ -4,6 +4,7 @@ mapping of their failures to this service's statuses.
 An unreachable dependency becomes UNAVAILABLE naming it; a filter the VDB rejects becomes
 INVALID_ARGUMENT on ``where``; anything else a dependency says is passed on as it is.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,10 @@ def resolver_for(config: MemoryConfig) -> Resolver:
 
 def unavailable(service: str, exc: Exception) -> err.ServiceError:
     return err.backend_unavailable(
-        service, f"the {service.upper()} service is unavailable ({exc}); the memory service needs KV, VDB and "
-                 "LLM — retry once it is back")
+        service,
+        f"the {service.upper()} service is unavailable ({exc}); the memory service needs KV, VDB and "
+        "LLM — retry once it is back",
+    )
 
 
 class Dependencies:
@@ -60,8 +63,14 @@ class Dependencies:
         self.llm = AsyncLLMClient(resolver=resolver, timeout=timeout)
         self.collection_ready = False
 
-    async def call(self, service: str, call: Awaitable[T], *, passthrough: tuple[type[SageError], ...] = (),
-                   filtered: bool = False) -> T:
+    async def call(
+        self,
+        service: str,
+        call: Awaitable[T],
+        *,
+        passthrough: tuple[type[SageError], ...] = (),
+        filtered: bool = False,
+    ) -> T:
         """Await ``call`` (a call of the ``service`` client); ``filtered``: it carries a ``where``
         filter, which an INVALID_ARGUMENT from the VDB is about."""
         try:
@@ -72,7 +81,9 @@ class Dependencies:
             raise unavailable(service, exc) from None
         except InvalidArgument as exc:
             if filtered:
-                raise err.invalid_argument("where", f"the filter was rejected: {exc.message}") from None
+                raise err.invalid_argument(
+                    "where", f"the filter was rejected: {exc.message}"
+                ) from None
             raise _passed_on(service, exc) from None
         except SageError as exc:
             raise _passed_on(service, exc) from None
@@ -87,9 +98,17 @@ class Dependencies:
             await self.call("vdb", self.vdb.get_collection(cfg.collection), passthrough=(NotFound,))
         except NotFound:
             try:
-                await self.call("vdb", self.vdb.create_collection(cfg.collection, cfg.dimension, metric="cosine",
-                                                                  index="hnsw", durability=None),
-                                passthrough=(AlreadyExists,))
+                await self.call(
+                    "vdb",
+                    self.vdb.create_collection(
+                        cfg.collection,
+                        cfg.dimension,
+                        metric="cosine",
+                        index="hnsw",
+                        durability=None,
+                    ),
+                    passthrough=(AlreadyExists,),
+                )
             except AlreadyExists:
                 pass
         self.collection_ready = True
@@ -121,8 +140,7 @@ def _passed_on(service: str, exc: SageError) -> err.ServiceError:
     code = exc.code
     if code is None:
         return err.backend_unavailable(service, f"{service} failed: {exc}")
-    return err.ServiceError(code, f"{service}: {exc.message}", 0,
-                            metadata={"backend": service})
+    return err.ServiceError(code, f"{service}: {exc.message}", 0, metadata={"backend": service})
 
 
 async def guarded(coro: Awaitable[T]) -> T | None:

@@ -12,6 +12,7 @@ A point is the memory's only if the record's creation time is the one in the poi
 retried store writes its own point, and the attempt that loses the commit never touches the
 winner's. Sessions are percent-encoded so that one session's prefix never covers another's.
 """
+
 from __future__ import annotations
 
 import base64
@@ -86,5 +87,8 @@ def decode_page_token(session_id: str, token: str) -> str:
             return str(wrapped["k"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         pass
-    raise err.invalid_argument("page_token", "page_token is not the next_page_token of a previous ListSessionMemories "
-                               "call for this session; pass that, or empty to start")
+    raise err.invalid_argument(
+        "page_token",
+        "page_token is not the next_page_token of a previous ListSessionMemories "
+        "call for this session; pass that, or empty to start",
+    )

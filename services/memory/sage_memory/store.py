@@ -11,6 +11,7 @@ dependency down) is garbage: the sweep (``collect_orphans``, driven by ``sweeper
 index and removes each uncommitted attempt's point and entry, and search collects any point it
 meets without a record.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,23 +86,31 @@ class MemoryStore:
         self.config = config
         self.ns = config.kv_namespace
         self.collection = config.collection
-        self.durability: Literal["sync", "async"] = "sync" if config.vdb_durability == "sync" else "async"
+        self.durability: Literal["sync", "async"] = (
+            "sync" if config.vdb_durability == "sync" else "async"
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self._clock = _CreationClock()
 
     # -- building blocks ------------------------------------------------------
     async def embed(self, text: str) -> bytes:
-        reply = await self.deps.call("llm", self.deps.llm.embeddings([text], model=self.config.embedding_model))
+        reply = await self.deps.call(
+            "llm", self.deps.llm.embeddings([text], model=self.config.embedding_model)
+        )
         if reply.dimension != self.config.dimension:
             raise err.ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"the LLM service's embedding model {reply.model!r} has {reply.dimension} dimensions but the memory "
-                f"collection has {self.config.dimension}; set embedding_model or dimension to match", 0)
+                f"collection has {self.config.dimension}; set embedding_model or dimension to match",
+                0,
+            )
         return reply.packed
 
     async def _record(self, mid: str) -> memory_pb2.Memory | None:
         try:
-            value = await self.deps.call("kv", self.deps.kv.get(records.record_key(mid)), passthrough=(NotFound,))
+            value = await self.deps.call(
+                "kv", self.deps.kv.get(records.record_key(mid)), passthrough=(NotFound,)
+            )
         except NotFound:
             return None
         return memory_pb2.Memory.FromString(value)
@@ -116,14 +125,26 @@ class MemoryStore:
     async def _kv_delete(self, key: str) -> bool:
         return bool(await self.deps.call("kv", self.deps.kv.delete(key, allow_missing=True)))
 
-    async def _vdb_delete(self, ids: Sequence[str] = (), where: Mapping[str, Any] | None = None) -> None:
-        await self.deps.call("vdb", self.deps.vdb.delete(self.collection, list(ids), where=where,
-                                                         durability=self.durability), filtered=True)
+    async def _vdb_delete(
+        self, ids: Sequence[str] = (), where: Mapping[str, Any] | None = None
+    ) -> None:
+        await self.deps.call(
+            "vdb",
+            self.deps.vdb.delete(
+                self.collection, list(ids), where=where, durability=self.durability
+            ),
+            filtered=True,
+        )
 
     async def _upsert(self, point: str, vector: bytes, metadata: common_pb2.Metadata) -> None:
         def upsert() -> Awaitable[int]:
-            return self.deps.vdb.upsert(self.collection, [point], vector_view(vector), metadatas=[metadata],
-                                        durability=self.durability)
+            return self.deps.vdb.upsert(
+                self.collection,
+                [point],
+                vector_view(vector),
+                metadatas=[metadata],
+                durability=self.durability,
+            )
 
         try:
             await self.deps.call("vdb", upsert(), passthrough=(NotFound,))
@@ -134,14 +155,22 @@ class MemoryStore:
             await self.deps.call("vdb", upsert())
 
     # -- RPC bodies -----------------------------------------------------------
-    async def store(self, session_id: str, content: str, metadata: common_pb2.Metadata, vector: bytes,
-                    idempotency_key: str) -> memory_pb2.Memory:
+    async def store(
+        self,
+        session_id: str,
+        content: str,
+        metadata: common_pb2.Metadata,
+        vector: bytes,
+        idempotency_key: str,
+    ) -> memory_pb2.Memory:
         mid = memory_id(session_id, idempotency_key)
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
         packed = vector or await self.embed(content)
         created_us = self._clock.now_us()
-        memory = memory_pb2.Memory(id=mid, session_id=session_id, content=content, metadata=metadata)
+        memory = memory_pb2.Memory(
+            id=mid, session_id=session_id, content=content, metadata=metadata
+        )
         memory.create_time.FromMicroseconds(created_us)
         point_meta = common_pb2.Metadata()
         point_meta.CopyFrom(metadata)
@@ -150,15 +179,22 @@ class MemoryStore:
         point = records.point_id(mid, created_us)
         entry = records.session_entry_key(session_id, created_us, mid)
         # Point and index entry are both invisible until the commit, so they go in parallel.
-        written = await asyncio.gather(self._upsert(point, packed, point_meta),
-                                       self.deps.call("kv", self.deps.kv.put(entry, mid.encode())),
-                                       return_exceptions=True)
+        written = await asyncio.gather(
+            self._upsert(point, packed, point_meta),
+            self.deps.call("kv", self.deps.kv.put(entry, mid.encode())),
+            return_exceptions=True,
+        )
         try:
             for outcome in written:
                 if isinstance(outcome, BaseException):
                     raise outcome
-            await self.deps.call("kv", self.deps.kv.put(records.record_key(mid), memory.SerializeToString(),
-                                                        expected_version=0), passthrough=(FailedPrecondition,))
+            await self.deps.call(
+                "kv",
+                self.deps.kv.put(
+                    records.record_key(mid), memory.SerializeToString(), expected_version=0
+                ),
+                passthrough=(FailedPrecondition,),
+            )
         except FailedPrecondition:
             # Another attempt with the same idempotency key committed first: its memory is the answer.
             return await self._lost_commit(mid, created_us, point, entry)
@@ -178,13 +214,20 @@ class MemoryStore:
             return
         await guarded(self._kv_delete(entry))
 
-    async def _lost_commit(self, mid: str, created_us: int, point: str, entry: str) -> memory_pb2.Memory:
+    async def _lost_commit(
+        self, mid: str, created_us: int, point: str, entry: str
+    ) -> memory_pb2.Memory:
         first = await self._record(mid)
         if first is None:
             await self._undo(point, entry)
-            raise err.ServiceError(grpc.StatusCode.ABORTED, "a concurrent store with the same idempotency key "
-                                   "was deleted meanwhile; retry", 0)
-        if first.create_time.ToMicroseconds() != created_us:  # same microsecond: same keys, the winner's
+            raise err.ServiceError(
+                grpc.StatusCode.ABORTED,
+                "a concurrent store with the same idempotency key was deleted meanwhile; retry",
+                0,
+            )
+        if (
+            first.create_time.ToMicroseconds() != created_us
+        ):  # same microsecond: same keys, the winner's
             await self._undo(point, entry)
         return first
 
@@ -194,23 +237,45 @@ class MemoryStore:
             raise err.not_found(f"memory {mid!r} not found", id=mid)
         return memory
 
-    async def list_session(self, session_id: str, page_size: int, page_token: str) -> memory_pb2.ListSessionMemoriesResponse:
-        page = await self.deps.call("kv", self.deps.kv.scan_page(
-            records.session_prefix(session_id), page_size=page_size,
-            page_token=records.decode_page_token(session_id, page_token), include_values=False))
+    async def list_session(
+        self, session_id: str, page_size: int, page_token: str
+    ) -> memory_pb2.ListSessionMemoriesResponse:
+        page = await self.deps.call(
+            "kv",
+            self.deps.kv.scan_page(
+                records.session_prefix(session_id),
+                page_size=page_size,
+                page_token=records.decode_page_token(session_id, page_token),
+                include_values=False,
+            ),
+        )
         ids = [records.memory_id_of_entry(e.key) for e in page.entries]
         found = await self._records(ids)
         return memory_pb2.ListSessionMemoriesResponse(
             memories=[m for m in found if m is not None],
-            next_page_token=records.encode_page_token(session_id, page.next_page_token))
+            next_page_token=records.encode_page_token(session_id, page.next_page_token),
+        )
 
-    async def search(self, session_id: str, query_vector: bytes, top_k: int, where: Mapping[str, Any] | None,
-                     recency_weight: float) -> list[tuple[memory_pb2.Memory, float]]:
+    async def search(
+        self,
+        session_id: str,
+        query_vector: bytes,
+        top_k: int,
+        where: Mapping[str, Any] | None,
+        recency_weight: float,
+    ) -> list[tuple[memory_pb2.Memory, float]]:
         if not self.deps.collection_ready:
             await self.deps.ensure_collection()
-        results = await self.deps.call("vdb", self.deps.vdb.search(
-            self.collection, vector_view(query_vector), top_k=candidates_for(top_k, recency_weight),
-            where=session_filter(session_id, where)), filtered=True)
+        results = await self.deps.call(
+            "vdb",
+            self.deps.vdb.search(
+                self.collection,
+                vector_view(query_vector),
+                top_k=candidates_for(top_k, recency_weight),
+                where=session_filter(session_id, where),
+            ),
+            filtered=True,
+        )
         hits = results[0] if results else QueryResult(ids=[], scores=[])
         parsed = [records.parse_point_id(p) for p in hits.ids]
         found = await self._records([mid for mid, _ in parsed])
@@ -218,7 +283,9 @@ class MemoryStore:
         live: dict[str, memory_pb2.Memory] = {}
         candidates: list[Candidate] = []
         orphans: list[str] = []
-        for point, (mid, point_us), score, memory in zip(hits.ids, parsed, hits.scores, found, strict=True):
+        for point, (mid, point_us), score, memory in zip(
+            hits.ids, parsed, hits.scores, found, strict=True
+        ):
             committed_us = memory.create_time.ToMicroseconds() if memory is not None else None
             if committed_us is None or (point_us is not None and point_us != committed_us):
                 # No record, or the record of another attempt: a store in progress or left behind.
@@ -253,8 +320,12 @@ class MemoryStore:
 
         while True:
             # Always scan from the start: the previous page's keys are gone.
-            page = await self.deps.call("kv", self.deps.kv.scan_page(
-                records.session_prefix(session_id), page_size=1000, include_values=False))
+            page = await self.deps.call(
+                "kv",
+                self.deps.kv.scan_page(
+                    records.session_prefix(session_id), page_size=1000, include_values=False
+                ),
+            )
             if not page.entries:
                 return deleted
             results = await _bounded_gather(drop(e.key) for e in page.entries)
@@ -263,18 +334,29 @@ class MemoryStore:
                 return deleted
 
     # -- garbage collection ---------------------------------------------------
-    async def collect_orphans(self, page_token: str = "", page_size: int = 500) -> tuple[int, int, str]:
+    async def collect_orphans(
+        self, page_token: str = "", page_size: int = 500
+    ) -> tuple[int, int, str]:
         """One page of the session index: each entry whose store attempt never committed (no
         record, or the record of another attempt) and is older than ``orphan_grace_s`` loses its
         point, then itself. Returns (entries checked, attempts collected, next page token)."""
-        page = await self.deps.call("kv", self.deps.kv.scan_page(
-            records.INDEX_PREFIX, page_size=page_size, page_token=page_token, include_values=False))
+        page = await self.deps.call(
+            "kv",
+            self.deps.kv.scan_page(
+                records.INDEX_PREFIX,
+                page_size=page_size,
+                page_token=page_token,
+                include_values=False,
+            ),
+        )
         attempts = [(e.key, *records.parse_entry_key(e.key)) for e in page.entries]
         found = await self._records([mid for _, mid, _ in attempts])
-        orphans = [(key, records.point_id(mid, created_us)) for (key, mid, created_us), memory in
-                   zip(attempts, found, strict=True)
-                   if _past_grace(created_us, self.config.orphan_grace_s)
-                   and (memory is None or memory.create_time.ToMicroseconds() != created_us)]
+        orphans = [
+            (key, records.point_id(mid, created_us))
+            for (key, mid, created_us), memory in zip(attempts, found, strict=True)
+            if _past_grace(created_us, self.config.orphan_grace_s)
+            and (memory is None or memory.create_time.ToMicroseconds() != created_us)
+        ]
         if orphans:
             log.info("collecting %d uncommitted store attempts", len(orphans))
             await self._vdb_delete([point for _, point in orphans])
@@ -291,11 +373,16 @@ class MemoryStore:
 def check_vector(raw: bytes, dimension: int, field: str) -> bytes:
     """A packed float32 vector of the collection's dimension, finite and not all zero."""
     if len(raw) != dimension * FLOAT32_BYTES:
-        raise err.invalid_argument(field, f"{field} has {len(raw)} bytes; it must be {dimension} little-endian float32 "
-                                   f"values ({dimension * FLOAT32_BYTES} bytes) to match the memory collection")
+        raise err.invalid_argument(
+            field,
+            f"{field} has {len(raw)} bytes; it must be {dimension} little-endian float32 "
+            f"values ({dimension * FLOAT32_BYTES} bytes) to match the memory collection",
+        )
     values = vector_view(raw)
     if not np.all(np.isfinite(values)):
         raise err.invalid_argument(field, f"{field} contains NaN or infinity; send finite values")
     if not np.any(values):
-        raise err.invalid_argument(field, f"{field} is all zeros; cosine similarity needs a non-zero vector")
+        raise err.invalid_argument(
+            field, f"{field} is all zeros; cosine similarity needs a non-zero vector"
+        )
     return raw

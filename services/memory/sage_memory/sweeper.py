@@ -5,6 +5,7 @@ between pages so that calls are served meanwhile. A failed sweep (a dependency d
 and tried again at the next interval. Replicas sweep independently; removing garbage twice is
 harmless.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,11 @@ class OrphanSweeper:
                 log.warning("orphan sweep failed (%s); next try in %.0f s", exc, self.interval_s)
                 continue
             if collected:
-                log.info("orphan sweep: %d index entries checked, %d uncommitted stores removed", checked, collected)
+                log.info(
+                    "orphan sweep: %d index entries checked, %d uncommitted stores removed",
+                    checked,
+                    collected,
+                )
 
     async def start(self) -> None:
         if self.interval_s > 0:

@@ -20,6 +20,7 @@ PERMISSION_DENIED. A service without any credential configured refuses to start 
 ``allow_anonymous`` is set (a development instance), in which case every caller is the
 principal ``anonymous`` with the admin role.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -68,7 +69,9 @@ class Principal:
 
 
 ANONYMOUS_ADMIN = Principal("anonymous", frozenset({ADMIN}))
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("sage_principal", default=None)
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "sage_principal", default=None
+)
 
 
 def current_principal() -> Principal | None:
@@ -85,7 +88,9 @@ def reset_principal(token: contextvars.Token[Principal | None]) -> None:
 
 
 def permission_denied(message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, message, common_pb2.ERROR_REASON_PERMISSION_DENIED)
+    return ServiceError(
+        grpc.StatusCode.PERMISSION_DENIED, message, common_pb2.ERROR_REASON_PERMISSION_DENIED
+    )
 
 
 def roles_for(method: str) -> frozenset[str] | None:
@@ -108,14 +113,18 @@ def check_resource(kind: str, name: str, principal: Principal | None = None) -> 
     principal = principal if principal is not None else current_principal()
     if principal is None or principal.is_admin or principal.name in owners:
         return
-    raise permission_denied(f"{kind} {name!r} belongs to {', '.join(sorted(owners))}; "
-                            f"principal {principal.name!r} may not use it")
+    raise permission_denied(
+        f"{kind} {name!r} belongs to {', '.join(sorted(owners))}; "
+        f"principal {principal.name!r} may not use it"
+    )
 
 
 def require_admin(what: str) -> None:
     principal = current_principal()
     if principal is not None and not principal.is_admin:
-        raise permission_denied(f"{what} is an admin-only call; principal {principal.name!r} is not admin")
+        raise permission_denied(
+            f"{what} is an admin-only call; principal {principal.name!r} is not admin"
+        )
 
 
 def _digest(token: str) -> bytes:
@@ -130,8 +139,9 @@ class Authenticator:
         self.allow_anonymous = allow_anonymous
 
     @classmethod
-    def from_settings(cls, secrets_file: str = "", tokens: Iterable[str] = (),
-                      allow_anonymous: bool = False) -> Authenticator:
+    def from_settings(
+        cls, secrets_file: str = "", tokens: Iterable[str] = (), allow_anonymous: bool = False
+    ) -> Authenticator:
         """From the mesh's secrets file and/or plain admin tokens; ValueError when nothing is configured."""
         by_digest: dict[bytes, Principal] = {}
         if secrets_file:
@@ -139,17 +149,21 @@ class Authenticator:
                 for p in principals(secrets_file):
                     unknown = p.roles - ROLES
                     if unknown:
-                        raise ValueError(f"secrets file {secrets_file}: principal {p.name!r} has unknown "
-                                         f"roles {sorted(unknown)}; known: {sorted(ROLES)}")
+                        raise ValueError(
+                            f"secrets file {secrets_file}: principal {p.name!r} has unknown "
+                            f"roles {sorted(unknown)}; known: {sorted(ROLES)}"
+                        )
                     by_digest[_digest(p.token)] = Principal(p.name, p.roles)
             except CredentialsError as exc:
                 raise ValueError(str(exc)) from None
         for i, token in enumerate(tokens):
             by_digest[_digest(token)] = Principal(f"token-{i}", frozenset({ADMIN}))
         if not by_digest and not allow_anonymous:
-            raise ValueError("no credentials configured: set secrets_file (SAGE_SECRETS_FILE; `sage mesh up` "
-                             "writes run/secrets/mesh.json) or auth_tokens, or allow_anonymous=true "
-                             "(SAGE_ALLOW_ANONYMOUS=true) for a development instance nobody else can reach")
+            raise ValueError(
+                "no credentials configured: set secrets_file (SAGE_SECRETS_FILE; `sage mesh up` "
+                "writes run/secrets/mesh.json) or auth_tokens, or allow_anonymous=true "
+                "(SAGE_ALLOW_ANONYMOUS=true) for a development instance nobody else can reach"
+            )
         return cls(by_digest, allow_anonymous)
 
     @property
@@ -168,9 +182,13 @@ class Authenticator:
                         return found
                     if self.allow_anonymous:
                         return ANONYMOUS_ADMIN
-                    raise unauthenticated("the bearer token in 'authorization' is not one this mesh issued")
+                    raise unauthenticated(
+                        "the bearer token in 'authorization' is not one this mesh issued"
+                    )
         if self.allow_anonymous:
             return ANONYMOUS_ADMIN
-        raise unauthenticated("no credential: send 'authorization: Bearer <token>' (the SDK and CLI read "
-                              "SAGE_TOKEN, or SAGE_SECRETS_FILE + SAGE_PRINCIPAL; `sage mesh up` writes "
-                              "run/secrets/mesh.json)")
+        raise unauthenticated(
+            "no credential: send 'authorization: Bearer <token>' (the SDK and CLI read "
+            "SAGE_TOKEN, or SAGE_SECRETS_FILE + SAGE_PRINCIPAL; `sage mesh up` writes "
+            "run/secrets/mesh.json)"
+        )

@@ -5,6 +5,7 @@ environment variable ``SAGE_<FIELD>`` (upper case); the environment wins. List
 fields take comma-separated values from the environment. Validation happens once,
 at start, and a failure names the key, the value and where it came from.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,25 +29,43 @@ class ServiceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], min_length=1, max_length=128)
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:12], min_length=1, max_length=128
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
-    advertise_host: str = Field(default="", description="address published in etcd; defaults to host")
-    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="None disables /metrics; 0 picks a free port")
-    etcd_endpoints: list[str] = Field(default_factory=list, description="host:port of etcd; empty disables registration")
+    advertise_host: str = Field(
+        default="", description="address published in etcd; defaults to host"
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="None disables /metrics; 0 picks a free port"
+    )
+    etcd_endpoints: list[str] = Field(
+        default_factory=list, description="host:port of etcd; empty disables registration"
+    )
     registration_ttl_s: float = Field(default=10.0, ge=2.0, le=3600.0)
     grace_period_s: float = Field(default=10.0, ge=0.0, le=3600.0)
-    secrets_file: str = Field(default="", description="the mesh's secrets file (principals, tokens, roles); "
-                              "`sage mesh up` writes run/secrets/mesh.json")
-    auth_tokens: list[str] = Field(default_factory=list, description="extra bearer tokens accepted as admin")
-    allow_anonymous: bool = Field(default=False, description="serve callers without a credential as admin: "
-                                  "a development instance nobody else can reach; never in a mesh")
+    secrets_file: str = Field(
+        default="",
+        description="the mesh's secrets file (principals, tokens, roles); "
+        "`sage mesh up` writes run/secrets/mesh.json",
+    )
+    auth_tokens: list[str] = Field(
+        default_factory=list, description="extra bearer tokens accepted as admin"
+    )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="serve callers without a credential as admin: "
+        "a development instance nobody else can reach; never in a mesh",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     ready_file: str = Field(default="", description="written with the bound address once SERVING")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=2**31 - 1)
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
-        default="auto", description="auto: uvloop when it is installed (a cheaper loop per call), else asyncio")
+        default="auto",
+        description="auto: uvloop when it is installed (a cheaper loop per call), else asyncio",
+    )
     data_dir: str = "./data"
 
 
@@ -61,7 +80,12 @@ def _env_value(raw: str, annotation: Any) -> Any:
     return raw
 
 
-def _describe(model: type[BaseModel], err: ValidationError, sources: Mapping[str, str], values: Mapping[str, Any]) -> str:
+def _describe(
+    model: type[BaseModel],
+    err: ValidationError,
+    sources: Mapping[str, str],
+    values: Mapping[str, Any],
+) -> str:
     lines = []
     for item in err.errors():
         key = ".".join(str(p) for p in item["loc"]) or "<root>"
@@ -75,8 +99,12 @@ def _describe(model: type[BaseModel], err: ValidationError, sources: Mapping[str
     return f"invalid {model.__name__} configuration:\n  " + "\n  ".join(lines)
 
 
-def load_config(model: type[C], path: str | os.PathLike[str] | None = None,
-                env: Mapping[str, str] | None = None, **overrides: Any) -> C:
+def load_config(
+    model: type[C],
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> C:
     """Build ``model`` from an optional YAML file, the environment and keyword overrides."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
@@ -89,9 +117,13 @@ def load_config(model: type[C], path: str | os.PathLike[str] | None = None,
         except FileNotFoundError:
             raise ConfigError(f"configuration file {str(file)!r} does not exist") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"configuration file {str(file)!r} is not valid YAML: {exc}") from None
+            raise ConfigError(
+                f"configuration file {str(file)!r} is not valid YAML: {exc}"
+            ) from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"configuration file {str(file)!r} must hold a mapping, not {type(loaded).__name__}")
+            raise ConfigError(
+                f"configuration file {str(file)!r} must hold a mapping, not {type(loaded).__name__}"
+            )
         values.update(loaded)
         sources.update({k: str(file) for k in loaded})
     for name, field in model.model_fields.items():

@@ -6,6 +6,7 @@ SERVING -> register in etcd -> write the ready file.
 Stop: NOT_SERVING -> deregister -> refuse new calls -> wait for in-flight calls
 (up to the grace period) -> stop the server -> close the backend -> exit 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,9 @@ async def _noop() -> None:
 
 
 class _Diagnostics(common_pb2_grpc.DiagnosticsServiceServicer):
-    async def Echo(self, request: common_pb2.EchoRequest, context: grpc.aio.ServicerContext) -> common_pb2.EchoResponse:
+    async def Echo(
+        self, request: common_pb2.EchoRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.EchoResponse:
         return common_pb2.EchoResponse(payload=request.payload)
 
 
@@ -78,7 +81,9 @@ class _Host:
             await self.health.set(name, status)
 
     async def _refresh_health(self) -> None:
-        await self.set_health(self._backend_ready and self._registered and not self.tracker.draining)
+        await self.set_health(
+            self._backend_ready and self._registered and not self.tracker.draining
+        )
 
     def _on_registration(self, registered: bool) -> None:
         self._registered = registered
@@ -105,17 +110,25 @@ class _Host:
             ("grpc.so_reuseport", 0),
         ]
         try:
-            authenticator = Authenticator.from_settings(cfg.secrets_file, cfg.auth_tokens, cfg.allow_anonymous)
+            authenticator = Authenticator.from_settings(
+                cfg.secrets_file, cfg.auth_tokens, cfg.allow_anonymous
+            )
         except ValueError as exc:
             raise ConfigError(f"{self.spec.name}: {exc}") from None
         if cfg.allow_anonymous:
             log.warning("allow_anonymous is on: callers without a credential are served as admin")
-        server = grpc.aio.server(interceptors=[ServerInterceptor(self.tracker, authenticator)], options=options)
+        server = grpc.aio.server(
+            interceptors=[ServerInterceptor(self.tracker, authenticator)], options=options
+        )
         self.spec.add_servicers(server)
         common_pb2_grpc.add_DiagnosticsServiceServicer_to_server(_Diagnostics(), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        names = (*self.spec.service_names, common_pb2.DESCRIPTOR.services_by_name["DiagnosticsService"].full_name,
-                 health.SERVICE_NAME, reflection.SERVICE_NAME)
+        names = (
+            *self.spec.service_names,
+            common_pb2.DESCRIPTOR.services_by_name["DiagnosticsService"].full_name,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        )
         reflection.enable_server_reflection(names, server)
         await self.set_health(False)
         port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
@@ -127,19 +140,34 @@ class _Host:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
 
-        metrics_port = serve_metrics(cfg.host, cfg.metrics_port) if cfg.metrics_port is not None else None
+        metrics_port = (
+            serve_metrics(cfg.host, cfg.metrics_port) if cfg.metrics_port is not None else None
+        )
         await self.spec.start()
         self._backend_ready = await self.spec.ready() if self.spec.ready else True
         registration = None
         if cfg.etcd_endpoints:
             metadata = {**self.spec.metadata(), "metrics_port": metrics_port}
-            registration = EtcdRegistration(cfg.etcd_endpoints, self.spec.name, cfg.instance_id, address, VERSION,
-                                            metadata, cfg.registration_ttl_s, on_state=self._on_registration)
+            registration = EtcdRegistration(
+                cfg.etcd_endpoints,
+                self.spec.name,
+                cfg.instance_id,
+                address,
+                VERSION,
+                metadata,
+                cfg.registration_ttl_s,
+                on_state=self._on_registration,
+            )
             await registration.start()
         await self._refresh_health()
         watcher = asyncio.create_task(self._watch_backend()) if self.spec.ready else None
-        ready = {"service": self.spec.name, "instance_id": cfg.instance_id, "address": address,
-                 "metrics_port": metrics_port, "pid": os.getpid()}
+        ready = {
+            "service": self.spec.name,
+            "instance_id": cfg.instance_id,
+            "address": address,
+            "metrics_port": metrics_port,
+            "pid": os.getpid(),
+        }
         if cfg.ready_file:
             tmp = Path(cfg.ready_file + ".tmp")
             tmp.write_text(json.dumps(ready))
@@ -178,23 +206,33 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:
         if choice == "uvloop":
-            raise ConfigError("event_loop is 'uvloop' but uvloop is not installed; pip install uvloop, or set "
-                              "SAGE_EVENT_LOOP=asyncio") from None
+            raise ConfigError(
+                "event_loop is 'uvloop' but uvloop is not installed; pip install uvloop, or set "
+                "SAGE_EVENT_LOOP=asyncio"
+            ) from None
         return None
     return uvloop.new_event_loop
 
 
-def service_main(config_model: type[C], build: Callable[[C], ServiceSpec],
-                 argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+def service_main(
+    config_model: type[C],
+    build: Callable[[C], ServiceSpec],
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+) -> int:
     """Entry point of ``python -m sage_<service>``."""
     parser = argparse.ArgumentParser(prog=prog, description=f"Run the {prog or 'SAGE'} service.")
-    parser.add_argument("--config", help="YAML configuration file (SAGE_* environment variables override it)")
+    parser.add_argument(
+        "--config", help="YAML configuration file (SAGE_* environment variables override it)"
+    )
     parser.add_argument("--port", type=int, help="port to listen on (0 = pick a free one)")
     parser.add_argument("--host", help="address to bind")
     parser.add_argument("--ready-file", help="file to write the bound address to once SERVING")
     args = parser.parse_args(argv)
     try:
-        config = load_config(config_model, args.config, port=args.port, host=args.host, ready_file=args.ready_file)
+        config = load_config(
+            config_model, args.config, port=args.port, host=args.host, ready_file=args.ready_file
+        )
         factory = loop_factory(config.event_loop)
         Authenticator.from_settings(config.secrets_file, config.auth_tokens, config.allow_anonymous)
     except (ConfigError, ValueError) as exc:

@@ -4,6 +4,7 @@ error statuses and draining.
 Wrapped handlers are cached per method, so the per-call cost is a few
 attribute reads, one histogram observation and one counter increment.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -77,7 +78,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def finish_error(exc: BaseException, context: grpc.aio.ServicerContext) -> None:
             if isinstance(exc, ServiceError):
                 calls.labels(method, exc.code.name).inc()
-                log.info("call failed", extra={"fields": {"method": method, "code": exc.code.name, "error": exc.message}})
+                log.info(
+                    "call failed",
+                    extra={
+                        "fields": {"method": method, "code": exc.code.name, "error": exc.message}
+                    },
+                )
                 await context.abort_with_status(exc.to_status())
             raise exc
 
@@ -109,7 +115,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     await finish_error(exc, context)
                 except (grpc.aio.AbortError, GeneratorExit, BaseException) as exc:  # noqa: B014
                     latency.observe(time.perf_counter() - start)
-                    if not isinstance(exc, (grpc.aio.AbortError, GeneratorExit)) and isinstance(exc, Exception):
+                    if not isinstance(exc, (grpc.aio.AbortError, GeneratorExit)) and isinstance(
+                        exc, Exception
+                    ):
                         unexpected(exc)
                     raise
                 else:
@@ -121,9 +129,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     if who is not None:
                         reset_principal(who)
 
-            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
-            return factory(unary_response, request_deserializer=handler.request_deserializer,
-                           response_serializer=handler.response_serializer)
+            factory = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary
+                else grpc.stream_unary_rpc_method_handler
+            )
+            return factory(
+                unary_response,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
 
         inner_stream = handler.unary_stream or handler.stream_stream
 
@@ -156,11 +171,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 if who is not None:
                     reset_principal(who)
 
-        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
-        return factory(stream_response, request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
+        factory = (
+            grpc.unary_stream_rpc_method_handler
+            if handler.unary_stream
+            else grpc.stream_stream_rpc_method_handler
+        )
+        return factory(
+            stream_response,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
-    def _make_checks(self, method: str) -> Callable[[grpc.aio.ServicerContext], Awaitable[Principal | None]]:
+    def _make_checks(
+        self, method: str
+    ) -> Callable[[grpc.aio.ServicerContext], Awaitable[Principal | None]]:
         """The checks every call of ``method`` passes: drain, then who is calling, then their role."""
         tracker, auth = self._tracker, self._auth
         roles = roles_for(method)
@@ -169,13 +193,18 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         async def checks(context: grpc.aio.ServicerContext) -> Principal | None:
             if drains and tracker.draining:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; retry on another instance")
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE,
+                    "server is shutting down; retry on another instance",
+                )
             if roles is None:
                 return None
             principal = auth.principal(context.invocation_metadata())
             if not principal.has_any(roles):
-                raise permission_denied(f"principal {principal.name!r} (roles {', '.join(sorted(principal.roles))}) "
-                                        f"may not call {service}; it needs one of: admin, {', '.join(sorted(roles))}")
+                raise permission_denied(
+                    f"principal {principal.name!r} (roles {', '.join(sorted(principal.roles))}) "
+                    f"may not call {service}; it needs one of: admin, {', '.join(sorted(roles))}"
+                )
             return principal
 
         return checks

@@ -1,4 +1,5 @@
 """Structured logging: one JSON object per line, carrying the current request id."""
+
 from __future__ import annotations
 
 import contextvars
@@ -39,7 +40,9 @@ def setup_logging(service: str, instance_id: str, level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service, instance_id))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

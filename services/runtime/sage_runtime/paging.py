@@ -5,6 +5,7 @@ decode to ``""`` and silently restart paging from the first page. ``decode_key_t
 what ``encode_key_token`` produces (canonical padded base64 of a non-empty UTF-8 key, starting
 with the listing's prefix when it has one) and otherwise raises INVALID_ARGUMENT naming the field.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,6 +32,9 @@ def decode_key_token(token: str, rpc: str, prefix: str = "", field: str = "page_
         if not key or encode_key_token(key) != token or not key.startswith(prefix):
             raise ValueError("not canonical")
     except (ValueError, UnicodeError, binascii.Error):
-        raise err.invalid_argument(field, f"{field} is not a next_page_token returned by {rpc} for this listing; "
-                                   "pass that token unchanged, or empty for the first page") from None
+        raise err.invalid_argument(
+            field,
+            f"{field} is not a next_page_token returned by {rpc} for this listing; "
+            "pass that token unchanged, or empty for the first page",
+        ) from None
     return key

@@ -7,6 +7,7 @@ every TTL/3, and if renewal has failed for longer than the TTL the instance
 re-registers; ``on_lost`` is told while it is unregistered so the host can stop
 serving. A graceful stop revokes the lease, which removes the key at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,17 +39,27 @@ def _split(endpoint: str) -> tuple[str, int]:
 
 
 class EtcdRegistration:
-    def __init__(self, endpoints: list[str], service: str, instance_id: str, address: str,
-                 version: str, metadata: Mapping[str, Any], ttl_s: float,
-                 on_state: Callable[[bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: list[str],
+        service: str,
+        instance_id: str,
+        address: str,
+        version: str,
+        metadata: Mapping[str, Any],
+        ttl_s: float,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
         self._endpoints = endpoints
         self.key = service_key(service, instance_id).encode()
-        self._value = json.dumps({
-            "address": address,
-            "version": version,
-            "started_at": time.time(),
-            "metadata": dict(metadata),
-        }).encode()
+        self._value = json.dumps(
+            {
+                "address": address,
+                "version": version,
+                "started_at": time.time(),
+                "metadata": dict(metadata),
+            }
+        ).encode()
         self._ttl = max(2, int(round(ttl_s)))
         self._on_state = on_state or (lambda registered: None)
         self._client: aetcd.Client | None = None
@@ -89,11 +100,15 @@ class EtcdRegistration:
         )
         if not ok:
             await self._client.revoke_lease(lease.id)
-            raise RegistrationError(f"{self.key.decode()} is already registered by a live instance; "
-                                    "choose another instance_id")
+            raise RegistrationError(
+                f"{self.key.decode()} is already registered by a live instance; "
+                "choose another instance_id"
+            )
         self._lease_id = lease.id
         self._on_state(True)
-        log.info("registered in etcd", extra={"fields": {"key": self.key.decode(), "ttl_s": self._ttl}})
+        log.info(
+            "registered in etcd", extra={"fields": {"key": self.key.decode(), "ttl_s": self._ttl}}
+        )
 
     async def _keepalive(self) -> None:
         interval = self._ttl / 3

@@ -1,4 +1,5 @@
 """python -m sage_vdb: run the VDB service."""
+
 import os
 import sys
 

@@ -3,6 +3,7 @@
 Vectors never become per-float Python objects: request bytes are viewed as numpy arrays and
 result vectors are written back as one packed buffer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -70,4 +71,3 @@ def records_to_points(records: Mapping[str, Any]) -> vdb_pb2.Points:
     if "documents" in records:
         points.documents.extend(d or "" for d in records["documents"])
     return points
-

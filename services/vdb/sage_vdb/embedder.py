@@ -1,5 +1,6 @@
 """Text -> vectors through the LLM service's Embed RPC, in batches, for collections that name
 an embedding model."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,21 +26,29 @@ class TextEmbedder:
             self._client = AsyncLLMClient(address=self._address, timeout=120.0)
         return self._client
 
-    async def embed(self, model: str, texts: Sequence[str], dimension: int, field: str) -> np.ndarray:
+    async def embed(
+        self, model: str, texts: Sequence[str], dimension: int, field: str
+    ) -> np.ndarray:
         """float32 [len(texts), dimension]; batches run concurrently on the LLM service."""
         if not texts:
             return np.empty((0, dimension), dtype=np.float32)
-        batches = [list(texts[i:i + self._batch]) for i in range(0, len(texts), self._batch)]
+        batches = [list(texts[i : i + self._batch]) for i in range(0, len(texts), self._batch)]
         try:
-            replies = await asyncio.gather(*(self._llm().embeddings(b, model=model) for b in batches))
+            replies = await asyncio.gather(
+                *(self._llm().embeddings(b, model=model) for b in batches)
+            )
         except SageError as exc:
             raise err.backend_unavailable(
-                "llm", f"embedding {field} with model {model!r} through the LLM service failed: {exc}") from None
+                "llm",
+                f"embedding {field} with model {model!r} through the LLM service failed: {exc}",
+            ) from None
         for reply in replies:
             if reply.dimension != dimension:
                 raise err.invalid_argument(
-                    field, f"model {model!r} makes {reply.dimension}-dimensional vectors but the collection has "
-                    f"dimension {dimension}; create the collection with dimension={reply.dimension}")
+                    field,
+                    f"model {model!r} makes {reply.dimension}-dimensional vectors but the collection has "
+                    f"dimension {dimension}; create the collection with dimension={reply.dimension}",
+                )
         return np.concatenate([vectors_view(r.packed, -1, dimension) for r in replies])
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ back out of the native call) while the event loop holds it most of the time unde
 native executor's threads never take it. The loop watches the executor's eventfd and turns the
 finished hits into Python values itself.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,20 +35,42 @@ class NativeSearches:
             self._loop = loop
         return loop
 
-    async def search(self, core: Collection, queries: np.ndarray, k: int, where: dict[str, Any] | None,
-                     where_document: dict[str, Any] | None, fields: Sequence[str]) -> Hits:
+    async def search(
+        self,
+        core: Collection,
+        queries: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None,
+        where_document: dict[str, Any] | None,
+        fields: Sequence[str],
+    ) -> Hits:
         """Raises ValueError for input the core rejects, as ``Collection.search`` does. A batch of
         queries is split over the executor's threads, so one request uses every core."""
         parts = min(self._executor.threads, len(queries) // SPLIT_FROM_QUERIES)
         if parts <= 1:
             return await self._one(core, queries, k, where, where_document, fields)
         chunks = np.array_split(queries, parts)
-        found = await asyncio.gather(*(self._one(core, c, k, where, where_document, fields) for c in chunks))
-        return {key: (np.concatenate([f[key] for f in found]) if isinstance(found[0][key], np.ndarray)
-                      else [row for f in found for row in f[key]]) for key in found[0]}
+        found = await asyncio.gather(
+            *(self._one(core, c, k, where, where_document, fields) for c in chunks)
+        )
+        return {
+            key: (
+                np.concatenate([f[key] for f in found])
+                if isinstance(found[0][key], np.ndarray)
+                else [row for f in found for row in f[key]]
+            )
+            for key in found[0]
+        }
 
-    async def _one(self, core: Collection, queries: np.ndarray, k: int, where: dict[str, Any] | None,
-                   where_document: dict[str, Any] | None, fields: Sequence[str]) -> Hits:
+    async def _one(
+        self,
+        core: Collection,
+        queries: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None,
+        where_document: dict[str, Any] | None,
+        fields: Sequence[str],
+    ) -> Hits:
         loop = self._watch()
         ticket = self._executor.submit(core, queries, k, where, where_document, list(fields))
         future: asyncio.Future[Hits] = loop.create_future()

@@ -4,6 +4,7 @@ Each collection directory holds ``spec.json`` (what the native core does not kno
 model and the default durability) and ``core/`` (the native collection). Opening the store opens
 every collection found, so a restarted service serves them all again.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,7 +79,9 @@ class CollectionStore:
             try:
                 # The group policy syncs the log every 10 ms; a durable write also flushes before it
                 # is acknowledged, so each write chooses its own durability.
-                core = Collection.create(str(directory / CORE_DIR), spec.dimension, spec.metric, spec.index, "group")
+                core = Collection.create(
+                    str(directory / CORE_DIR), spec.dimension, spec.metric, spec.index, "group"
+                )
                 tmp = directory / (SPEC_FILE + ".tmp")
                 tmp.write_text(json.dumps(asdict(spec)))
                 os.replace(tmp, directory / SPEC_FILE)

@@ -1,4 +1,5 @@
 """KV storage backends behind one interface."""
+
 from sage_kv.backends.base import BackendUnavailable, KVBackend, StoredEntry, VersionMismatch
 
 __all__ = ["BackendUnavailable", "KVBackend", "StoredEntry", "VersionMismatch", "create_backend"]

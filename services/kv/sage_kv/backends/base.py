@@ -4,6 +4,7 @@ Versions start at 1 when a key is created and grow by one on every write; a
 deleted or expired key starts again at 1. ``expected_version`` 0 means "must
 not exist".
 """
+
 from __future__ import annotations
 
 import abc
@@ -33,7 +34,9 @@ class KVBackend(abc.ABC):
     async def get(self, ns: str, key: str) -> StoredEntry | None: ...
 
     @abc.abstractmethod
-    async def put(self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None) -> int: ...
+    async def put(
+        self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None
+    ) -> int: ...
 
     @abc.abstractmethod
     async def delete(self, ns: str, key: str, expected_version: int | None) -> bool: ...
@@ -42,11 +45,14 @@ class KVBackend(abc.ABC):
     async def batch_get(self, ns: str, keys: list[str]) -> list[StoredEntry | None]: ...
 
     @abc.abstractmethod
-    async def batch_put(self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int) -> list[int]: ...
+    async def batch_put(
+        self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int
+    ) -> list[int]: ...
 
     @abc.abstractmethod
-    async def scan(self, ns: str, prefix: str, after: str, limit: int,
-                   include_values: bool) -> list[tuple[str, StoredEntry]]:
+    async def scan(
+        self, ns: str, prefix: str, after: str, limit: int, include_values: bool
+    ) -> list[tuple[str, StoredEntry]]:
         """Entries with ``prefix`` whose key sorts after ``after``, in key order, at most ``limit``."""
 
     @abc.abstractmethod

@@ -1,4 +1,5 @@
 """In-process KV backend: the embedded default. Not shared between processes."""
+
 from __future__ import annotations
 
 import bisect
@@ -61,7 +62,9 @@ class MemoryBackend(KVBackend):
         item[0], item[1], item[2] = value, item[1] + 1, expires
         return item[1]
 
-    async def put(self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None) -> int:
+    async def put(
+        self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None
+    ) -> int:
         space = self._space(ns)
         now = time.monotonic()
         if expected_version is not None:
@@ -98,20 +101,25 @@ class MemoryBackend(KVBackend):
             append(None if item is None else StoredEntry(item[0], item[1], _ttl_left(item[2], now)))
         return out
 
-    async def batch_put(self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int) -> list[int]:
+    async def batch_put(
+        self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int
+    ) -> list[int]:
         space = self._space(ns)
         now = time.monotonic()
         return [self._put_one(space, k, v, ttl_ms, now) for k, v in zip(keys, values, strict=True)]
 
-    async def scan(self, ns: str, prefix: str, after: str, limit: int,
-                   include_values: bool) -> list[tuple[str, StoredEntry]]:
+    async def scan(
+        self, ns: str, prefix: str, after: str, limit: int, include_values: bool
+    ) -> list[tuple[str, StoredEntry]]:
         space = self._spaces.get(ns)
         if space is None:
             return []
         if space.sorted_keys is None:
             space.sorted_keys = sorted(space.entries)
         keys = space.sorted_keys
-        start = max(bisect.bisect_right(keys, after) if after else 0, bisect.bisect_left(keys, prefix))
+        start = max(
+            bisect.bisect_right(keys, after) if after else 0, bisect.bisect_left(keys, prefix)
+        )
         now = time.monotonic()
         out: list[tuple[str, StoredEntry]] = []
         for key in keys[start:]:
@@ -120,7 +128,14 @@ class MemoryBackend(KVBackend):
             item = space.entries.get(key)
             if item is None or (item[2] and item[2] <= now):
                 continue
-            out.append((key, StoredEntry(item[0] if include_values else b"", item[1], _ttl_left(item[2], now))))
+            out.append(
+                (
+                    key,
+                    StoredEntry(
+                        item[0] if include_values else b"", item[1], _ttl_left(item[2], now)
+                    ),
+                )
+            )
         return out
 
     async def clear(self, ns: str) -> int:

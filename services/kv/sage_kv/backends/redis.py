@@ -6,6 +6,7 @@ namespace for ordered prefix scans (ZRANGEBYLEX). Writes run as Lua scripts so
 value, version, TTL and index change atomically. Members of the index whose
 entry expired are skipped by scans and removed lazily.
 """
+
 from __future__ import annotations
 
 import redis.asyncio as aioredis
@@ -73,8 +74,13 @@ class RedisBackend(KVBackend):
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._redis = aioredis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0,
-                                        health_check_interval=5, retry_on_timeout=False)
+        self._redis = aioredis.from_url(
+            url,
+            socket_connect_timeout=1.0,
+            socket_timeout=5.0,
+            health_check_interval=5,
+            retry_on_timeout=False,
+        )
         self._put = self._redis.register_script(_PUT)
         self._delete = self._redis.register_script(_DELETE)
         self._batch_put = self._redis.register_script(_BATCH_PUT)
@@ -93,20 +99,31 @@ class RedisBackend(KVBackend):
     async def get(self, ns: str, key: str) -> StoredEntry | None:
         return (await self.batch_get(ns, [key]))[0]
 
-    async def put(self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None) -> int:
-        ok, version = await self._call(self._put(
-            keys=[_entry_key(ns, key), _index_key(ns)],
-            args=[value, ttl_ms, -1 if expected_version is None else expected_version, key.encode()],
-        ))
+    async def put(
+        self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None
+    ) -> int:
+        ok, version = await self._call(
+            self._put(
+                keys=[_entry_key(ns, key), _index_key(ns)],
+                args=[
+                    value,
+                    ttl_ms,
+                    -1 if expected_version is None else expected_version,
+                    key.encode(),
+                ],
+            )
+        )
         if not ok:
             raise VersionMismatch(int(version))
         return int(version)
 
     async def delete(self, ns: str, key: str, expected_version: int | None) -> bool:
-        ok, result = await self._call(self._delete(
-            keys=[_entry_key(ns, key), _index_key(ns)],
-            args=[-1 if expected_version is None else expected_version, key.encode()],
-        ))
+        ok, result = await self._call(
+            self._delete(
+                keys=[_entry_key(ns, key), _index_key(ns)],
+                args=[-1 if expected_version is None else expected_version, key.encode()],
+            )
+        )
         if not ok:
             raise VersionMismatch(int(result))
         return bool(result)
@@ -124,25 +141,35 @@ class RedisBackend(KVBackend):
         out: list[StoredEntry | None] = []
         for i in range(0, len(raw), 2):
             (value, version), ttl = raw[i], raw[i + 1]
-            out.append(None if version is None else StoredEntry(value or b"", int(version), max(0, int(ttl))))
+            out.append(
+                None
+                if version is None
+                else StoredEntry(value or b"", int(version), max(0, int(ttl)))
+            )
         return out
 
-    async def batch_put(self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int) -> list[int]:
+    async def batch_put(
+        self, ns: str, keys: list[str], values: list[bytes], ttl_ms: int
+    ) -> list[int]:
         args: list[bytes | int] = [ttl_ms]
         for key, value in zip(keys, values, strict=True):
             args += [key.encode(), value]
-        versions = await self._call(self._batch_put(
-            keys=[_index_key(ns), *(_entry_key(ns, k) for k in keys)], args=args))
+        versions = await self._call(
+            self._batch_put(keys=[_index_key(ns), *(_entry_key(ns, k) for k in keys)], args=args)
+        )
         return [int(v) for v in versions]
 
-    async def scan(self, ns: str, prefix: str, after: str, limit: int,
-                   include_values: bool) -> list[tuple[str, StoredEntry]]:
+    async def scan(
+        self, ns: str, prefix: str, after: str, limit: int, include_values: bool
+    ) -> list[tuple[str, StoredEntry]]:
         index = _index_key(ns)
         low = b"(" + after.encode() if after and after >= prefix else b"[" + prefix.encode()
         high = b"[" + prefix.encode() + b"\xff" if prefix else b"+"
         out: list[tuple[str, StoredEntry]] = []
         while len(out) < limit:
-            members = await self._call(self._redis.zrangebylex(index, low, high, start=0, num=limit - len(out)))
+            members = await self._call(
+                self._redis.zrangebylex(index, low, high, start=0, num=limit - len(out))
+            )
             if not members:
                 break
             keys = [m.decode() for m in members]
@@ -159,7 +186,11 @@ class RedisBackend(KVBackend):
         return out
 
     async def clear(self, ns: str) -> int:
-        return int(await self._call(self._clear(keys=[_index_key(ns)], args=[b"sage:kv:" + ns.encode() + b"\0"])))
+        return int(
+            await self._call(
+                self._clear(keys=[_index_key(ns)], args=[b"sage:kv:" + ns.encode() + b"\0"])
+            )
+        )
 
     async def ping(self) -> bool:
         try:

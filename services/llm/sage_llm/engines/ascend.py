@@ -29,7 +29,11 @@ def load_ascend_engine(
     import torch_npu  # noqa: F401  (registers the "npu" device with torch)
 
     if not getattr(torch, "npu").is_available():  # noqa: B009 (added by torch_npu at import)
-        raise EngineUnavailableError("torch-npu is installed but reports no Ascend NPU on this host")
+        raise EngineUnavailableError(
+            "torch-npu is installed but reports no Ascend NPU on this host"
+        )
     from sage_llm.engines.transformers_engine import TransformersEngine
 
-    return TransformersEngine.load(model_path, device="npu", name=name, engine_label="ascend", **options)
+    return TransformersEngine.load(
+        model_path, device="npu", name=name, engine_label="ascend", **options
+    )

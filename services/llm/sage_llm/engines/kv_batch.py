@@ -61,7 +61,9 @@ class KVBatch:
         self.mask = self.mask[:, first:]
 
 
-def _pad_left(cache: DynamicCache, mask: torch.Tensor, width: int) -> tuple[DynamicCache, torch.Tensor]:
+def _pad_left(
+    cache: DynamicCache, mask: torch.Tensor, width: int
+) -> tuple[DynamicCache, torch.Tensor]:
     extra = width - mask.shape[1]
     if extra == 0:
         return cache, mask

@@ -50,7 +50,9 @@ class MockEngine(Engine):
         ``max_batch_size`` requests generate at once and ``max_queue`` more wait."""
         if ttft_s < 0 or tokens_per_s < 0:
             raise ValueError("ttft_s and tokens_per_s must be >= 0")
-        self._info = ModelInfo(name=name, engine="mock", device="cpu", context_length=context_length)
+        self._info = ModelInfo(
+            name=name, engine="mock", device="cpu", context_length=context_length
+        )
         self._ttft_s = ttft_s
         self._interval_s = 1.0 / tokens_per_s if tokens_per_s > 0 else 0.0
         self._admission = AdmissionQueue(max_batch_size, max_queue)

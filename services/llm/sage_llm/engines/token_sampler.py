@@ -37,7 +37,9 @@ def apply_penalties(logits: torch.Tensor, row: RowSampling) -> torch.Tensor:
     p = row.params
     seen = counts > 0
     if p.repetition_penalty != 1.0:
-        penalised = torch.where(logits > 0, logits / p.repetition_penalty, logits * p.repetition_penalty)
+        penalised = torch.where(
+            logits > 0, logits / p.repetition_penalty, logits * p.repetition_penalty
+        )
         logits = torch.where(seen, penalised, logits)
     if p.presence_penalty != 0.0 or p.frequency_penalty != 0.0:
         logits = logits - p.presence_penalty * seen.float() - p.frequency_penalty * counts

@@ -108,7 +108,11 @@ class TransformersEngine(Engine):
             context_length=int(getattr(model.config, "max_position_embeddings", 2048)),
         )
         self._eos_ids = _eos_ids(model, tokenizer)
-        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self._eos_ids, default=0)
+        self._pad_id = (
+            tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else min(self._eos_ids, default=0)
+        )
         self._max_batch = max_batch_size
         self._max_queue = max_queue
         self._cond = threading.Condition()
@@ -234,7 +238,9 @@ class TransformersEngine(Engine):
                 while not self._closing and not self._waiting and not self._active:
                     self._cond.wait()
                 if self._closing:
-                    self._fail_all(RuntimeError("the engine was closed while the request was in flight"))
+                    self._fail_all(
+                        RuntimeError("the engine was closed while the request was in flight")
+                    )
                     return
                 joining: list[_Sequence] = []
                 while self._waiting and len(self._active) + len(joining) < self._max_batch:
@@ -250,7 +256,9 @@ class TransformersEngine(Engine):
                         self._decode_step()
                         self._drop_done()
             except Exception as exc:  # a failed forward pass fails its requests, not the engine
-                log.exception("forward pass failed; failing %d requests", len(self._active) + len(joining))
+                log.exception(
+                    "forward pass failed; failing %d requests", len(self._active) + len(joining)
+                )
                 for seq in {*self._active, *joining}:
                     seq.sink.push(exc)
                 with self._cond:

@@ -31,7 +31,9 @@ class VLLMEngine(Engine):
     def __init__(self, engine: Any, tokenizer: Any, name: str, context_length: int) -> None:
         self._engine = engine
         self._tokenizer = tokenizer
-        self._info = ModelInfo(name=name, engine="vllm", device="cuda", context_length=context_length)
+        self._info = ModelInfo(
+            name=name, engine="vllm", device="cuda", context_length=context_length
+        )
 
     @classmethod
     def load(
@@ -76,7 +78,9 @@ class VLLMEngine(Engine):
 
     def apply_chat_template(self, messages: Sequence[ChatMessage]) -> str:
         turns = [{"role": m.role, "content": m.content} for m in messages]
-        return str(self._tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True))
+        return str(
+            self._tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        )
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncGenerator[TokenDelta, None]:
         import vllm
