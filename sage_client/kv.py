@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sage_client.calls import Pages, Unary, awaited, awaited_pages, blocking, blocking_pages
-from sage_client.channels import AsyncServiceChannels, ServiceChannels
+from sage_client.client_base import AsyncClient, BlockingClient
 from sage_client.discovery import Resolver
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 
@@ -205,7 +205,7 @@ class _KVCalls:
         )
 
 
-class KVClient(_KVCalls):
+class KVClient(BlockingClient, _KVCalls):
     """Blocking client of ``sage.kv.v1.KVService``."""
 
     def __init__(
@@ -218,17 +218,7 @@ class KVClient(_KVCalls):
         timeout: float | None = 30.0,
     ) -> None:
         self.namespace = namespace
-        self._ch = ServiceChannels(
-            "kv",
-            kv_pb2_grpc.KVServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> ServiceChannels[kv_pb2_grpc.KVServiceStub]:
-        return self._ch
+        self._connect("kv", kv_pb2_grpc.KVServiceStub, address, resolver, token, timeout)
 
     get_entry = blocking(_KVCalls._get_entry)
     get = blocking(_KVCalls._get)
@@ -240,17 +230,8 @@ class KVClient(_KVCalls):
     scan_page = blocking(_KVCalls._scan_page)
     clear = blocking(_KVCalls._clear)
 
-    def close(self) -> None:
-        self._ch.close()
 
-    def __enter__(self) -> KVClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncKVClient(_KVCalls):
+class AsyncKVClient(AsyncClient, _KVCalls):
     """asyncio client of ``sage.kv.v1.KVService``; same methods as KVClient, awaited."""
 
     def __init__(
@@ -263,17 +244,7 @@ class AsyncKVClient(_KVCalls):
         timeout: float | None = 30.0,
     ) -> None:
         self.namespace = namespace
-        self._ch = AsyncServiceChannels(
-            "kv",
-            kv_pb2_grpc.KVServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> AsyncServiceChannels[kv_pb2_grpc.KVServiceStub]:
-        return self._ch
+        self._connect("kv", kv_pb2_grpc.KVServiceStub, address, resolver, token, timeout)
 
     get_entry = awaited(_KVCalls._get_entry)
     get = awaited(_KVCalls._get)
@@ -284,12 +255,3 @@ class AsyncKVClient(_KVCalls):
     scan = awaited_pages(_KVCalls._scan)
     scan_page = awaited(_KVCalls._scan_page)
     clear = awaited(_KVCalls._clear)
-
-    async def close(self) -> None:
-        await self._ch.close()
-
-    async def __aenter__(self) -> AsyncKVClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

@@ -20,7 +20,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from sage_client.calls import Pages, Unary, awaited, awaited_pages, blocking, blocking_pages
-from sage_client.channels import AsyncServiceChannels, ServiceChannels
+from sage_client.client_base import AsyncClient, BlockingClient
 from sage_client.codec.metadata import MetadataValues, dict_to_metadata, metadata_to_dict
 from sage_client.codec.vectors import vector_bytes
 from sage_client.discovery import Resolver
@@ -153,7 +153,7 @@ def _nothing(reply: Any) -> None:
     return None
 
 
-class MemoryClient(_MemoryCalls):
+class MemoryClient(BlockingClient, _MemoryCalls):
     """Blocking client of ``sage.memory.v1.MemoryService``."""
 
     def __init__(
@@ -164,17 +164,9 @@ class MemoryClient(_MemoryCalls):
         token: str | None = None,
         timeout: float | None = 30.0,
     ) -> None:
-        self._ch = ServiceChannels(
-            "memory",
-            memory_pb2_grpc.MemoryServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
+        self._connect(
+            "memory", memory_pb2_grpc.MemoryServiceStub, address, resolver, token, timeout
         )
-
-    def _channels(self, route: str) -> ServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
-        return self._ch
 
     store_memory = blocking(_MemoryCalls._store_memory)
     search_memories = blocking(_MemoryCalls._search_memories)
@@ -183,17 +175,8 @@ class MemoryClient(_MemoryCalls):
     delete_memory = blocking(_MemoryCalls._delete_memory)
     delete_session = blocking(_MemoryCalls._delete_session)
 
-    def close(self) -> None:
-        self._ch.close()
 
-    def __enter__(self) -> MemoryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncMemoryClient(_MemoryCalls):
+class AsyncMemoryClient(AsyncClient, _MemoryCalls):
     """grpc.aio client of ``sage.memory.v1.MemoryService``; create it inside the event loop that uses it."""
 
     def __init__(
@@ -204,17 +187,9 @@ class AsyncMemoryClient(_MemoryCalls):
         token: str | None = None,
         timeout: float | None = 30.0,
     ) -> None:
-        self._ch = AsyncServiceChannels(
-            "memory",
-            memory_pb2_grpc.MemoryServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
+        self._connect(
+            "memory", memory_pb2_grpc.MemoryServiceStub, address, resolver, token, timeout
         )
-
-    def _channels(self, route: str) -> AsyncServiceChannels[memory_pb2_grpc.MemoryServiceStub]:
-        return self._ch
 
     store_memory = awaited(_MemoryCalls._store_memory)
     search_memories = awaited(_MemoryCalls._search_memories)
@@ -222,12 +197,3 @@ class AsyncMemoryClient(_MemoryCalls):
     list_session_memories = awaited_pages(_MemoryCalls._list_session_memories)
     delete_memory = awaited(_MemoryCalls._delete_memory)
     delete_session = awaited(_MemoryCalls._delete_session)
-
-    async def close(self) -> None:
-        await self._ch.close()
-
-    async def __aenter__(self) -> AsyncMemoryClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

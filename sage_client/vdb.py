@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sage_client.calls import Pages, Unary, awaited, awaited_all, blocking, blocking_all
-from sage_client.channels import MAX_MESSAGE, AsyncServiceChannels, ServiceChannels
+from sage_client.channels import MAX_MESSAGE
+from sage_client.client_base import AsyncClient, BlockingClient
 from sage_client.codec.metadata import dict_to_metadata, metadata_to_dict
 from sage_client.codec.vdb import (
     DEFAULT_DURABILITY,
@@ -485,7 +486,7 @@ def _nothing(reply: Any) -> None:
     return None
 
 
-class VDBClient(_VDBCalls):
+class VDBClient(BlockingClient, _VDBCalls):
     """Blocking client of ``sage.vdb.v1.VDBService``."""
 
     def __init__(
@@ -496,17 +497,7 @@ class VDBClient(_VDBCalls):
         token: str | None = None,
         timeout: float | None = 60.0,
     ) -> None:
-        self._ch = ServiceChannels(
-            "vdb",
-            vdb_pb2_grpc.VDBServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> ServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
-        return self._ch
+        self._connect("vdb", vdb_pb2_grpc.VDBServiceStub, address, resolver, token, timeout)
 
     create_collection = blocking(_VDBCalls._create_collection)
     get_collection = blocking(_VDBCalls._get_collection)
@@ -556,17 +547,8 @@ class VDBClient(_VDBCalls):
             durability=durability,
         )
 
-    def close(self) -> None:
-        self._ch.close()
 
-    def __enter__(self) -> VDBClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncVDBClient(_VDBCalls):
+class AsyncVDBClient(AsyncClient, _VDBCalls):
     """asyncio client of ``sage.vdb.v1.VDBService``; same methods as VDBClient, awaited.
     Create it inside the event loop that uses it."""
 
@@ -578,17 +560,7 @@ class AsyncVDBClient(_VDBCalls):
         token: str | None = None,
         timeout: float | None = 60.0,
     ) -> None:
-        self._ch = AsyncServiceChannels(
-            "vdb",
-            vdb_pb2_grpc.VDBServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> AsyncServiceChannels[vdb_pb2_grpc.VDBServiceStub]:
-        return self._ch
+        self._connect("vdb", vdb_pb2_grpc.VDBServiceStub, address, resolver, token, timeout)
 
     create_collection = awaited(_VDBCalls._create_collection)
     get_collection = awaited(_VDBCalls._get_collection)
@@ -649,12 +621,3 @@ class AsyncVDBClient(_VDBCalls):
             _batches(ids, vectors, metadatas, documents, batch_size),
             durability=durability,
         )
-
-    async def close(self) -> None:
-        await self._ch.close()
-
-    async def __aenter__(self) -> AsyncVDBClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()

@@ -28,7 +28,7 @@ from sage_client.calls import (
     blocking_pages,
     blocking_stream,
 )
-from sage_client.channels import AsyncServiceChannels, ServiceChannels
+from sage_client.client_base import AsyncClient, BlockingClient
 from sage_client.dataflow.api import graph as g
 from sage_client.discovery import Resolver
 from sage_client.errors import InvalidArgument, SageError
@@ -210,7 +210,7 @@ def _info_of(reply: Any) -> JobInfo:
     return _info(reply.job)
 
 
-class JobClient(_JobCalls["JobHandle"]):
+class JobClient(BlockingClient, _JobCalls["JobHandle"]):
     """Blocking client of the job manager."""
 
     def __init__(
@@ -221,17 +221,7 @@ class JobClient(_JobCalls["JobHandle"]):
         token: str | None = None,
         timeout: float | None = 120.0,
     ) -> None:
-        self._ch = ServiceChannels(
-            "kernel",
-            kernel_pb2_grpc.JobServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> ServiceChannels[kernel_pb2_grpc.JobServiceStub]:
-        return self._ch
+        self._connect("kernel", kernel_pb2_grpc.JobServiceStub, address, resolver, token, timeout)
 
     def _handle(self, job_id: str) -> JobHandle:
         return JobHandle(self, job_id)
@@ -244,19 +234,10 @@ class JobClient(_JobCalls["JobHandle"]):
     events = blocking_stream(_JobCalls._events)
     result = blocking(_JobCalls._result)
 
-    def close(self) -> None:
-        self._ch.close()
-
-    def __enter__(self) -> JobClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     list = blocking_pages(_JobCalls._list)  # last: the name shadows the builtin in this class
 
 
-class AsyncJobClient(_JobCalls["AsyncJobHandle"]):
+class AsyncJobClient(AsyncClient, _JobCalls["AsyncJobHandle"]):
     """asyncio client of the job manager; same methods as JobClient, awaited (``list`` and
     ``events`` are async iterators). Create it inside the event loop that uses it."""
 
@@ -268,17 +249,7 @@ class AsyncJobClient(_JobCalls["AsyncJobHandle"]):
         token: str | None = None,
         timeout: float | None = 120.0,
     ) -> None:
-        self._ch = AsyncServiceChannels(
-            "kernel",
-            kernel_pb2_grpc.JobServiceStub,
-            address=address,
-            resolver=resolver,
-            token=token,
-            timeout=timeout,
-        )
-
-    def _channels(self, route: str) -> AsyncServiceChannels[kernel_pb2_grpc.JobServiceStub]:
-        return self._ch
+        self._connect("kernel", kernel_pb2_grpc.JobServiceStub, address, resolver, token, timeout)
 
     def _handle(self, job_id: str) -> AsyncJobHandle:
         return AsyncJobHandle(self, job_id)
@@ -290,15 +261,6 @@ class AsyncJobClient(_JobCalls["AsyncJobHandle"]):
     resume = awaited(_JobCalls._resume)
     events = awaited_stream(_JobCalls._events)
     result = awaited(_JobCalls._result)
-
-    async def close(self) -> None:
-        await self._ch.close()
-
-    async def __aenter__(self) -> AsyncJobClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     list = awaited_pages(_JobCalls._list)  # last: the name shadows the builtin in this class
 
