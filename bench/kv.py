@@ -1,21 +1,39 @@
 #!/usr/bin/env python3
-"""KV service throughput and latency against the ceiling of the server stack
-(an Echo RPC on the same runtime) and against redis-py pipelining on the same
-redis-server. Starts its own redis-server and KV service on loopback ports.
+"""KV service throughput and latency, for both backends, against the ceiling of the server stack
+and against what a competent redis-py user writes on the same redis-server.
 
-    python bench/kv.py [--quick] [--backend memory|redis]
+What runs (one redis-server with the mesh's ACL, as deployed; all on loopback):
+- the KV service with the ``memory`` backend (auth on, and a second one with auth off), and with
+  the ``redis`` backend (auth on: what `sage mesh up` deploys; values carry versions and TTLs);
+- closed loops of IN_FLIGHT=16 asyncio callers per phase: Echo (the runtime's ceiling), Get,
+  Put, BatchGet of 100 keys; open loops of Get at 50% and 80% of the measured closed-loop Get rate
+  (latency counted from each call's scheduled arrival);
+- server CPU-µs per Get and per Echo from the KV process's utime+stime over the phase (does not
+  depend on the Python load generator), the service's RSS after the run and its cold start
+  (process start to ready file);
+- peers on the same Redis, same 100-key batches: redis-py pipelined GETs and redis-py MGET
+  (hiredis installed when available: ``redis_py_parser`` says which parser ran), each the best of
+  one blocking client and IN_FLIGHT asyncio clients; ``redis-benchmark -P 16`` GET and 100-key
+  MGET as the server's own ceiling (50 connections, C client).
 
-The last stdout line is one JSON object with the figures.
+    python bench/kv.py [--quick]
+
+The last stdout line is one JSON object. Unsuffixed figures are the memory backend (as before);
+``*_redis`` the Redis backend; ``*_no_auth`` the memory backend with auth off.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import os
 import platform
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +43,11 @@ import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import grpc
 import redis
 import redis.asyncio as aioredis
+from measure import ProcessCPU, closed_loop, open_loop, percentile, rss_mb
 
 from sage_deploy import infra
 from sage_deploy.processes import ManagedProcess, free_port
+from sage_deploy.secrets import load as load_secrets
 from sage_proto.common.v1 import common_pb2, common_pb2_grpc
 from sage_proto.kv.v1 import kv_pb2, kv_pb2_grpc
 
@@ -37,37 +57,12 @@ VALUE = b"v" * 100
 BATCH = 100
 
 
-async def closed_loop(
-    seconds: float, call, record_latency: bool = False
-) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
-    """IN_FLIGHT workers call ``call()`` back to back for ``seconds``; returns (calls/s, latencies ms)."""
-    latencies: list[float] = []
-    count = 0
-    stop_at = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal count
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= stop_at:
-                return
-            await call()
-            if record_latency:
-                latencies.append((time.perf_counter() - t0) * 1000)
-            count += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    return count / (time.perf_counter() - start), latencies
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def bench_service(
-    address: str, seconds: float, md: tuple[tuple[str, str], ...] = ()
+    address: str,
+    seconds: float,
+    pid: int,
+    md: tuple[tuple[str, str], ...] = (),
+    open_loop_seconds: float = 0.0,
 ) -> dict[str, float]:
     """The service's figures, every call carrying ``md`` (its credential; empty with auth off)."""
     options = [("grpc.max_receive_message_length", 64 << 20)]
@@ -84,25 +79,15 @@ async def bench_service(
             )
         rnd = random.Random(7)
         echo_req = common_pb2.EchoRequest(payload=b"x" * 16)
-        await closed_loop(
-            min(1.0, seconds / 3), lambda: diag.Echo(echo_req, metadata=md)
-        )  # warm-up
 
-        echo_rps, _ = await closed_loop(seconds, lambda: diag.Echo(echo_req, metadata=md))
-        get_rps, lat = await closed_loop(
-            seconds,
-            lambda: kv.Get(
+        def get():  # type: ignore[no-untyped-def]
+            return kv.Get(
                 kv_pb2.GetRequest(namespace="bench", key=keys[rnd.randrange(KEYS)]), metadata=md
-            ),
-            True,
-        )
-        put_rps, _ = await closed_loop(
-            seconds,
-            lambda: kv.Put(
-                kv_pb2.PutRequest(namespace="bench", key=keys[rnd.randrange(KEYS)], value=VALUE),
-                metadata=md,
-            ),
-        )
+            )
+
+        def put():  # type: ignore[no-untyped-def]
+            key = keys[rnd.randrange(KEYS)]
+            return kv.Put(kv_pb2.PutRequest(namespace="bench", key=key, value=VALUE), metadata=md)
 
         def batch():  # type: ignore[no-untyped-def]
             start = rnd.randrange(KEYS - BATCH)
@@ -111,124 +96,222 @@ async def bench_service(
                 metadata=md,
             )
 
-        batch_rps, _ = await closed_loop(seconds, batch)
-    return {
-        "echo_rps": echo_rps,
-        "get_rps": get_rps,
-        "put_rps": put_rps,
-        "get_p50_ms": percentile(lat, 0.5),
-        "get_p99_ms": percentile(lat, 0.99),
-        "batch_get_keys_per_s": batch_rps * BATCH,
-    }
+        await closed_loop(min(1.0, seconds / 3), lambda: diag.Echo(echo_req, metadata=md), 16)
+        with ProcessCPU(pid) as echo_cpu:
+            echo_rps, _ = await closed_loop(
+                seconds, lambda: diag.Echo(echo_req, metadata=md), IN_FLIGHT
+            )
+        with ProcessCPU(pid) as get_cpu:
+            get_rps, lat = await closed_loop(seconds, get, IN_FLIGHT, True)
+        put_rps, _ = await closed_loop(seconds, put, IN_FLIGHT)
+        batch_rps, _ = await closed_loop(seconds, batch, IN_FLIGHT)
+        figures = {
+            "echo_rps": echo_rps,
+            "get_rps": get_rps,
+            "put_rps": put_rps,
+            "get_p50_ms": percentile(lat, 0.5),
+            "get_p99_ms": percentile(lat, 0.99),
+            "batch_get_keys_per_s": batch_rps * BATCH,
+            "echo_server_cpu_us": echo_cpu.us_per(echo_rps * seconds),
+            "get_server_cpu_us": get_cpu.us_per(get_rps * seconds),
+        }
+        for share in (0.5, 0.8) if open_loop_seconds else ():
+            result = await open_loop(share * get_rps, open_loop_seconds, get)
+            tag = f"open_loop_get_{int(share * 100)}pct"
+            figures[f"{tag}_p50_ms"] = result.p50_ms
+            figures[f"{tag}_p99_ms"] = result.p99_ms
+            figures[f"{tag}_offered_rps"] = result.rate
+            figures[f"{tag}_achieved_rps"] = result.achieved
+    return figures
 
 
-def bench_redis_pipeline(port: int, seconds: float) -> dict[str, float]:
-    """What a user would write instead: redis-py pipelining 100 GETs (best of one blocking client and
-    IN_FLIGHT asyncio clients)."""
-    sync = redis.Redis(port=port)
+def _fill(client: redis.Redis) -> list[str]:
     keys = [f"rk-{i:05d}" for i in range(KEYS)]
-    pipe = sync.pipeline(transaction=False)
+    pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.set(key, VALUE)
     pipe.execute()
+    return keys
+
+
+def bench_redis_py(url: str, seconds: float) -> dict[str, float]:
+    """What a user would write instead, 100 keys a round trip: pipelined GETs and one MGET, each
+    the best of one blocking client and IN_FLIGHT asyncio clients on one pool."""
+    sync = redis.Redis.from_url(url)
+    keys = _fill(sync)
     rnd = random.Random(7)
-    count, stop_at = 0, time.perf_counter() + seconds
-    start = time.perf_counter()
-    while time.perf_counter() < stop_at:
+
+    def window() -> list[str]:
         first = rnd.randrange(KEYS - BATCH)
+        return keys[first : first + BATCH]
+
+    def sync_rate(round_trip) -> float:  # type: ignore[no-untyped-def]
+        count, stop_at = 0, time.perf_counter() + seconds
+        start = time.perf_counter()
+        while time.perf_counter() < stop_at:
+            round_trip()
+            count += 1
+        return count * BATCH / (time.perf_counter() - start)
+
+    def pipeline_round() -> None:
         pipe = sync.pipeline(transaction=False)
-        for key in keys[first : first + BATCH]:
+        for key in window():
             pipe.get(key)
         pipe.execute()
-        count += 1
-    sync_rate = count * BATCH / (time.perf_counter() - start)
+
+    pipeline_sync = sync_rate(pipeline_round)
+    mget_sync = sync_rate(lambda: sync.mget(window()))
     sync.close()
 
-    async def concurrent() -> float:
-        client = aioredis.Redis(port=port, max_connections=IN_FLIGHT)
+    async def concurrent(kind: str) -> float:
+        client = aioredis.Redis.from_url(url, max_connections=IN_FLIGHT)
 
         async def call() -> None:
-            first = rnd.randrange(KEYS - BATCH)
+            if kind == "mget":
+                await client.mget(window())
+                return
             p = client.pipeline(transaction=False)
-            for key in keys[first : first + BATCH]:
+            for key in window():
                 p.get(key)
             await p.execute()
 
-        rate, _ = await closed_loop(seconds, call)
+        rate, _ = await closed_loop(seconds, call, IN_FLIGHT)
         await client.aclose()
         return rate * BATCH
 
     return {
-        "redis_pipeline_keys_per_s": max(sync_rate, asyncio.run(concurrent())),
-        "redis_pipeline_sync_keys_per_s": sync_rate,
+        "redis_pipeline_keys_per_s": max(pipeline_sync, asyncio.run(concurrent("pipeline"))),
+        "redis_pipeline_sync_keys_per_s": pipeline_sync,
+        "redis_mget_keys_per_s": max(mget_sync, asyncio.run(concurrent("mget"))),
+        "redis_mget_sync_keys_per_s": mget_sync,
     }
 
 
+def redis_benchmark(port: int, user: str, password: str, requests: int) -> dict[str, float]:
+    """redis-benchmark (C, 50 connections, -P 16) GET and 100-key MGET: the server's ceiling."""
+    tool = shutil.which("redis-benchmark")
+    if tool is None:
+        return {}
+    base = [tool, "-h", "127.0.0.1", "-p", str(port), "--user", user, "-a", password]
+    base += ["-P", "16", "-r", str(KEYS), "--csv", "-q"]
+    subprocess.run(base + ["-n", str(KEYS * 2), "-d", "100", "-t", "set"], capture_output=True)
+
+    def rps(argv: list[str]) -> float:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        rows = [r for r in csv.reader(io.StringIO(out)) if len(r) > 1 and r[0] != "test"]
+        return float(rows[-1][1])
+
+    get = rps(base + ["-n", str(requests), "-t", "get"])
+    mget = rps(base + ["-n", str(requests // 20), "MGET"] + ["key:__rand_int__"] * BATCH)
+    return {"redis_benchmark_get_rps": get, "redis_benchmark_mget_keys_per_s": mget * BATCH}
+
+
 def main() -> None:
-    bench_auth.ensure_secrets()  # auth on, as deployed
+    secrets_file = bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short phases (about 40 s in all)")
-    parser.add_argument("--backend", choices=["memory", "redis"], default="memory")
+    parser.add_argument("--quick", action="store_true", help="short phases (about a minute)")
     args = parser.parse_args()
-    seconds = 4.0 if args.quick else 15.0
+    seconds = 2.5 if args.quick else 12.0
+    open_seconds = 2.0 if args.quick else 8.0
+    secrets = load_secrets(secrets_file)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
         redis_port = free_port()
-        redis_proc = infra.redis_process(run, redis_port).start()
+        redis_proc = infra.redis_process(run, redis_port, secrets=secrets).start()
         infra.wait_port(redis_proc, redis_port)
+        url = infra.redis_url(redis_port, secrets)
 
-        def start_kv(name: str, extra: dict[str, str]) -> ManagedProcess:
+        def start_kv(
+            name: str, backend: str, extra: dict[str, str]
+        ) -> tuple[ManagedProcess, str, float]:
             env = {
-                "SAGE_BACKEND": args.backend,
-                "SAGE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "SAGE_BACKEND": backend,
+                "SAGE_REDIS_URL": url,
                 "SAGE_LOG_LEVEL": "WARNING",
                 "SAGE_PORT": "0",
                 "SAGE_READY_FILE": str(run / f"{name}.ready"),
                 **extra,
             }
-            return ManagedProcess(
+            t0 = time.perf_counter()
+            proc = ManagedProcess(
                 name,
                 [sys.executable, "-m", "sage_kv"],
                 run / f"{name}.log",
                 env=env,
                 ready_file=run / f"{name}.ready",
             ).start()
+            address = proc.wait_ready_file(60)["address"]
+            return proc, address, time.perf_counter() - t0
 
-        kv, kv_open = start_kv("kv", {}), start_kv("kv-no-auth", bench_auth.NO_AUTH)
+        started = [
+            start_kv("kv", "memory", {}),
+            start_kv("kv-no-auth", "memory", bench_auth.NO_AUTH),
+            start_kv("kv-redis", "redis", {}),
+        ]
+        (kv, address, cold_s), (kv_open, open_address, _), (kv_redis, redis_address, _) = started
+        md = bench_auth.metadata()
         try:
-            address = kv.wait_ready_file(60)["address"]
-            open_address = kv_open.wait_ready_file(60)["address"]
             print(
-                f"KV ({args.backend} backend) at {address} (auth off: {open_address}); {IN_FLIGHT} calls in "
-                f"flight, {seconds:.0f} s per phase",
+                f"KV memory at {address} (auth off: {open_address}), redis backend at "
+                f"{redis_address}; {IN_FLIGHT} calls in flight, {seconds:.1f} s per phase",
                 file=sys.stderr,
             )
-            figures = asyncio.run(bench_service(address, seconds, bench_auth.metadata()))
-            open_figures = asyncio.run(bench_service(open_address, seconds))
+            figures: dict[str, float] = {"cold_start_s": cold_s}
+            figures.update(asyncio.run(bench_service(address, seconds, kv.pid, md, open_seconds)))
+            figures["rss_mb"] = rss_mb(kv.pid)
+            open_figures = asyncio.run(bench_service(open_address, seconds, kv_open.pid))
             figures.update({f"{k}_no_auth": v for k, v in open_figures.items()})
-            figures.update(bench_redis_pipeline(redis_port, seconds))
+            redis_figures = asyncio.run(bench_service(redis_address, seconds, kv_redis.pid, md))
+            figures.update({f"{k}_redis": v for k, v in redis_figures.items()})
+            figures["rss_mb_redis"] = rss_mb(kv_redis.pid)
+            figures.update(bench_redis_py(url, seconds))
+            app_user = infra.REDIS_APP_USER
+            figures.update(
+                redis_benchmark(
+                    redis_port,
+                    app_user,
+                    secrets["redis"]["users"][app_user],
+                    100_000 if args.quick else 1_000_000,
+                )
+            )
         finally:
             kv.stop()
             kv_open.stop()
+            kv_redis.stop()
             redis_proc.stop()
-    figures = {k: round(v, 3) if "ms" in k else round(v) for k, v in figures.items()}
+    figures = {
+        k: round(v, 3) if ("ms" in k or "_s" in k[-2:] or "cpu_us" in k) else round(v)
+        for k, v in figures.items()
+    }
+    parser_name = redis.utils.HIREDIS_AVAILABLE and "hiredis" or "python"
     figures.update(
         {
             "get_vs_echo": round(figures["get_rps"] / figures["echo_rps"], 3),
             "get_rps_vs_no_auth": round(figures["get_rps"] / figures["get_rps_no_auth"], 3),
-            "targets": {
-                "get_rps>=0.9*get_rps_no_auth": figures["get_rps"]
-                >= 0.9 * figures["get_rps_no_auth"]
-            },
             "batch_get_vs_redis_pipeline": round(
                 figures["batch_get_keys_per_s"] / figures["redis_pipeline_keys_per_s"], 3
             ),
-            "backend": args.backend,
+            "batch_get_redis_vs_redis_mget": round(
+                figures["batch_get_keys_per_s_redis"] / figures["redis_mget_keys_per_s"], 3
+            ),
+            "targets": {
+                "get_rps>=0.9*get_rps_no_auth": figures["get_rps"]
+                >= 0.9 * figures["get_rps_no_auth"],
+                "batch_get_keys_per_s>=redis_pipeline_keys_per_s": figures["batch_get_keys_per_s"]
+                >= figures["redis_pipeline_keys_per_s"],
+                "batch_get_keys_per_s_redis>=0.5*redis_mget_keys_per_s": figures[
+                    "batch_get_keys_per_s_redis"
+                ]
+                >= 0.5 * figures["redis_mget_keys_per_s"],
+            },
+            "n": KEYS,
+            "quick": args.quick,
             "in_flight": IN_FLIGHT,
             "batch": BATCH,
             "seconds_per_phase": seconds,
+            "redis_py_parser": parser_name,
             "grpcio": grpc.__version__,
             "redis_py": redis.__version__,
             "python": platform.python_version(),
@@ -236,7 +319,7 @@ def main() -> None:
         }
     )
     for key, value in figures.items():
-        print(f"  {key:<32} {value}", file=sys.stderr)
+        print(f"  {key:<40} {value}", file=sys.stderr)
     print(json.dumps(figures))
 
 

@@ -3,7 +3,7 @@
 Layout: each entry is a hash ``sage:kv:<ns>\\0<key>`` with fields ``v`` (value)
 and ``n`` (version); a sorted set ``sage:kvidx:<ns>`` indexes the keys of a
 namespace for ordered prefix scans (ZRANGEBYLEX). Writes run as Lua scripts so
-value, version, TTL and index change atomically. Members of the index whose
+value, version, TTL and index change atomically; a batch read is one script call too. Members of the index whose
 entry expired are skipped by scans and removed lazily.
 """
 
@@ -50,6 +50,19 @@ end
 return out
 """
 
+# KEYS: entry1..entryN; returns value, version, pttl per key (false for a missing field).
+# One script call instead of 2N pipelined commands: the client builds and parses one reply.
+_BATCH_GET = """
+local out = {}
+for i = 1, #KEYS do
+  local f = redis.call('HMGET', KEYS[i], 'v', 'n')
+  out[#out + 1] = f[1]
+  out[#out + 1] = f[2]
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+end
+return out
+"""
+
 _CLEAR = """
 local n = 0
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -84,6 +97,7 @@ class RedisBackend(KVBackend):
         self._put = self._redis.register_script(_PUT)
         self._delete = self._redis.register_script(_DELETE)
         self._batch_put = self._redis.register_script(_BATCH_PUT)
+        self._batch_get = self._redis.register_script(_BATCH_GET)
         self._clear = self._redis.register_script(_CLEAR)
 
     async def _call(self, coro):  # type: ignore[no-untyped-def]
@@ -129,18 +143,10 @@ class RedisBackend(KVBackend):
         return bool(result)
 
     async def batch_get(self, ns: str, keys: list[str]) -> list[StoredEntry | None]:
-        async def fetch():  # type: ignore[no-untyped-def]
-            pipe = self._redis.pipeline(transaction=False)
-            for key in keys:
-                entry = _entry_key(ns, key)
-                pipe.hmget(entry, "v", "n")
-                pipe.pttl(entry)
-            return await pipe.execute()
-
-        raw = await self._call(fetch())
+        raw = await self._call(self._batch_get(keys=[_entry_key(ns, key) for key in keys]))
         out: list[StoredEntry | None] = []
-        for i in range(0, len(raw), 2):
-            (value, version), ttl = raw[i], raw[i + 1]
+        for i in range(0, len(raw), 3):
+            value, version, ttl = raw[i], raw[i + 1], raw[i + 2]
             out.append(
                 None
                 if version is None
