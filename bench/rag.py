@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
 """RAG figures on the shipped question set (examples/rag/questions.jsonl, about docs/).
 
-- recall_at_5_dense / _bm25 / _hybrid: share of the gold source documents among the sources of
-  the top-5 chunks, per retriever, over the same index of docs/ (token chunks of 120 words).
+- chunk_recall_at_5_dense / _bm25 / _hybrid (with ``_ci95``, a Wilson interval): the share of
+  questions whose gold passage (a verbatim quote of the answering text, `gold_passage`) is inside
+  one of the top-5 chunks, per retriever, over the same index of docs/ (token chunks of 120
+  words, 30 overlapping, so every quote of up to 30 words lies whole in some chunk);
+  ``hybrid_vs_bm25_wins`` / ``_losses`` count the questions where only one of them finds it.
+- recall_at_5_dense / _bm25 / _hybrid: the older document-level figure, the share of the gold
+  source documents among the sources of the top-5 chunks.
 - answer_f1: SQuAD token F1 of SmolLM2-135M-Instruct's answers (CPU, greedy, 24 new tokens) with
-  hybrid retrieval (the best 3 chunks in the prompt, 400 characters each), against answer_f1_no_retrieval: the same model and prompt without context.
+  hybrid retrieval (the best 3 chunks in the prompt, 400 characters each), beside
+  answer_f1_no_retrieval (the same model and prompt without context) and answer_f1_gold_passage
+  (the gold passage as the only context: the ceiling retrieval could reach with this model);
+  each with ``_ci95`` (mean ± 1.96 standard errors).
 - questions_per_s: questions answered per second by the hybrid pipeline (retrieve, prompt,
   generate, evaluate), four generator instances sharing one batched engine.
 
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -34,6 +43,43 @@ from sage_client.llm import EmbeddingClient  # noqa: E402
 from sage_client.rag.pipelines import answer_questions, ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def wilson(hits: float, n: int) -> list[float]:
+    """95% Wilson score interval of a proportion ``hits``/``n``."""
+    if n == 0:
+        return [0.0, 1.0]
+    p, z = hits / n, 1.96
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(centre - half, 4), round(centre + half, 4)]
+
+
+def mean_ci(values: list[float]) -> list[float]:
+    n = len(values)
+    if n < 2:
+        return [float("nan"), float("nan")]
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return [round(mean - 1.96 * sd / math.sqrt(n), 4), round(mean + 1.96 * sd / math.sqrt(n), 4)]
+
+
+def with_gold_passage(question: dict) -> dict:
+    """The question with its gold passage as the one retrieved chunk."""
+    source = question["gold_sources"][0]
+    return {
+        **question,
+        "results": [
+            {
+                "id": source,
+                "text": question["gold_passage"],
+                "source": source,
+                "score": 1.0,
+                "position": 0,
+                "metadata": {},
+            }
+        ],
+    }
 
 
 def main() -> None:
@@ -65,12 +111,24 @@ def main() -> None:
         print(f"indexed {figures['chunks']} chunks in {figures['ingest_s']} s", file=sys.stderr)
 
         retriever_cfg = {"collection": collection, "embedder": embedder}
+        hits: dict[str, list[float]] = {}
         for name in ("dense", "bm25", "hybrid"):
             records = answer_questions(
                 questions, retriever=name, retriever_config=retriever_cfg, generate=False
             )
             figures[f"recall_at_5_{name}"] = round(summarize(records)["recall_at_5"]["mean"], 4)
-            print(f"recall@5 {name}: {figures[f'recall_at_5_{name}']}", file=sys.stderr)
+            by_id = {r["id"]: r["metrics"]["passage_recall_at_5"] for r in records}
+            hits[name] = [by_id[q["id"]] for q in questions]
+            figures[f"chunk_recall_at_5_{name}"] = round(sum(hits[name]) / len(questions), 4)
+            figures[f"chunk_recall_at_5_{name}_ci95"] = wilson(sum(hits[name]), len(questions))
+            print(
+                f"recall@5 {name}: chunk {figures[f'chunk_recall_at_5_{name}']} "
+                f"document {figures[f'recall_at_5_{name}']}",
+                file=sys.stderr,
+            )
+        pairs = list(zip(hits["hybrid"], hits["bm25"], strict=True))
+        figures["hybrid_vs_bm25_wins"] = sum(1 for h, b in pairs if h > b)
+        figures["hybrid_vs_bm25_losses"] = sum(1 for h, b in pairs if h < b)
 
         gen_cfg = {"backend_type": "cpu", "temperature": 0, "max_tokens": args.max_tokens}
         # Untimed warm-up: loads the model so questions_per_s measures answering only.
@@ -106,18 +164,42 @@ def main() -> None:
             ),
         )
 
-    rag_summary, bare_summary = summarize(rag), summarize(bare)
+        gold = answer_questions(
+            [with_gold_passage(q) for q in generated],
+            retriever=None,
+            promptor_config={"use_context": True, "max_context_chars": 400},
+            generator_config=gen_cfg,
+            parallelism=4,
+        )
+
+    rag_summary, bare_summary, gold_summary = summarize(rag), summarize(bare), summarize(gold)
+    figures["answer_f1_gold_passage"] = round(gold_summary["f1"]["mean"], 4)
+    for name, records in (
+        ("answer_f1", rag),
+        ("answer_f1_no_retrieval", bare),
+        ("answer_f1_gold_passage", gold),
+    ):
+        figures[f"{name}_ci95"] = mean_ci([r["metrics"]["f1"] for r in records])
+    figures["exact_match"] = round(rag_summary["exact_match"]["mean"], 4)
     figures["answer_f1"] = round(rag_summary["f1"]["mean"], 4)
     figures["answer_f1_no_retrieval"] = round(bare_summary["f1"]["mean"], 4)
     figures["answer_rouge_l"] = round(rag_summary["rouge_l"]["mean"], 4)
     figures["context_recall"] = round(rag_summary["context_recall"]["mean"], 4)
     figures["questions_per_s"] = round(len(generated) / elapsed, 3)
-    best_single = max(float(figures["recall_at_5_dense"]), float(figures["recall_at_5_bm25"]))  # type: ignore[arg-type]
-    figures["target_hybrid_recall_met"] = float(figures["recall_at_5_hybrid"]) >= best_single  # type: ignore[arg-type]
+    figures["seconds_per_answer"] = round(elapsed / len(generated), 3)
+    best_single = max(
+        float(figures["chunk_recall_at_5_dense"]),  # type: ignore[arg-type]
+        float(figures["chunk_recall_at_5_bm25"]),  # type: ignore[arg-type]
+    )
+    # At chunk level over every question (the document-level figure rewards a retriever that
+    # returns five chunks of one document; it is kept for comparison with earlier runs).
+    figures["target_hybrid_recall_met"] = float(figures["chunk_recall_at_5_hybrid"]) >= best_single  # type: ignore[arg-type]
+    figures["target_answer_f1_0.3_met"] = float(figures["answer_f1"]) >= 0.3  # type: ignore[arg-type]
     figures["target_f1_2x_met"] = float(figures["answer_f1"]) >= 2 * float(
         figures["answer_f1_no_retrieval"]
     )  # type: ignore[arg-type]
     figures["quick"] = args.quick
+    figures["n"] = len(questions)
     figures["cpu_count"] = os.cpu_count()
     figures["machine"] = platform.machine()
     print(json.dumps(figures))

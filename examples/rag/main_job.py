@@ -4,7 +4,7 @@
     sage mesh up --run-dir run && python examples/rag/main_job.py [--run-dir run]
 
 1. ingests docs/ (load -> chunk -> embed -> index) through a DataStream pipeline;
-2. answers examples/rag/questions.jsonl with SmolLM2 through the mesh's LLM service (hybrid
+2. answers the first --limit (40) of examples/rag/questions.jsonl with SmolLM2 through the mesh's LLM service (hybrid
    retrieval), printing each answer with its sources;
 3. prints the evaluation table;
 4. shows one chat turn through the gateway with the ``openai`` SDK (when the mesh has one).
@@ -149,6 +149,9 @@ def main() -> None:
         "--questions", default=ROOT / "examples" / "rag" / "questions.jsonl", type=Path
     )
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument(
+        "--limit", type=int, default=40, help="answer the first N questions (0: all of them)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     ports = mesh_ports(args.run_dir)
@@ -191,6 +194,8 @@ def main() -> None:
 
     # -- 2. answers --------------------------------------------------------------------------------
     questions = read_jsonl(args.questions)
+    if args.limit > 0:
+        questions = questions[: args.limit]
     bar = progress(len(questions), "answer")
     answered: list[dict[str, Any]] = []
 

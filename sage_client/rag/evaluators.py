@@ -53,6 +53,13 @@ def _recall(record: Mapping[str, Any], k: int) -> float | None:
     return m.recall_at_k(_retrieved_sources(record), gold, k)
 
 
+def _passage_recall(record: Mapping[str, Any], k: int) -> float | None:
+    passage = record.get("gold_passage")
+    if not passage or "results" not in record:
+        return None
+    return m.passage_hit_at_k([str(r.get("text", "")) for r in record["results"]], passage, k)
+
+
 def _context_recall(record: Mapping[str, Any], _k: int) -> float | None:
     refs = references_of(record)
     if not refs or "results" not in record:
@@ -78,6 +85,7 @@ METRICS: dict[str, Callable[[Mapping[str, Any], int], float | None]] = {
     "rouge_l": _answer_metric(m.rouge_l),
     "bleu": _answer_metric(m.bleu),
     "recall_at_k": _recall,
+    "passage_recall_at_k": _passage_recall,
     "context_recall": _context_recall,
     "latency_s": _latency,
     "tokens": _tokens,
@@ -86,7 +94,8 @@ METRICS: dict[str, Callable[[Mapping[str, Any], int], float | None]] = {
 
 class Evaluator(MapFunction):
     """``Evaluator({"metrics": ["f1", "recall_at_k", ...], "k": 5})`` (default: all of METRICS).
-    Recall is stored as ``recall_at_<k>``."""
+    Recall is stored as ``recall_at_<k>``, chunk-level recall as ``passage_recall_at_<k>``
+    (records with a ``gold_passage``)."""
 
     metrics: tuple[str, ...] = tuple(METRICS)
 
@@ -108,7 +117,7 @@ class Evaluator(MapFunction):
         for name in self.names:
             value = METRICS[name](record, self.k)
             if value is not None:
-                scores[f"recall_at_{self.k}" if name == "recall_at_k" else name] = value
+                scores[name.replace("_at_k", f"_at_{self.k}")] = value
         record["metrics"] = scores
         return record
 
@@ -129,6 +138,7 @@ RecallAtKEvaluator = _single("recall_at_k")
 RougeLEvaluator = _single("rouge_l")
 BleuEvaluator = _single("bleu")
 ContextRecallEvaluator = _single("context_recall")
+PassageRecallEvaluator = _single("passage_recall_at_k")
 LatencyEvaluator = _single("latency_s")
 TokenCountEvaluator = _single("tokens")
 

@@ -4,6 +4,8 @@ Definitions:
 - ``f1`` / ``exact_match``: SQuAD's, on normalised tokens (lower case, no punctuation or
   articles); with several references the best one counts.
 - ``recall_at_k``: the share of gold sources found among the first k retrieved sources.
+- ``passage_hit_at_k``: whether one of the first k retrieved chunks contains the gold passage
+  (chunk-level recall; the gold passage is a verbatim quote of the answering text).
 - ``rouge_l``: F-measure of the longest common token subsequence (beta = 1).
 - ``bleu``: BLEU-4 of one sentence, geometric mean of modified n-gram precisions times the
   brevity penalty; n > 1 precisions get add-one smoothing (Lin and Och, 2004) so a short answer
@@ -57,6 +59,23 @@ def recall_at_k(retrieved: Sequence[str], gold: Iterable[str], k: int) -> float:
     if not wanted:
         raise ValueError("recall@k needs at least one gold source")
     return len(wanted & set(retrieved[:k])) / len(wanted)
+
+
+def passage_text(text: str) -> str:
+    """Text as passages are compared: markdown emphasis and code marks dropped, whitespace
+    collapsed, lower case."""
+    return " ".join(text.replace("`", "").replace("*", "").split()).lower()
+
+
+def passage_hit_at_k(contexts: Sequence[str], passage: str, k: int) -> float:
+    """1.0 when one of the first ``k`` retrieved chunks contains the gold ``passage`` (a short
+    verbatim quote of the source that answers the question), else 0.0: recall at chunk level."""
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    wanted = passage_text(passage)
+    if not wanted:
+        raise ValueError("passage_hit_at_k needs a non-empty gold passage")
+    return float(any(wanted in passage_text(c) for c in contexts[:k]))
 
 
 def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
