@@ -130,3 +130,32 @@ class SearchExecutor:
     @property
     def threads(self) -> int: ...
     def shutdown(self) -> None: ...
+
+class _Flow:
+    """sage_native.flow: sage_flow's vector-window operators (native/src/flow_*.cpp)."""
+
+    @staticmethod
+    def knn_join(
+        left: Vectors, right: Vectors, k: int = 10, metric: Metric = "cosine", threads: int = 0
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    @staticmethod
+    def range_join(
+        left: Vectors, right: Vectors, threshold: float, metric: Metric = "cosine", threads: int = 0
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    @staticmethod
+    def index_join(
+        left: Vectors,
+        right: Vectors,
+        k: int = 10,
+        metric: Metric = "cosine",
+        index: dict[str, Any] = ...,
+        threads: int = 0,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    @staticmethod
+    def centroid(vectors: Vectors) -> npt.NDArray[np.float32]: ...
+    @staticmethod
+    def isa() -> str: ...
+    @staticmethod
+    def set_amx(enabled: bool) -> None: ...
+
+flow: _Flow

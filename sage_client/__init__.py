@@ -29,6 +29,8 @@ from sage_client.remote import (
     RestartPolicy,
 )
 from sage_client.services import resolve_seed_service
+from sage_client.tsdb import AsyncTSDBClient, TSDBClient
+from sage_client.tsdb_api import SageTSDB, SageTSDBService  # registers "tsdb_service"
 from sage_client.vdb import AsyncVDBClient, VDBClient
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "AsyncJobClient",
     "AsyncKVClient",
     "AsyncMemoryClient",
+    "AsyncTSDBClient",
     "AsyncVDBClient",
     "DeadlineExceeded",
     "FailedPrecondition",
@@ -54,6 +57,9 @@ __all__ = [
     "ResourceExhausted",
     "RestartPolicy",
     "SageError",
+    "SageTSDB",
+    "SageTSDBService",
+    "TSDBClient",
     "PermissionDenied",
     "Unauthenticated",
     "Unavailable",

@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path from the tests, too
 # scripts/proto_deps.py: where the google/api protos of googleapis-common-protos are
-from proto_deps import include_dir
+from proto_deps import include_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"

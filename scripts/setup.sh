@@ -15,12 +15,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "== pip: installing the project (builds the native core)"
-python3 -m pip install -q --disable-pip-version-check -e ".[${SAGE_EXTRAS:-dev,llm,ray}]"
-if [ -s scripts/pip-nodeps.txt ]; then
-  mapfile -t nodeps < <(grep -v '^\s*#' scripts/pip-nodeps.txt | sed '/^\s*$/d')
-  [ ${#nodeps[@]} -eq 0 ] || python3 -m pip install -q --disable-pip-version-check --no-deps "${nodeps[@]}"
-fi
+# the project, its extras and the --no-deps packages: the one list the Dockerfile installs too
+bash scripts/install-python.sh --editable "${SAGE_EXTRAS:-dev}"
+bash scripts/install-llamacpp.sh  # llama.cpp for GGUF on CPU: a portable source build (docs/llm.md)
 
 if [ "$(id -u)" -eq 0 ]; then
   # a root job manager runs jobs as the unprivileged sage-job user, who must reach this

@@ -16,6 +16,7 @@ import pytest
 from sage_deploy import infra, secrets
 from sage_deploy.processes import ManagedProcess, free_port
 from sage_deploy.secrets import ensure_mesh_secrets
+from tests.ray_head import ray_address  # noqa: F401  (the one Ray head of a session)
 
 ROOT = Path(__file__).resolve().parent.parent
 _SECRETS_DIR: str | None = None

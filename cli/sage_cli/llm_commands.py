@@ -1,4 +1,5 @@
-"""`sage llm models|generate|chat|embed` (discovery from SAGE_LLM_ADDR or SAGE_ETCD_ENDPOINTS)."""
+"""`sage llm models|generate|chat|embed` (discovery from SAGE_LLM_ADDR or SAGE_ETCD_ENDPOINTS),
+and `sage llm serve|stop|status|logs|restart`: one LLM instance alone, with etcd."""
 
 from __future__ import annotations
 
@@ -6,6 +7,56 @@ import argparse
 import json
 import sys
 from typing import Any
+
+from sage_cli.service_verbs import ServiceVerbs
+
+
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        help="a local HF model folder or .gguf file (default: the bundled SmolLM2-135M-Instruct)",
+    )
+    p.add_argument("--model-name", default=None, help="the name clients ask for")
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend", "llamacpp"),
+        help="engine (default llm.backend of ~/.sage/config.yaml, else auto)",
+    )
+    p.add_argument("--no-embeddings", action="store_true", help="do not load the embedding model")
+
+
+def _serve_settings(args: argparse.Namespace) -> dict[str, str]:
+    from sage_cli import settings
+
+    defaults = settings.load_or_defaults()["llm"]
+    values = {"backend": args.backend or str(defaults.get("backend") or "auto")}
+    model = args.model if args.model is not None else str(defaults.get("model_path") or "")
+    if model:
+        values["model_path"] = model
+    if args.model_name:
+        values["model_name"] = args.model_name
+    if args.no_embeddings:
+        values["embeddings"] = "false"
+    return values
+
+
+SERVE = ServiceVerbs(
+    service="llm",
+    title="LLM instance",
+    command="sage llm",
+    start_settings=_serve_settings,
+    extra_start_flags=_serve_flags,
+    verbs={
+        "start": "serve",
+        "stop": "stop",
+        "status": "status",
+        "logs": "logs",
+        "restart": "restart",
+    },
+)
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -29,6 +80,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="print the embedding of each text as a JSON list")
     p.add_argument("texts", nargs="+")
     p.set_defaults(func=_embed)
+    SERVE.register(sub)
 
 
 def _client(args: argparse.Namespace) -> Any:

@@ -7,13 +7,23 @@ import sys
 
 from sage_cli import (
     auth_commands,
+    chat_commands,
+    config_commands,
+    doctor_commands,
+    extensions_commands,
+    gateway_commands,
     job_commands,
+    jobmanager_commands,
     keys_commands,
     kv_commands,
     llm_commands,
     memory_commands,
     mesh_commands,
+    settings,
+    task_commands,
+    tsdb_commands,
     vdb_commands,
+    version_commands,
 )
 
 
@@ -28,13 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.register(groups)
     keys_commands.register(groups)
     job_commands.register(groups)
+    task_commands.register(groups)
     memory_commands.register(groups)
     vdb_commands.register(groups)
+    tsdb_commands.register(groups)
+    # SAGE's commands (docs/cli.md)
+    version_commands.register(groups)
+    doctor_commands.register(groups)
+    config_commands.register(groups)
+    jobmanager_commands.register(groups)
+    gateway_commands.register(groups)
+    extensions_commands.register(groups)
+    chat_commands.register(groups)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings.export_discovery()  # SAGE_ETCD_ENDPOINTS from ~/.sage/config.yaml or ./run's etcd
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -151,6 +151,12 @@ def _read_batches(path: str, batch_size: int) -> Iterator[dict[str, Any]]:
             stream.close()
 
 
+def _count_rows(path: str) -> int:
+    """The points of a JSON-lines file (its non-blank lines), the total of the progress."""
+    with open(path, encoding="utf-8") as stream:
+        return sum(1 for line in stream if line.strip())
+
+
 def _finish(batch: dict[str, list[Any]], path: str) -> dict[str, Any]:
     if batch["vectors"] and len(batch["vectors"]) != len(batch["ids"]):
         raise ValueError(f'{path}: some lines have a "vector" and some do not; give all or none')
@@ -163,8 +169,18 @@ def _finish(batch: dict[str, list[Any]], path: str) -> dict[str, Any]:
 
 
 def _upsert(args: argparse.Namespace) -> int:
+    from sage_client.progress import track
+
     def go() -> int:
-        count = _client(args).upsert_stream(args.name, _read_batches(args.file, args.batch_size))
+        total = None if args.file == "-" else _count_rows(args.file)
+        batches = track(
+            _read_batches(args.file, args.batch_size),
+            f"upsert {args.name}",
+            total=total,
+            unit="points",
+            size=lambda batch: len(batch["ids"]),
+        )
+        count = _client(args).upsert_stream(args.name, batches)
         print(f"upserted {count} points into {args.name}")
         return 0
 

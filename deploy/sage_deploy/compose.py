@@ -177,7 +177,10 @@ def compose(t: Topology) -> dict:
                     **_healthy(*deps),
                 },
                 "healthcheck": {
-                    "test": [
+                    # a worker answers its own control ping through the broker
+                    "test": ["CMD", "python", "-m", svc.module, "--ping"]
+                    if svc.worker
+                    else [
                         "CMD",
                         "python",
                         "-m",
@@ -199,7 +202,7 @@ def compose(t: Topology) -> dict:
             f"etcd:{t.etcd_port}",
             "--eds-dir",
             "/eds",
-            *[s.name for s in t.services],
+            *[s.name for s in t.services if not s.worker],
         ],
         "environment": {"SAGE_SECRETS_FILE": SECRETS_FILE, "SAGE_PRINCIPAL": "service"},
         "volumes": ["envoy-eds:/eds", SECRETS_VOLUME],
@@ -229,7 +232,7 @@ def compose(t: Topology) -> dict:
 
 
 def envoy(t: Topology) -> dict:
-    grpc_services = {s.name: s.grpc_service for s in t.services if not s.http}
+    grpc_services = {s.name: s.grpc_service for s in t.services if s.is_grpc}
     http_routes = [("/v1/", s.name) for s in t.services if s.http]
     return bootstrap(
         t.envoy_port,

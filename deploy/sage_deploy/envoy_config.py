@@ -13,6 +13,9 @@ skips the two HTTP/2 codecs of the L7 route, which are most of what the hop cost
 at the price of balancing per connection rather than per call and of the L7 filters (grpc-web,
 JSON): it is the route for high-rate gRPC clients of the data plane, the VDB's searches above all.
 
+gRPC server reflection (``/grpc.reflection.``) goes to one cluster's healthy instances: every
+server reflects the descriptors of the whole mesh, so ``grpcurl ENVOY list`` lists every service.
+
 Hardening of the public listener: the admin interface listens on 127.0.0.1 only; the one virtual
 host answers only the configured host names (``server_names``, each with and without the port),
 so a page that rebinds its own DNS name to this machine gets 404; a client that is slow to send
@@ -45,6 +48,7 @@ _DOWNSTREAM_CONNECTIONS = (
 )
 ADMIN_HOST = "127.0.0.1"  # never another interface: the admin API has no auth
 DEFAULT_SERVER_NAMES = ("localhost", "127.0.0.1")
+REFLECTION_PREFIX = "/grpc.reflection."  # v1alpha and v1 (grpcurl list / describe)
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,14 @@ def passthrough_listener(service: str, port: int, host: str, transport_socket: d
     )
 
 
+def reflection_cluster(grpc_services: Mapping[str, str]) -> str | None:
+    """The cluster that answers gRPC reflection at the front door: any healthy instance knows the
+    whole mesh (``sage_runtime.reflection``), so the KV's when there is one, else the first."""
+    if not grpc_services:
+        return None
+    return "kv" if "kv" in grpc_services else sorted(grpc_services)[0]
+
+
 def bootstrap(
     listen_port: int,
     admin_port: int,
@@ -301,6 +313,14 @@ def bootstrap(
         {"match": {"prefix": f"/{full}/"}, "route": {"cluster": name, "timeout": "0s"}}
         for name, full in sorted(grpc_services.items())
     ]
+    reflection = reflection_cluster(grpc_services)
+    if reflection:
+        routes.append(
+            {
+                "match": {"prefix": REFLECTION_PREFIX},
+                "route": {"cluster": reflection, "timeout": "0s"},
+            }
+        )
     routes += [
         {"match": {"prefix": prefix}, "route": {"cluster": name, "timeout": "0s"}}
         for prefix, name in http_routes

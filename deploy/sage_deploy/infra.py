@@ -2,7 +2,8 @@
 
 With the mesh's secrets (``sage_deploy.secrets``), Redis runs with ACL users from a config file
 (mode 0600): ``default`` has the admin password, the app user ``sage`` everything but the
-``@admin`` and ``@dangerous`` commands, and ``CONFIG`` is renamed away; etcd gets auth enabled
+``@admin`` and ``@dangerous`` commands, the task queue's user ``tasks`` the same on the
+``sage-tasks:*`` keys only, and ``CONFIG`` is renamed away; etcd gets auth enabled
 (``etcd_enable_auth``): ``root``, and a user ``sage`` with a role that reads and writes ``/sage/``.
 """
 
@@ -19,6 +20,8 @@ from urllib.parse import quote
 from sage_deploy.processes import ManagedProcess, StartError, port_open
 
 REDIS_APP_USER = "sage"
+# Keys an ACL user may touch (default: all); the task queue's user only its own.
+REDIS_KEY_PATTERNS = {"tasks": "~sage-tasks:*"}
 ETCD_PREFIX = b"/sage/"
 
 
@@ -69,7 +72,8 @@ def redis_acl(secrets: Mapping[str, Any]) -> list[str]:
     redis = secrets["redis"]
     lines = [f"user default on >{redis['password']} ~* &* +@all"]
     for user, password in sorted(redis.get("users", {}).items()):
-        lines.append(f"user {user} on >{password} ~* &* +@all -@admin -@dangerous")
+        keys = REDIS_KEY_PATTERNS.get(user, "~*")
+        lines.append(f"user {user} on >{password} {keys} &* +@all -@admin -@dangerous")
     lines.append('rename-command CONFIG ""')
     return lines
 

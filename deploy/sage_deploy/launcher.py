@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sage_client.progress import LineSink, Progress
 from sage_deploy import infra
 from sage_deploy.descriptors import transcoded_services, write_descriptor_set
 from sage_deploy.envoy_config import EnvoyLimits, bootstrap, write_atomic, write_eds
@@ -195,18 +196,10 @@ class Mesh:
         return None
 
     # -- up -------------------------------------------------------------------
-    def up(self, timeout: float = 60.0) -> Endpoints:
-        ports = self._ports()
-        if self.own_secrets:
-            ensure_mesh_secrets(self.run_dir)
-        secrets_data = load_secrets(self.secrets_path)
-        self.log(
-            f"  secrets   {self.secrets_path} (mode 0600; the CLI here finds it, principal admin)"
-        )
+    def ensure_etcd(self, ports: dict[str, int], secrets_data: dict) -> str:
+        """etcd of this run directory (started, auth on, unless it runs); its address."""
         etcd_addr = f"127.0.0.1:{ports['etcd']}"
-        redis_url = infra.redis_url(ports["redis"], secrets_data)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-
         if not self._running("etcd"):
             proc = infra.etcd_process(self.run_dir, ports["etcd"], ports["etcd_peer"]).start()
             infra.wait_port(proc, ports["etcd"])
@@ -216,12 +209,28 @@ class Mesh:
                     f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})"
                 )
             self.log(f"  etcd      started on {etcd_addr}")
+        return etcd_addr
+
+    def ensure_redis(self, ports: dict[str, int], secrets_data: dict) -> str:
+        """Redis of this run directory (started unless it runs); the services' URL of it."""
         if not self._running("redis"):
             proc = infra.redis_process(self.run_dir, ports["redis"], secrets=secrets_data).start()
             infra.wait_port(proc, ports["redis"])
             self.log(
                 f"  redis     started on 127.0.0.1:{ports['redis']} (ACL users from the secrets file)"
             )
+        return infra.redis_url(ports["redis"], secrets_data)
+
+    def up(self, timeout: float = 60.0) -> Endpoints:
+        ports = self._ports()
+        if self.own_secrets:
+            ensure_mesh_secrets(self.run_dir)
+        secrets_data = load_secrets(self.secrets_path)
+        self.log(
+            f"  secrets   {self.secrets_path} (mode 0600; the CLI here finds it, principal admin)"
+        )
+        etcd_addr = self.ensure_etcd(ports, secrets_data)
+        redis_url = self.ensure_redis(ports, secrets_data)
 
         instances: dict[str, str] = {}
         starting: list[tuple[ServiceDef, int, ManagedProcess]] = []
@@ -233,6 +242,12 @@ class Mesh:
                     instances[name] = json.loads(ready.read_text())["address"]
                     continue
                 starting.append((svc, i, self._spawn(svc, i, ports, etcd_addr, redis_url)))
+        started = Progress(  # a bar on a terminal (the CLI), lines through ``log`` otherwise
+            "  instances SERVING",
+            total=len(starting),
+            unit="instances",
+            stream=sys.stderr if self.log is print else LineSink(self.log),  # type: ignore[arg-type]
+        )
         for svc, i, proc in starting:
             name = f"{svc.name}-{i}"
             for attempt in range(3):
@@ -247,8 +262,10 @@ class Mesh:
                     self._save_ports(ports)
                     proc = self._spawn(svc, i, ports, etcd_addr, redis_url)
             self.log(f"  {name:<9} SERVING on {instances[name]}")
+            started.advance()
+        started.close()
 
-        grpc_services = {s.name: s.grpc_service for s in self._services() if not s.http}
+        grpc_services = {s.name: s.grpc_service for s in self._services() if s.is_grpc}
         http_routes = [("/v1/", s.name) for s in self._services() if s.http]
         # Passthrough listeners of the services started here; a run directory whose state.json
         # predates them keeps its ports and has none.
@@ -259,7 +276,8 @@ class Mesh:
         }
         eds_dir = self.run_dir / "eds"
         if not self._running("envoy-sync"):
-            for svc in self._services():  # endpoints known now, so Envoy starts with them
+            routed = [s for s in self._services() if not s.worker]  # workers take no calls
+            for svc in routed:  # endpoints known now, so Envoy starts with them
                 write_eds(
                     eds_dir,
                     svc.name,
@@ -275,7 +293,7 @@ class Mesh:
                     etcd_addr,
                     "--eds-dir",
                     str(eds_dir),
-                    *[s.name for s in self._services()],
+                    *[s.name for s in routed],
                 ],
                 self.run_dir / "logs" / "envoy-sync.log",
                 env=self._env(DEFAULT_PRINCIPAL),

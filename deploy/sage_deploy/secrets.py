@@ -31,8 +31,9 @@ PRINCIPALS: dict[str, list[str]] = {
     "memory": ["service"],
     "jobs": ["jobs", "service"],
 }
-# Redis ACL users: name -> what it may do (see infra.redis_acl).
-REDIS_USERS = ("sage",)
+# Redis ACL users (see infra.redis_acl): ``sage`` for the services, ``tasks`` for the task queue
+# (its keys only: sage_client.task_protocol).
+REDIS_USERS = ("sage", "tasks")
 
 
 def new_token() -> str:
@@ -78,7 +79,10 @@ def ensure_mesh_secrets(run_dir: Path | str) -> Path:
         data = json.loads(path.read_text())
         missing = {n: r for n, r in PRINCIPALS.items() if n not in data.get("principals", {})}
         sections = {k: v for k, v in infra_secrets().items() if k not in data}
-        if missing or sections:  # a run directory from before a principal or section was added
+        users = data.get("redis", {}).setdefault("users", {}) if "redis" in data else {}
+        new_users = [u for u in REDIS_USERS if "redis" in data and u not in users]
+        users.update({u: new_token() for u in new_users})
+        if missing or sections or new_users:  # from before a principal, section or user was added
             data.setdefault("principals", {}).update(
                 {n: {"token": new_token(), "roles": r} for n, r in missing.items()}
             )

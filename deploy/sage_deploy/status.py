@@ -43,6 +43,11 @@ async def _probe(row: dict) -> str:
     return await _health(row["address"])
 
 
+def probe(address: str, http: bool = False) -> str:
+    """The health of one instance: SERVING, NOT_SERVING or UNREACHABLE (...)."""
+    return _http_health(address) if http else asyncio.run(_health(address))
+
+
 async def _status(etcd: str, credentials: tuple[str, str] | None | bool = True) -> list[dict]:
     host, _, port = etcd.rpartition(":")
     client = await connect_etcd(host, int(port), timeout=3, credentials=credentials)

@@ -22,6 +22,12 @@ class ServiceDef:
     depends_on: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     http: bool = False  # plain HTTP (e.g. the gateway) instead of gRPC
+    worker: bool = False  # a queue worker (the Celery task workers): no port, no Envoy route
+
+    @property
+    def is_grpc(self) -> bool:
+        """A gRPC service: Envoy routes to it by its service name."""
+        return not self.http and not self.worker
 
 
 @dataclass(frozen=True)
@@ -57,19 +63,22 @@ def load_topology(text: str | None = None) -> Topology:
             name=name,
             module=spec["module"],
             grpc_service=spec.get("grpc_service", ""),
-            port=int(spec["port"]),
-            metrics_port=int(spec["metrics_port"]),
+            port=int(spec["port"] if not spec.get("worker") else spec.get("port", 0)),
+            metrics_port=int(
+                spec["metrics_port"] if not spec.get("worker") else spec.get("metrics_port", 0)
+            ),
             replicas=int(spec.get("replicas", 1)),
             depends_on=tuple(spec.get("depends_on", ())),
             env={k: str(v) for k, v in (spec.get("env") or {}).items()},
             http=bool(spec.get("http", False)),
+            worker=bool(spec.get("worker", False)),
         )
         for name, spec in raw["services"].items()
     )
     passthrough = {
         str(name): int(port) for name, port in (infra["envoy"].get("passthrough") or {}).items()
     }
-    grpc_names = {s.name for s in services if not s.http}
+    grpc_names = {s.name for s in services if s.is_grpc}
     unknown = sorted(set(passthrough) - grpc_names)
     if unknown:
         raise ValueError(

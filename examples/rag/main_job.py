@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,31 +34,11 @@ from sage_client import (  # noqa: E402
     read_jsonl,
     summarize,
 )
+from sage_client.progress import Progress  # noqa: E402
 from sage_client.rag.pipelines import answer_questions, ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_HINT = "SmolLM2"
-
-
-def progress(total: int | None, desc: str) -> Any:
-    """A tqdm bar on stderr (tqdm ships with the llm extra); a plain counter otherwise."""
-    try:
-        from tqdm import tqdm
-
-        return tqdm(total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True)
-    except ImportError:  # pragma: no cover
-
-        class Counter:
-            n = 0
-
-            def update(self, k: int = 1) -> None:
-                self.n += k
-                print(f"\r{desc}: {self.n}/{total or '?'}", end="", file=sys.stderr, flush=True)
-
-            def close(self) -> None:
-                print(file=sys.stderr)
-
-        return Counter()
 
 
 def mesh_ports(run_dir: Path) -> dict[str, int]:
@@ -172,10 +151,10 @@ def main() -> None:
     files = find_files(ROOT / "docs", relative_to=ROOT)
     embed_cfg = {"mesh": llm} if llm is not None else {}
     collection, where = mesh_collection(ports)
-    bar = progress(None, "ingest (chunks embedded)")
+    bar = Progress("ingest (chunks embedded)", unit="chunks")
     try:
         chunks = (
-            ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg)
+            ingest(files, collection, root=ROOT, on_batch=bar.advance, **embed_cfg)
             if collection
             else -1
         )
@@ -188,7 +167,7 @@ def main() -> None:
         close_collection(index_dir)
         shutil.rmtree(index_dir, ignore_errors=True)  # rebuilt from docs/ each run: docs change
         collection, where = open_collection(index_dir), str(index_dir)
-        chunks = ingest(files, collection, root=ROOT, on_batch=bar.update, **embed_cfg)
+        chunks = ingest(files, collection, root=ROOT, on_batch=bar.advance, **embed_cfg)
     bar.close()
     print(f"== ingested {len(files)} docs as {chunks} chunks into {where}")
 
@@ -196,12 +175,12 @@ def main() -> None:
     questions = read_jsonl(args.questions)
     if args.limit > 0:
         questions = questions[: args.limit]
-    bar = progress(len(questions), "answer")
+    bar = Progress("answer", total=len(questions), unit="questions")
     answered: list[dict[str, Any]] = []
 
     def on_record(record: dict[str, Any]) -> None:
         answered.append(record)
-        bar.update(1)
+        bar.advance(1)
 
     records = answer_questions(
         questions,

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,6 +257,23 @@ class JobManager:
         runtime.worker.signal_group(signal.SIGCONT)
         self._set_state(runtime, kernel_pb2.JOB_STATE_RUNNING)
         return runtime.record
+
+    async def delete(self, job_id: str, force: bool = False) -> JobRecord:
+        """Forget a finished job (``force``: cancel it first): its record and its folder."""
+        runtime = self.get(job_id)
+        if not runtime.record.final:
+            if not force:
+                state = kernel_pb2.JobState.Name(runtime.record.state)
+                raise JobError(
+                    "precondition",
+                    f"job {job_id} is {state}; cancel it first, or delete it with force "
+                    "(`sage job delete --force`)",
+                )
+            await self.cancel(job_id)
+        record = runtime.record
+        self.jobs.pop(job_id, None)
+        shutil.rmtree(self.store.folder(job_id).path, ignore_errors=True)
+        return record
 
     def result(self, job_id: str) -> builtins.list[str]:
         """The job's collected records, each one JSON text (``sage_client.remote.result_codec``)."""

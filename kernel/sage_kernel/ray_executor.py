@@ -84,9 +84,10 @@ class _ActorJob(TaskHost):
         self.graph = graph
         self.batch_size = int(settings["batch_size"])
         self.linger = float(settings["linger_ms"]) / 1000.0
-        self.services = ServiceRegistry(graph.services)
+        self.services = ServiceRegistry(graph.services, job_name=graph.name)
         self.tracking = False
         self.restore_from: dict[str, Any] | None = None  # checkpoints: a local-executor feature
+        self.reused_functions: dict[tuple[int, int], Any] = {}  # in-place recovery: local only
         self.checkpointing = False
         self.pause_requested = False
         self.aborted = False
@@ -294,8 +295,34 @@ def prestart(address: str, count: int) -> None:
     _PRESTARTED.extend(actors)
 
 
-def _actor() -> Any:
-    return _PRESTARTED.pop() if _PRESTARTED else ChainActor.remote()  # type: ignore[attr-defined]
+def _actor(placement: dict[str, Any] | None = None) -> Any:
+    """An actor for one chain instance. ``placement``: the instance's ``PlacementDecision``
+    (``node.options["placement"][index]``, set by a SAGE scheduler at submit): its
+    ``target_node`` (a Ray node id) pins the actor there, its ``resource_requirements``
+    (cpu, gpu, memory) reserve what it asks; a placed actor is never a standby one."""
+    options = _actor_options(placement) if placement else {}
+    if not options:
+        return _PRESTARTED.pop() if _PRESTARTED else ChainActor.remote()  # type: ignore[attr-defined]
+    return ChainActor.options(**options).remote()  # type: ignore[attr-defined]
+
+
+def _actor_options(placement: dict[str, Any]) -> dict[str, Any]:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    options: dict[str, Any] = {}
+    node = placement.get("target_node")
+    if node and node in {n["NodeID"] for n in ray.nodes() if n.get("Alive")}:
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+    elif node:
+        print(f"[sage] placement: {node!r} is not a live Ray node; placing freely", file=sys.stderr)
+    need = placement.get("resource_requirements") or {}
+    if need.get("cpu"):
+        options["num_cpus"] = float(need["cpu"])
+    if need.get("gpu"):
+        options["num_gpus"] = float(need["gpu"])
+    if isinstance(need.get("memory"), int | float) and need["memory"]:
+        options["memory"] = int(need["memory"])
+    return options
 
 
 class RayJob:
@@ -316,7 +343,11 @@ class RayJob:
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         graph_ref = cloudpickle.dumps(graph)
         self.actors: dict[int, list[Any]] = {
-            spec.id: [_actor() for _ in range(spec.parallelism)] for spec in self.specs
+            spec.id: [
+                _actor(graph.nodes[spec.head].options.get("placement", {}).get(i))
+                for i in range(spec.parallelism)
+            ]
+            for spec in self.specs
         }
         ray.get(
             [

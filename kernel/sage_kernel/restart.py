@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sage_client.dataflow.restart import RestartPolicy
 from sage_proto.kernel.v1 import kernel_pb2
 
 
@@ -29,17 +30,6 @@ def check_strategy(strategy: kernel_pb2.RestartStrategy) -> None:
 
 
 def next_delay(strategy: kernel_pb2.RestartStrategy, restarts_so_far: int) -> float | None:
-    """Seconds to wait before restart number ``restarts_so_far + 1``; None when none is left."""
-    kind = strategy.WhichOneof("kind")
-    if kind == "fixed_delay":
-        s = strategy.fixed_delay
-        return s.delay_ms / 1000 if restarts_so_far < s.attempts else None
-    if kind == "exponential_backoff":
-        e = strategy.exponential_backoff
-        if restarts_so_far >= e.attempts:
-            return None
-        delay = e.initial_delay_ms * (e.multiplier or 2.0) ** restarts_so_far
-        if e.max_delay_ms:
-            delay = min(delay, e.max_delay_ms)
-        return float(delay) / 1000
-    return None  # "none" or unset: never restart
+    """Seconds to wait before restart number ``restarts_so_far + 1``; None when none is left
+    (the SDK's ``RestartPolicy``, which LocalEnvironment's recovery uses too)."""
+    return RestartPolicy.from_proto(strategy).next_delay(restarts_so_far)

@@ -135,6 +135,17 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
             raise _map(exc) from None
         return kernel_pb2.CancelJobResponse(job=self._job(request.id))
 
+    async def DeleteJob(
+        self, request: kernel_pb2.DeleteJobRequest, context: grpc.aio.ServicerContext
+    ) -> kernel_pb2.DeleteJobResponse:
+        try:
+            runtime = self.manager.get(self._id(request.id))
+            checkpoints = runtime.checkpoints
+            record = await self.manager.delete(request.id, request.force)
+        except JobError as exc:
+            raise _map(exc) from None
+        return kernel_pb2.DeleteJobResponse(job=record.to_proto(checkpoints))
+
     async def PauseJob(
         self, request: kernel_pb2.PauseJobRequest, context: grpc.aio.ServicerContext
     ) -> kernel_pb2.PauseJobResponse:

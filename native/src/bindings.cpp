@@ -15,6 +15,8 @@
 #include "collection.h"
 #include "distances.h"
 #include "errors.h"
+#include "flow_bindings.h"
+#include "tsdb_bindings.h"
 #include "search_executor.h"
 
 namespace py = pybind11;
@@ -505,6 +507,8 @@ PYBIND11_MODULE(sage_native, m) {
                               "." + std::to_string(FAISS_VERSION_PATCH);
 
     m.attr("simd") = kernel_isa();  // distance kernels chosen for this CPU
+    register_flow(m);  // sage_native.flow: vector-stream joins and aggregates (flow_bindings.cpp)
+    register_tsdb(m);  // TimeSeriesDB, StreamJoin, window_aggregate_arrays (tsdb_bindings.cpp)
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {

@@ -44,6 +44,24 @@ class ServiceSpec:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
+    # SAGE's ServiceFactory face: ``env.service_factories[name].create_service()``
+    @property
+    def service_name(self) -> str:
+        return self.name
+
+    @property
+    def service_class(self) -> Callable[..., Any]:
+        return self.factory
+
+    def create_service(self, ctx: Any = None) -> Any:
+        """A new instance outside any job (the job builds its own at submit)."""
+        from sage_client.dataflow.api.service import ServiceContext, construct
+
+        context = (
+            ctx if ctx is not None else ServiceContext(self.name, "standalone", ServiceRegistry())
+        )
+        return construct(self.factory, self.args, self.kwargs, context)
+
 
 class _LocalService:
     """One in-process service instance. Calls are serialised unless the service declares
@@ -71,27 +89,55 @@ class _LocalService:
 class ServiceRegistry:
     """The services of one running job."""
 
-    def __init__(self, specs: dict[str, ServiceSpec] | None = None) -> None:
+    def __init__(self, specs: dict[str, ServiceSpec] | None = None, job_name: str = "job") -> None:
         self._specs = dict(specs or {})
+        self._job_name = job_name
         self._local: dict[str, _LocalService] = {}
         self._remote: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
-        """Instantiate every registered service (once per job)."""
+        """Instantiate every registered service (once per job), then call each one's
+        ``setup()`` (SAGE's BaseService hook) once they all exist."""
+        from sage_client.dataflow.api.service import ServiceContext, construct
+
         for name, spec in self._specs.items():
-            self._local[name] = _LocalService(spec.factory(*spec.args, **spec.kwargs))
+            ctx = ServiceContext(name, self._job_name, self)
+            self._local[name] = _LocalService(construct(spec.factory, spec.args, spec.kwargs, ctx))
+        for service in self._local.values():
+            setup = getattr(service.instance, "setup", None)
+            if callable(setup):
+                setup()
 
     def close(self) -> None:
+        """End the job's services: ``cleanup()`` (BaseService) and ``close()`` where defined;
+        every service is closed even when one of them raises (the first error is re-raised)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        first: BaseException | None = None
         for service in self._local.values():
-            closer = getattr(service.instance, "close", None)
-            if callable(closer):
-                closer()
+            for hook in ("cleanup", "close"):
+                closer = getattr(service.instance, hook, None)
+                if callable(closer):
+                    try:
+                        closer()
+                    except Exception as exc:  # noqa: BLE001 - close the others first
+                        first = first or exc
         self._local.clear()
+        if first is not None:
+            raise first
+
+    def instance(self, name: str) -> Any:
+        """The in-process object of a registered service (SAGE's ``ctx.get_service``)."""
+        local = self._local.get(name)
+        if local is None:
+            raise ServiceNotFoundError(
+                f"service {name!r} is not registered on the environment "
+                f"(registered: {', '.join(self.names()) or 'none'})"
+            )
+        return local.instance
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -127,10 +173,16 @@ class ServiceRegistry:
         kwargs: dict[str, Any],
         timeout: float | None = None,
     ) -> Any:
+        if method == "process" and not args and not kwargs and self._lacks_process(name):
+            return ServiceProxy(self, name)  # SAGE: self.call_service(name).search(q, k=3)
         invoke = self._resolve(name)
         if timeout is None:
             return invoke(method, args, kwargs)
         return self._submit(invoke, method, args, kwargs).result(timeout=timeout)
+
+    def _lacks_process(self, name: str) -> bool:
+        local = self._local.get(name)
+        return local is not None and not callable(getattr(local.instance, "process", None))
 
     def call_async(
         self,
@@ -154,3 +206,24 @@ class ServiceRegistry:
                 self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sage-svc")
             executor = self._executor
         return executor.submit(invoke, method, args, kwargs)
+
+
+class ServiceProxy:
+    """``self.call_service(name)`` of a service without ``process()``: attribute-style calls,
+    ``proxy.search(q, k=3, timeout=2.0)``, through the same registry (locks, timeouts)."""
+
+    def __init__(self, registry: ServiceRegistry, name: str) -> None:
+        self._registry = registry
+        self._name = name
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def invoke(*args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+            return self._registry.call(self._name, method, args, kwargs, timeout)
+
+        return invoke
+
+    def __repr__(self) -> str:
+        return f"<service {self._name!r}>"

@@ -26,7 +26,7 @@ ENGINE_KEYS = (
     "max_queue",
 )
 OTHER_KEYS = frozenset({"mesh", "model", "chat_template"})
-BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend")
+BACKEND_TYPES = ("auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend", "llamacpp")
 
 
 class SageLLMGenerator(MapFunction):

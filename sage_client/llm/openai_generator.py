@@ -30,12 +30,30 @@ class OpenAIGenerator(MapFunction):
         **sampling: Any,
     ) -> None:
         super().__init__()
+        if isinstance(base_url, Mapping):  # SAGE's OpenAIGenerator(config)
+            config, base_url = {**base_url, **(config or {})}, None
         cfg = dict(config or {})
-        self.base_url = (base_url or cfg.pop("base_url", None) or "").rstrip("/")
+        env = os.environ
+        self.base_url = (
+            base_url
+            or cfg.pop("base_url", None)
+            or env.get("OPENAI_BASE_URL")
+            or env.get("SAGE_CHAT_BASE_URL")
+            or ""
+        ).rstrip("/")
         self.model = model or cfg.pop("model", None) or cfg.pop("model_name", None)
-        self.api_key = api_key or cfg.pop("api_key", None) or os.environ.get("OPENAI_API_KEY", "")
+        self.api_key = (
+            api_key
+            or cfg.pop("api_key", None)
+            or env.get("OPENAI_API_KEY")
+            or env.get("SAGE_CHAT_API_KEY", "")
+        )
+        for sage_only in ("api_key_env",):  # SAGE config keys that are not sampling
+            cfg.pop(sage_only, None)
         if not self.base_url:
-            raise ValueError("base_url is required, e.g. http://localhost:8000/v1")
+            raise ValueError(
+                "base_url is required, e.g. http://localhost:8000/v1 (or set OPENAI_BASE_URL)"
+            )
         if not self.model:
             raise ValueError("model is required: the model name the server serves")
         cfg.pop("method", None)

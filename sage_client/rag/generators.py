@@ -15,6 +15,21 @@ from sage_client.llm.openai_generator import OpenAIGenerator as _OpenAIGenerator
 from sage_client.rag.records import Record, add_timing
 
 
+def _is_sage_pair(data: Any) -> bool:
+    """SAGE's promptor output ``[original_data, prompt]`` with a dict original."""
+    return isinstance(data, list | tuple) and len(data) == 2 and isinstance(data[0], Mapping)
+
+
+def _generate_sage(generator: Any, data: Any) -> Record:
+    """SAGE's generator output: the original dict plus ``generated`` (and ``question``)."""
+    original, prompt = data
+    result = dict(original)
+    result["generated"] = str(generator.generate(prompt)["text"]).strip()
+    query = original.get("query", original.get("question", ""))
+    result.setdefault("question", {"query": query, "references": result.get("references", [])})
+    return result
+
+
 def _generate_into(generator: Any, data: Mapping[str, Any]) -> Record:
     record = dict(data)
     if "prompt" not in record:
@@ -36,6 +51,8 @@ class SageLLMGenerator(_SageLLMGenerator):
     def execute(self, data: Any) -> Any:
         if isinstance(data, Mapping) and "role" not in data:
             return _generate_into(self, data)
+        if _is_sage_pair(data):
+            return _generate_sage(self, data)
         return super().execute(data)
 
 
@@ -45,4 +62,19 @@ class OpenAIGenerator(_OpenAIGenerator):
     def execute(self, data: Any) -> Any:
         if isinstance(data, Mapping) and "role" not in data:
             return _generate_into(self, data)
+        if _is_sage_pair(data):
+            return _generate_sage(self, data)
         return super().execute(data)
+
+
+class HFGenerator(SageLLMGenerator):
+    """SAGE's HFGenerator(config): a Hugging Face model run in this process by the transformers
+    engine (``config["model_name"]`` is the model's path or hub name)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        cfg = dict(config or {})
+        cfg.pop("method", None)
+        if "model_name" in cfg and "model_path" not in cfg:
+            cfg["model_path"] = cfg.pop("model_name")
+        cfg.setdefault("backend_type", "transformers")
+        super().__init__(cfg, **kwargs)

@@ -39,8 +39,11 @@ class FileSource(BatchFunction):
         super().__init__()
         cfg = {"path": config} if isinstance(config, str) else dict(config or {})
         cfg.update(kwargs)
+        for alias in ("file_path", "data_path"):  # SAGE's config keys
+            if not cfg.get("path") and cfg.get(alias):
+                cfg["path"] = cfg[alias]
         if not cfg.get("path"):
-            raise ValueError("FileSource needs 'path'")
+            raise ValueError("FileSource needs 'path' (or SAGE's 'file_path' / 'data_path')")
         path = Path(cfg["path"])
         if not path.is_file():
             raise FileNotFoundError(f"FileSource: no such file {path}")
@@ -60,6 +63,11 @@ class FileSource(BatchFunction):
         record = self._records[self._next]
         self._next += 1
         return record
+
+
+def format_pair(pair: tuple[Any, Any]) -> str:
+    """SAGE's generators emit ``(query, answer)``: shown as ``[Q] ...`` / ``[A] ...``."""
+    return f"[Q] Question :{pair[0]}\n[A] Answer :{pair[1]}"
 
 
 def format_answer(record: Mapping[str, Any], max_sources: int = 3) -> str:
@@ -90,11 +98,12 @@ class TerminalSink(SinkFunction):
         self.stream = stream
 
     def execute(self, data: Any) -> None:
-        text = (
-            format_answer(data, self.max_sources)
-            if isinstance(data, Mapping) and "query" in data
-            else str(data)
-        )
+        if isinstance(data, Mapping) and "query" in data:
+            text = format_answer(data, self.max_sources)
+        elif isinstance(data, tuple) and len(data) == 2:
+            text = format_pair(data)
+        else:
+            text = str(data)
         with self._print_lock:
             print(text + "\n", file=self.stream or sys.stdout, flush=True)
 
@@ -138,3 +147,23 @@ class FileSink(SinkFunction):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class PrintSink(SinkFunction):
+    """Prints each record as ``str(record)`` on stdout (SAGE's PrintSink / ConsoleSink);
+    ``prefix`` goes before it."""
+
+    _print_lock = threading.Lock()
+
+    def __init__(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        cfg = {**(config or {}), **kwargs}
+        self.prefix = str(cfg.get("prefix", ""))
+        self.separator = str(cfg.get("separator", " " if self.prefix else ""))
+
+    def execute(self, data: Any) -> None:
+        with self._print_lock:
+            print(f"{self.prefix}{self.separator}{data}", flush=True)
+
+
+ConsoleSink = PrintSink

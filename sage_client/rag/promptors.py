@@ -7,6 +7,7 @@ question, for conversational RAG.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -101,3 +102,63 @@ class ChatPromptor(QAPromptor):
         messages.append({"role": "user", "content": self.user_message(record)})
         record["prompt"] = messages
         return record
+
+
+def _sage_template(template: Any) -> Any:
+    """SAGE's Jinja-style ``{{ external_corpus }}`` / ``{{ question }}`` as our fields."""
+    if not isinstance(template, str) or "{{" not in template:
+        return template
+    for sage, ours in (
+        ("external_corpus", "context"),
+        ("question", "question"),
+        ("query", "question"),
+    ):
+        template = re.sub(r"\{\{\s*" + sage + r"\s*\}\}", "{" + ours + "}", template)
+    return template
+
+
+def _corpus(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    for key in ("results", "retrieval_results", "external_corpus", "context"):
+        value = raw.get(key)
+        if value:
+            items = value if isinstance(value, list | tuple) else [value]
+            return [
+                dict(i) if isinstance(i, Mapping) else {"text": str(i), "source": key}
+                for i in items
+            ]
+    return []
+
+
+class PairQAPromptor(QAPromptor):
+    """SAGE's QAPromptor shape: takes a question string, ``(query, corpus)`` or a dict with
+    ``query``/``question`` and ``results``/``retrieval_results``/``external_corpus``, and emits
+    ``[original_data, messages]`` — what SAGE's generators take. Prompts as QAPromptor's."""
+
+    def __init__(self, config: Mapping[str, Any] | str | None = None, **kwargs: Any) -> None:
+        cfg = {"template": config} if isinstance(config, str) else dict(config or {})
+        cfg.update(kwargs)
+        cfg["template"] = _sage_template(cfg.get("template"))
+        for sage_only in ("use_short_answer", "enable_profile"):
+            cfg.pop(sage_only, None)
+        super().__init__(cfg)
+
+    def execute(self, data: Any) -> list[Any]:  # type: ignore[override]  # SAGE's pair shape
+        if isinstance(data, tuple | list) and len(data) == 2 and isinstance(data[0], str):
+            query, corpus = data
+            items = corpus if isinstance(corpus, list | tuple) else [corpus]
+            record = {
+                "query": query,
+                "results": [{"text": str(c), "source": "corpus"} for c in items],
+            }
+            original: Any = query
+        elif isinstance(data, Mapping):
+            record = {
+                "query": data.get("query", data.get("question", "")),
+                "results": _corpus(data),
+            }
+            original = data
+        else:
+            record, original = {"query": str(data), "results": []}, {"query": str(data)}
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": self.user_message(record)})
+        return [original, messages]

@@ -30,6 +30,7 @@ from sage_client.calls import (
 )
 from sage_client.client_base import AsyncClient, BlockingClient
 from sage_client.dataflow.api import graph as g
+from sage_client.dataflow.restart import RestartPolicy
 from sage_client.discovery import Resolver
 from sage_client.errors import InvalidArgument, SageError
 from sage_client.remote.graph_codec import GraphEncodingError, encode_graph
@@ -83,40 +84,6 @@ def _info(job: kernel_pb2.Job) -> JobInfo:
         create_time=job.create_time.ToNanoseconds() / 1e9,
         end_time=job.end_time.ToNanoseconds() / 1e9 if job.HasField("end_time") else 0.0,
     )
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """``kind``: "none", "fixed_delay" (attempts, delay_s) or "exponential_backoff"
-    (attempts, delay_s = first delay, max_delay_s, multiplier)."""
-
-    kind: str = "none"
-    attempts: int = 0
-    delay_s: float = 1.0
-    max_delay_s: float = 60.0
-    multiplier: float = 2.0
-
-    def to_proto(self) -> kernel_pb2.RestartStrategy:
-        if self.kind == "none":
-            return kernel_pb2.RestartStrategy(none=kernel_pb2.NoRestart())
-        if self.kind == "fixed_delay":
-            return kernel_pb2.RestartStrategy(
-                fixed_delay=kernel_pb2.FixedDelayRestart(
-                    attempts=self.attempts, delay_ms=int(self.delay_s * 1000)
-                )
-            )
-        if self.kind == "exponential_backoff":
-            return kernel_pb2.RestartStrategy(
-                exponential_backoff=kernel_pb2.ExponentialBackoffRestart(
-                    attempts=self.attempts,
-                    initial_delay_ms=int(self.delay_s * 1000),
-                    max_delay_ms=int(self.max_delay_s * 1000),
-                    multiplier=self.multiplier,
-                )
-            )
-        raise ValueError(
-            f"restart kind must be none, fixed_delay or exponential_backoff; got {self.kind!r}"
-        )
 
 
 H = TypeVar("H")
@@ -180,6 +147,11 @@ class _JobCalls(Generic[H]):
     def _resume(self, job_id: str) -> Unary[JobInfo]:
         return Unary("ResumeJob", kernel_pb2.ResumeJobRequest(id=job_id), True, _info_of)
 
+    def _delete(self, job_id: str, force: bool = False) -> Unary[JobInfo]:
+        """Forget a finished job (``force``: cancel it first); the job as it ended."""
+        request = kernel_pb2.DeleteJobRequest(id=job_id, force=force)
+        return Unary("DeleteJob", request, False, _info_of)
+
     def _events(
         self, job_id: str, follow: bool = True
     ) -> Stream[kernel_pb2.StreamJobEventsResponse]:
@@ -231,6 +203,7 @@ class JobClient(BlockingClient, _JobCalls["JobHandle"]):
     cancel = blocking(_JobCalls._cancel)
     pause = blocking(_JobCalls._pause)
     resume = blocking(_JobCalls._resume)
+    delete = blocking(_JobCalls._delete)
     events = blocking_stream(_JobCalls._events)
     result = blocking(_JobCalls._result)
 
@@ -259,6 +232,7 @@ class AsyncJobClient(AsyncClient, _JobCalls["AsyncJobHandle"]):
     cancel = awaited(_JobCalls._cancel)
     pause = awaited(_JobCalls._pause)
     resume = awaited(_JobCalls._resume)
+    delete = awaited(_JobCalls._delete)
     events = awaited_stream(_JobCalls._events)
     result = awaited(_JobCalls._result)
 

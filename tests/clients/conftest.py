@@ -2,8 +2,7 @@
 branch (KV, VDB, LLM with its mock engine, Memory, the kernel's job manager), and Envoy in front, on ephemeral ports.
 
 Clients in other languages reach the services through Envoy, as they would in a deployment;
-reflection is checked on each instance directly (Envoy routes by service, so it cannot
-answer reflection for the whole mesh)."""
+reflection is checked on each instance and through Envoy (every server reflects the whole mesh)."""
 
 from __future__ import annotations
 

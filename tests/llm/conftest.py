@@ -35,3 +35,14 @@ def embedder() -> Any:
     from sage_llm.embeddings import SentenceEmbedder
 
     return SentenceEmbedder()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_engine() -> Iterator[Any]:
+    """The llamacpp engine on the bundled SmolLM2-135M-Instruct Q4_1 GGUF, loaded once."""
+    pytest.importorskip("llama_cpp")
+    from sage_llm.engines.llamacpp_engine import LlamaCppEngine
+
+    engine = LlamaCppEngine.load(name="smollm2-gguf", max_batch_size=8, max_queue=16)
+    yield engine
+    asyncio.run(engine.close())

@@ -145,4 +145,4 @@ def test_raw_completion_differs_from_the_chat_template() -> None:
 @pytest.mark.slow
 def test_default_generator_answers_with_smollm2_in_process() -> None:
     gen = SageLLMGenerator(backend_type="auto", temperature=0, max_tokens=20)
-    assert "Paris" in gen.execute("What is the capital of France?")
+    assert "Paris" in gen.execute("Which city is the capital of France?")

@@ -43,6 +43,10 @@ def test_create_upsert_file_search_and_ls(vdb_service: ServiceProcess, tmp_path:
     loaded = _sage(address, "upsert", "cli-docs", "--file", str(data), "--batch-size", "10")
     assert loaded.returncode == 0, loaded.stderr
     assert "upserted 25 points" in loaded.stdout
+    progress = loaded.stderr.splitlines()  # not a terminal: plain lines, count and rate
+    assert progress[0] == "upsert cli-docs: 0/25 points (0%)"
+    assert progress[-1].startswith("upsert cli-docs: done, 25 points in ")
+    assert progress[-1].endswith(" points/s)")
     found = _sage(
         address,
         "search",

@@ -8,6 +8,7 @@ channels, so the same classes run in-process, in a worker process or on Ray.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +17,27 @@ if TYPE_CHECKING:
 
 
 class StopSignal:
-    """Returned by a source to say "no more records". ``StopSignal`` or ``StopSignal(...)`` both work."""
+    """Returned by a source to say "no more records". ``StopSignal`` or ``StopSignal(...)`` both work.
 
-    def __init__(self, reason: str = "") -> None:
-        self.reason = reason
+    SAGE's fields: ``message`` (also ``name`` and ``reason``), ``source``, ``payload`` and
+    ``timestamp`` (ns)."""
+
+    def __init__(self, message: str = "Stop", source: Any = None, payload: Any = None) -> None:
+        self.message = message
+        self.source = source
+        self.payload = payload
+        self.timestamp = time.time_ns()
+
+    @property
+    def name(self) -> str:
+        return self.message
+
+    @property
+    def reason(self) -> str:
+        return self.message
 
     def __repr__(self) -> str:
-        return f"StopSignal({self.reason!r})"
+        return f"StopSignal({self.message!r})"
 
 
 def is_stop(value: object) -> bool:
@@ -32,8 +47,8 @@ def is_stop(value: object) -> bool:
 class _ServiceCaller:
     """``self.call_service(name, ...)`` and SAGE's older ``self.call_service[name].method(...)``."""
 
-    def __init__(self, function: BaseFunction, asynchronous: bool) -> None:
-        self._function = function
+    def __init__(self, function: Any, asynchronous: bool) -> None:
+        self._function = function  # a BaseFunction or a BaseService: what owns the ctx
         self._async = asynchronous
 
     def __call__(
@@ -78,6 +93,9 @@ class BaseFunction:
         self.ctx = None
 
     def execute(self, *args: Any) -> Any:
+        process = getattr(self, "process", None)  # SAGE's older functions name it process()
+        if callable(process):
+            return process(*args)
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
 
     def open(self) -> None:

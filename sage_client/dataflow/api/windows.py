@@ -58,6 +58,10 @@ class WindowOptions:
     time: str
     timestamp: Any = None  # event time: callable record -> float
     out_of_orderness: float = 0.0  # event time: watermark = max timestamp seen - this
+    # Event time over several inputs (a union that a join windows): ``side(record)`` is the
+    # input index in [0, sides); the watermark trails the slowest input, not the fastest.
+    side: Any = None
+    sides: int = 0
 
 
 def _positive(what: str, value: float) -> None:

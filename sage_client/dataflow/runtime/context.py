@@ -35,6 +35,18 @@ class RuntimeContext:
         self.current_key: Any = _NO_KEY
         self.logger = logging.getLogger(f"sage.job.{job_name}.{operator_name}[{parallel_index}]")
 
+    @property
+    def env_name(self) -> str:
+        return self.job_name
+
+    def call_service(self, name: str, *args: Any, method: str = "process", **kwargs: Any) -> Any:
+        """SAGE's ``ctx.call_service(name, ...)``: as ``self.call_service`` of the function."""
+        timeout = kwargs.pop("timeout", None)
+        return self.services.call(name, method, args, kwargs, timeout)
+
+    def get_service(self, name: str) -> Any:
+        return self.services.instance(name)
+
     def get_key(self) -> Any:
         """The key of the record being processed (None on a stream that was never keyed)."""
         key = self.current_key

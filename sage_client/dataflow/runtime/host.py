@@ -27,6 +27,7 @@ class TaskHost(Protocol):
     tracking: bool  # in-flight batches are counted (feedback loops, checkpoints)
     checkpointing: bool  # sources honour pause_requested between batches
     restore_from: dict[str, Any] | None  # a checkpoint snapshot the tasks resume from
+    reused_functions: dict[tuple[int, int], Any]  # (node, index) -> function of a failed run
     dead_letter_lock: threading.Lock  # one dead-letter sink may serve every instance
 
     # -- flags the tasks poll ----------------------------------------------------------------

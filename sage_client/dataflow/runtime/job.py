@@ -13,6 +13,7 @@ from typing import Any
 
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.runtime.channel import Channel, JobAborted, OutputEdge, Router
+from sage_client.dataflow.runtime.completion import complete_functions
 from sage_client.dataflow.runtime.host import TaskHost
 from sage_client.dataflow.runtime.planner import TaskSpec, plan
 from sage_client.dataflow.runtime.task import TaskInstance
@@ -48,8 +49,11 @@ class Job(TaskHost):
         restore: dict[str, Any] | None = None,
         checkpointing: bool = False,
         tasks: list[TaskSpec] | None = None,
+        reuse: dict[tuple[int, int], Any] | None = None,
     ) -> None:
-        """``tasks``: ``plan(graph, chaining=...)`` of these settings, when the caller has it."""
+        """``tasks``: ``plan(graph, chaining=...)`` of these settings, when the caller has it.
+        ``reuse``: ``(node_id, index) -> function object`` of a failed run of this graph in
+        this process, taken over as they are (recovery in place) instead of new ones."""
         settings = runtime_settings(config)
         self.graph = graph
         self.batch_size = int(settings["batch_size"])
@@ -60,11 +64,12 @@ class Job(TaskHost):
         self.tasks: list[TaskSpec] = (
             tasks if tasks is not None else plan(graph, chaining=bool(settings["chaining"]))
         )
-        self.services = ServiceRegistry(graph.services)
+        self.services = ServiceRegistry(graph.services, job_name=graph.name)
         # in-flight batches are counted for feedback loops, and for checkpoints (quiescence)
         self.tracking = checkpointing or any(n.kind == g.FUTURE for n in graph.nodes.values())
         self.checkpointing = checkpointing
         self.restore_from = restore  # a checkpoint() snapshot to resume from
+        self.reused_functions: dict[tuple[int, int], Any] = dict(reuse or {})
         self.pause_requested = False
         self._resumed = threading.Event()
         self._resumed.set()
@@ -158,6 +163,14 @@ class Job(TaskHost):
         """Abandon in-flight records and end every task."""
         self.aborted = True
 
+    def function_objects(self) -> dict[tuple[int, int], Any]:
+        """``(node_id, index) -> function object`` of every instance (what ``reuse`` takes)."""
+        return {
+            (node_id, instance.index): function
+            for instance in self.instances
+            for node_id, function in instance.functions.items()
+        }
+
     def metrics(self) -> dict[str, Any]:
         """Per-operator counters summed over instances (records in/out, batches queued at the
         operator's input): what the job manager streams as OperatorMetrics."""
@@ -204,8 +217,9 @@ class Job(TaskHost):
                 if self._done.is_set() or self.aborted or time.monotonic() > deadline:
                     return None
                 time.sleep(0.002)
-            snapshot: dict[str, Any] = {"sources": {}, "state": {}}
+            snapshot: dict[str, Any] = {"sources": {}, "state": {}, "functions": {}}
             for instance in self.instances:
+                snapshot["functions"].update(instance.function_states())
                 if instance.channel is None:
                     snapshot["sources"][f"{instance.spec.head}:{instance.index}"] = (
                         instance.source_out
@@ -253,6 +267,15 @@ class Job(TaskHost):
             self._running -= 1
             last = self._running == 0
         if last:
+            if self.error is None and not self.aborted:
+                complete_functions(
+                    (
+                        (f"operator {self.graph.nodes[node_id].name}", function)
+                        for task in self.instances
+                        for node_id, function in task.functions.items()
+                    ),
+                    self.fail,
+                )
             try:
                 self.services.close()
             except Exception as exc:  # noqa: BLE001
@@ -293,10 +316,13 @@ def run_graph(
     restore: dict[str, Any] | None = None,
     checkpointing: bool = False,
     tasks: list[TaskSpec] | None = None,
+    reuse: dict[tuple[int, int], Any] | None = None,
 ) -> Job:
     """Plan and start ``graph``; returns the running job (``wait()``, ``stop()``).
     ``checkpointing`` enables ``job.checkpoint()``; ``restore`` resumes from one of its snapshots
     (sources skip what they had produced, operators get their state back). ``tasks``: the
     graph already planned (``plan(graph, chaining=runtime_settings(config)["chaining"])``)."""
     config = config if config is not None else graph.config
-    return Job(graph, config, restore=restore, checkpointing=checkpointing, tasks=tasks).start()
+    return Job(
+        graph, config, restore=restore, checkpointing=checkpointing, tasks=tasks, reuse=reuse
+    ).start()

@@ -135,7 +135,8 @@ class MapOperator(Operator):
     def process(self, values: list[Any], keys: list[Any] | None) -> Batch:
         fn = self.fn
         if keys is None and not self.guarded:
-            return [fn(v) for v in values], None
+            # SAGE: a map whose function returns None emits nothing for that record
+            return [r for v in values if (r := fn(v)) is not None], None
         return _map_slow(fn, self.ctx, values, keys)
 
 
@@ -146,14 +147,14 @@ def _map_slow(
     if keys is None:
         for v in values:
             r = fn(v)
-            if r is not DROP:
+            if r is not DROP and r is not None:
                 out_v.append(r)
         return out_v, None
     out_k: list[Any] = []
     for v, k in zip(values, keys, strict=False):
         ctx.current_key = k
         r = fn(v)
-        if r is not DROP:
+        if r is not DROP and r is not None:
             out_v.append(r)
             out_k.append(k)
     return out_v, out_k
@@ -259,7 +260,7 @@ class CoMapOperator(Operator):
     def process_input(self, index: int, values: list[Any], keys: list[Any] | None) -> Batch:
         fn = self.maps[index]
         if keys is None:
-            return [fn(v) for v in values], None
+            return [r for v in values if (r := fn(v)) is not None], None
         return _map_slow(fn, self.ctx, values, keys)
 
 

@@ -78,3 +78,24 @@ def function_batches(
             batch = []
     if batch:
         yield batch
+
+
+def paced(
+    batches: Iterator[list[Any]], delay: float, should_stop: Callable[[], bool]
+) -> Iterator[list[Any]]:
+    """SAGE's ``delay=``: one record, an empty batch (the task flushes it downstream at once),
+    then ``delay`` seconds before the source is asked again. ``batches`` must be read one
+    record at a time (batch size 1) so the source itself is called at that pace."""
+    for batch in batches:
+        if not batch:
+            yield batch
+            continue
+        for record in batch:
+            yield [record]
+            yield []
+            deadline = time.monotonic() + delay
+            while not should_stop():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, 0.05))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import queue
 import time
@@ -13,7 +14,7 @@ from sage_client.dataflow.api.errors import DeadLetter, FailedRecord, Retry
 from sage_client.dataflow.runtime import operators as ops
 from sage_client.dataflow.runtime.channel import END, Channel, JobAborted, Router
 from sage_client.dataflow.runtime.context import RuntimeContext
-from sage_client.dataflow.runtime.sources import collection_batches, function_batches
+from sage_client.dataflow.runtime.sources import collection_batches, function_batches, paced
 
 if TYPE_CHECKING:
     from sage_client.dataflow.runtime.host import TaskHost
@@ -41,11 +42,11 @@ class TaskInstance:
         self.contexts: dict[int, RuntimeContext] = {}  # per node: whose state a checkpoint takes
         self.source_instance: Any = None
         self.skip = 0  # records the source already produced before the restored checkpoint
+        self.functions: dict[int, Any] = {}  # per node: the function object this instance runs
 
     # -- setup (in the task's own thread, so errors in open() fail the job cleanly) ----------
     def _setup(self) -> None:
         graph = self.job.graph
-        self.functions: list[tuple[g.Node, Any]] = []
         self.source_node: g.Node | None = None
         self.source_execute: Callable[[], Any] | None = None
         operators: list[ops.Operator] = []
@@ -68,7 +69,9 @@ class TaskInstance:
                 continue
             ctx = self._context(node)
             self.contexts[node_id] = ctx
-            instance = ops.instantiate(node, self.index)
+            reused = self.job.reused_functions.get((node_id, self.index))
+            instance = reused if reused is not None else ops.instantiate(node, self.index)
+            self.functions[node_id] = instance
             self.current_node = node_id
             ops.bind(instance, ctx)
             self._closers.append(functools.partial(ops.close_function, instance))
@@ -153,9 +156,32 @@ class TaskInstance:
             tables = snapshot["state"].get(f"{node_id}:{self.index}")
             if tables:
                 ctx.state.restore(tables)
+        restored_source = False
+        for node_id, instance in self.functions.items():
+            state = snapshot.get("functions", {}).get(f"{node_id}:{self.index}")
+            restore_state = getattr(instance, "restore_state", None)
+            if state is not None and callable(restore_state):
+                restore_state(state)  # SAGE's get_state()/restore_state() pair
+                restored_source = restored_source or instance is self.source_instance
         if self.channel is None:
-            self.skip = int(snapshot["sources"].get(f"{self.spec.head}:{self.index}", 0))
-            self.source_out = self.skip
+            self.source_out = int(snapshot["sources"].get(f"{self.spec.head}:{self.index}", 0))
+            # a source that restored its own position, or the very object that ran before
+            # (recovery in this process), goes on from where it is; others replay and skip
+            in_place = restored_source or (
+                self.source_instance is not None
+                and self.job.reused_functions.get((self.spec.head, self.index))
+                is self.source_instance
+            )
+            self.skip = 0 if in_place else self.source_out
+
+    def function_states(self) -> dict[str, Any]:
+        """``get_state()`` of every function that defines it (SAGE's checkpoint hook)."""
+        states = {}
+        for node_id, instance in self.functions.items():
+            get_state = getattr(instance, "get_state", None)
+            if callable(get_state):
+                states[f"{node_id}:{self.index}"] = copy.deepcopy(get_state())
+        return states
 
     def _skip_source_records(self) -> None:
         """Resume a function source after a checkpoint: ``restore_position(n)`` when it has one,
@@ -219,19 +245,23 @@ class TaskInstance:
         node = self.source_node
         assert node is not None
         job = self.job
+        delay = float(node.options.get("delay", 0.0))
+        batch_size = 1 if delay else job.batch_size  # a paced source is read record by record
         if node.kind == g.COLLECTION:
-            return collection_batches(node, self.index, job.batch_size, self.skip)
-        assert self.source_execute is not None
-        if self.skip:
-            self._skip_source_records()
-        return function_batches(
-            self.source_execute,
-            bool(node.options.get("bounded")),
-            job.batch_size,
-            job.linger,
-            job.should_stop_sources,
-            (lambda: job.pause_requested) if job.checkpointing else None,
-        )
+            batches = collection_batches(node, self.index, batch_size, self.skip)
+        else:
+            assert self.source_execute is not None
+            if self.skip:
+                self._skip_source_records()
+            batches = function_batches(
+                self.source_execute,
+                bool(node.options.get("bounded")),
+                batch_size,
+                job.linger,
+                job.should_stop_sources,
+                (lambda: job.pause_requested) if job.checkpointing else None,
+            )
+        return paced(batches, delay, job.should_stop_sources) if delay else batches
 
     def _run_source(self) -> None:
         job = self.job

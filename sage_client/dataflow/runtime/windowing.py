@@ -102,6 +102,9 @@ class WindowOperator:
         self.needs_timer = options.time not in (COUNT, EVENT_TIME)
         if options.time == EVENT_TIME:
             self.timestamp: Callable[[Any], float] = options.timestamp
+        # per-input watermarks (options.side): the operator's is the smallest of them
+        self.side_of: Callable[[Any], int] | None = options.side
+        self.side_marks = [-_INF] * options.sides
         if self.is_count:
             self.size = int(self.spec.size)
             self.slide = int(self.spec.slide) if isinstance(self.spec, SlidingWindow) else self.size
@@ -127,8 +130,14 @@ class WindowOperator:
             self._assign(key, value, ts)
             if event_time:
                 mark = ts - self.options.out_of_orderness
-                if mark > self.watermark:
+                if self.side_of is not None:
+                    side = self.side_of(value)
+                    if mark > self.side_marks[side]:
+                        self.side_marks[side] = mark
+                elif mark > self.watermark:
                     self.watermark = mark
+        if event_time and self.side_of is not None:
+            self.watermark = max(self.watermark, min(self.side_marks))
         if event_time:
             self._fire_until(self.watermark, out_v, out_k)
         else:

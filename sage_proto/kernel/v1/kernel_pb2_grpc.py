@@ -66,6 +66,11 @@ class JobServiceStub:
                 request_serializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobRequest.SerializeToString,
                 response_deserializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobResponse.FromString,
                 _registered_method=True)
+        self.DeleteJob = channel.unary_unary(
+                '/sage.kernel.v1.JobService/DeleteJob',
+                request_serializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobRequest.SerializeToString,
+                response_deserializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobResponse.FromString,
+                _registered_method=True)
         self.StreamJobEvents = channel.unary_stream(
                 '/sage.kernel.v1.JobService/StreamJobEvents',
                 request_serializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.StreamJobEventsRequest.SerializeToString,
@@ -125,6 +130,15 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteJob(self, request, context):
+        """DeleteJob forgets a finished job: its record, logs, checkpoints and result.
+        A job still running is refused with FAILED_PRECONDITION unless force is set,
+        which cancels it first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamJobEvents(self, request, context):
         """StreamJobEvents streams state changes, log lines and operator metrics.
         """
@@ -171,6 +185,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ResumeJob,
                     request_deserializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobRequest.FromString,
                     response_serializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobResponse.SerializeToString,
+            ),
+            'DeleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteJob,
+                    request_deserializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobRequest.FromString,
+                    response_serializer=sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobResponse.SerializeToString,
             ),
             'StreamJobEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamJobEvents,
@@ -347,6 +366,33 @@ class JobService:
             '/sage.kernel.v1.JobService/ResumeJob',
             sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobRequest.SerializeToString,
             sage_dot_kernel_dot_v1_dot_kernel__pb2.ResumeJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sage.kernel.v1.JobService/DeleteJob',
+            sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobRequest.SerializeToString,
+            sage_dot_kernel_dot_v1_dot_kernel__pb2.DeleteJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

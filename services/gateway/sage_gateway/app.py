@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 import orjson
@@ -47,8 +48,10 @@ from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.openapi import openapi_document
 from sage_gateway.ratelimit import Admission, RateLimiter, reservation
 from sage_gateway.responses import ChunkWriter, chat_completion, text_completion
+from sage_gateway.session_views import MESH_VIEW, SAGE_VIEW, SessionView
 from sage_gateway.sessions import Session, SessionIndex
 from sage_proto.llm.v1 import llm_pb2
+from sage_runtime.host import VERSION
 
 log = logging.getLogger("sage.gateway")
 REQUESTS = Counter("sage_gateway_requests_total", "HTTP requests handled", ["route", "status"])
@@ -61,6 +64,17 @@ LATENCY = Histogram(
 _DONE = b"[DONE]"
 _LIMITED_ROUTES = ("chat", "completions", "embeddings")
 _CONTEXTS_TTL_S = 60.0
+# SAGE's name for "the default served model" (seed 004's curl walkthrough sends it): the
+# gateway's default_model when set, else the LLM instance's own default.
+DEFAULT_MODEL_ALIAS = "sage-default"
+# /v1/sessions/{id}[/verb] and SAGE's /sessions/{id}[/verb]: (method, verb) -> route
+_SESSION_ROUTES = {
+    ("GET", ""): "session",
+    ("DELETE", ""): "session_delete",
+    ("POST", "clear"): "session_clear",
+    ("PATCH", "title"): "session_title",
+}
+_SESSION_PREFIXES = ("/v1/sessions/", "/sessions/")
 
 
 @dataclass
@@ -145,7 +159,18 @@ class GatewayApp:
             ("POST", "/v1/embeddings"): ("embeddings", self.embeddings),
             ("GET", "/v1/models"): ("models", self.models),
             ("GET", "/v1/sessions"): ("sessions", self.list_sessions),
+            ("POST", "/v1/sessions"): ("session_create", self.create_session),
             ("POST", "/v1/sessions/cleanup"): ("sessions_cleanup", self.cleanup_sessions),
+            # SAGE's gateway (seed 004): the same handlers, answering in SAGE's shapes
+            ("GET", "/sessions"): ("sessions", self.list_sessions),
+            ("POST", "/sessions"): ("session_create", self.create_session),
+            ("POST", "/sessions/cleanup"): ("sessions_cleanup", self.cleanup_sessions),
+        }
+        self._session_handlers: dict[str, Handler] = {
+            "session": self.get_session,
+            "session_delete": self.delete_session,
+            "session_clear": self.clear_session,
+            "session_title": self.title_session,
         }
 
     # -- ASGI entry -------------------------------------------------------------------------
@@ -230,7 +255,7 @@ class GatewayApp:
                 b"",
                 {
                     **base,
-                    "access-control-allow-methods": "GET, POST, DELETE",
+                    "access-control-allow-methods": "GET, POST, PATCH, DELETE",
                     "access-control-allow-headers": "authorization, content-type, "
                     "x-session-id, x-request-id",
                     "access-control-max-age": "600",
@@ -243,6 +268,11 @@ class GatewayApp:
                 req.send, 200 if ok else 503, b"ok" if ok else b"draining", base, "text/plain"
             )
             return "healthz", 200 if ok else 503
+        if path == "/health" and method == "GET":
+            return await self._health(req, base)
+        if path == "/" and method == "GET":
+            await send_response(req.send, 200, orjson.dumps(self._info()), base)
+            return "info", 200
         if path == "/metrics":
             await send_response(req.send, 200, generate_latest(), base, CONTENT_TYPE_LATEST)
             return "metrics", 200
@@ -251,14 +281,10 @@ class GatewayApp:
             return "openapi", 200
         entry = self._routes.get((method, path))
         session_id = None
-        if entry is None and path.startswith("/v1/sessions/") and path.count("/") == 3:
-            session_id = path.rsplit("/", 1)[1]
-            if method == "GET":
-                entry = ("session", self.get_session)
-            elif method == "DELETE":
-                entry = ("session_delete", self.delete_session)
         if entry is None:
-            known = {p for _, p in self._routes}
+            session_id, entry = self._session_route(method, path)
+        if entry is None:
+            known = {p for _, p in self._routes} | {"/", "/health"}
             if path in known or session_id is not None:
                 raise GatewayError(
                     405, f"{method} is not allowed on {path}", code="method_not_allowed"
@@ -276,6 +302,7 @@ class GatewayApp:
         who = await self.deps.authenticator.authenticate(req.headers.get("authorization"))
         if session_id is not None:
             req.scope["session_id"] = session_id
+        req.scope["session_view"] = SAGE_VIEW if path.startswith("/sessions") else MESH_VIEW
         if route in _LIMITED_ROUTES:
             # the key's place among its concurrent requests; rpm/tpm are admitted by the handler,
             # once the body says how many tokens to reserve
@@ -284,6 +311,41 @@ class GatewayApp:
         else:
             await handler(req, who, base)
         return route, 200
+
+    def _session_route(self, method: str, path: str) -> tuple[str | None, Any]:
+        """``(session id, (route, handler))`` of ``{prefix}{id}`` and ``{prefix}{id}/{verb}``;
+        ``(id, None)`` for a session path with another method, ``(None, None)`` otherwise."""
+        for prefix in _SESSION_PREFIXES:
+            if path.startswith(prefix):
+                session_id, _, verb = path[len(prefix) :].partition("/")
+                if not session_id or "/" in verb or (verb and verb not in ("clear", "title")):
+                    return None, None
+                route = _SESSION_ROUTES.get((method, verb))
+                if route is None:
+                    return session_id, None
+                return session_id, (route, self._session_handlers[route])
+        return None, None
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "service": "SAGE Mesh gateway",
+            "version": VERSION,
+            "endpoints": sorted({p for _, p in self._routes} | {"/health", "/openapi.json"}),
+            "default_model": self.config.default_model or DEFAULT_MODEL_ALIAS,
+        }
+
+    async def _health(self, req: Request, base: dict[str, str]) -> tuple[str, int]:
+        """SAGE's ``GET /health``: a liveness answer open to anyone, so it carries no data
+        (SAGE's session counts are the callers' business: ``GET /sessions`` has them)."""
+        ok = not self.draining and self.deps is not None
+        body = {
+            "status": "healthy" if ok else ("draining" if self.draining else "starting"),
+            "service": "sage-gateway",
+            "version": VERSION,
+        }
+        status = 200 if ok else 503
+        await send_response(req.send, status, orjson.dumps(body), base)
+        return "health", status
 
     async def _context_length(self, model: str) -> int:
         """The model's context length (ListModels, cached); the configured default when unknown."""
@@ -373,7 +435,7 @@ class GatewayApp:
     def _turn(self, who: Principal, body: protocol.SamplingFields, **fields: Any) -> Turn:
         return Turn(
             owner=who.user,
-            model=getattr(body, "model", "") or self.config.default_model,
+            model=self._model(getattr(body, "model", "")),
             sampling=body.sampling(),
             stream=body.stream,
             **fields,
@@ -464,6 +526,12 @@ class GatewayApp:
             await send_event(req.send, writer.usage())
         await send_event(req.send, _DONE, more=False)
 
+    def _model(self, requested: str) -> str:
+        """The model to ask the LLM service for; ``""`` lets the instance pick its default."""
+        if requested == DEFAULT_MODEL_ALIAS:
+            requested = ""
+        return requested or self.config.default_model
+
     # -- embeddings and models --------------------------------------------------------------
     async def embeddings(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
@@ -473,7 +541,9 @@ class GatewayApp:
         headers = {**headers, **(await self.deps.limiter.admit_request(who, 0)).headers}
         texts = [body.input] if isinstance(body.input, str) else body.input
         try:
-            reply = await self.deps.llm.embed(texts, body.model)
+            reply = await self.deps.llm.embed(
+                texts, "" if body.model == DEFAULT_MODEL_ALIAS else body.model
+            )
         except SageError as exc:
             raise from_sage_error(exc) from None
         vectors = np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
@@ -510,18 +580,40 @@ class GatewayApp:
             {"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"}
             for m in reply.models
         ]
+        if any(m.kind == llm_pb2.MODEL_KIND_GENERATION for m in reply.models):
+            data.insert(  # SAGE's alias of the default model, which OpenAI clients may list
+                0,
+                {
+                    "id": DEFAULT_MODEL_ALIAS,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "sage-mesh",
+                },
+            )
         await send_response(req.send, 200, orjson.dumps({"object": "list", "data": data}), headers)
 
     # -- sessions ---------------------------------------------------------------------------
+    # /v1/sessions... and SAGE's /sessions... share these handlers; the view shapes the answer.
+    @staticmethod
+    def _view(req: Request) -> SessionView:
+        return req.scope.get("session_view", MESH_VIEW)
+
+    async def _reply(self, req: Request, headers: dict[str, str], body: dict[str, Any]) -> None:
+        await send_response(req.send, 200, orjson.dumps(body), headers)
+
     async def list_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         sessions = await self.deps.sessions.list(None if who.admin else who.user)
-        await send_response(
-            req.send,
-            200,
-            orjson.dumps({"object": "list", "data": [s.summary() for s in sessions]}),
-            headers,
+        await self._reply(req, headers, self._view(req).listing(sessions))
+
+    async def create_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        raw = await read_body(req.receive)
+        body: protocol.SessionCreateRequest = parse(
+            protocol.SessionCreateRequest, raw if raw.strip() else b"{}"
         )
+        session = await self.deps.sessions.create(who.user, body.title)
+        await self._reply(req, headers, self._view(req).created(session))
 
     async def _session(self, req: Request, who: Principal) -> Session:
         assert self.deps is not None
@@ -535,27 +627,41 @@ class GatewayApp:
 
     async def get_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         session = await self._session(req, who)
-        await send_response(
-            req.send, 200, orjson.dumps({**session.summary(), "history": session.history}), headers
+        await self._reply(req, headers, self._view(req).detail(session))
+
+    async def clear_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        found = await self._session(req, who)
+        session = await self.deps.sessions.clear(found)
+        if session is None:  # expired or deleted between the read and the write
+            raise not_found(f"no session {found.id!r} for this key", param="session_id")
+        await self._reply(req, headers, self._view(req).cleared(session))
+
+    async def title_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        assert self.deps is not None
+        body: protocol.SessionTitleRequest = parse(
+            protocol.SessionTitleRequest, await read_body(req.receive)
         )
+        found = await self._session(req, who)
+        session = await self.deps.sessions.rename(found, body.title)
+        if session is None:
+            raise not_found(f"no session {found.id!r} for this key", param="session_id")
+        await self._reply(req, headers, self._view(req).titled(session))
 
     async def delete_session(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         session = await self._session(req, who)
         await self._forget(session)  # memories first: a failure leaves the session there to retry
         await self.deps.sessions.delete(session)
-        await send_response(
-            req.send,
-            200,
-            orjson.dumps({"id": session.id, "object": "session", "deleted": True}),
-            headers,
-        )
+        await self._reply(req, headers, self._view(req).deleted(session))
 
     async def cleanup_sessions(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        """Delete sessions idle longer than the TTL, or than ``?max_age_minutes=N`` (SAGE's)."""
         assert self.deps is not None
         require_admin(who)
-        deleted = await self.deps.sessions.cleanup(None, self._forget)
-        await send_response(req.send, 200, orjson.dumps({"deleted": deleted}), headers)
+        max_idle_s = _max_age_s(req.scope.get("query_string", b""))
+        deleted = await self.deps.sessions.cleanup(None, self._forget, max_idle_s)
+        await self._reply(req, headers, self._view(req).cleaned(deleted))
 
     async def _forget(self, session: Session) -> None:
         """Delete a session's memories in the Memory service (scoped ``<owner>/<session id>``)."""
@@ -566,6 +672,25 @@ class GatewayApp:
             await self.deps.memory.delete_session(session.owner, session.id)
         except SageError as exc:
             raise from_sage_error(exc) from None
+
+
+def _max_age_s(query: bytes) -> float | None:
+    """``max_age_minutes`` of a query string in seconds; None when absent."""
+    values = parse_qs(query.decode("latin-1")).get("max_age_minutes")
+    if not values:
+        return None
+    try:
+        minutes = int(values[-1])
+    except ValueError:
+        minutes = -1
+    if minutes < 0:
+        raise GatewayError(
+            400,
+            f"max_age_minutes must be a whole number of minutes >= 0, not {values[-1]!r}",
+            param="max_age_minutes",
+            code="invalid_value",
+        )
+    return minutes * 60.0
 
 
 def _valid_session_id(value: str) -> bool:

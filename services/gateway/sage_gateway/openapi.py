@@ -52,6 +52,50 @@ def _op(
     return op
 
 
+def _session_paths(
+    prefix: str, detail: dict[str, Any], any_object: dict[str, Any], session_param: list[dict]
+) -> dict[str, Any]:
+    # SAGE's cleanup takes ?max_age_minutes (default: session_ttl_s); documented on its route
+    max_age = [
+        {
+            "name": "max_age_minutes",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    ]
+    return {
+        prefix: {
+            "get": _op("sessions of the caller (all, for admins)", None, any_object),
+            "post": _op(
+                "create an empty session (optional title)",
+                protocol.SessionCreateRequest,
+                any_object,
+            ),
+        },
+        f"{prefix}/{{session_id}}": {
+            "get": _op("one session with its history", None, detail, session_param),
+            "delete": _op("delete a session", None, any_object, session_param),
+        },
+        f"{prefix}/{{session_id}}/clear": {
+            "post": _op("empty a session's history", None, any_object, session_param)
+        },
+        f"{prefix}/{{session_id}}/title": {
+            "patch": _op(
+                "set a session's title", protocol.SessionTitleRequest, any_object, session_param
+            )
+        },
+        f"{prefix}/cleanup": {
+            "post": _op(
+                "delete sessions idle longer than session_ttl_s or ?max_age_minutes (admin)",
+                None,
+                any_object,
+                max_age if prefix == "/sessions" else None,
+            )
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         protocol.ChatCompletionRequest,
@@ -60,6 +104,8 @@ def openapi_document() -> dict[str, Any]:
         protocol.ErrorResponse,
         protocol.SessionSummary,
         protocol.SessionDetail,
+        protocol.SessionCreateRequest,
+        protocol.SessionTitleRequest,
     ]
     schemas: dict[str, Any] = {}
     for model in models:
@@ -75,6 +121,8 @@ def openapi_document() -> dict[str, Any]:
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
         }
     ]
+    open_ok = {"description": "success", "content": {"application/json": any_object}}
+    detail = {"schema": {"$ref": "#/components/schemas/SessionDetail"}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -96,20 +144,20 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/embeddings": {"post": _op("embeddings", protocol.EmbeddingRequest, any_object)},
             "/v1/models": {"get": _op("models served by the mesh", None, any_object)},
-            "/v1/sessions": {
-                "get": _op("sessions of the caller (all, for admins)", None, any_object)
+            **_session_paths("/v1/sessions", detail, any_object, session_param),
+            # SAGE's gateway routes (seed 004): the same operations in SAGE's response shapes
+            **_session_paths("/sessions", any_object, any_object, session_param),
+            "/health": {
+                "get": {
+                    "summary": "liveness, open without a credential (no data)",
+                    "responses": {"200": open_ok, "503": {"description": "starting or draining"}},
+                }
             },
-            "/v1/sessions/{session_id}": {
-                "get": _op(
-                    "one session with its history",
-                    None,
-                    {"schema": {"$ref": "#/components/schemas/SessionDetail"}},
-                    session_param,
-                ),
-                "delete": _op("delete a session", None, any_object, session_param),
-            },
-            "/v1/sessions/cleanup": {
-                "post": _op("delete expired sessions (admin)", None, any_object)
+            "/": {
+                "get": {
+                    "summary": "what this server is: name, version, endpoints",
+                    "responses": {"200": open_ok},
+                }
             },
         },
         "components": {

@@ -120,8 +120,21 @@ class SessionSummary(BaseModel):
     owner: str
     messages: int
     memory: bool
+    title: str
     created_at: float
     updated_at: float
+
+
+class SessionCreateRequest(_Request):
+    """``POST /sessions`` and ``POST /v1/sessions``: an optional title (SAGE cuts it to 60)."""
+
+    title: str | None = Field(default=None, max_length=200)
+
+
+class SessionTitleRequest(_Request):
+    """``PATCH /sessions/{id}/title``."""
+
+    title: str = Field(max_length=200)
 
 
 class SessionDetail(SessionSummary):

@@ -10,6 +10,7 @@ writing one session at once both land.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote
@@ -20,6 +21,8 @@ from sage_client import AsyncKVClient, FailedPrecondition, KVClient, NotFound
 
 NAMESPACE = "gateway-sessions"
 _CAS_ATTEMPTS = 8
+TITLE_MAX = 60  # SAGE's gateway cuts titles to 60 characters
+DEFAULT_TITLE = "New Chat"
 
 
 def session_key(owner: str, session_id: str) -> str:
@@ -34,6 +37,7 @@ class Session:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     history: list[dict[str, str]] = field(default_factory=list)
+    title: str = ""  # empty: DEFAULT_TITLE (entries written before titles existed have none)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -51,6 +55,7 @@ class Session:
             "owner": self.owner,
             "messages": len(self.history),
             "memory": self.memory,
+            "title": self.title or DEFAULT_TITLE,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -74,6 +79,15 @@ def _extended(
     session.memory = session.memory or memory
     session.updated_at = time.time()
     return session
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def clean_title(title: str | None) -> str:
+    """A title as stored: stripped, at most ``TITLE_MAX`` characters (empty: the default)."""
+    return (title or "").strip()[:TITLE_MAX]
 
 
 def _contended(session_id: str) -> FailedPrecondition:
@@ -131,9 +145,11 @@ class SessionIndex:
         except NotFound:
             return None
 
-    async def append(
-        self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool
-    ) -> Session:
+    async def update(
+        self, owner: str, session_id: str, change: Callable[[Session | None], Session | None]
+    ) -> Session | None:
+        """Write ``change(current)`` (current: the live session or None) with compare-and-set,
+        re-reading when another instance wrote meanwhile; None when ``change`` returns None."""
         key = session_key(owner, session_id)
         for _ in range(_CAS_ATTEMPTS):
             try:
@@ -141,15 +157,58 @@ class SessionIndex:
                 current, version = _live(entry.value, self._ttl_s), entry.version
             except NotFound:
                 current, version = None, 0
-            session = _extended(current, owner, session_id, messages, memory)
+            session = change(current)
+            if session is None:
+                return None
+            session.updated_at = time.time()
             try:
                 await self._kv.put(
                     key, session.to_json(), expected_version=version, namespace=NAMESPACE
                 )
                 return session
             except FailedPrecondition:
-                continue  # another instance wrote this session meanwhile: re-read and append again
+                continue  # another instance wrote this session meanwhile: re-read and change again
         raise _contended(session_id)
+
+    async def append(
+        self, owner: str, session_id: str, messages: list[dict[str, str]], memory: bool
+    ) -> Session:
+        session = await self.update(
+            owner,
+            session_id,
+            lambda current: _extended(current, owner, session_id, messages, memory),
+        )
+        assert session is not None
+        return session
+
+    async def create(self, owner: str, title: str | None = None) -> Session:
+        """A new empty session of ``owner`` under a fresh id."""
+        session = Session(new_session_id(), owner, title=clean_title(title))
+        await self._kv.put(
+            session_key(owner, session.id),
+            session.to_json(),
+            expected_version=0,
+            namespace=NAMESPACE,
+        )
+        return session
+
+    async def clear(self, session: Session) -> Session | None:
+        """Empty ``session``'s history (its id, title and owner stay); None if it is gone."""
+
+        def emptied(current: Session | None) -> Session | None:
+            if current is not None:
+                current.history = []
+            return current
+
+        return await self.update(session.owner, session.id, emptied)
+
+    async def rename(self, session: Session, title: str) -> Session | None:
+        def renamed(current: Session | None) -> Session | None:
+            if current is not None:
+                current.title = clean_title(title)
+            return current
+
+        return await self.update(session.owner, session.id, renamed)
 
     async def list(self, owner: str | None) -> list[Session]:
         prefix = "" if owner is None else quote(owner, safe="") + "/"
@@ -174,16 +233,20 @@ class SessionIndex:
         )
 
     async def cleanup(
-        self, owner: str | None, before_delete: Callable[[Session], Awaitable[None]] | None = None
+        self,
+        owner: str | None,
+        before_delete: Callable[[Session], Awaitable[None]] | None = None,
+        max_idle_s: float | None = None,
     ) -> int:
-        """Delete the sessions idle longer than the TTL (calling ``before_delete`` on each first,
-        e.g. to delete its memories); how many were deleted."""
+        """Delete the sessions idle longer than ``max_idle_s`` (default: the TTL), calling
+        ``before_delete`` on each first (e.g. to delete its memories); how many were deleted."""
         prefix = "" if owner is None else quote(owner, safe="") + "/"
         now = time.time()
+        idle = self._ttl_s if max_idle_s is None else max_idle_s
         expired = [
             (e.key, session)
             async for e in self._kv.scan(prefix, namespace=NAMESPACE)
-            if (session := Session.from_json(e.value)).expired(self._ttl_s, now)
+            if (session := Session.from_json(e.value)).expired(idle, now)
         ]
         for key, session in expired:
             if before_delete is not None:

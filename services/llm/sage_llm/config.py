@@ -10,7 +10,9 @@ from sage_runtime.config import ServiceConfig
 
 
 class LLMConfig(ServiceConfig):
-    backend: Literal["auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend"] = "auto"
+    backend: Literal[
+        "auto", "mock", "transformers", "cpu", "cuda", "vllm", "ascend", "llamacpp"
+    ] = "auto"
     model_path: str = Field(
         default="", description="HF folder or .gguf; empty = bundled SmolLM2-135M-Instruct"
     )

@@ -159,7 +159,7 @@ def _shared_embedder() -> Any:
 
 
 def create_embedded_llm(config: Mapping[str, Any]) -> EmbeddedLLM:
-    """Entry point: ``config`` has ``backend_type`` (auto|mock|transformers|cpu|cuda|vllm|ascend),
+    """Entry point: ``config`` has ``backend_type`` (auto|mock|transformers|cpu|cuda|vllm|ascend|llamacpp),
     ``model_path`` (a local HF folder or .gguf; default SmolLM2-135M-Instruct) and engine options;
     ``embeddings_only`` skips loading a generation model."""
     from sage_llm.selection import build_engine

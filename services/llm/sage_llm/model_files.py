@@ -156,3 +156,23 @@ def _save_plain(model: Any, folder: Path) -> None:
         model.hf_quantizer = quantizer
         if qconfig is not None:
             model.config.quantization_config = qconfig
+
+
+def hf_model_dir(path: Path) -> Path:
+    """A Hugging Face folder for ``path``: itself, or for a .gguf file its converted copy (made
+    once, by dequantizing with transformers, then kept in :func:`gguf_cache_dir`). For engines
+    such as vLLM that load a folder of safetensors rather than a GGUF file."""
+    if path.suffix != ".gguf":
+        return path
+    cached = _converted(path)
+    if cached is None:
+        import torch
+
+        load_causal_lm(path, "cpu", torch.float32)  # converts and keeps the copy
+        cached = _converted(path)
+    if cached is None:
+        raise EngineUnavailableError(
+            f"could not keep a converted copy of {path} in {gguf_cache_dir(path)}; "
+            "set SAGE_MODEL_CACHE to a writable folder"
+        )
+    return cached

@@ -6,7 +6,7 @@ Every service verifies the caller's bearer token against the mesh's secrets file
 *roles*:
 
 - ``admin``: every RPC and every resource;
-- ``service``: the mesh members' RPCs (KV, VDB, Memory, LLM, diagnostics), never jobs;
+- ``service``: the mesh members' RPCs (KV, VDB, Memory, LLM, TSDB, diagnostics), never jobs;
 - ``jobs``: submitting and managing jobs (code execution by design);
 - ``user``: nothing internal; users reach the mesh through the gateway, which scopes
   their data by owner.
@@ -43,6 +43,8 @@ OPEN_PREFIXES = ("/grpc.health.v1.",)
 # Roles allowed per method prefix; the longest matching prefix wins. ``admin`` always passes.
 _POLICY: tuple[tuple[str, frozenset[str]], ...] = (
     ("/sage.kernel.v1.JobService/", frozenset({JOBS})),
+    ("/sage.tsdb.v1.TSDBService/", frozenset({SERVICE, JOBS})),
+    ("/sage.tsdb.v1.TSDBService/Reset", frozenset()),  # admin only
     ("/", frozenset({SERVICE, JOBS})),
 )
 

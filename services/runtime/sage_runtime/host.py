@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from sage_proto.common.v1 import common_pb2, common_pb2_grpc
+from sage_runtime import reflection as mesh_reflection
 from sage_runtime.auth import Authenticator
 from sage_runtime.config import ConfigError, ServiceConfig, load_config
 from sage_runtime.interceptor import CallTracker, ServerInterceptor
@@ -123,13 +123,7 @@ class _Host:
         self.spec.add_servicers(server)
         common_pb2_grpc.add_DiagnosticsServiceServicer_to_server(_Diagnostics(), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        names = (
-            *self.spec.service_names,
-            common_pb2.DESCRIPTOR.services_by_name["DiagnosticsService"].full_name,
-            health.SERVICE_NAME,
-            reflection.SERVICE_NAME,
-        )
-        reflection.enable_server_reflection(names, server)
+        mesh_reflection.enable(server, self.spec.service_names)  # the whole mesh, see there
         await self.set_health(False)
         port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
         if port == 0:

@@ -33,6 +33,7 @@ from sage_llm.engines.base import (
 )
 from sage_llm.engines.kv_batch import KVBatch, positions_for_decode, positions_for_prefill
 from sage_llm.engines.stop_text import StopTextBuffer
+from sage_llm.engines.thread_sink import ThreadSink
 from sage_llm.engines.token_sampler import (
     RowSampling,
     new_row_sampling,
@@ -54,21 +55,6 @@ class EngineStats:
     max_rows_in_pass: int
 
 
-class _Sink:
-    """Hands items from the scheduler thread to the request's event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: asyncio.Queue[TokenDelta | BaseException] = asyncio.Queue()
-
-    def push(self, item: TokenDelta | BaseException) -> bool:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-            return True
-        except RuntimeError:  # the consumer's loop is closed: nobody is listening any more
-            return False
-
-
 @dataclass(eq=False)
 class _Sequence:
     request_id: str
@@ -76,7 +62,7 @@ class _Sequence:
     budget: int
     sampling: RowSampling
     stop_text: StopTextBuffer
-    sink: _Sink
+    sink: ThreadSink
     generated: list[int] = field(default_factory=list)
     next_token: int = -1
     cancelled: bool = False
@@ -187,7 +173,7 @@ class TransformersEngine(Engine):
             budget=self.generation_budget(len(prompt_ids), params),
             sampling=new_row_sampling(params, self._vocab_size, self._device),
             stop_text=StopTextBuffer(params.stop),
-            sink=_Sink(asyncio.get_running_loop()),
+            sink=ThreadSink(asyncio.get_running_loop()),
         )
         self._submit(seq)
         try:
