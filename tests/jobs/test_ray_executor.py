@@ -19,7 +19,6 @@ from tests.kernel.test_examples import EXPECTED
 ray = pytest.importorskip("ray", reason="the ray executor needs `pip install -e .[ray]`")
 
 
-
 # hello_world always; the other two examples add ~20 s each on a 2-core box: slow
 @pytest.mark.parametrize(
     "name",
