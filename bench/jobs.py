@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,10 +25,11 @@ from typing import Any
 
 import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import numpy as np
-import ray
 
 from sage_client import JobClient, LocalEnvironment, SinkFunction
 from sage_deploy.processes import ManagedProcess
+from sage_kernel import identity
+from sage_kernel.ray_head import LocalRayHead
 
 
 # The three functions both of our executors run: map -> filter -> map on small ints.
@@ -100,6 +102,7 @@ def our_job(jobs: JobClient, records: int, executor: str, ray_address: str) -> t
 
 def ray_data_run(records: int) -> float:
     """What a Ray user writes: the same three steps as one vectorised map_batches."""
+    import ray  # imported after the auth variables are set: Ray reads them once, at import
 
     def step(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         x = batch["id"] + 1
@@ -113,6 +116,38 @@ def ray_data_run(records: int) -> float:
     if count != expected_count(records):
         raise SystemExit(f"Ray Data produced {count} records, expected {expected_count(records)}")
     return elapsed
+
+
+def ray_data_driver(address: str, records: int, repeats: int) -> None:
+    """The Ray Data contender's own driver process (``--ray-data-driver``): one untimed warm-up,
+    then ``repeats`` timed runs, their seconds as one JSON list on the last line."""
+    import ray
+
+    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        ray_data_run(10_000)
+        print(json.dumps([ray_data_run(records) for _ in range(repeats)]))
+    finally:
+        ray.shutdown()
+
+
+def ray_data_contender(head: LocalRayHead, records: int, repeats: int) -> list[float]:
+    """Runs ``ray_data_driver`` as the head's user: a Ray driver writes into the cluster's
+    session folder, which belongs to the workers' user (as our Ray jobs' drivers do)."""
+    who = identity.resolve(head.worker_user, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--ray-data-driver", head.address, str(records), str(repeats)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+        env={**os.environ, **head.auth_env},
+        **(who.popen_kwargs() if who is not None else {}),
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"the Ray Data driver failed:\n{out.stderr[-4000:]}")
+    return [float(t) for t in json.loads(out.stdout.strip().splitlines()[-1])]
 
 
 def start_kernel(run_dir: Path) -> tuple[ManagedProcess, str]:
@@ -133,6 +168,9 @@ def start_kernel(run_dir: Path) -> tuple[ManagedProcess, str]:
 
 
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--ray-data-driver":
+        ray_data_driver(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     bench_auth.ensure_secrets()  # auth on, as deployed
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one timed run each (about a minute)")
@@ -142,22 +180,23 @@ def main() -> None:
     n = args.records
 
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
-    context = ray.init(num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    address = context.address_info["gcs_address"]
+    # one Ray head for both contenders, run as the job workers' user with token auth on, as
+    # deployed; the job manager started below inherits the token's path
+    head = LocalRayHead(num_cpus=RAY_CPUS).start()
+    head.export_auth()
+    address = head.address
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         kernel, kernel_address = start_kernel(Path(tmp))
         try:
             with JobClient(address=kernel_address) as jobs:
                 our_job(jobs, 10_000, "local", "")  # warm-ups: imports, Ray workers, page cache
                 our_job(jobs, 10_000, "ray", address)
-                ray_data_run(10_000)
                 local = [our_job(jobs, n, "local", "") for _ in range(repeats)]
                 on_ray = [our_job(jobs, n, "ray", address) for _ in range(repeats)]
-                data = [ray_data_run(n) for _ in range(repeats)]
+                data = ray_data_contender(head, n, repeats)
         finally:
             kernel.stop(grace=5)
-            ray.shutdown()
+            head.stop()
 
     result = {
         "records": n,
