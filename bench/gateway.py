@@ -56,6 +56,7 @@ import grpc
 from measure import open_loop, percentile, rss_mb
 
 from sage_client import KVClient
+from sage_client.api_keys import NAMESPACE, KeyStore
 from sage_client.channels import authorized_channel
 from sage_client.credentials import default_metadata
 from sage_client.llm import LLMClient
@@ -63,7 +64,6 @@ from sage_deploy import envoy_config, infra
 from sage_deploy.launcher import Mesh
 from sage_deploy.processes import ManagedProcess, free_port
 from sage_deploy.topology import ServiceDef, Topology
-from sage_gateway.keys import NAMESPACE, KeyStore
 from sage_proto.llm.v1 import llm_pb2, llm_pb2_grpc
 
 MESSAGES = [{"role": "user", "content": "say something"}]

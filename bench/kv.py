@@ -19,7 +19,9 @@ What runs (one redis-server with the mesh's ACL, as deployed; all on loopback):
     python bench/kv.py [--quick]
 
 The last stdout line is one JSON object. Unsuffixed figures are the memory backend (as before);
-``*_redis`` the Redis backend; ``*_no_auth`` the memory backend with auth off.
+``*_redis`` the Redis backend; ``*_no_auth`` the memory backend with auth off; ``*_sentinel`` the
+Redis backend on a Sentinel set (a primary and a replica with ``appendfsync always``, three
+sentinels, ``sage_deploy.redis_ha``; no WAIT), the primary found through the sentinels.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ import redis
 import redis.asyncio as aioredis
 from measure import ProcessCPU, closed_loop, open_loop, percentile, rss_mb
 
-from sage_deploy import infra
+from sage_deploy import infra, redis_ha
 from sage_deploy.processes import ManagedProcess, free_port
 from sage_deploy.secrets import load as load_secrets
 from sage_proto.common.v1 import common_pb2, common_pb2_grpc
@@ -222,6 +224,18 @@ def main() -> None:
         redis_proc = infra.redis_process(run, redis_port, secrets=secrets).start()
         infra.wait_port(redis_proc, redis_port)
         url = infra.redis_url(redis_port, secrets)
+        (run / "logs").mkdir(exist_ok=True)
+        ha_ports = [free_port() for _ in range(5)]  # primary, replica, three sentinels
+        ha_procs = [redis_ha.node_process(run, ha_ports[0], "ha-primary", secrets).start()]
+        ha_procs.append(
+            redis_ha.node_process(run, ha_ports[1], "ha-replica", secrets, ha_ports[0]).start()
+        )
+        ha_procs += [
+            redis_ha.sentinel_process(run, port, f"ha-sentinel-{k}", ha_ports[0], secrets).start()
+            for k, port in enumerate(ha_ports[2:])
+        ]
+        for proc, port in zip(ha_procs, ha_ports, strict=True):
+            infra.wait_port(proc, port)
 
         def start_kv(
             name: str, backend: str, extra: dict[str, str]
@@ -249,8 +263,19 @@ def main() -> None:
             start_kv("kv", "memory", {}),
             start_kv("kv-no-auth", "memory", bench_auth.NO_AUTH),
             start_kv("kv-redis", "redis", {}),
+            start_kv(
+                "kv-sentinel",
+                "redis",
+                {
+                    "SAGE_REDIS_URL": infra.redis_url(ha_ports[0], secrets),
+                    "SAGE_REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in ha_ports[2:]),
+                },
+            ),
         ]
-        (kv, address, cold_s), (kv_open, open_address, _), (kv_redis, redis_address, _) = started
+        (kv, address, cold_s), (kv_open, open_address, _), (kv_redis, redis_address, _) = started[
+            :3
+        ]
+        kv_sentinel, sentinel_address, _ = started[3]
         md = bench_auth.metadata()
         try:
             print(
@@ -266,6 +291,12 @@ def main() -> None:
             redis_figures = asyncio.run(bench_service(redis_address, seconds, kv_redis.pid, md))
             figures.update({f"{k}_redis": v for k, v in redis_figures.items()})
             figures["rss_mb_redis"] = rss_mb(kv_redis.pid)
+            sentinel_figures = asyncio.run(
+                bench_service(sentinel_address, seconds, kv_sentinel.pid, md)
+            )
+            figures.update(
+                {f"{k}_sentinel": sentinel_figures[k] for k in ("get_rps", "put_rps", "get_p99_ms")}
+            )
             figures.update(bench_redis_py(url, seconds))
             app_user = infra.REDIS_APP_USER
             figures.update(
@@ -280,7 +311,10 @@ def main() -> None:
             kv.stop()
             kv_open.stop()
             kv_redis.stop()
+            kv_sentinel.stop()
             redis_proc.stop()
+            for proc in ha_procs:
+                proc.stop()
     figures = {
         k: round(v, 3) if ("ms" in k or "_s" in k[-2:] or "cpu_us" in k) else round(v)
         for k, v in figures.items()
@@ -296,7 +330,12 @@ def main() -> None:
             "batch_get_redis_vs_redis_mget": round(
                 figures["batch_get_keys_per_s_redis"] / figures["redis_mget_keys_per_s"], 3
             ),
+            "get_rps_sentinel_vs_redis": round(
+                figures["get_rps_sentinel"] / figures["get_rps_redis"], 3
+            ),
             "targets": {
+                "get_rps_sentinel>=0.8*get_rps_redis": figures["get_rps_sentinel"]
+                >= 0.8 * figures["get_rps_redis"],
                 "get_rps>=0.9*get_rps_no_auth": figures["get_rps"]
                 >= 0.9 * figures["get_rps_no_auth"],
                 "batch_get_keys_per_s>=redis_pipeline_keys_per_s": figures["batch_get_keys_per_s"]

@@ -18,13 +18,14 @@ Three kinds of call: ``Unary`` (one request, one reply), ``Pages`` (a paginated 
 request per page token, ``next_page_token`` ends it) and ``Stream`` (a server stream; closing the
 iterator early cancels the call). Both classes find their channels with ``_channels(route)``
 (``route``: the LLM client's model; one pool elsewhere). The blocking path is the old one plus a
-function call: no event loop, no thread hop.
+function call: no event loop, no thread hop. Retries follow the channel layer's one policy
+(``sage_client.channels``).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
@@ -37,12 +38,17 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Unary(Generic[R]):
+    """One request, one reply. ``idempotent``: retried on another instance when one is
+    UNAVAILABLE; ``retry_unreached``: retried only when it never reached the instance (see
+    ``sage_client.channels``)."""
+
     method: str
     request: Any
     idempotent: bool
     decode: Callable[[Any], R]
     timeout: float | None = None
     route: str = ""
+    retry_unreached: bool = False
 
 
 @dataclass(slots=True)
@@ -58,13 +64,16 @@ class Pages(Generic[T]):
 
 @dataclass(slots=True)
 class Stream(Generic[T]):
-    """A server stream; ``items(message)`` is what each message yields (none, one or more)."""
+    """A server stream; ``items(message)`` is what each message yields (none, one or more).
+    ``retry_unstarted``: a stream that failed UNAVAILABLE before its first message is opened
+    again on another instance (one that failed later is not: its messages were delivered)."""
 
     method: str
     request: Any
     items: Callable[[Any], Iterable[T]]
     timeout: float | None = None
     route: str = ""
+    retry_unstarted: bool = False
 
 
 def _derived(op: Callable[..., Any], method: Callable[..., Any]) -> None:
@@ -81,7 +90,11 @@ def blocking(op: Callable[Concatenate[Any, P], Unary[R]]) -> Callable[Concatenat
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         call = op(self, *args, **kwargs)
         reply = self._channels(call.route).call(
-            call.method, call.request, idempotent=call.idempotent, timeout=call.timeout
+            call.method,
+            call.request,
+            idempotent=call.idempotent,
+            timeout=call.timeout,
+            retry_unreached=call.retry_unreached,
         )
         return call.decode(reply)
 
@@ -95,7 +108,11 @@ def awaited(
     async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         call = op(self, *args, **kwargs)
         reply = await self._channels(call.route).call(
-            call.method, call.request, idempotent=call.idempotent, timeout=call.timeout
+            call.method,
+            call.request,
+            idempotent=call.idempotent,
+            timeout=call.timeout,
+            retry_unreached=call.retry_unreached,
         )
         return call.decode(reply)
 
@@ -172,14 +189,22 @@ def blocking_stream(
     def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)
-        stream = channels.stream(call.method, call.request, timeout=call.timeout)
-        try:
-            for message in stream:
-                yield from call.items(message)
-        except grpc.RpcError as exc:
-            raise channels.rpc_error(exc, call.method, call.timeout) from None
-        finally:
-            stream.cancel()
+        tried: set[str] = set()
+        while True:
+            addr, stream = channels.open_stream(
+                call.method, call.request, tried, timeout=call.timeout
+            )
+            started = False
+            try:
+                for message in stream:
+                    started = True
+                    yield from call.items(message)
+                return
+            except grpc.RpcError as exc:
+                if not channels._retries(tried, addr, exc, call.retry_unstarted and not started):
+                    raise channels.rpc_error(exc, call.method, call.timeout) from None
+            finally:
+                stream.cancel()
 
     _derived(op, method)
     return method
@@ -187,19 +212,27 @@ def blocking_stream(
 
 def awaited_stream(
     op: Callable[Concatenate[Any, P], Stream[T]],
-) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
-    async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+) -> Callable[Concatenate[Any, P], AsyncGenerator[T, None]]:
+    async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[T, None]:
         call = op(self, *args, **kwargs)
         channels = self._channels(call.route)
-        stream = channels.stream(call.method, call.request, timeout=call.timeout)
-        try:
-            async for message in stream:
-                for item in call.items(message):
-                    yield item
-        except grpc.RpcError as exc:
-            raise channels.rpc_error(exc, call.method, call.timeout) from None
-        finally:
-            stream.cancel()
+        tried: set[str] = set()
+        while True:
+            addr, stream = channels.open_stream(
+                call.method, call.request, tried, timeout=call.timeout
+            )
+            started = False
+            try:
+                async for message in stream:
+                    started = True
+                    for item in call.items(message):
+                        yield item
+                return
+            except grpc.RpcError as exc:
+                if not channels._retries(tried, addr, exc, call.retry_unstarted and not started):
+                    raise channels.rpc_error(exc, call.method, call.timeout) from None
+            finally:
+                stream.cancel()
 
     _derived(op, method)
     return method

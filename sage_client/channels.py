@@ -1,6 +1,12 @@
 """Channels to the live instances of one service: round-robin, with retry of
 idempotent calls on another instance when one is UNAVAILABLE.
 
+The one retry policy of the SDK (``_Pool._retries``): a call that failed UNAVAILABLE goes on to
+another instance (up to ``max_attempts`` instances) when repeating it cannot do anything twice:
+an idempotent call; a call that asks for it and never reached an instance (gRPC could not
+connect, ``never_reached``); a server stream that asks for it and failed before its first
+message (``calls.Stream.retry_unstarted``).
+
 ``ServiceChannels`` (blocking) and ``AsyncServiceChannels`` (grpc.aio) share
 the instance bookkeeping and the retry rule; each keeps one channel per address
 and drops the channels of instances discovery no longer lists. Only the call
@@ -33,6 +39,13 @@ _OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def never_reached(message: str) -> bool:
+    """Whether a call that failed UNAVAILABLE with ``message`` never reached an instance: gRPC
+    could not connect (an instance that died while serving says "Socket closed" instead, and
+    may have done part of the work, so such a call is not repeated unless idempotent)."""
+    return "connect" in message.lower()
 
 
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
@@ -131,16 +144,38 @@ class _Pool(Generic[S]):
         except NoInstances as exc:
             raise Unavailable(str(exc)) from None
 
-    def _retries(self, tried: set[str], addr: str, exc: grpc.RpcError, idempotent: bool) -> bool:
-        """Whether a call that failed on ``addr`` goes on to another instance."""
+    def _retries(
+        self,
+        tried: set[str],
+        addr: str,
+        exc: grpc.RpcError,
+        idempotent: bool,
+        retry_unreached: bool = False,
+    ) -> bool:
+        """Whether a call that failed on ``addr`` goes on to another instance: an idempotent
+        one, or (``retry_unreached``) one that never reached ``addr``."""
         tried.add(addr)
-        if idempotent and exc.code() in _RETRYABLE and len(tried) < self.max_attempts:
-            try:
-                self.pick(tried)
-                return True
-            except Unavailable:
-                pass
-        return False
+        if exc.code() not in _RETRYABLE or len(tried) >= self.max_attempts:
+            return False
+        if not (idempotent or (retry_unreached and never_reached(exc.details() or ""))):
+            return False
+        try:
+            self.pick(tried)
+            return True
+        except (Unavailable, NoInstances):
+            return False
+
+    def open_stream(
+        self, method: str, request: Any, tried: set[str], *, timeout: float | None = None
+    ) -> tuple[str, Any]:
+        """A streaming call of ``method`` on an instance not in ``tried``, and its address;
+        iterate it, cancel it when done (``calls.blocking_stream`` / ``awaited_stream`` retry
+        it by ``_retries``)."""
+        addr, stub = self._attempt(tried)
+        call = getattr(stub, method)(
+            request, timeout=timeout or self.timeout, metadata=self.metadata
+        )
+        return addr, call
 
     def stream(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
         """A streaming call of ``method`` (not retried); iterate it, cancel it when done."""
@@ -183,8 +218,15 @@ class ServiceChannels(_Pool[S]):
         )
 
     def call(
-        self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None
+        self,
+        method: str,
+        request: Any,
+        *,
+        idempotent: bool,
+        timeout: float | None = None,
+        retry_unreached: bool = False,
     ) -> Any:
+        """One call of ``method``, on another instance where ``_retries`` allows."""
         tried: set[str] = set()
         while True:
             addr, stub = self._attempt(tried)
@@ -193,7 +235,7 @@ class ServiceChannels(_Pool[S]):
                     request, timeout=timeout or self.timeout, metadata=self.metadata
                 )
             except grpc.RpcError as exc:
-                if not self._retries(tried, addr, exc, idempotent):
+                if not self._retries(tried, addr, exc, idempotent, retry_unreached):
                     raise self.rpc_error(exc, method, timeout) from None
 
     def close(self) -> None:
@@ -226,8 +268,15 @@ class AsyncServiceChannels(_Pool[S]):
         )
 
     async def call(
-        self, method: str, request: Any, *, idempotent: bool, timeout: float | None = None
+        self,
+        method: str,
+        request: Any,
+        *,
+        idempotent: bool,
+        timeout: float | None = None,
+        retry_unreached: bool = False,
     ) -> Any:
+        """One call of ``method``, on another instance where ``_retries`` allows."""
         tried: set[str] = set()
         while True:
             addr, stub = self._attempt(tried)
@@ -236,7 +285,7 @@ class AsyncServiceChannels(_Pool[S]):
                     request, timeout=timeout or self.timeout, metadata=self.metadata
                 )
             except grpc.RpcError as exc:
-                if not self._retries(tried, addr, exc, idempotent):
+                if not self._retries(tried, addr, exc, idempotent, retry_unreached):
                     raise self.rpc_error(exc, method, timeout) from None
 
     async def close(self) -> None:

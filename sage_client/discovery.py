@@ -107,6 +107,43 @@ async def connect_etcd(
     return client
 
 
+def split_endpoints(endpoints: str | list[str]) -> list[str]:
+    """``host:port`` endpoints from a comma-separated string or a list (blanks dropped)."""
+    items = endpoints.split(",") if isinstance(endpoints, str) else endpoints
+    return [e.strip() for e in items if e and e.strip()]
+
+
+async def connect_etcd_any(
+    endpoints: str | list[str],
+    start: int = 0,
+    timeout: float | None = 5,
+    credentials: tuple[str, str] | None | bool = True,
+) -> tuple[Any, int]:
+    """A connected client of the first etcd member that answers, trying ``endpoints`` in turn from
+    index ``start`` (a client that lost its member passes the next index); (client, its index).
+    Every member of a cluster serves the same keys and leases, so any live one will do."""
+    items = split_endpoints(endpoints)
+    if not items:
+        raise ValueError("no etcd endpoint given (host:port, comma-separated for a cluster)")
+    errors = []
+    for k in range(len(items)):
+        index = (start + k) % len(items)
+        host, port = _split_endpoint(items[index])
+        client = None
+        try:
+            client = await connect_etcd(host, port, timeout=timeout, credentials=credentials)
+            await client.status()  # the channel is lazy: ask the member, so a dead one is skipped
+            return client, index
+        except Exception as exc:  # noqa: BLE001 - any failure means try the next member
+            errors.append(f"{items[index]}: {exc}")
+            if client is not None:
+                try:
+                    await client.close()
+                except Exception:  # noqa: BLE001
+                    pass
+    raise ConnectionError("no etcd member answered: " + "; ".join(errors))
+
+
 class EtcdResolver(Resolver):
     def __init__(self, endpoints: list[str], initial_timeout_s: float = 5.0) -> None:
         if not endpoints:
@@ -174,11 +211,11 @@ class EtcdResolver(Resolver):
 
         prefix = f"{KEY_PREFIX}{service}/".encode()
         delay = 0.2
+        member = 0  # index of the etcd member followed; the next one after a failure
         while True:
             client = None
             try:
-                host, port = _split_endpoint(self._endpoints[0])
-                client = await connect_etcd(host, port, timeout=5)
+                client, member = await connect_etcd_any(self._endpoints, member, timeout=5)
                 listing = await client.get_prefix(prefix)
                 with self._lock:
                     self._services[service] = {}
@@ -203,6 +240,7 @@ class EtcdResolver(Resolver):
             except Exception as exc:  # noqa: BLE001 - keep the last known instances and retry
                 self._errors[service] = str(exc) or type(exc).__name__
                 log.warning("etcd watch for %s failed: %s", service, exc)
+                member += 1  # a lost member: the next try starts at the next one
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:

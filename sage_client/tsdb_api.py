@@ -59,13 +59,15 @@ class WindowType(StrEnum):
 
 @dataclass
 class TimeRange:
-    """[start_time, end_time) in ms (or datetimes); None is open."""
+    """[start_time, end_time] in ms (or datetimes), both ends included as in SAGE's sage_tsdb;
+    None is open. (The service's ``TimeRange`` is half-open: ``bounds`` converts.)"""
 
     start_time: int | datetime | None = None
     end_time: int | datetime | None = None
 
     def bounds(self) -> tuple[int | None, int | None]:
-        return _ms(self.start_time), _ms(self.end_time)
+        end = _ms(self.end_time)
+        return _ms(self.start_time), None if end is None else end + 1
 
 
 @dataclass
@@ -449,11 +451,12 @@ class SageTSDBService:
                 {"timestamp": p.timestamp, "value": p.value, "tags": p.tags, "fields": p.fields}
                 for p in points
             ]
+        first, past = TimeRange(start, end).bounds()
         res = self._client.query(  # type: ignore[union-attr]
             self.metric,
             tag_filter=tag_filter(tags),
-            start=_ms(start),
-            end=_ms(end),
+            start=first,
+            end=past,
             limit=limit or 0,
             include_fields=True,
         )
@@ -483,13 +486,14 @@ class SageTSDBService:
     ) -> list[dict[str, Any]]:
         flt = tag_filter(tags)
         gap = session_gap or window_size
+        first, past = TimeRange(start, end).bounds()  # SAGE's ends are included
         if self._local is not None:
             try:
                 groups = self._local._core.db.window_aggregate(
                     self.metric,
                     flt,
-                    _ms(start),
-                    _ms(end),
+                    first,
+                    past,
                     window_type,
                     window_size,
                     0,
@@ -511,8 +515,8 @@ class SageTSDBService:
                 aggregation=aggregation,
                 session_gap_ms=gap if window_type == "session" else 0,
                 tag_filter=flt,
-                start=_ms(start),
-                end=_ms(end),
+                start=first,
+                end=past,
                 limit=limit or 0,
             )
             rows = [(g.start, g.end, g.values, g.counts) for g in found]

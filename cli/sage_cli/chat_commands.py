@@ -71,6 +71,7 @@ class ChatIndex:
             return False
 
     def open(self, rebuild: bool, say: Any) -> Any:
+        from sage_client.progress import Progress
         from sage_client.rag.pipelines import ingest
 
         fresh = self._fresh() and not rebuild
@@ -78,7 +79,10 @@ class ChatIndex:
         if not fresh:
             say(f"indexing {len(self.files)} files of {self.source} ({self.mode}) ...")
             mesh = True if self.mode == "mesh" else None
-            chunks = ingest(self.names, collection, root=self.source, mesh=mesh)
+            with Progress("index (chunks embedded)", unit="chunks") as bar:
+                chunks = ingest(
+                    self.names, collection, root=self.source, mesh=mesh, on_batch=bar.advance
+                )
             self.folder.mkdir(parents=True, exist_ok=True)
             self.manifest_path.write_text(
                 json.dumps({"mode": self.mode, "files": _manifest(self.files)})

@@ -208,10 +208,10 @@ def check_mesh(run_dir: str) -> list[Check]:
             )
         ]
     from sage_client.discovery import etcd_credentials
-    from sage_deploy.status import mesh_status
+    from sage_deploy.status import mesh_status, task_broker
 
     try:
-        rows = mesh_status(etcd, etcd_credentials())
+        rows = mesh_status(etcd, etcd_credentials(), task_broker(run_dir))
     except Exception as exc:  # noqa: BLE001 - whatever stops the read is the finding
         return [
             Check(

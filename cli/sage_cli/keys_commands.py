@@ -42,7 +42,7 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 def _store(args: argparse.Namespace) -> Any:
     from sage_client import KVClient
-    from sage_gateway.keys import NAMESPACE, KeyStore
+    from sage_client.api_keys import NAMESPACE, KeyStore
 
     return KeyStore(KVClient(NAMESPACE, address=args.address))
 

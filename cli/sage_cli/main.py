@@ -20,6 +20,7 @@ from sage_cli import (
     memory_commands,
     mesh_commands,
     settings,
+    studio_commands,
     task_commands,
     tsdb_commands,
     vdb_commands,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.register(groups)
     jobmanager_commands.register(groups)
     gateway_commands.register(groups)
+    studio_commands.register(groups)
     extensions_commands.register(groups)
     chat_commands.register(groups)
     return parser

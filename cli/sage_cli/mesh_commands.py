@@ -28,6 +28,14 @@ def register(groups: argparse._SubParsersAction) -> None:
             )
             p.add_argument("--timeout", type=float, default=90.0)
             p.add_argument(
+                "--etcd-members",
+                type=int,
+                default=None,
+                choices=(1, 3, 5),
+                help="etcd as a cluster of this many members on this host (3 survives one lost); "
+                "default: what the run directory has, 1 for a new one",
+            )
+            p.add_argument(
                 "--service", action="append", dest="services", help="start only these services"
             )
             p.add_argument(
@@ -56,6 +64,7 @@ def _up(args: argparse.Namespace) -> int:
             ephemeral=args.ephemeral_ports,
             services=args.services,
             settings=parse_settings(args.settings),
+            etcd_members=args.etcd_members,
         )
         endpoints = mesh.up(args.timeout)
     except (StartError, FileNotFoundError, ValueError) as exc:
@@ -74,6 +83,8 @@ def _up(args: argparse.Namespace) -> int:
     )
     for name, address in sorted(endpoints.instances.items()):
         print(f"  {name + ':':<24} {address}")
+    if any(name.startswith("studio-") for name in endpoints.instances):
+        print(f"  Studio (web console):    http://{endpoints.envoy}/studio/ (docs/studio.md)")
     print(f"clients: export SAGE_ETCD_ENDPOINTS={endpoints.etcd}")
     print(f"stop it with: sage mesh down --run-dir {args.run_dir}")
     return 0

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import types
 from typing import Any
 
-from sage._names import MODULES
+from sage._names import MODULE_ALIASES, MODULES
 
 
 def resolve(target: str) -> Any:
@@ -26,11 +27,11 @@ def resolve(target: str) -> Any:
 
 
 def _packages() -> set[str]:
-    names = set()
-    for module in MODULES:
+    names: set[str] = set()
+    for module in [*MODULES, *MODULE_ALIASES]:
         parts = module.split(".")
         names.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
-    return names
+    return names - set(MODULE_ALIASES)
 
 
 class _CompatModule(types.ModuleType):
@@ -65,10 +66,41 @@ class _Loader(importlib.abc.Loader):
         module.__doc__ = f"SAGE's {module.__name__}, mapped onto SAGE Mesh (docs/sage-compat.md)."
 
 
+class _AliasLoader(importlib.abc.Loader):
+    """A SAGE module that is one SAGE Mesh module as a whole: importing it gives that very
+    module object; ``python -m`` runs that module's code (``get_code``)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = importlib.import_module(self.target)
+        self._own_spec = module.__spec__
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Already executed under its own name; keep its own spec (import set ours)."""
+        module.__spec__ = self._own_spec
+
+    def is_package(self, fullname: str) -> bool:
+        return False
+
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        spec = importlib.util.find_spec(self.target)
+        if spec is None or not spec.origin:
+            raise ImportError(f"{fullname} maps onto {self.target}, which has no source")
+        with open(spec.origin, "rb") as source:  # editable installs wrap the file loader
+            return compile(source.read(), spec.origin, "exec")
+
+
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Any = None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in MODULE_ALIASES:
+            return importlib.machinery.ModuleSpec(
+                fullname, _AliasLoader(MODULE_ALIASES[fullname]), is_package=False
+            )
         if fullname not in _PACKAGES:
             return None
         return importlib.machinery.ModuleSpec(fullname, _LOADER, is_package=True)

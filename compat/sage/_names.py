@@ -124,6 +124,40 @@ _SAGE_FLOW = {  # sage_flow: vector streams (sage_client/flow, docs/flow.md)
     "VectorRecord": "sage_client.flow:VectorRecord",
 }
 
+_TS = "sage_client.tsdb_api"
+_SAGE_TSDB = {  # sage_tsdb: the TSDB core, embedded or the TSDB service (docs/tsdb.md)
+    "SageTSDB": f"{_TS}:SageTSDB",
+    "TimeRange": f"{_TS}:TimeRange",
+    "TimeSeriesData": f"{_TS}:TimeSeriesData",
+    "AggregationType": f"{_TS}:AggregationType",
+    "InterpolationType": f"{_TS}:InterpolationType",
+    "WindowType": f"{_TS}:WindowType",
+    "WindowConfig": f"{_TS}:WindowConfig",
+    "JoinConfig": f"{_TS}:JoinConfig",
+    "WindowAggregator": f"{_TS}:WindowAggregator",
+    "OutOfOrderStreamJoin": f"{_TS}:OutOfOrderStreamJoin",
+    "SageTSDBService": f"{_TS}:SageTSDBService",
+}
+_TSDB_CORE = ["SageTSDB", "TimeRange", "TimeSeriesData", "AggregationType", "InterpolationType"]
+_TSDB_ALGORITHMS = ["WindowAggregator", "OutOfOrderStreamJoin", "WindowConfig", "JoinConfig"]
+_TSDB_ALGORITHMS += ["WindowType", "AggregationType"]
+
+_NM = "sage._adapters.neuromem"
+_SAGE_MEM = {  # neuromem: in-process collections on the native core (sage._adapters.neuromem)
+    "MemoryManager": f"{_NM}:MemoryManager",
+    "BaseMemoryCollection": f"{_NM}:BaseMemoryCollection",
+    "VDBMemoryCollection": f"{_NM}:VDBMemoryCollection",
+    "KVMemoryCollection": f"{_NM}:KVMemoryCollection",
+    "GraphMemoryCollection": f"{_NM}:GraphMemoryCollection",
+    "SimpleGraphIndex": f"{_NM}:SimpleGraphIndex",
+}
+_MEM_COLLECTIONS = [n for n in _SAGE_MEM if n != "MemoryManager"]
+_MEM_SERVICES = {
+    "ParallelVDBService": f"{_NM}.parallel:ParallelVDBService",
+    "parallel_insert_to_vdb": f"{_NM}.parallel:parallel_insert_to_vdb",
+    "ParallelInsertResult": f"{_NM}.parallel:ParallelInsertResult",
+}
+
 
 def _pick(table: dict[str, str], names: list[str]) -> dict[str, str]:
     return {n: table[n] for n in names}
@@ -217,6 +251,39 @@ MODULES: dict[str, dict[str, str]] = {
     "sage.middleware.components.sage_flow.python.micro_service.sage_flow_service": _pick(
         _SAGE_FLOW, ["SageFlowService"]
     ),
+    **{f"sage.middleware.components.sage_mem{sub}": {**_SAGE_MEM} for sub in ("", ".neuromem")},
+    "sage.middleware.components.sage_mem.neuromem.memory_manager": _pick(
+        _SAGE_MEM, ["MemoryManager"]
+    ),
+    "sage.middleware.components.sage_mem.neuromem.memory_collection": _pick(
+        _SAGE_MEM, _MEM_COLLECTIONS
+    ),
+    **{
+        f"sage.middleware.components.sage_mem.neuromem.memory_collection.{module}": _pick(
+            _SAGE_MEM, names
+        )
+        for module, names in {
+            "base_collection": ["BaseMemoryCollection"],
+            "vdb_collection": ["VDBMemoryCollection"],
+            "kv_collection": ["KVMemoryCollection"],
+            "graph_collection": ["GraphMemoryCollection", "SimpleGraphIndex"],
+        }.items()
+    },
+    "sage.middleware.components.sage_mem.services": {**_MEM_SERVICES},
+    "sage.middleware.components.sage_mem.services.parallel_vdb_service": {**_MEM_SERVICES},
+    "sage.middleware.components.sage_mem.neuromem.utils.path_utils": {
+        "get_default_data_dir": f"{_NM}:get_default_data_dir"
+    },
+    "sage.middleware.components.sage_tsdb": {**_SAGE_TSDB},
+    "sage.middleware.components.sage_tsdb.python": {**_SAGE_TSDB},
+    "sage.middleware.components.sage_tsdb.python.sage_tsdb": _pick(_SAGE_TSDB, _TSDB_CORE),
+    "sage.middleware.components.sage_tsdb.python.algorithms": _pick(_SAGE_TSDB, _TSDB_ALGORITHMS),
+    "sage.middleware.components.sage_tsdb.python.micro_service": _pick(
+        _SAGE_TSDB, ["SageTSDBService"]
+    ),
+    "sage.middleware.components.sage_tsdb.python.micro_service.sage_tsdb_service": _pick(
+        _SAGE_TSDB, ["SageTSDBService"]
+    ),
     # seed 000: the multi-provider API client and the JWT manager (docs/api-client.md)
     "sage.middleware.api": {"APIClient": "sage_client.api_client:APIClient"},
     "sage.middleware.api.client": {"APIClient": "sage_client.api_client:APIClient"},
@@ -241,6 +308,11 @@ MODULES: dict[str, dict[str, str]] = {
     },
 }
 
+# SAGE modules that are one of ours as a whole (the same module object; ``python -m`` runs it)
+MODULE_ALIASES: dict[str, str] = {
+    "sage.kernel.jobmanager.job_manager": "sage._adapters.job_manager",
+}
+
 
 def markdown() -> str:
     """The table as Markdown rows: SAGE module | names | SAGE Mesh objects."""
@@ -248,6 +320,8 @@ def markdown() -> str:
     for module, names in sorted(MODULES.items()):
         for name, target in sorted(names.items()):
             rows.append(f"| `{module}.{name}` | `{target.replace(':', '.')}` |")
+    for module, target in sorted(MODULE_ALIASES.items()):
+        rows.append(f"| `{module}` (the module; `python -m` runs it) | `{target}` |")
     return "\n".join(rows)
 
 

@@ -35,7 +35,7 @@ APP_UID = 1000  # the image's `sage` user (deploy/Dockerfile)
 REDIS_UID = 999  # the redis image's `redis` user
 SECRETS_VOLUME = f"mesh-secrets:{SECRETS_DIR}:ro"
 # The principal each service presents (as `sage mesh up` assigns them).
-PRINCIPALS = {"gateway": "gateway", "memory": "memory"}
+PRINCIPALS = {"gateway": "gateway", "memory": "memory", "studio": "jobs"}
 
 
 def _completed(*names: str) -> dict:
@@ -233,7 +233,7 @@ def compose(t: Topology) -> dict:
 
 def envoy(t: Topology) -> dict:
     grpc_services = {s.name: s.grpc_service for s in t.services if s.is_grpc}
-    http_routes = [("/v1/", s.name) for s in t.services if s.http]
+    http_routes = [(s.http_prefix, s.name) for s in t.services if s.http]
     return bootstrap(
         t.envoy_port,
         t.envoy_admin_port,

@@ -15,7 +15,7 @@ import logging
 import signal
 from pathlib import Path
 
-from sage_client.discovery import KEY_PREFIX, connect_etcd
+from sage_client.discovery import KEY_PREFIX, connect_etcd_any
 from sage_deploy.envoy_config import write_eds
 
 PREFIX = KEY_PREFIX.encode()
@@ -28,24 +28,27 @@ def _parse(key: bytes) -> tuple[str, str]:
 
 
 async def sync(endpoint: str, eds_dir: Path, services: list[str]) -> None:
-    host, _, port = endpoint.rpartition(":")
+    member = 0  # endpoint: one etcd member or a comma-separated cluster; the next after a failure
     for service in services:  # an empty file first, so Envoy starts with every cluster defined
         write_eds(eds_dir, service, [])
     while True:
         client = None
         try:
-            client = await connect_etcd(host or "127.0.0.1", int(port), timeout=5)
+            client, member = await connect_etcd_any(endpoint, member, timeout=5)
             table: dict[str, dict[str, str]] = {s: {} for s in services}
             listing = await client.get_prefix(PREFIX)
             for kv in listing:
                 service, instance = _parse(kv.key)
-                table.setdefault(service, {})[instance] = json.loads(kv.value)["address"]
+                if service in table:  # members Envoy routes nothing to (task workers) stay out
+                    table[service][instance] = json.loads(kv.value)["address"]
             for service, instances in table.items():
                 write_eds(eds_dir, service, instances.values())
             log.info("synced %s", {s: len(i) for s, i in table.items()})
             watch = await client.watch_prefix(PREFIX, start_revision=listing.header.revision + 1)
             async for event in watch:
                 service, instance = _parse(event.kv.key)
+                if service not in table:
+                    continue
                 if event.kind == "DELETE":
                     table.setdefault(service, {}).pop(instance, None)
                 else:
@@ -55,6 +58,7 @@ async def sync(endpoint: str, eds_dir: Path, services: list[str]) -> None:
             raise
         except Exception as exc:  # noqa: BLE001 - keep the files, retry
             log.warning("etcd watch failed (%s); retrying", exc)
+            member += 1
             await asyncio.sleep(0.5)
         finally:
             try:
@@ -68,7 +72,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--etcd", required=True, help="etcd endpoint host:port")
+    parser.add_argument(
+        "--etcd",
+        required=True,
+        help="etcd endpoint host:port (comma-separated: every member of a cluster)",
+    )
     parser.add_argument("--eds-dir", required=True, type=Path)
     parser.add_argument("services", nargs="+")
     args = parser.parse_args()

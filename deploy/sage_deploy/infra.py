@@ -32,7 +32,16 @@ def require(binary: str, package: str) -> str:
     return path
 
 
-def etcd_process(run_dir: Path, port: int, peer_port: int, name: str = "etcd") -> ManagedProcess:
+def etcd_members(names_ports: list[tuple[str, int, int]]) -> str:
+    """``--initial-cluster`` of members (name, client port, peer port) on this host."""
+    return ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in names_ports)
+
+
+def etcd_process(
+    run_dir: Path, port: int, peer_port: int, name: str = "etcd", initial_cluster: str = ""
+) -> ManagedProcess:
+    """One etcd member; ``initial_cluster`` (``etcd_members``): the cluster it forms with its
+    peers (each started with the same value), empty: a cluster of this member alone."""
     etcd = require("etcd", "apt-get install -y etcd-server")
     url, peer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{peer_port}"
     # --auth-token-ttl: a simple auth token lives a day without use (default 5 min), so a long-lived
@@ -54,7 +63,9 @@ def etcd_process(run_dir: Path, port: int, peer_port: int, name: str = "etcd") -
         "--initial-advertise-peer-urls",
         peer,
         "--initial-cluster",
-        f"{name}={peer}",
+        initial_cluster or f"{name}={peer}",
+        "--initial-cluster-token",
+        "sage-mesh",
         "--log-level",
         "warn",
     ]
@@ -153,6 +164,36 @@ def envoy_process(
 
 def wait_port(proc: ManagedProcess, port: int, timeout: float = 20.0) -> None:
     proc.wait_until(lambda: port_open("127.0.0.1", port), timeout, f"listening on port {port}")
+
+
+async def _etcd_leader(endpoint: str, timeout: float) -> None:
+    import aetcd.rpc as rpc
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with rpc.insecure_channel(endpoint) as channel:
+        while True:
+            try:
+                reply = await rpc.MaintenanceStub(channel).Status(
+                    rpc.StatusRequest(), timeout=max(0.5, deadline - loop.time())
+                )
+                if reply.leader:
+                    return
+            except Exception:  # noqa: BLE001 - not answering yet: ask again until the deadline
+                if loop.time() > deadline:
+                    raise
+            if loop.time() > deadline:
+                raise TimeoutError(f"etcd at {endpoint} has no leader after {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+def etcd_wait_leader(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
+    """Wait until the etcd member at ``port`` knows its cluster's leader (a cluster of several
+    members elects one once a quorum of them runs)."""
+    try:
+        asyncio.run(_etcd_leader(f"{host}:{port}", timeout))
+    except Exception as exc:
+        raise StartError(f"etcd at {host}:{port} elected no leader: {exc}") from exc
 
 
 def _prefix_end(prefix: bytes) -> bytes:

@@ -35,7 +35,12 @@ from sage_deploy.topology import ServiceDef, Topology, load_topology
 
 STOP_ORDER_LAST = ("redis", "etcd")
 # The principal each process presents (SAGE_PRINCIPAL); a service not named here runs as "service".
-PRINCIPALS = {"gateway": "gateway", "memory": "memory", "kernel": "service"}
+PRINCIPALS = {
+    "gateway": "gateway",
+    "memory": "memory",
+    "kernel": "service",
+    "studio": "jobs",  # its Jobs page lists jobs (JobService needs the jobs role); admins only
+}
 DEFAULT_PRINCIPAL = "service"
 
 
@@ -101,10 +106,18 @@ class Mesh:
         settings: dict[str, dict[str, str]] | None = None,
         log=print,
         secrets_file: Path | str | None = None,
+        etcd_members: int | None = None,
     ) -> None:  # type: ignore[no-untyped-def]
         """``secrets_file``: the mesh's secrets (``sage_client.credentials`` shape) to use instead
         of ``<run_dir>/secrets/mesh.json`` (written at first start), e.g. a test session's."""
         self.run_dir = Path(run_dir).resolve()
+        # etcd_members None: as many as the run directory has (one for a new one)
+        if etcd_members not in (None, 1, 3, 5):
+            raise ValueError(
+                f"--etcd-members {etcd_members}: an etcd cluster has 1, 3 or 5 members "
+                "(3 survives one lost member, 5 two)"
+            )
+        self.etcd_members = etcd_members
         self.topology = topology or load_topology()
         self.ephemeral = ephemeral
         self.only = services
@@ -123,7 +136,7 @@ class Mesh:
     # -- state ----------------------------------------------------------------
     def _ports(self) -> dict[str, int]:
         if self.state_path.exists():
-            return json.loads(self.state_path.read_text())["ports"]
+            return self._etcd_member_ports(json.loads(self.state_path.read_text())["ports"])
         t = self.topology
         ports = {
             "etcd": t.etcd_port,
@@ -142,7 +155,35 @@ class Mesh:
             ports = {k: free_port() for k in ports}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
+        return self._etcd_member_ports(ports)
+
+    def _etcd_member_ports(self, ports: dict[str, int]) -> dict[str, int]:
+        """Ports of the etcd members beyond the first (``etcd-<k>``, ``etcd-<k>_peer``): the
+        topology's etcd ports + 100 k, or free ones with ephemeral ports; saved once chosen."""
+        added = False
+        for k in range(1, self.etcd_members or 1):
+            if f"etcd-{k}" not in ports:
+                base = ports["etcd"] if self.ephemeral else self.topology.etcd_port
+                peer = ports["etcd_peer"] if self.ephemeral else self.topology.etcd_peer_port
+                ports[f"etcd-{k}"] = free_port() if self.ephemeral else base + 100 * k
+                ports[f"etcd-{k}_peer"] = free_port() if self.ephemeral else peer + 100 * k
+                added = True
+        if added:
+            self._save_ports(ports)
         return ports
+
+    def etcd_members_of(self, ports: dict[str, int]) -> list[tuple[str, int, int]]:
+        """(name, client port, peer port) of every etcd member of this run directory."""
+        members = [("etcd", ports["etcd"], ports["etcd_peer"])]
+        k = 1
+        while f"etcd-{k}" in ports:
+            members.append((f"etcd-{k}", ports[f"etcd-{k}"], ports[f"etcd-{k}_peer"]))
+            k += 1
+        return members
+
+    def etcd_endpoints(self, ports: dict[str, int]) -> str:
+        """Every member's client address, comma-separated (what SAGE_ETCD_ENDPOINTS takes)."""
+        return ",".join(f"127.0.0.1:{port}" for _, port, _ in self.etcd_members_of(ports))
 
     def _save_ports(self, ports: dict[str, int]) -> None:
         self.state_path.write_text(json.dumps({"ports": ports}, indent=2))
@@ -197,18 +238,36 @@ class Mesh:
 
     # -- up -------------------------------------------------------------------
     def ensure_etcd(self, ports: dict[str, int], secrets_data: dict) -> str:
-        """etcd of this run directory (started, auth on, unless it runs); its address."""
-        etcd_addr = f"127.0.0.1:{ports['etcd']}"
+        """etcd of this run directory (its members started, auth on, unless they run); every
+        member's address, comma-separated."""
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        if not self._running("etcd"):
-            proc = infra.etcd_process(self.run_dir, ports["etcd"], ports["etcd_peer"]).start()
-            infra.wait_port(proc, ports["etcd"])
-            if "etcd" in secrets_data:
-                enabled = infra.etcd_enable_auth(ports["etcd"], secrets_data)
-                self.log(
-                    f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})"
-                )
-            self.log(f"  etcd      started on {etcd_addr}")
+        members = self.etcd_members_of(ports)
+        wanted = self.etcd_members or len(members)
+        if len(members) != wanted and (self.run_dir / "etcd.data").exists():
+            raise StartError(
+                f"the etcd of {self.run_dir} has {len(members)} member(s), not "
+                f"{wanted}: a cluster's size is fixed when its data is first written; "
+                "use another --run-dir (or `sage mesh down` and remove its etcd*.data folders)"
+            )
+        initial = infra.etcd_members(members) if len(members) > 1 else ""
+        started = [
+            (name, port, infra.etcd_process(self.run_dir, port, peer, name, initial).start())
+            for name, port, peer in members
+            if not self._running(name)
+        ]
+        for _, port, proc in started:  # every member up before any waits for a quorum
+            infra.wait_port(proc, port)
+        etcd_addr = self.etcd_endpoints(ports)
+        if started and len(members) > 1:
+            infra.etcd_wait_leader(ports["etcd"])
+        if started and "etcd" in secrets_data:
+            # auth is the cluster's: turned on through one member, once a leader is elected
+            enabled = infra.etcd_enable_auth(ports["etcd"], secrets_data)
+            self.log(
+                f"  etcd      auth {'enabled' if enabled else 'on'} (user {secrets_data['etcd']['user']})"
+            )
+        for name, port, _ in started:
+            self.log(f"  {name:<9} started on 127.0.0.1:{port} ({len(members)}-member cluster)")
         return etcd_addr
 
     def ensure_redis(self, ports: dict[str, int], secrets_data: dict) -> str:
@@ -266,7 +325,7 @@ class Mesh:
         started.close()
 
         grpc_services = {s.name: s.grpc_service for s in self._services() if s.is_grpc}
-        http_routes = [("/v1/", s.name) for s in self._services() if s.http]
+        http_routes = [(s.http_prefix, s.name) for s in self._services() if s.http]
         # Passthrough listeners of the services started here; a run directory whose state.json
         # predates them keeps its ports and has none.
         passthrough = {
@@ -395,21 +454,29 @@ class Mesh:
     # -- status / down ----------------------------------------------------------
     def status(self) -> list[dict]:
         from sage_client.discovery import etcd_credentials
+        from sage_client.task_protocol import broker_url
         from sage_deploy.status import mesh_status
 
         ports = self._ports()
         creds = etcd_credentials(self.secrets_path) if self.secrets_path.exists() else True
-        return mesh_status(f"127.0.0.1:{ports['etcd']}", creds)
+        secrets_data = load_secrets(self.secrets_path) if self.secrets_path.exists() else None
+        # the task workers answer a control ping through the mesh's Redis, as the tasks user
+        broker = broker_url(f"redis://127.0.0.1:{ports['redis']}/0", secrets_data)
+        return mesh_status(self.etcd_endpoints(ports), creds, broker)
 
     def down(self, grace: float = 10.0) -> list[str]:
         pid_dir = self.run_dir / "pids"
         if not pid_dir.exists():
             return []
         names = [p.stem for p in pid_dir.glob("*.pid")]
+
+        def last(n: str) -> str:  # every etcd member (etcd, etcd-1, ...) goes with etcd
+            return "etcd" if n.startswith("etcd-") and n[5:].isdigit() else n
+
         names.sort(
             key=lambda n: (
-                n in STOP_ORDER_LAST,
-                STOP_ORDER_LAST.index(n) if n in STOP_ORDER_LAST else 0,
+                last(n) in STOP_ORDER_LAST,
+                STOP_ORDER_LAST.index(last(n)) if last(n) in STOP_ORDER_LAST else 0,
                 n,
             )
         )

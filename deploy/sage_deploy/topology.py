@@ -23,6 +23,12 @@ class ServiceDef:
     env: dict[str, str] = field(default_factory=dict)
     http: bool = False  # plain HTTP (e.g. the gateway) instead of gRPC
     worker: bool = False  # a queue worker (the Celery task workers): no port, no Envoy route
+    route: str = ""  # an HTTP service's Envoy path prefix; empty: the OpenAI API's /v1/
+
+    @property
+    def http_prefix(self) -> str:
+        """The path prefix Envoy routes to this HTTP service (``/v1/``, Studio's ``/studio/``)."""
+        return self.route or "/v1/"
 
     @property
     def is_grpc(self) -> bool:
@@ -72,6 +78,7 @@ def load_topology(text: str | None = None) -> Topology:
             env={k: str(v) for k, v in (spec.get("env") or {}).items()},
             http=bool(spec.get("http", False)),
             worker=bool(spec.get("worker", False)),
+            route=str(spec.get("route", "")),
         )
         for name, spec in raw["services"].items()
     )

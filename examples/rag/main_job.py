@@ -4,8 +4,9 @@
     sage mesh up --run-dir run && python examples/rag/main_job.py [--run-dir run]
 
 1. ingests docs/ (load -> chunk -> embed -> index) through a DataStream pipeline;
-2. answers the first --limit (40) of examples/rag/questions.jsonl with SmolLM2 through the mesh's LLM service (hybrid
-   retrieval), printing each answer with its sources;
+2. answers the first --limit (40) of examples/rag/questions.jsonl (hybrid retrieval): SmolLM2
+   through the mesh's LLM service quotes the context, and the answer is the best span of the
+   retrieved chunks (sage_client.rag.extractive); prints each answer with its source;
 3. prints the evaluation table;
 4. shows one chat turn through the gateway with the ``openai`` SDK (when the mesh has one).
 
@@ -36,6 +37,7 @@ from sage_client import (  # noqa: E402
 )
 from sage_client.progress import Progress  # noqa: E402
 from sage_client.rag.pipelines import answer_questions, ingest  # noqa: E402
+from sage_client.rag.promptors import QUOTE_SYSTEM, QUOTE_TEMPLATE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_HINT = "SmolLM2"
@@ -140,7 +142,7 @@ def main() -> None:
         generator_cfg: dict[str, Any] = {"mesh": llm, "model": model_or_reason}
         print(f"== LLM: {model_or_reason} through the mesh's LLM service")
     else:
-        generator_cfg = {"backend_type": "cpu"}
+        generator_cfg = {"backend_type": "auto"}  # llama.cpp for the bundled GGUF on a CPU
         print(
             f"== LLM: the mesh has no LLM service ({model_or_reason}); SmolLM2 runs in this process"
         )
@@ -186,11 +188,16 @@ def main() -> None:
         questions,
         retriever="hybrid",
         retriever_config={"collection": collection, **embed_cfg},
-        promptor_config={"max_context_chars": 400},
+        promptor_config={
+            "max_context_chars": 400,
+            "system": QUOTE_SYSTEM,
+            "template": QUOTE_TEMPLATE,
+        },
         generator_config=generator_cfg,
         k=3,
         on_record=on_record,
         parallelism=4,
+        extract={"k": 3},  # the answer: the best span of the 3 chunks; the model's quote beside
     )
     bar.close()
     order = {q["id"]: i for i, q in enumerate(questions)}
@@ -198,7 +205,7 @@ def main() -> None:
         print(format_answer(record) + f"\n   reference: {record['references'][0]}\n")
 
     # -- 3. evaluation -------------------------------------------------------------------------------
-    print("== evaluation (hybrid retrieval, best 3 chunks in the prompt)")
+    print("== evaluation (hybrid retrieval, best 3 chunks; extractive answers)")
     print(format_table(summarize(records)))
 
     # -- 4. gateway --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Not supported here (GraphError at submit): feedback loops (from_future) and ``pr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 import threading
@@ -31,6 +32,8 @@ from sage_client.dataflow.runtime.task import TaskInstance
 from sage_client.dataflow.services import ServiceRegistry
 from sage_kernel import collect
 
+MAX_RECOVERIES = 3  # times a job re-creates its actors after losing some (a node died)
+RECOVERY_SETTLE_S = 1.0  # lets Ray's health checks mark a dead node dead before re-placing
 MAX_IN_FLIGHT = 4  # push calls outstanding per (sender, destination) pair
 SOURCE_STEP_S = 0.2  # how long one source_step call produces before it returns
 POLL_S = 0.05
@@ -295,34 +298,66 @@ def prestart(address: str, count: int) -> None:
     _PRESTARTED.extend(actors)
 
 
-def _actor(placement: dict[str, Any] | None = None) -> Any:
+def _actor(placement: dict[str, Any] | None = None, recovering: bool = False) -> Any:
     """An actor for one chain instance. ``placement``: the instance's ``PlacementDecision``
     (``node.options["placement"][index]``, set by a SAGE scheduler at submit): its
     ``target_node`` (a Ray node id) pins the actor there, its ``resource_requirements``
-    (cpu, gpu, memory) reserve what it asks; a placed actor is never a standby one."""
-    options = _actor_options(placement) if placement else {}
+    reserve what it asks (cpu, gpu, memory; any other key is a Ray custom resource, the label
+    ``ray start --resources`` gives a node); a placed actor is never a standby one.
+    ``recovering``: re-created after a node was lost, when a pin to a node that is gone, or a
+    custom resource no live node has left, places the actor freely instead of waiting forever."""
+    options = _actor_options(placement, recovering) if placement else {}
     if not options:
         return _PRESTARTED.pop() if _PRESTARTED else ChainActor.remote()  # type: ignore[attr-defined]
     return ChainActor.options(**options).remote()  # type: ignore[attr-defined]
 
 
-def _actor_options(placement: dict[str, Any]) -> dict[str, Any]:
+def _actor_options(placement: dict[str, Any], recovering: bool = False) -> dict[str, Any]:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     options: dict[str, Any] = {}
     node = placement.get("target_node")
     if node and node in {n["NodeID"] for n in ray.nodes() if n.get("Alive")}:
-        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+        # soft when recovering: the node may be dying without the GCS knowing it yet
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+            node_id=node, soft=recovering
+        )
     elif node:
         print(f"[sage] placement: {node!r} is not a live Ray node; placing freely", file=sys.stderr)
-    need = placement.get("resource_requirements") or {}
+    need = dict(placement.get("resource_requirements") or {})
     if need.get("cpu"):
-        options["num_cpus"] = float(need["cpu"])
+        options["num_cpus"] = float(need.pop("cpu"))
     if need.get("gpu"):
-        options["num_gpus"] = float(need["gpu"])
-    if isinstance(need.get("memory"), int | float) and need["memory"]:
-        options["memory"] = int(need["memory"])
+        options["num_gpus"] = float(need.pop("gpu"))
+    memory = need.pop("memory", None)
+    if isinstance(memory, int | float) and memory:
+        options["memory"] = int(memory)
+    custom = {k: float(v) for k, v in need.items() if isinstance(v, int | float) and v}
+    if custom and recovering:
+        live = ray.cluster_resources()
+        for name in [k for k in custom if k not in live]:
+            print(
+                f"[sage] placement: no live Ray node has {name!r}; placing freely", file=sys.stderr
+            )
+            custom.pop(name)
+    if custom:
+        options["resources"] = custom
+        # Ray holds 1 CPU for an actor that names resources but no CPUs, which a node's label
+        # must not cost: two instances placed by label on a 1-CPU node would wait for each other
+        options.setdefault("num_cpus", 0)
     return options
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says an actor (its process or its node) is gone, not a user error."""
+    lost = (
+        ray.exceptions.RayActorError,
+        ray.exceptions.ObjectLostError,
+        ray.exceptions.WorkerCrashedError,
+    )
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        return isinstance(getattr(exc, "cause", None), lost)
+    return isinstance(exc, lost)
 
 
 class RayJob:
@@ -341,10 +376,16 @@ class RayJob:
         )
         self._cancelled = False
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
-        graph_ref = cloudpickle.dumps(graph)
+        self._graph_ref = cloudpickle.dumps(graph)
+        self.recoveries = 0
+        self._build()
+
+    def _build(self) -> None:
+        """Create, set up and wire one actor per chain instance."""
+        graph, graph_ref, recovering = self.graph, self._graph_ref, self.recoveries > 0
         self.actors: dict[int, list[Any]] = {
             spec.id: [
-                _actor(graph.nodes[spec.head].options.get("placement", {}).get(i))
+                _actor(graph.nodes[spec.head].options.get("placement", {}).get(i), recovering)
                 for i in range(spec.parallelism)
             ]
             for spec in self.specs
@@ -388,6 +429,43 @@ class RayJob:
         return finished
 
     def wait(self) -> None:
+        """Run the job to its end. When actors are lost (their node died: ``_lost``), every
+        actor of the job is re-created (placed again, on the nodes still alive) and the job
+        runs again from its sources, up to ``MAX_RECOVERIES`` times: the Ray executor keeps no
+        checkpoints, so a sink with side effects sees the records of the lost run again
+        (at-least-once); the collected result is the last run's alone."""
+        lost: BaseException | None = None
+        try:
+            while True:
+                try:
+                    if lost is not None:
+                        self._recover(lost)  # may lose actors again: a dying node took them
+                    self._run()
+                    return
+                except Exception as exc:
+                    if self._cancelled:
+                        return
+                    if not _lost(exc) or self.recoveries >= MAX_RECOVERIES:
+                        raise
+                    lost = exc
+        finally:
+            self._kill()
+
+    def _recover(self, exc: BaseException) -> None:
+        self.recoveries += 1
+        print(
+            f"[sage] ray: actors lost ({type(exc).__name__}); re-creating the job's "
+            f"{len(self._all())} actors and running it again "
+            f"(recovery {self.recoveries}/{MAX_RECOVERIES})",
+            flush=True,
+        )
+        self._kill()
+        time.sleep(RECOVERY_SETTLE_S)
+        _PRESTARTED.clear()  # standby actors may have been on the lost node too
+        self._counts.clear()
+        self._build()
+
+    def _run(self) -> None:
         actors = self._all()
         sources = frozenset(self._sources)
         try:
@@ -406,15 +484,9 @@ class RayJob:
             for records in ray.get([a.take_collected.remote() for a in self._all()]):
                 collect.COLLECTOR.extend(records)
         except ray.exceptions.RayTaskError as exc:
-            if self._cancelled:
-                return
+            if self._cancelled or _lost(exc):
+                raise  # wait() decides
             raise exc.as_instanceof_cause() from None
-        except ray.exceptions.RayActorError:
-            if self._cancelled:
-                return
-            raise
-        finally:
-            self._kill()
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -422,7 +494,8 @@ class RayJob:
 
     def _kill(self) -> None:
         for actor in self._all():
-            ray.kill(actor)
+            with contextlib.suppress(Exception):  # an actor of a dead node may be unreachable
+                ray.kill(actor)
 
     def metrics(self) -> dict[str, Any]:
         acc: dict[int, list[int]] = {}

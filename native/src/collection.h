@@ -1,5 +1,8 @@
 // A persistent collection: string ids -> vector + metadata + document, stored in one
 // directory (config, snapshot, write-ahead log). Many concurrent readers, one writer.
+// Implemented by job: collection.cpp (open/create/close), collection_config.cpp (the directory's
+// files, config codec), collection_write.cpp, collection_indexer.cpp, collection_search.cpp
+// (reads, search, fusion), collection_snapshot.cpp (snapshot, replay, compaction).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -114,6 +117,9 @@ class Collection {
     Bitmap allowed_slots(Filters filters, size_t& allowed) const;
     void resolve(Hits& hits, Include include) const;
     void check_queries(const float* queries, size_t nq, size_t k) const;
+    // Writes of up to this many vectors return before their HNSW insertion (searches scan them
+    // exactly meanwhile); a larger backlog is inserted by the write itself.
+    static constexpr size_t kDeferRows = 256;
     // After a write is applied (state lock held): a few rows are left for the indexer thread,
     // a batch is inserted into the graph at once.
     void index_or_defer();

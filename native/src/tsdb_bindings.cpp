@@ -324,6 +324,41 @@ class PyJoin {
         return d;
     }
 
+    // Events of both sides in arrival order under the caller's watermarks (one per event: the
+    // watermark after it); returns the released pairs and the positions of the late events.
+    py::dict push_events(const py::handle& sides_obj, const py::handle& ts_obj, const std::vector<std::string>& keys,
+                         const py::handle& watermarks_obj, const py::handle& ids_obj) {
+        const auto sides = to_timestamps(sides_obj, "sides");
+        const auto ts = to_timestamps(ts_obj, "timestamps");
+        const auto marks = to_timestamps(watermarks_obj, "watermarks");
+        std::vector<int64_t> ids;
+        if (!ids_obj.is_none()) ids = to_timestamps(ids_obj, "ids");
+        if (sides.size() != ts.size() || keys.size() != ts.size() || marks.size() != ts.size() ||
+            (!ids.empty() && ids.size() != ts.size())) {
+            throw InvalidArgument("keys: sides, timestamps, keys, watermarks (and ids) must have the same length");
+        }
+        for (size_t i = 0; i < sides.size(); ++i) {
+            if (sides[i] != 0 && sides[i] != 1) {
+                throw InvalidArgument("sides[" + std::to_string(i) + "]: must be 0 (left) or 1 (right)");
+            }
+        }
+        std::vector<JoinPair> out;
+        std::vector<int64_t> late;
+        {
+            py::gil_scoped_release rel;
+            for (size_t i = 0; i < ts.size(); ++i) {
+                const int64_t id = ids.empty() ? static_cast<int64_t>(i) : ids[i];
+                if (!join_.push_at(static_cast<int>(sides[i]), ts[i], keys[i], 0.0, id, marks[i], out)) {
+                    late.push_back(static_cast<int64_t>(i));
+                }
+            }
+        }
+        py::dict d = pairs_to_python(std::move(out));
+        d["late"] = late.size();
+        d["late_index"] = to_array(std::move(late));
+        return d;
+    }
+
     py::dict flush() {
         std::vector<JoinPair> out;
         join_.flush(out);
@@ -436,6 +471,11 @@ void register_tsdb(py::module_& m) {
         .def("push_batch", &PyJoin::push_batch, py::arg("side"), py::arg("timestamps"), py::arg("keys"),
              py::arg("values"), py::arg("ids") = py::none(),
              "Push events of one side; returns the released pairs as arrays (and how many were late).")
+        .def("push_events", &PyJoin::push_events, py::arg("sides"), py::arg("timestamps"), py::arg("keys"),
+             py::arg("watermarks"), py::arg("ids") = py::none(),
+             "Push events of both sides (0 left, 1 right) in arrival order under the caller's watermarks "
+             "(the watermark after each event; the timestamps do not move it); returns the released "
+             "pairs and late_index, the positions of the late (dropped) events.")
         .def("flush", &PyJoin::flush, "Release every pending pair (end of stream).")
         .def_property_readonly("watermark", [](PyJoin& j) -> py::object {
             const int64_t w = j.core().watermark();

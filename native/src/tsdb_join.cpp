@@ -37,13 +37,16 @@ void StreamJoin::release(std::vector<JoinPair>& out, int64_t upto) {
     }
 }
 
-bool StreamJoin::push(int side, int64_t ts, const std::string& key, double value, int64_t id,
-                      std::vector<JoinPair>& out) {
+bool StreamJoin::late(int side, int64_t ts) {
     if (side != 0 && side != 1) throw InvalidArgument("side: must be left (0) or right (1)");
     if (watermark_ != kMin && ts < watermark_) {
         ++late_;
-        return false;
+        return true;
     }
+    return false;
+}
+
+void StreamJoin::insert(int side, int64_t ts, const std::string& key, double value, int64_t id) {
     // Probe the other side.
     auto& other = side_[1 - side];
     auto found = other.find(key);
@@ -67,10 +70,10 @@ bool StreamJoin::push(int side, int64_t ts, const std::string& key, double value
     auto pos = std::upper_bound(mine.begin(), mine.end(), ts, [](int64_t t, const Event& e) { return t < e.ts; });
     mine.insert(pos, Event{ts, value, id});
     ++buffered_;
-    if (ts > max_ts_) {
-        max_ts_ = ts;
-        watermark_ = max_ts_ < kMin + delay_ ? kMin : max_ts_ - delay_;
-    }
+}
+
+void StreamJoin::advance(int64_t watermark, std::vector<JoinPair>& out) {
+    if (watermark > watermark_) watermark_ = watermark;
     // Every future pair involves an on-time event (ts >= watermark), so pairs before it are final.
     if (watermark_ != kMin) release(out, watermark_ - 1);
     // Keys that stop receiving events are swept now and then.
@@ -82,7 +85,23 @@ bool StreamJoin::push(int side, int64_t ts, const std::string& key, double value
             }
         }
     }
+}
+
+bool StreamJoin::push(int side, int64_t ts, const std::string& key, double value, int64_t id,
+                      std::vector<JoinPair>& out) {
+    if (late(side, ts)) return false;
+    insert(side, ts, key, value, id);
+    if (ts > max_ts_) max_ts_ = ts;
+    advance(max_ts_ < kMin + delay_ ? kMin : max_ts_ - delay_, out);
     return true;
+}
+
+bool StreamJoin::push_at(int side, int64_t ts, const std::string& key, double value, int64_t id,
+                         int64_t watermark_after, std::vector<JoinPair>& out) {
+    const bool on_time = !late(side, ts);
+    if (on_time) insert(side, ts, key, value, id);
+    advance(watermark_after, out);
+    return on_time;
 }
 
 void StreamJoin::flush(std::vector<JoinPair>& out) { release(out, kMax); }

@@ -7,6 +7,11 @@
 // held until the watermark passes the later of their two timestamps and are then released in
 // that order (ties by left, then right timestamp), so the output is in event-time order;
 // flush() releases the rest at end of stream.
+//
+// push_at() is the same join under a watermark the caller owns (a dataflow operator that
+// follows its runtime's event-time watermarks): the event is late if it is older than the
+// current watermark, and the watermark then moves to max(watermark, watermark_after); the
+// timestamps themselves never move it.
 #pragma once
 #include <cstdint>
 #include <queue>
@@ -28,6 +33,9 @@ class StreamJoin {
     StreamJoin(int64_t window_ms, int64_t max_delay_ms);
     // side 0 = left, 1 = right. Appends released pairs to out; returns false if the event was late.
     bool push(int side, int64_t ts, const std::string& key, double value, int64_t id, std::vector<JoinPair>& out);
+    // The caller's watermark after this event (kMin: none yet); returns false if the event was late.
+    bool push_at(int side, int64_t ts, const std::string& key, double value, int64_t id, int64_t watermark_after,
+                 std::vector<JoinPair>& out);
     void flush(std::vector<JoinPair>& out);
 
     int64_t watermark() const { return watermark_; }
@@ -55,6 +63,9 @@ class StreamJoin {
     };
     using Buffer = std::vector<Event>;  // sorted by ts
     void evict(Buffer& b);
+    bool late(int side, int64_t ts);
+    void insert(int side, int64_t ts, const std::string& key, double value, int64_t id);
+    void advance(int64_t watermark, std::vector<JoinPair>& out);
     void release(std::vector<JoinPair>& out, int64_t upto);
 
     int64_t window_, delay_;

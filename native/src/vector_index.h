@@ -1,5 +1,6 @@
-// The FAISS side of a collection: raw vectors by slot plus one FAISS index (flat, HNSW or IVF)
-// whose labels are slots. Deleted slots are excluded through an allow-bitmap at search time.
+// The FAISS side of a collection: raw vectors by slot plus one index (flat, HNSW or IVF, each an
+// IndexBackend) whose labels are slots. Deleted slots are excluded through an allow-bitmap at
+// search time.
 #pragma once
 #include <faiss/Index.h>
 #include <omp.h>
@@ -10,11 +11,6 @@
 #include <vector>
 
 #include "bitmap.h"
-#include "sq8.h"
-
-namespace faiss {
-struct VisitedTable;
-}
 
 namespace sage {
 
@@ -53,26 +49,45 @@ struct IndexSpec {
 };
 const char* index_type_name(IndexSpec::Type t);
 
+// The vectors of a VectorIndex, row `slot` at data[slot * dim] (normalised for cosine).
+struct VectorData {
+    size_t dim;
+    Metric metric;
+    std::vector<float> data;
+
+    size_t slots() const { return data.size() / dim; }
+    const float* vector(size_t slot) const { return data.data() + slot * dim; }
+};
+
+class IndexBackend;
+
+// Vectors by slot and the index over them. The index is one IndexBackend implementation per
+// IndexSpec::Type (vector_index_backend.h), picked once at construction; this class keeps the
+// vectors and what every type shares (normalisation, the exact scan, the filtered rescan).
 class VectorIndex {
    public:
     VectorIndex(size_t dim, Metric metric, IndexSpec spec);
     ~VectorIndex();
+    VectorIndex(const VectorIndex&) = delete;
+    VectorIndex& operator=(const VectorIndex&) = delete;
 
-    size_t dim() const { return dim_; }
-    Metric metric() const { return metric_; }
+    size_t dim() const { return vectors_.dim; }
+    Metric metric() const { return vectors_.metric; }
     const IndexSpec& spec() const { return spec_; }
-    size_t slots() const { return data_.size() / dim_; }
-    const float* vector(size_t slot) const { return data_.data() + slot * dim_; }
+    size_t slots() const { return vectors_.slots(); }
+    const float* vector(size_t slot) const { return vectors_.vector(slot); }
     bool trained() const;
     // Whether HNSW searches walk the graph on 8-bit codes (and re-score exactly).
-    bool walks_on_codes() const { return codes_.trained(); }
+    bool walks_on_codes() const;
+    // Whether appends may leave rows pending for a background indexer (HNSW).
+    bool defers_insertion() const;
 
     // Appends n vectors as slots [slots(), slots()+n); cosine vectors are normalised first.
     // HNSW adds them to the graph only through index_pending(): until then searches scan them
     // exactly, so a write need not wait for the (costly) graph insertion.
     void append(const float* x, size_t n);
     // HNSW: slots not in the graph yet; inserts up to max_rows of them, oldest first.
-    size_t pending() const { return spec_.type == IndexSpec::Type::HNSW ? slots() - indexed_ : 0; }
+    size_t pending() const;
     // Whether appending n vectors (with live_count live ones now) is cheap apart from the
     // deferred graph insertion: no IVF training and no re-learning of the walk codes' ranges.
     bool append_is_light(size_t n, size_t live_count) const;
@@ -94,33 +109,15 @@ class VectorIndex {
     void save(const std::string& index_path) const;
     // Restores vectors (already loaded into this object) and the FAISS index file.
     void load(std::vector<float> data, const std::string& index_path);
-    const std::vector<float>& data() const { return data_; }
+    const std::vector<float>& data() const { return vectors_.data; }
 
     // Returns a normalised copy of queries for cosine; otherwise null (use queries as is).
     std::unique_ptr<float[]> prepare_queries(const float* q, size_t nq) const;
 
    private:
-    void make_index();
-    bool prefer_exact(size_t allowed) const;
-    // HNSW with pending slots: folds their exact top-k into each query's hits.
-    void merge_pending(const float* queries, size_t nq, size_t k, const Bitmap* allow, int64_t* labels,
-                       float* scores) const;
-    // HNSW: keeps the 8-bit walk codes in step with data_ (see sq8.h).
-    void update_codes(size_t first);
-    size_t dim_;
-    Metric metric_;
+    VectorData vectors_;
     IndexSpec spec_;
-    std::vector<float> data_;
-    std::unique_ptr<faiss::Index> index_;
-    std::unique_ptr<faiss::Index> quantizer_;  // IVF coarse quantizer, owned here
-    size_t indexed_ = 0;  // HNSW: slots [0, indexed_) are in the graph
-    // One-vertex insertions: node locks and a visited table kept across calls (FAISS's add
-    // builds both anew, O(nodes), on every call).
-    std::vector<omp_lock_t> insert_locks_;
-    std::unique_ptr<faiss::VisitedTable> insert_visited_;
-    Sq8Codes codes_;
-    size_t codes_trained_rows_ = 0;  // rows the codes' ranges were learned from
-    size_t rows_since_retrain_ = 0;
+    std::unique_ptr<IndexBackend> backend_;  // refers to vectors_
 };
 
 }  // namespace sage

@@ -165,6 +165,26 @@ TEST(TsdbJoin, JoinsWithinWindowAndDropsLate) {
     EXPECT_EQ(out[1].right_ts, 105);
 }
 
+TEST(TsdbJoin, FollowsTheCallersWatermark) {
+    StreamJoin j(10, 0);
+    std::vector<JoinPair> out;
+    const int64_t none = std::numeric_limits<int64_t>::min();
+    EXPECT_TRUE(j.push_at(0, 100, "a", 0, 1, none, out));
+    EXPECT_TRUE(j.push_at(1, 500, "a", 0, 2, none, out));  // the timestamps do not move it
+    EXPECT_TRUE(j.push_at(1, 95, "a", 0, 3, 90, out));     // joins left@100; watermark 90
+    EXPECT_TRUE(out.empty());                              // held until the watermark passes 100
+    EXPECT_FALSE(j.push_at(0, 80, "a", 0, 4, 90, out));    // older than 90: late
+    EXPECT_EQ(j.late(), 1u);
+    EXPECT_TRUE(j.push_at(0, 120, "a", 0, 5, 101, out));   // watermark 101 releases (100, 95)
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].left_id, 1);
+    EXPECT_EQ(out[0].right_id, 3);
+    EXPECT_TRUE(j.push_at(0, 200, "a", 0, 6, 50, out));    // a smaller watermark never moves it back
+    EXPECT_EQ(j.watermark(), 101);
+    j.flush(out);
+    EXPECT_EQ(out.size(), 1u);  // 500 has no partner within 10 ms
+}
+
 TEST(TsdbDatabase, ReplaysTheLogAndTheSnapshot) {
     const fs::path dir = temp_dir("replay");
     DBOptions o;

@@ -8,6 +8,12 @@
 
 Instances publish the names of their models in their etcd metadata; a call naming a model goes
 only to instances that serve it (instances without that metadata, e.g. static addresses, take all).
+
+Retries (the channel layer's policy, ``sage_client.channels``): an instance that is UNAVAILABLE
+is replaced by another (up to the pool's ``max_attempts``) for the idempotent calls, for a
+generation stream that failed before its first message, and for a unary generation that never
+reached the instance (gRPC could not connect). A generation that failed after its first token,
+or while an instance had it, is not repeated.
 """
 
 from __future__ import annotations
@@ -121,11 +127,11 @@ def _stream_call(
         request: Any = llm_pb2.GenerateStreamRequest(
             model=model, prompt=prompt, sampling=sampling_message(sampling)
         )
-        return Stream("GenerateStream", request, items, timeout, route=model)
+        return Stream("GenerateStream", request, items, timeout, route=model, retry_unstarted=True)
     request = llm_pb2.ChatStreamRequest(
         model=model, messages=_messages(prompt), sampling=sampling_message(sampling)
     )
-    return Stream("ChatStream", request, items, timeout, route=model)
+    return Stream("ChatStream", request, items, timeout, route=model, retry_unstarted=True)
 
 
 class _LLMCalls(Generic[C]):
@@ -152,7 +158,9 @@ class _LLMCalls(Generic[C]):
         request = llm_pb2.GenerateRequest(
             model=model, prompt=prompt, sampling=sampling_message(sampling)
         )
-        return Unary("Generate", request, False, _completion, timeout, route=model)
+        return Unary(
+            "Generate", request, False, _completion, timeout, route=model, retry_unreached=True
+        )
 
     def _chat(
         self,
@@ -165,7 +173,9 @@ class _LLMCalls(Generic[C]):
         request = llm_pb2.ChatRequest(
             model=model, messages=_messages(messages), sampling=sampling_message(sampling)
         )
-        return Unary("Chat", request, False, _chat_completion, timeout, route=model)
+        return Unary(
+            "Chat", request, False, _chat_completion, timeout, route=model, retry_unreached=True
+        )
 
     def _stream_deltas(
         self,

@@ -36,6 +36,7 @@ from sage_client.rag.evaluators import (
     format_table,
     summarize,
 )
+from sage_client.rag.extractive import AnswerExtractor
 from sage_client.rag.generators import OpenAIGenerator, SageLLMGenerator
 from sage_client.rag.indexing import ChunkIndexer, index_chunks
 from sage_client.rag.io import FileSink, FileSource, TerminalSink, format_answer, read_jsonl
@@ -54,6 +55,7 @@ from sage_client.rag.retrievers import BM25Retriever, DenseRetriever, HybridRetr
 from sage_client.rag.store import close_collection, open_collection
 
 __all__ = [
+    "AnswerExtractor",
     "BM25Retriever",
     "BleuEvaluator",
     "ChatPromptor",

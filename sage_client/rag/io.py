@@ -72,7 +72,12 @@ def format_pair(pair: tuple[Any, Any]) -> str:
 
 def format_answer(record: Mapping[str, Any], max_sources: int = 3) -> str:
     """``Q: ...`` / ``A: ...`` / ``sources: a.md#3, b.md#0`` for one record."""
-    lines = [f"Q: {record.get('query', '')}", f"A: {record.get('answer', '')}"]
+    answer = f"A: {record.get('answer', '')}"
+    if record.get("answer_source"):
+        answer += f"  (from {record['answer_source']})"
+    lines = [f"Q: {record.get('query', '')}", answer]
+    if record.get("generated") is not None:
+        lines.append(f"model: {' '.join(str(record['generated']).split())[:200]}")
     results = record.get("results") or []
     if results:
         cited = [f"{r.get('source', '?')}#{r.get('position', 0)}" for r in results[:max_sources]]

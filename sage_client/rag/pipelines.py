@@ -12,6 +12,7 @@ from sage_client.dataflow.api.environment import LocalEnvironment
 from sage_client.dataflow.api.functions import SinkFunction
 from sage_client.rag.chunkers import TokenChunker
 from sage_client.rag.evaluators import Evaluator
+from sage_client.rag.extractive import AnswerExtractor
 from sage_client.rag.generators import SageLLMGenerator
 from sage_client.rag.indexing import ChunkIndexer
 from sage_client.rag.loaders import DocumentLoader
@@ -86,13 +87,17 @@ def answer_questions(
     generate: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     parallelism: int = 1,
+    extract: Mapping[str, Any] | bool | None = None,
 ) -> list[dict[str, Any]]:
     """Retrieve (``retriever`` = dense | bm25 | hybrid | None for no retrieval), prompt, generate
     and evaluate every question; returns the scored records in completion order.
 
     ``generator`` is a generator class (default SageLLMGenerator) configured by
     ``generator_config``. ``parallelism`` > 1 runs that many generator instances so requests to
-    the LLM service overlap (the service batches them)."""
+    the LLM service overlap (the service batches them). ``extract`` (True or an AnswerExtractor
+    config) puts AnswerExtractor after the generator (or, with ``generate=False``, alone):
+    ``answer`` becomes the best span of the retrieved chunks, the model's text stays as
+    ``generated``."""
     records: list[dict[str, Any]] = []
     # Records travel one by one: each takes seconds to generate, so a finished answer should
     # reach the sink (and a progress bar) at once, not wait for the rest of its batch.
@@ -109,6 +114,8 @@ def answer_questions(
         stream = stream.map(QAPromptor, prompt_cfg).map(
             generator or SageLLMGenerator, dict(generator_config or {}), parallelism=parallelism
         )
+    if extract:  # after the generator, or alone: the span is the answer, no model text
+        stream = stream.map(AnswerExtractor, {} if extract is True else dict(extract))
     stream.map(Evaluator, {"k": k}).sink(_Collect, records, on_record)
     env.submit(autostop=True)
     return records

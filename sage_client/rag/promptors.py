@@ -18,6 +18,14 @@ from sage_client.rag.records import Record, as_record
 DEFAULT_SYSTEM = "You answer questions using only the given context. Answer in one short sentence."
 DEFAULT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 NO_CONTEXT_TEMPLATE = "Question: {question}\nAnswer:"
+# Quote, do not paraphrase, and cite: the main job's prompt. The answer extractor
+# (extractive.py) can count the quote as a vote for the span it matches (off by default).
+QUOTE_SYSTEM = (
+    "You answer questions about a software project using only the numbered context. "
+    "Copy the exact words of the context that answer the question, then cite the passage "
+    "number like [1]. Keep it short."
+)
+QUOTE_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer (quoted from the context):"
 
 
 def format_context(results: Sequence[Mapping[str, Any]], max_chars: int | None = None) -> str:
@@ -117,6 +125,21 @@ def _sage_template(template: Any) -> Any:
     return template
 
 
+SAGE_NO_CONTEXT_SYSTEM = "You are a helpful AI assistant. Answer the user's questions accurately."
+
+
+def _jinja_system_template(template: Any) -> Any:
+    """A SAGE template with Jinja blocks (``{%- if external_corpus %}``...) or without a
+    ``{{ question }}``: SAGE renders it, with the corpus, as the system prompt."""
+    if not isinstance(template, str) or ("{%" not in template and "{{" not in template):
+        return None
+    if "{%" not in template and re.search(r"\{\{\s*(question|query)\s*\}\}", template):
+        return None  # a one-message template with both fields: ours after _sage_template
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment().from_string(template)
+
+
 def _corpus(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
     for key in ("results", "retrieval_results", "external_corpus", "context"):
         value = raw.get(key)
@@ -135,9 +158,12 @@ class PairQAPromptor(QAPromptor):
     ``[original_data, messages]`` — what SAGE's generators take. Prompts as QAPromptor's."""
 
     def __init__(self, config: Mapping[str, Any] | str | None = None, **kwargs: Any) -> None:
-        cfg = {"template": config} if isinstance(config, str) else dict(config or {})
+        cfg: dict[str, Any] = (
+            {"template": config} if isinstance(config, str) else dict(config or {})
+        )
         cfg.update(kwargs)
-        cfg["template"] = _sage_template(cfg.get("template"))
+        self.jinja = _jinja_system_template(cfg.get("template"))
+        cfg["template"] = None if self.jinja is not None else _sage_template(cfg.get("template"))
         for sage_only in ("use_short_answer", "enable_profile"):
             cfg.pop(sage_only, None)
         super().__init__(cfg)
@@ -159,6 +185,15 @@ class PairQAPromptor(QAPromptor):
             original = data
         else:
             record, original = {"query": str(data), "results": []}, {"query": str(data)}
+        if self.jinja is not None:  # SAGE's own shape: the template is the system prompt
+            corpus = "\n".join(str(r.get("text", "")) for r in record["results"])
+            system = (
+                self.jinja.render(external_corpus=corpus, question=record["query"])
+                if corpus
+                else SAGE_NO_CONTEXT_SYSTEM
+            )
+            question = {"role": "user", "content": f"Question: {record['query']}"}
+            return [original, [{"role": "system", "content": system}, question]]
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": self.user_message(record)})
         return [original, messages]

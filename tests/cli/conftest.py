@@ -20,7 +20,7 @@ import pytest
 
 from sage_deploy.launcher import Mesh
 from tests.conftest import ROOT
-from tests.jobs.conftest import kill_workers
+from tests.kernel.conftest import kill_workers
 
 Cli = Callable[..., tuple[int, str, str]]  # (exit code, stdout, stderr) of `sage ARGS...`
 

@@ -106,6 +106,7 @@ def test_chat_embedded_answers_with_its_sources(sage: Sage, tmp_path: Path) -> N
     assert "Q: Which port does the job manager listen on?" in first.stdout
     assert "sources: ports.md#0" in first.stdout  # the right file ranks first
     assert "indexing 2 files" in first.stderr
+    assert "index (chunks embedded): done, 2 chunks" in first.stderr  # progress, plain lines
     # BM25 needs no query embedding: with the index kept, no model is loaded at all
     again = sage(*args, "--retriever", "bm25", "--ask", "What does a cake need?", timeout=300)
     assert "indexing" not in again.stderr  # the index is kept while the folder is unchanged

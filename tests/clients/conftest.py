@@ -1,5 +1,5 @@
 """A live mesh for the client tests: etcd, Redis, every service whose server is on this
-branch (KV, VDB, LLM with its mock engine, Memory, the kernel's job manager), and Envoy in front, on ephemeral ports.
+branch (KV, VDB, LLM with its mock engine, Memory, the kernel's job manager, TSDB), and Envoy in front, on ephemeral ports.
 
 Clients in other languages reach the services through Envoy, as they would in a deployment;
 reflection is checked on each instance and through Envoy (every server reflects the whole mesh)."""
@@ -43,6 +43,7 @@ SERVICES = (
         "memory", "sage_memory", "sage.memory.v1.MemoryService", needs=("kv", "vdb", "llm")
     ),
     ClientService("kernel", "sage_kernel", "sage.kernel.v1.JobService"),
+    ClientService("tsdb", "sage_tsdb", "sage.tsdb.v1.TSDBService"),
 )
 
 

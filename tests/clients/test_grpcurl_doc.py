@@ -251,3 +251,43 @@ def test_llm_commands_stream(live_mesh: LiveMesh) -> None:
     assert len(messages) > 1
     assert messages[-1]["finish_reason"] != "FINISH_REASON_UNSPECIFIED"
     assert messages[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_tsdb_commands_run_and_the_windows_are_the_docs(live_mesh: LiveMesh) -> None:
+    live_mesh.require("tsdb")
+    addresses = {"TSDB": live_mesh.instances["tsdb"]}
+    commands = _commands("TSDB")
+    delete = next(c for c in commands if c.endswith("/DeleteSeries"))
+    _run(delete, addresses)  # whatever an earlier run left
+    outputs = {command: _run(command, addresses) for command in commands}
+    wrote = json.loads(next(o for c, o in outputs.items() if c.endswith("/Write")))
+    assert wrote == {"points_written": "4"}
+    windows = next(o for c, o in outputs.items() if c.endswith("/WindowAggregate"))
+    shown = next(block for block in _blocks("json") if "window_start_ms" in block)
+    assert json.loads(windows) == json.loads(shown)
+    [group] = json.loads(windows)["groups"]
+    assert group["values"] == [2, 6]  # (1 + 3) / 2 and (5 + 7) / 2
+    replies = _json_stream(next(o for c, o in outputs.items() if c.endswith("/StreamJoin")))
+    pairs = [
+        (left, right)
+        for reply in replies
+        for left, right in zip(
+            reply.get("pairs", {}).get("left_timestamps_ms", []),
+            reply.get("pairs", {}).get("right_timestamps_ms", []),
+            strict=True,
+        )
+    ]
+    assert pairs == [("10", "12")]  # 40 is more than 5 ms from 10
+    assert json.loads(outputs[delete]) == {"points_deleted": "4"}
+
+
+def test_tsdb_is_routed_by_envoy(live_mesh: LiveMesh) -> None:
+    live_mesh.require("tsdb")
+    write = next(c for c in _commands("TSDB") if c.endswith("/Write"))
+    delete = next(c for c in _commands("TSDB") if c.endswith("/DeleteSeries"))
+    _run(delete, {"TSDB": live_mesh.instances["tsdb"]})
+    _run(write, {"TSDB": live_mesh.instances["tsdb"]})
+    listed = next(c for c in _commands("ENVOY") if "TSDBService/ListSeries" in c)
+    [series] = json.loads(_run(listed, {"ENVOY": live_mesh.envoy}))["series"]
+    assert series["metric"] == "grpcurl_cpu" and series["points"] == "4"
+    _run(delete, {"TSDB": live_mesh.instances["tsdb"]})

@@ -23,6 +23,7 @@ DESCRIBED_METHOD = {
     "llm": "GenerateStream",
     "memory": None,
     "kernel": "StreamJobEvents",
+    "tsdb": "StreamJoin",  # a bidirectional stream
 }
 
 

@@ -1,3 +1,3 @@
-"""The compat tests reuse the job manager and Ray fixtures of tests/jobs."""
+"""The compat tests reuse the job manager and Ray fixtures of tests/kernel."""
 
-from tests.jobs.conftest import data_dir, kill_workers, start_kernel  # noqa: F401
+from tests.kernel.conftest import data_dir, kill_workers, start_kernel  # noqa: F401

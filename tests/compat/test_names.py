@@ -58,3 +58,10 @@ def test_importing_sage_client_never_imports_sage() -> None:
 def test_the_docs_table_lists_every_entry() -> None:
     table = markdown()
     assert all(f"`{module}.{name}`" in table for module, name, _ in ENTRIES)
+
+
+def test_docs_sage_compat_md_holds_the_current_table() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "sage-compat.md"
+    assert markdown() in doc.read_text(), "regenerate the table: python -m sage._names"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from sage_client import KVClient
+from sage_client.api_keys import NAMESPACE, KeyStore
 from sage_deploy.launcher import Endpoints, Mesh
 from sage_deploy.topology import ServiceDef, Topology
-from sage_gateway.keys import NAMESPACE, KeyStore
 
 JWT_SECRET = "test-hs256-secret-of-enough-length-0123456789"
 JWT_AUDIENCE = "sage-tests"

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sage_client import AsyncKVClient
+from sage_client.api_keys import AsyncKeyLookup, key_hash, new_key
 from sage_gateway.auth import Authenticator
 from sage_gateway.config import GatewayConfig
 from sage_gateway.errors import GatewayError
-from sage_gateway.keys import AsyncKeyLookup, key_hash, new_key
 from tests.gateway.conftest import LiveMesh
 
 

@@ -22,6 +22,7 @@ def test_openapi_document_describes_every_endpoint(live_mesh: LiveMesh) -> None:
         "/v1/completions",
         "/v1/embeddings",
         "/v1/models",
+        "/v1/me",
         "/v1/sessions",
         "/v1/sessions/{session_id}",
         "/v1/sessions/{session_id}/clear",

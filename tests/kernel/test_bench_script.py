@@ -1,4 +1,4 @@
-"""bench/kernel.py keeps working and keeps its output contract (one JSON object, last line)."""
+"""bench/jobs.py keeps working and keeps its output contract (one JSON object, last line)."""
 
 import json
 import subprocess
@@ -7,26 +7,20 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "kernel.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "jobs.py"
 
 
-@pytest.mark.slow  # ~15 s: stop() drains the slow sink's backlog
+@pytest.mark.slow  # starts a job manager and a Ray, runs every contender twice
 def test_bench_prints_every_figure_as_json_on_its_last_line() -> None:
+    pytest.importorskip("ray.data", reason="bench/jobs.py needs `pip install -e .[bench]`")
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--records", "20000", "--unbounded-seconds", "0.5"],
+        [sys.executable, str(BENCH), "--quick", "--records", "20000"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    for name in (
-        "chain_rps",
-        "generator_rps",
-        "bytewax_rps",
-        "thread_channel_rps",
-        "keyed_window_rps",
-        "peak_rss_mb_unbounded",
-    ):
-        assert name in figures
-    assert figures["chain_rps"] > 0 and figures["peak_rss_mb_unbounded"] > 0
+    for name in ("ray_rps", "local_rps", "ray_data_rps", "submit_to_first_record_s"):
+        assert figures[name] > 0
+    assert figures["records"] == 20000

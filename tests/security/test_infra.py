@@ -137,7 +137,7 @@ def test_etcd_refuses_an_anonymous_registration(mesh: RunningMesh) -> None:
     assert listed == 0
     # the registered instances are all there (the services authenticated)
     names = sorted(row["service"] for row in mesh.mesh.status())
-    assert names == ["gateway", "kernel", "kv", "llm", "memory", "tsdb", "vdb"]
+    assert names == ["gateway", "kernel", "kv", "llm", "memory", "studio", "tasks", "tsdb", "vdb"]
 
 
 def test_redis_refuses_a_client_without_password_and_config_for_the_app_user(

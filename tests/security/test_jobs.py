@@ -23,8 +23,8 @@ from sage_client.errors import FailedPrecondition
 from sage_kernel.identity import read_worker_file
 from sage_proto.kernel.v1 import kernel_pb2
 from tests.conftest import ServiceProcess
-from tests.jobs import pipelines
-from tests.jobs.conftest import data_dir, start_kernel  # noqa: F401 - the fixtures, shared
+from tests.kernel import pipelines
+from tests.kernel.conftest import data_dir, start_kernel  # noqa: F401 - the fixtures, shared
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the job's functions travel by value
 

@@ -1,9 +1,12 @@
 """The task workers are a topology entry: `sage mesh up` (the launcher) starts them beside
-etcd, Redis and Envoy, compose runs them, and Envoy routes nothing to them."""
+etcd, Redis and Envoy, compose runs them, Envoy routes nothing to them, and they register in
+etcd under a lease like every member: `sage mesh status` lists them with their health."""
 
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 from sage_client.tasks import TaskClient
@@ -35,6 +38,7 @@ def test_the_launcher_starts_a_worker_that_runs_tasks(tmp_path: Path) -> None:
         tmp_path,
         topology,
         ephemeral=True,
+        settings={"tasks": {"registration_ttl_s": "2"}},
         log=lambda *a: None,
         secrets_file=os.environ["SAGE_SECRETS_FILE"],
     )
@@ -45,5 +49,21 @@ def test_the_launcher_starts_a_worker_that_runs_tasks(tmp_path: Path) -> None:
             assert tasks.submit("sage.echo", "via the launcher").result(timeout=30) == (
                 "via the launcher"
             )
+        # registered in etcd, pinged through the broker: what `sage mesh status` prints
+        (row,) = mesh.status()
+        assert (row["service"], row["address"], row["health"]) == (
+            "tasks",
+            endpoints.instances["tasks-0"],
+            "SERVING",
+        )
+        assert row["instance"] == row["address"].split("@")[0]
+        assert row["metadata"]["protocol"] == "celery" and row["metadata"]["concurrency"] == 2
+        # killed with its registration (no lease revoked): gone once the lease runs out
+        pid = int((tmp_path / "pids" / "tasks-0.pid").read_text())
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while mesh.status():
+            assert time.monotonic() < deadline, "a killed worker stayed registered"
+            time.sleep(0.5)
     finally:
         mesh.down(grace=2)

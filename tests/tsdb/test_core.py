@@ -133,6 +133,28 @@ def test_retention_downsampling_and_deletion(db) -> None:
     assert [s["metric"] for s in db.list_series()] == ["cpu"]
 
 
+def test_compaction_repacks_snapshots_and_empties_the_log(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    rng = np.random.default_rng(9)
+    ts = rng.permutation(np.arange(0, 20_000, 10, dtype=np.int64))  # fully out of order
+    with TimeSeriesDB(path, "always", chunk_points=64) as db:
+        for part in np.array_split(ts, 40):
+            db.write([{"metric": "m", "timestamps": part, "values": part * 2.0}])
+        db.set_retention("m", retention_ms=10_000)
+        before = db.stats()
+        assert before["wal_bytes"] > 0 and before["late_points"] > 0
+        db.compact()
+        after = db.stats()
+        assert after["wal_bytes"] < before["wal_bytes"] // 10  # the snapshot replaced the log
+        assert after["snapshot_seq"] == after["seq"]
+        assert after["chunks"] <= before["chunks"]
+        assert after["points"] == before["points"] == 1001  # 9_990 .. 19_990 (retention)
+    with TimeSeriesDB(path) as db:  # reopened from the snapshot alone
+        [s] = db.query("m")["series"]
+    assert s["timestamps"].tolist() == list(range(9_990, 20_000, 10))
+    np.testing.assert_array_equal(s["values"], s["timestamps"] * 2.0)
+
+
 def test_vectors_and_fields_round_trip(tmp_path: Path) -> None:
     path = str(tmp_path / "db")
     vectors = np.arange(12, dtype=np.float32).reshape(4, 3)

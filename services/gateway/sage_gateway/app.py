@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import BaseModel, ValidationError
 
 from sage_client.errors import SageError
+from sage_client.llm import AsyncLLMClient
 from sage_gateway import protocol
 from sage_gateway.asgi_io import (
     BodyTooLarge,
@@ -43,14 +44,12 @@ from sage_gateway.errors import (
     from_validation_error,
     not_found,
 )
-from sage_gateway.llm import GatewayLLM
 from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.openapi import openapi_document
 from sage_gateway.ratelimit import Admission, RateLimiter, reservation
 from sage_gateway.responses import ChunkWriter, chat_completion, text_completion
 from sage_gateway.session_views import MESH_VIEW, SAGE_VIEW, SessionView
 from sage_gateway.sessions import Session, SessionIndex
-from sage_proto.llm.v1 import llm_pb2
 from sage_runtime.host import VERSION
 
 log = logging.getLogger("sage.gateway")
@@ -94,7 +93,7 @@ class Dependencies:
     authenticator: Authenticator
     limiter: RateLimiter
     sessions: SessionIndex
-    llm: GatewayLLM
+    llm: AsyncLLMClient
     memory: MemoryAccess | None = None
 
 
@@ -158,6 +157,7 @@ class GatewayApp:
             ("POST", "/v1/completions"): ("completions", self.completions),
             ("POST", "/v1/embeddings"): ("embeddings", self.embeddings),
             ("GET", "/v1/models"): ("models", self.models),
+            ("GET", "/v1/me"): ("me", self.me),
             ("GET", "/v1/sessions"): ("sessions", self.list_sessions),
             ("POST", "/v1/sessions"): ("session_create", self.create_session),
             ("POST", "/v1/sessions/cleanup"): ("sessions_cleanup", self.cleanup_sessions),
@@ -354,11 +354,11 @@ class GatewayApp:
         if now - self._contexts_at > _CONTEXTS_TTL_S:
             self._contexts_at = now  # also after a failure: not one ListModels per request
             try:
-                reply = await self.deps.llm.list_models()
+                models = await self.deps.llm.models()
                 self._contexts = {
-                    m.name: m.context_length
-                    for m in reply.models
-                    if m.kind == llm_pb2.MODEL_KIND_GENERATION and m.context_length > 0
+                    m["name"]: m["context_length"]
+                    for m in models
+                    if m["kind"] == "generation" and m["context_length"] > 0
                 }
             except SageError as exc:
                 log.warning(
@@ -541,12 +541,12 @@ class GatewayApp:
         headers = {**headers, **(await self.deps.limiter.admit_request(who, 0)).headers}
         texts = [body.input] if isinstance(body.input, str) else body.input
         try:
-            reply = await self.deps.llm.embed(
-                texts, "" if body.model == DEFAULT_MODEL_ALIAS else body.model
+            reply = await self.deps.llm.embeddings(
+                texts, model="" if body.model == DEFAULT_MODEL_ALIAS else body.model
             )
         except SageError as exc:
             raise from_sage_error(exc) from None
-        vectors = np.frombuffer(reply.vectors, dtype="<f4").reshape(len(texts), reply.dimension)
+        vectors = np.frombuffer(reply.packed, dtype="<f4").reshape(len(texts), reply.dimension)
         data = [
             {
                 "object": "embedding",
@@ -570,17 +570,22 @@ class GatewayApp:
         await self.deps.limiter.charge(who, tokens)
         await send_response(req.send, 200, out, headers)
 
+    async def me(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
+        """Who the credential is: what Studio (and any client) shows and scopes its pages by."""
+        body = {"object": "principal", "user": who.user, "admin": who.admin}
+        await send_response(req.send, 200, orjson.dumps(body), headers)
+
     async def models(self, req: Request, who: Principal, headers: dict[str, str]) -> None:
         assert self.deps is not None
         try:
-            reply = await self.deps.llm.list_models()
+            models = await self.deps.llm.models()
         except SageError as exc:
             raise from_sage_error(exc) from None
         data = [
-            {"id": m.name, "object": "model", "created": 0, "owned_by": "sage-mesh"}
-            for m in reply.models
+            {"id": m["name"], "object": "model", "created": 0, "owned_by": "sage-mesh"}
+            for m in models
         ]
-        if any(m.kind == llm_pb2.MODEL_KIND_GENERATION for m in reply.models):
+        if any(m["kind"] == "generation" for m in models):
             data.insert(  # SAGE's alias of the default model, which OpenAI clients may list
                 0,
                 {

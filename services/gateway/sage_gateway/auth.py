@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sage_client.api_keys import PREFIX, AsyncKeyLookup
 from sage_client.jwt import JWTVerifier, TokenError, token_scopes
 from sage_gateway.config import GatewayConfig
 from sage_gateway.errors import GatewayError, unauthenticated
-from sage_gateway.keys import PREFIX, AsyncKeyLookup
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Each step is a small function of its own; a step's failure is a ``GatewayError``
 translated, anything else a 500 naming the step). At most ``max_concurrent`` turns generate at
 once on this instance (``max_concurrent_chats``); more wait for a slot, in arrival order.
 A client that goes away cancels the request's task, which cancels the LLM call and so stops
-decoding upstream. Retries are the channel layer's policy (``sage_gateway.llm``), not a step's.
+decoding upstream. Retries are the SDK's one policy (``sage_client.channels``, which
+``AsyncLLMClient`` follows: another instance for a generation that failed before its first token
+or never reached an instance), not a step's.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sage_client.channels import never_reached
 from sage_client.discovery import default_resolver
 from sage_client.errors import DeadlineExceeded, SageError, Unavailable
+from sage_client.llm import AsyncLLMClient
 from sage_gateway.errors import GatewayError, from_sage_error
-from sage_gateway.llm import GatewayLLM, finish_name, never_reached, usage_dict
 from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.sessions import SessionIndex
 
@@ -58,7 +61,7 @@ class Turn:
 class ChatResources:
     """The clients the steps share (async, of the serving event loop)."""
 
-    llm: GatewayLLM
+    llm: AsyncLLMClient
     sessions: SessionIndex
     memory: MemoryAccess
     history_turns: int
@@ -122,27 +125,27 @@ async def stream_from_llm(turn: Turn, res: ChatResources) -> AsyncGenerator[str,
     prompt: Any = turn.prompt if turn.prompt is not None else turn.llm_messages
     try:
         if not turn.stream:
-            reply = await res.llm.whole(
-                prompt, model=turn.model, timeout=res.llm_timeout_s, sampling=turn.sampling
+            generate = res.llm.generate if isinstance(prompt, str) else res.llm.chat
+            reply = await generate(
+                prompt, model=turn.model, timeout=res.llm_timeout_s, **turn.sampling
             )
-            turn.text = reply.text if isinstance(prompt, str) else reply.message.content  # type: ignore[union-attr]
-            turn.finish_reason = finish_name(reply.finish_reason)
-            turn.usage, turn.served_model = usage_dict(reply.usage), reply.model
+            turn.text, turn.finish_reason = reply["text"], reply["finish_reason"]
+            turn.usage, turn.served_model = reply["usage"], reply["model"]
             yield turn.text
             return
         async with aclosing(
-            res.llm.deltas(
-                prompt, model=turn.model, timeout=res.llm_timeout_s, sampling=turn.sampling
+            res.llm.stream_deltas(
+                prompt, model=turn.model, timeout=res.llm_timeout_s, **turn.sampling
             )
         ) as deltas:
             async for delta in deltas:
-                if delta.delta:
-                    turn.text += delta.delta
-                    yield delta.delta
-                if delta.finish_reason:
-                    turn.finish_reason = finish_name(delta.finish_reason)
-                    turn.usage = usage_dict(delta.usage)
-                    turn.served_model = delta.model
+                if delta["text"]:
+                    turn.text += delta["text"]
+                    yield delta["text"]
+                if delta["finish_reason"]:
+                    turn.finish_reason = delta["finish_reason"]
+                    turn.usage = delta["usage"]
+                    turn.served_model = delta["model"]
     except DeadlineExceeded:
         raise GatewayError(
             504,

@@ -13,6 +13,12 @@ class GatewayConfig(ServiceConfig):
     redis_url: str = Field(
         default="", description="shared rate-limit counters; empty keeps them in this process"
     )
+    redis_sentinels: list[str] = Field(
+        default_factory=list,
+        description="host:port of Redis Sentinels: the counters' primary is found through them "
+        "(redis_url then gives only the user, password and db)",
+    )
+    redis_master_name: str = Field(default="sage", min_length=1)
     require_auth: bool = Field(
         default=True, description="false accepts anonymous requests (local development)"
     )

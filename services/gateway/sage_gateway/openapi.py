@@ -144,6 +144,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/embeddings": {"post": _op("embeddings", protocol.EmbeddingRequest, any_object)},
             "/v1/models": {"get": _op("models served by the mesh", None, any_object)},
+            "/v1/me": {"get": _op("the caller's principal: user and admin", None, any_object)},
             **_session_paths("/v1/sessions", detail, any_object, session_param),
             # SAGE's gateway routes (seed 004): the same operations in SAGE's response shapes
             **_session_paths("/sessions", any_object, any_object, session_param),

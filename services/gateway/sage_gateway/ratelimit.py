@@ -106,10 +106,11 @@ class LocalCounters:
 
 
 class RedisCounters:
-    def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
+    def __init__(self, url: str, sentinels: list[str] | None = None, master: str = "sage") -> None:
+        from sage_runtime.redis_connect import redis_async
 
-        self._redis: Any = redis.Redis.from_url(url)
+        # with sentinels: the primary they name, found again after a failover
+        self._redis: Any = redis_async(url, sentinels, master)
         self._hit = self._redis.register_script(_HIT)
         self._charge = self._redis.register_script(_CHARGE)
 

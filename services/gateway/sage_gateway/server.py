@@ -22,12 +22,12 @@ from typing import Any
 import uvicorn
 
 from sage_client import AsyncKVClient
+from sage_client.api_keys import AsyncKeyLookup
+from sage_client.llm import AsyncLLMClient
 from sage_gateway.app import Dependencies, GatewayApp
 from sage_gateway.auth import Authenticator
 from sage_gateway.chat_pipeline import ChatPipeline, ChatResources
 from sage_gateway.config import GatewayConfig
-from sage_gateway.keys import AsyncKeyLookup
-from sage_gateway.llm import GatewayLLM
 from sage_gateway.memory_step import MemoryAccess
 from sage_gateway.ratelimit import Counters, LocalCounters, RateLimiter, RedisCounters
 from sage_gateway.sessions import SessionIndex
@@ -64,7 +64,7 @@ class GatewayProcess:
                 },
             )
         kv = AsyncKVClient()
-        llm = GatewayLLM(timeout=cfg.llm_timeout_s)
+        llm = AsyncLLMClient(timeout=cfg.llm_timeout_s)
         memory = MemoryAccess()
         sessions = SessionIndex(kv, cfg.session_ttl_s)
         resources = ChatResources(
@@ -75,7 +75,11 @@ class GatewayProcess:
             memory_top_k=cfg.memory_top_k,
             llm_timeout_s=cfg.llm_timeout_s,
         )
-        counters: Counters = RedisCounters(cfg.redis_url) if cfg.redis_url else LocalCounters()
+        counters: Counters = (
+            RedisCounters(cfg.redis_url, cfg.redis_sentinels, cfg.redis_master_name)
+            if cfg.redis_url
+            else LocalCounters()
+        )
         self._closers = [llm.close, memory.close, kv.close, counters.close]
         deps = Dependencies(
             pipeline=ChatPipeline(resources, cfg.chat_concurrency),

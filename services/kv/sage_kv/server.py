@@ -224,7 +224,14 @@ class KVServicer(kv_pb2_grpc.KVServiceServicer):
 
 
 def build_spec(config: KVConfig) -> ServiceSpec:
-    backend = create_backend(config.backend, config.redis_url)
+    backend = create_backend(
+        config.backend,
+        config.redis_url,
+        sentinels=config.redis_sentinels,
+        master_name=config.redis_master_name,
+        wait_replicas=config.redis_wait_replicas,
+        wait_timeout_ms=config.redis_wait_timeout_ms,
+    )
     servicer = KVServicer(backend, config)
 
     async def start() -> None:

@@ -9,6 +9,7 @@ It never picks ``mock``: a fake model must be asked for by name.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,17 @@ def build_engine(
 
         return MockEngine(name=name or "mock", **options)
     options = {k: v for k, v in options.items() if k not in MOCK_ONLY_OPTIONS}
+    # loading (and converting) a model takes seconds to minutes: say when it starts and ends
+    started = time.monotonic()
+    log.info("loading the model with %s ...", choice.engine)
+    engine = _load(choice, model_path, name, options)
+    log.info("model loaded with %s in %.1f s", choice.engine, time.monotonic() - started)
+    return engine
+
+
+def _load(
+    choice: EngineChoice, model_path: str | Path | None, name: str | None, options: dict[str, Any]
+) -> Engine:
     if choice.engine == "vllm":
         return VLLMEngine.load(model_path, name=name, **options)
     if choice.engine == "ascend":

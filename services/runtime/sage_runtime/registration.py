@@ -19,7 +19,7 @@ from typing import Any
 
 import aetcd
 
-from sage_client.discovery import KEY_PREFIX, connect_etcd
+from sage_client.discovery import KEY_PREFIX, connect_etcd_any
 
 log = logging.getLogger("sage.registration")
 
@@ -30,12 +30,6 @@ def service_key(service: str, instance_id: str) -> str:
 
 class RegistrationError(RuntimeError):
     """The instance could not be registered."""
-
-
-def _split(endpoint: str) -> tuple[str, int]:
-    endpoint = endpoint.removeprefix("http://")
-    host, _, port = endpoint.rpartition(":")
-    return host or "127.0.0.1", int(port or 2379)
 
 
 class EtcdRegistration:
@@ -64,6 +58,7 @@ class EtcdRegistration:
         self._on_state = on_state or (lambda registered: None)
         self._client: aetcd.Client | None = None
         self._lease_id: int | None = None
+        self._member = 0  # index in endpoints of the etcd member the client talks to
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -72,22 +67,25 @@ class EtcdRegistration:
         self._task = asyncio.create_task(self._keepalive(), name="etcd-keepalive")
 
     async def _connect(self) -> None:
-        errors = []
-        for endpoint in self._endpoints:
-            host, port = _split(endpoint)
-            client = None
+        """A client of the first etcd member that answers, from the one after the last used."""
+        try:
+            # with the etcd user of the mesh's secrets file when it has one (etcd with auth)
+            self._client, self._member = await connect_etcd_any(
+                self._endpoints, self._member, timeout=max(2, self._ttl // 3)
+            )
+        except (ConnectionError, ValueError) as exc:
+            raise RegistrationError(f"cannot reach etcd: {exc}") from None
+
+    async def _reconnect(self) -> None:
+        """Drop the client (its member may be gone) and connect to the next member that answers."""
+        old, self._client = self._client, None
+        if old is not None:
             try:
-                # with the etcd user of the mesh's secrets file when it has one (etcd with auth)
-                client = await connect_etcd(host, port, timeout=max(2, self._ttl // 3))
-                await client.status()
-            except Exception as exc:  # noqa: BLE001 - any failure means try the next endpoint
-                errors.append(f"{endpoint}: {exc}")
-                if client is not None:
-                    await client.close()
-                continue
-            self._client = client
-            return
-        raise RegistrationError("cannot reach etcd at " + "; ".join(errors or ["(no endpoints)"]))
+                await old.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._member += 1
+        await self._connect()
 
     async def _register(self) -> None:
         assert self._client is not None
@@ -126,10 +124,7 @@ class EtcdRegistration:
                         await self._register()
                     except Exception:
                         # a fresh connection (and auth token) for the next try
-                        old, self._client = self._client, None
-                        if old is not None:
-                            await old.close()
-                        await self._connect()
+                        await self._reconnect()
                         raise
                     registered = True
                 last_ok = time.monotonic()
@@ -137,6 +132,13 @@ class EtcdRegistration:
                 raise
             except Exception as exc:  # noqa: BLE001
                 log.warning("etcd lease renewal failed: %s", exc)
+                if registered and not isinstance(exc, RegistrationError):
+                    # the member may be gone: the lease lives in the whole cluster, so the next
+                    # renewal goes to another member of it
+                    try:
+                        await self._reconnect()
+                    except Exception as again:  # noqa: BLE001
+                        log.warning("no other etcd member answered: %s", again)
                 if registered and time.monotonic() - last_ok > self._ttl:
                     registered = False
                     self._on_state(False)

@@ -5,7 +5,8 @@ from sage_kv.backends.base import BackendUnavailable, KVBackend, StoredEntry, Ve
 __all__ = ["BackendUnavailable", "KVBackend", "StoredEntry", "VersionMismatch", "create_backend"]
 
 
-def create_backend(kind: str, redis_url: str = "") -> KVBackend:
+def create_backend(kind: str, redis_url: str = "", **redis_options: object) -> KVBackend:
+    """``redis_options``: RedisBackend's sentinels, master_name, wait_replicas, wait_timeout_ms."""
     if kind == "memory":
         from sage_kv.backends.memory import MemoryBackend
 
@@ -13,5 +14,5 @@ def create_backend(kind: str, redis_url: str = "") -> KVBackend:
     if kind == "redis":
         from sage_kv.backends.redis import RedisBackend
 
-        return RedisBackend(redis_url)
+        return RedisBackend(redis_url, **redis_options)  # type: ignore[arg-type]
     raise ValueError(f"unknown KV backend {kind!r}; choose 'memory' or 'redis'")

@@ -9,12 +9,14 @@ entry expired are skipped by scans and removed lazily.
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+from urllib.parse import urlparse
+
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sage_kv.backends.base import BackendUnavailable, KVBackend, StoredEntry, VersionMismatch
+from sage_runtime.redis_connect import redis_async
 
 _PUT = """
 local cur = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
@@ -85,10 +87,25 @@ def _index_key(ns: str) -> bytes:
 class RedisBackend(KVBackend):
     name = "redis"
 
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._redis = aioredis.from_url(
+    def __init__(
+        self,
+        url: str,
+        sentinels: list[str] | None = None,
+        master_name: str = "sage",
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+    ) -> None:
+        parsed = urlparse(url)  # named in errors without its password
+        self._where = (
+            f"the Redis primary {master_name!r} of the sentinels {', '.join(sentinels)}"
+            if sentinels
+            else f"Redis at {parsed.hostname}:{parsed.port or 6379}"
+        )
+        self._wait, self._wait_ms = wait_replicas, wait_timeout_ms
+        self._redis = redis_async(
             url,
+            sentinels,
+            master_name,
             socket_connect_timeout=1.0,
             socket_timeout=5.0,
             health_check_interval=5,
@@ -104,11 +121,33 @@ class RedisBackend(KVBackend):
         try:
             return await coro
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise BackendUnavailable(f"Redis at {self._url} is unreachable: {exc}") from None
+            raise BackendUnavailable(f"{self._where} is unreachable: {exc}") from None
         except ResponseError as exc:
-            if "LOADING" in str(exc) or "BUSY" in str(exc):
-                raise BackendUnavailable(f"Redis at {self._url} is not ready: {exc}") from None
+            text = str(exc)
+            if "LOADING" in text or "BUSY" in text or "READONLY" in text:
+                # READONLY: a demoted primary (failover under way); the next call finds the new one
+                raise BackendUnavailable(f"{self._where} is not ready: {exc}") from None
             raise
+
+    async def _write(self, script, keys: list, args: list):  # type: ignore[no-untyped-def]
+        """Run a write script; with ``wait_replicas``, on the same connection ``WAIT`` for that
+        many replicas, and refuse to acknowledge a write they do not hold."""
+        if not self._wait:
+            return await self._call(script(keys=keys, args=args))
+
+        async def run():  # type: ignore[no-untyped-def]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)  # queued, not sent
+                pipe.execute_command("WAIT", self._wait, self._wait_ms)
+                return await pipe.execute()
+
+        result, acked = await self._call(run())
+        if int(acked) < self._wait:
+            raise BackendUnavailable(
+                f"the write reached {self._where} but only {acked} of {self._wait} replicas "
+                f"within {self._wait_ms} ms; it is not acknowledged (a failover could lose it)"
+            )
+        return result
 
     async def get(self, ns: str, key: str) -> StoredEntry | None:
         return (await self.batch_get(ns, [key]))[0]
@@ -116,27 +155,20 @@ class RedisBackend(KVBackend):
     async def put(
         self, ns: str, key: str, value: bytes, ttl_ms: int, expected_version: int | None
     ) -> int:
-        ok, version = await self._call(
-            self._put(
-                keys=[_entry_key(ns, key), _index_key(ns)],
-                args=[
-                    value,
-                    ttl_ms,
-                    -1 if expected_version is None else expected_version,
-                    key.encode(),
-                ],
-            )
+        ok, version = await self._write(
+            self._put,
+            [_entry_key(ns, key), _index_key(ns)],
+            [value, ttl_ms, -1 if expected_version is None else expected_version, key.encode()],
         )
         if not ok:
             raise VersionMismatch(int(version))
         return int(version)
 
     async def delete(self, ns: str, key: str, expected_version: int | None) -> bool:
-        ok, result = await self._call(
-            self._delete(
-                keys=[_entry_key(ns, key), _index_key(ns)],
-                args=[-1 if expected_version is None else expected_version, key.encode()],
-            )
+        ok, result = await self._write(
+            self._delete,
+            [_entry_key(ns, key), _index_key(ns)],
+            [-1 if expected_version is None else expected_version, key.encode()],
         )
         if not ok:
             raise VersionMismatch(int(result))
@@ -160,8 +192,8 @@ class RedisBackend(KVBackend):
         args: list[bytes | int] = [ttl_ms]
         for key, value in zip(keys, values, strict=True):
             args += [key.encode(), value]
-        versions = await self._call(
-            self._batch_put(keys=[_index_key(ns), *(_entry_key(ns, k) for k in keys)], args=args)
+        versions = await self._write(
+            self._batch_put, [_index_key(ns), *(_entry_key(ns, k) for k in keys)], args
         )
         return [int(v) for v in versions]
 
@@ -193,9 +225,7 @@ class RedisBackend(KVBackend):
 
     async def clear(self, ns: str) -> int:
         return int(
-            await self._call(
-                self._clear(keys=[_index_key(ns)], args=[b"sage:kv:" + ns.encode() + b"\0"])
-            )
+            await self._write(self._clear, [_index_key(ns)], [b"sage:kv:" + ns.encode() + b"\0"])
         )
 
     async def ping(self) -> bool:

@@ -1,0 +1,1 @@
+"""SAGE Studio: the web console's server (static bundle + authenticated JSON routes)."""

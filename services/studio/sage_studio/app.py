@@ -1,0 +1,232 @@
+"""Studio's ASGI app: ``/studio/`` (the bundle, open: it holds no data) and ``/studio/api/``
+(JSON, every route authenticated by the caller's API key or JWT, checked by the gateway).
+
+- ``GET /studio/api/me`` -> ``{"user", "admin"}`` (the sign-in check);
+- ``GET /studio/api/mesh`` -> every instance in etcd with its health (admin);
+- ``GET /studio/api/jobs``, ``GET /studio/api/jobs/{id}`` -> the job manager's jobs (admin);
+  ``POST /studio/api/jobs/{id}/cancel|pause|resume`` -> its state after (admin);
+- ``GET /studio/api/collections``, ``POST /studio/api/collections/{name}/search``
+  ``{"text", "top_k"?}`` -> the VDB's collections and a text search (admin);
+- ``/studio/api/chat/*`` -> seed 004's chat contract (``chat_api.py``), any signed-in user.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from sage_gateway.asgi_io import BodyTooLarge, Receive, Scope, Send, read_body, send_response
+from sage_studio.chat_api import ChatAPI
+from sage_studio.errors import StudioError, require_admin
+from sage_studio.mesh_views import MeshViews
+from sage_studio.principal import GatewayAuth, Principal
+from sage_studio.static import StaticFiles
+
+log = logging.getLogger("sage.studio")
+API = "/studio/api/"
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+
+
+class Services:
+    """What the routes call; built at startup (``server.py``) inside the serving loop."""
+
+    def __init__(self, auth: GatewayAuth, chat: ChatAPI, views: MeshViews) -> None:
+        self.auth = auth
+        self.chat = chat
+        self.views = views
+
+
+class StudioApp:
+    def __init__(
+        self,
+        static: StaticFiles,
+        on_startup: Callable[[], Awaitable[Services]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.static = static
+        self.services: Services | None = None
+        self.draining = False
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        base = {"x-request-id": headers.get("x-request-id") or uuid.uuid4().hex}
+        try:
+            status, body, kind, extra = await self._dispatch(scope, receive, headers)
+        except StudioError as exc:
+            status, body, kind, extra = exc.status, exc.body(), "application/json", {}
+        except BodyTooLarge:
+            err = StudioError(413, "the request body is larger than 16 MiB")
+            status, body, kind, extra = 413, err.body(), "application/json", {}
+        except httpx.HTTPError as exc:
+            err = StudioError(
+                503, f"the gateway is unreachable ({exc}); is the mesh up?", "service_unavailable"
+            )
+            status, body, kind, extra = 503, err.body(), "application/json", {}
+        except Exception as exc:  # noqa: BLE001 - the page always gets the JSON envelope
+            log.exception("unhandled error")
+            err = StudioError(500, f"internal error ({type(exc).__name__})", "server_error")
+            status, body, kind, extra = 500, err.body(), "application/json", {}
+        await send_response(send, status, body, {**base, **extra}, kind)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        self.services = await self._on_startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._on_shutdown is not None:
+                    await self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        path, method = scope["path"], scope["method"]
+        if path == "/healthz":
+            ok = not self.draining and self.services is not None
+            return (200, b"ok", "text/plain", {}) if ok else (503, b"draining", "text/plain", {})
+        if path.startswith(API):
+            status, body = await self._api(method, path[len(API) :].rstrip("/"), receive, headers)
+            return status, body, "application/json", {"cache-control": "no-store"}
+        if path in ("/", "/studio"):
+            return 308, b"", "text/plain", {"location": "/studio/"}
+        if path.startswith("/studio/"):
+            if method not in ("GET", "HEAD"):
+                raise StudioError(405, f"{method} is not allowed on {path}")
+            return self.static.lookup(path)
+        raise StudioError(404, f"no route {method} {path}; Studio is at /studio/", "not_found")
+
+    async def _api(
+        self, method: str, route: str, receive: Receive, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        if self.services is None or self.draining:
+            raise StudioError(503, "Studio is starting or shutting down; retry", "unavailable")
+        svc = self.services
+        authorization = headers.get("authorization", "")
+        who = await svc.auth.authenticate(authorization)
+        parts = route.split("/")
+        body = await read_body(receive) if method in ("POST", "PATCH", "PUT") else b""
+        handler = self._route(method, parts)
+        if handler is None:
+            raise StudioError(404, f"no API route {method} /studio/api/{route}", "not_found")
+        return await handler(svc, who, authorization, parts, body)
+
+    def _route(self, method: str, parts: list[str]) -> Any:
+        match (method, parts):
+            case ("GET", ["me"]):
+                return _me
+            case ("GET", ["mesh"]):
+                return _mesh
+            case ("GET", ["jobs"]):
+                return _jobs
+            case ("GET", ["jobs", _]):
+                return _job
+            case ("POST", ["jobs", _, "cancel" | "pause" | "resume"]):
+                return _job_action
+            case ("GET", ["collections"]):
+                return _collections
+            case ("POST", ["collections", _, "search"]):
+                return _search
+            case ("POST", ["chat", "message"]):
+                return _chat_message
+            case ("GET", ["chat", "sessions"]):
+                return _chat_sessions
+            case ("POST", ["chat", "sessions"]):
+                return _chat_create
+            case ("DELETE", ["chat", "sessions", _]):
+                return _chat_delete
+        return None
+
+
+def _ok(data: Any) -> tuple[int, bytes]:
+    return 200, orjson.dumps(data)
+
+
+async def _me(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    return _ok({"object": "principal", "user": who.user, "admin": who.admin})
+
+
+async def _mesh(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Mesh page")
+    return _ok(await svc.views.instances())
+
+
+async def _jobs(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Jobs page")
+    return _ok(await svc.views.jobs())
+
+
+async def _job(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Jobs page")
+    if not _ID.match(parts[1]):
+        raise StudioError(400, f"not a job id: {parts[1]!r}")
+    return _ok(await svc.views.job(parts[1]))
+
+
+async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "managing jobs")
+    if not _ID.match(parts[1]):
+        raise StudioError(400, f"not a job id: {parts[1]!r}")
+    return _ok(await svc.views.act(parts[1], parts[2]))
+
+
+async def _collections(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Data page")
+    return _ok(await svc.views.collections())
+
+
+async def _search(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Data page")
+    if not _NAME.match(parts[1]):
+        raise StudioError(400, f"not a collection name: {parts[1]!r}")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise StudioError(400, f"the request body is not valid JSON: {exc}") from None
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise StudioError(400, "`text` must be a non-empty string (what to search for)")
+    top_k = data.get("top_k", 10)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
+        raise StudioError(400, "`top_k` must be a whole number from 1 to 100")
+    return _ok(await svc.views.search(parts[1], text, top_k))
+
+
+async def _chat_message(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    return await svc.chat.message(auth, body)
+
+
+async def _chat_sessions(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    return await svc.chat.sessions(auth)
+
+
+async def _chat_create(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    return await svc.chat.create(auth, body)
+
+
+async def _chat_delete(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    if not _ID.match(parts[2]):
+        raise StudioError(400, f"not a session id: {parts[2]!r}")
+    return await svc.chat.delete(auth, parts[2])

@@ -1,0 +1,162 @@
+"""What the Mesh, Jobs and Data pages read, on the server side through ``sage_client``: the
+instances registered in etcd with their health (``sage_deploy.status``, as `sage mesh status`
+shows them), the job manager's jobs (``AsyncJobClient``) and the VDB's collections and search
+(``AsyncVDBClient``). Studio presents its own service credential to these; the routes that call
+them admit admins only (``app.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from typing import Any
+
+import grpc
+
+from sage_client import errors as sdk_errors
+from sage_client.remote.client import AsyncJobClient
+from sage_client.vdb import AsyncVDBClient
+from sage_deploy.status import mesh_status
+from sage_studio.errors import StudioError
+
+_HTTP_OF = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+}
+
+
+def from_sdk(service: str, exc: sdk_errors.SageError) -> StudioError:
+    status = _HTTP_OF.get(exc.code, 503)
+    hint = "" if status != 503 else f"; is the {service} service up (`sage mesh status`)?"
+    return StudioError(status, f"{service}: {exc.code.name}: {exc.message}{hint}", "upstream_error")
+
+
+class MeshViews:
+    def __init__(self, etcd_endpoints: list[str]) -> None:
+        self._etcd = etcd_endpoints
+        self._jobs: AsyncJobClient | None = None
+        self._vdb: AsyncVDBClient | None = None
+
+    async def instances(self) -> dict[str, Any]:
+        if not self._etcd:
+            raise StudioError(
+                503,
+                "Studio runs without etcd (SAGE_ETCD_ENDPOINTS): no instances to show",
+                "unavailable",
+            )
+        try:
+            rows = await asyncio.to_thread(mesh_status, self._etcd[0], True)
+        except Exception as exc:  # noqa: BLE001 - etcd down or refusing: the page says so
+            raise StudioError(
+                503, f"cannot read etcd at {self._etcd[0]}: {exc}", "service_unavailable"
+            ) from None
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "service": r["service"],
+                    "instance": r["instance"],
+                    "address": r["address"],
+                    "version": r["version"],
+                    "health": r["health"],
+                    "protocol": r["metadata"].get("protocol", "grpc"),
+                }
+                for r in rows
+            ],
+        }
+
+    def _job_client(self) -> AsyncJobClient:
+        if self._jobs is None:
+            self._jobs = AsyncJobClient(timeout=10)
+        return self._jobs
+
+    def _vdb_client(self) -> AsyncVDBClient:
+        if self._vdb is None:
+            self._vdb = AsyncVDBClient(timeout=10)
+        return self._vdb
+
+    async def jobs(self) -> dict[str, Any]:
+        try:
+            found = [_job(j) async for j in self._job_client().list()]
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:  # no instance registered
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+        return {"object": "list", "data": found}
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        try:
+            return _job(await self._job_client().get(job_id))
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+
+    async def act(self, job_id: str, verb: str) -> dict[str, Any]:
+        """``cancel``, ``pause`` or ``resume`` a job; its state after."""
+        client = self._job_client()
+        call = {"cancel": client.cancel, "pause": client.pause, "resume": client.resume}[verb]
+        try:
+            return _job(await call(job_id))
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+
+    async def collections(self) -> dict[str, Any]:
+        try:
+            found = await self._vdb_client().list_collections()
+        except sdk_errors.SageError as exc:
+            raise from_sdk("vdb", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"vdb: {exc}", "service_unavailable") from None
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "name": c.name,
+                    "dimension": c.dimension,
+                    "metric": c.metric,
+                    "count": c.count,
+                    "embedding_model": c.embedding_model,
+                }
+                for c in found
+            ],
+        }
+
+    async def search(self, collection: str, text: str, top_k: int) -> dict[str, Any]:
+        try:
+            results = await self._vdb_client().search_text(
+                collection, [text], top_k=top_k, include=("metadatas", "documents")
+            )
+        except sdk_errors.SageError as exc:
+            raise from_sdk("vdb", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"vdb: {exc}", "service_unavailable") from None
+        result = results[0]
+        metadatas = result.metadatas or [{} for _ in result.ids]
+        documents = result.documents or ["" for _ in result.ids]
+        hits = [
+            {
+                "id": hit_id,
+                "score": score if math.isfinite(score) else None,
+                "metadata": metadatas[i] or {},
+                "document": documents[i] or "",
+            }
+            for i, (hit_id, score) in enumerate(zip(result.ids, result.scores, strict=True))
+        ]
+        return {"object": "list", "collection": collection, "data": hits}
+
+    async def close(self) -> None:
+        for client in (self._jobs, self._vdb):
+            if client is not None:
+                await client.close()
+
+
+def _job(info: Any) -> dict[str, Any]:
+    return dataclasses.asdict(info)

@@ -1,0 +1,176 @@
+"""Studio's server through Envoy (/studio/): the bundle, and JSON routes that refuse a caller
+without a valid credential, admit admins only to the mesh's internals, and proxy seed 004's
+/api/chat contract to the gateway with the caller's own key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import LiveMesh
+
+ROUTES = [
+    ("GET", "/studio/api/me"),
+    ("GET", "/studio/api/mesh"),
+    ("GET", "/studio/api/jobs"),
+    ("GET", "/studio/api/jobs/abc"),
+    ("POST", "/studio/api/jobs/abc/cancel"),
+    ("GET", "/studio/api/collections"),
+    ("POST", "/studio/api/collections/docs/search"),
+    ("GET", "/studio/api/chat/sessions"),
+    ("POST", "/studio/api/chat/sessions"),
+    ("POST", "/studio/api/chat/message"),
+    ("DELETE", "/studio/api/chat/sessions/abc"),
+]
+
+
+def front(mesh: LiveMesh) -> httpx.Client:
+    return httpx.Client(base_url=f"http://{mesh.endpoints.envoy}", timeout=30)
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer sk-sage-not-a-real-key", "Basic abc", "Bearer a.b.c"]
+)
+def test_every_api_route_refuses_a_caller_without_a_valid_credential(
+    studio_mesh: LiveMesh, authorization: str | None
+) -> None:
+    headers = {"authorization": authorization} if authorization else {}
+    with front(studio_mesh) as http:
+        for method, path in ROUTES:
+            reply = http.request(method, path, headers=headers, json={})
+            assert reply.status_code == 401, (method, path, reply.text)
+            message = reply.json()["error"]["message"]
+            assert message, (method, path)
+        if authorization is None:
+            assert "sign in" in message or "Authorization" in message
+
+
+def test_the_mesh_internals_need_an_admin(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    user = {"authorization": f"Bearer {make_key('bob')}"}
+    with front(studio_mesh) as http:
+        me = http.get("/studio/api/me", headers=user)
+        assert me.status_code == 200 and me.json() == {
+            "object": "principal",
+            "user": "bob",
+            "admin": False,
+        }
+        for path in ("/studio/api/mesh", "/studio/api/jobs", "/studio/api/collections"):
+            refused = http.get(path, headers=user)
+            assert refused.status_code == 403, path
+            assert "admin" in refused.json()["error"]["message"]
+        refused = http.post("/studio/api/jobs/abc/cancel", headers=user)
+        assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
+
+
+def test_an_admin_sees_every_instance_with_its_health(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    with front(studio_mesh) as http:
+        reply = http.get("/studio/api/mesh", headers=admin)
+    assert reply.status_code == 200, reply.text
+    rows = reply.json()["data"]
+    assert {r["service"] for r in rows} == {"kv", "llm", "gateway", "kernel", "vdb", "studio"}
+    assert all(r["health"] == "SERVING" for r in rows), rows
+    assert {r["address"] for r in rows} == set(studio_mesh.endpoints.instances.values())
+
+
+def test_seed004_chat_routes_go_to_the_gateway_as_the_caller(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    carol = {"authorization": f"Bearer {make_key('carol')}"}
+    dave = {"authorization": f"Bearer {make_key('dave')}"}
+    with front(studio_mesh) as http:
+        made = http.post("/studio/api/chat/sessions", headers=carol, json={"title": "plans"})
+        assert made.status_code == 200, made.text
+        session_id = made.json()["id"]
+        turn = http.post(
+            "/studio/api/chat/message",
+            headers=carol,
+            json={"message": "hello mesh", "session_id": session_id, "max_tokens": 8},
+        )
+        assert turn.status_code == 200, turn.text
+        assert turn.json()["session_id"] == session_id and turn.json()["content"]
+        listed = http.get("/studio/api/chat/sessions", headers=carol).json()["sessions"]
+        assert [s["id"] for s in listed] == [session_id] and listed[0]["message_count"] == 2
+        # another user's key sees none of carol's sessions and cannot delete them
+        assert http.get("/studio/api/chat/sessions", headers=dave).json()["sessions"] == []
+        assert (
+            http.delete(f"/studio/api/chat/sessions/{session_id}", headers=dave).status_code == 404
+        )
+        bad = http.post("/studio/api/chat/message", headers=carol, json={"message": "  "})
+        assert bad.status_code == 400 and "message" in bad.json()["error"]["message"]
+        too_few = http.post(
+            "/studio/api/chat/message", headers=carol, json={"message": "x", "max_tokens": 0}
+        )
+        assert too_few.status_code == 400 and "max_tokens" in too_few.text  # the gateway's check
+        not_json = http.post("/studio/api/chat/message", headers=carol, content=b"{oops")
+        assert not_json.status_code == 400
+        gone = http.delete(f"/studio/api/chat/sessions/{session_id}", headers=carol)
+        assert gone.status_code == 200, gone.text
+        assert http.get("/studio/api/chat/sessions", headers=carol).json()["sessions"] == []
+
+
+def test_the_bundle_is_served_behind_envoy(studio_mesh: LiveMesh) -> None:
+    with front(studio_mesh) as http:
+        page = http.get("/studio/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<div id="root">' in page.text
+        script = page.text.split('src="', 1)[1].split('"', 1)[0]
+        assert script.startswith("/studio/assets/")
+        asset = http.get(script)
+        assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
+        assert "immutable" in asset.headers["cache-control"]
+        assert http.get("/studio/assets/nope.js").status_code == 404
+        assert http.get("/studio/../v1/models").status_code in (401, 404)  # never a file
+        assert http.get("/studio/chat").text == page.text  # a page path: the app routes itself
+
+
+def test_jobs_and_collections_through_the_sdk(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    from sage_client import VDBClient
+
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    with VDBClient(address=studio_mesh.endpoints.instances["vdb-0"]) as vdb:
+        vdb.create_collection("studio-docs", 2, metric="l2", index="flat")
+        vdb.upsert(
+            "studio-docs",
+            ["a", "b"],
+            [[1.0, 0.0], [0.0, 1.0]],
+            metadatas=[{"topic": "mesh"}, {"topic": "flow"}],
+            documents=["hello from the mesh", "goodbye stream"],
+        )
+    with front(studio_mesh) as http:
+        jobs = http.get("/studio/api/jobs", headers=admin)
+        assert jobs.status_code == 200, jobs.text
+        assert jobs.json() == {"object": "list", "data": []}
+        missing = http.get("/studio/api/jobs/no-such-job", headers=admin)
+        assert missing.status_code == 404 and "no-such-job" in missing.json()["error"]["message"]
+        listed = http.get("/studio/api/collections", headers=admin)
+        assert listed.status_code == 200, listed.text
+        row = next(c for c in listed.json()["data"] if c["name"] == "studio-docs")
+        assert (row["dimension"], row["count"], row["metric"]) == (2, 2, "l2")
+        # a text search: the VDB's text index over the documents, hits with their metadata
+        found = http.post(
+            "/studio/api/collections/studio-docs/search",
+            headers=admin,
+            json={"text": "hello mesh", "top_k": 2},
+        )
+        assert found.status_code == 200, found.text
+        hits = found.json()["data"]
+        assert hits[0]["id"] == "a" and hits[0]["document"] == "hello from the mesh"
+        assert hits[0]["metadata"] == {"topic": "mesh"}
+        for bad in ({}, {"text": ""}, {"text": "x", "top_k": 0}, {"text": "x", "top_k": "3"}):
+            answer = http.post(
+                "/studio/api/collections/studio-docs/search", headers=admin, json=bad
+            )
+            assert answer.status_code == 400, (bad, answer.text)
+        unknown = http.post(
+            "/studio/api/collections/nope/search", headers=admin, json={"text": "hello"}
+        )
+        assert unknown.status_code in (400, 404, 409), unknown.text

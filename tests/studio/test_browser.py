@@ -1,0 +1,226 @@
+"""Studio in a real browser (headless Chromium, Selenium) against a real mesh: sign in with an
+API key, stream a chat and see its tokens arrive before the reply ends, stop a generation, see
+the mesh page. Screenshots of each page go under the test's tmp_path."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from sage_client import JobClient, LocalEnvironment, VDBClient
+from tests.gateway.conftest import LiveMesh
+from tests.kernel import pipelines
+
+cloudpickle.register_pickle_by_value(pipelines)  # as the job tests send them: by value
+WAIT_S = 20
+
+
+def _tokens(driver: Any) -> int:
+    text = driver.find_element(By.CSS_SELECTOR, "[data-testid=token-count]").text
+    found = re.search(r"(\d+) tokens", text)
+    return int(found.group(1)) if found else 0
+
+
+def _sign_in(driver: Any, mesh: LiveMesh, key: str, shots: Path) -> None:
+    driver.get(f"http://{mesh.endpoints.envoy}/studio/")
+    wait = WebDriverWait(driver, WAIT_S)
+    field = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=credential]"))
+    driver.save_screenshot(str(shots / "signin.png"))
+    field.send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=sign-in]").click()
+
+
+def _set_max_tokens(driver: Any, n: int) -> None:
+    box = driver.find_element(By.CSS_SELECTOR, "[data-testid=max-tokens]")
+    driver.execute_script(
+        "const s = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
+        "s.call(arguments[0], arguments[1]);"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        box,
+        str(n),
+    )
+
+
+def _send(driver: Any, text: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=draft]").send_keys(text)
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=send]").click()
+
+
+def test_a_wrong_key_is_refused_with_a_message(
+    browser: Any, studio_mesh: LiveMesh, tmp_path: Path
+) -> None:
+    _sign_in(browser, studio_mesh, "sk-sage-wrong", tmp_path)
+    error = WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=signin-error]")
+    )
+    assert "invalid API key" in error.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid=nav-chat]")
+
+
+def test_sign_in_chat_stream_stop_and_mesh(
+    browser: Any, studio_mesh: LiveMesh, make_key: Callable[..., str], tmp_path: Path
+) -> None:
+    driver = browser
+    wait = WebDriverWait(driver, WAIT_S)
+    _sign_in(driver, studio_mesh, make_key("erin", admin=True), tmp_path)
+    who = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=who]"))
+    assert who.text == "erin (admin)"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=no-sessions]"))
+    # the model picker lists the gateway's /v1/models
+    models = wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=model] option") or None
+    )
+    assert "sage-default" in [m.get_attribute("value") for m in models]
+
+    # a 40-token reply at 25 tokens/s: tokens are painted while the reply is still streaming
+    _set_max_tokens(driver, 40)
+    _send(driver, "tell me about the mesh")
+    streaming = wait.until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "[data-testid=reply-streaming]")
+            if _tokens(d) >= 3
+            else None
+        )
+    )
+    partial = streaming.text
+    seen_mid_stream = _tokens(driver)
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-testid=stop]")  # still generating
+    driver.save_screenshot(str(tmp_path / "chat-streaming.png"))
+    reply = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=reply]"))
+    assert 3 <= seen_mid_stream < 40
+    assert _tokens(driver) == 40
+    assert reply.text.startswith(partial.rstrip("…").strip()) and len(reply.text) > len(partial)
+    sessions = wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=session]") or None
+    )
+    assert len(sessions) == 1
+    driver.save_screenshot(str(tmp_path / "chat-done.png"))
+
+    # stop: a 2000-token generation ends as soon as the button is pressed
+    _set_max_tokens(driver, 2000)
+    _send(driver, "now talk for a long time")
+    wait.until(
+        lambda d: (
+            _tokens(d) >= 3 and d.find_elements(By.CSS_SELECTOR, "[data-testid=reply-streaming]")
+        )
+    )
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=stop]").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=send]"))
+    stopped_at = _tokens(driver)
+    assert 3 <= stopped_at < 200
+    driver.save_screenshot(str(tmp_path / "chat-stopped.png"))
+    replies = driver.find_elements(By.CSS_SELECTOR, "[data-testid=reply]")
+    assert len(replies) == 2 and replies[1].text
+    assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=chat-error]")
+
+    # the mesh page: every instance from etcd, SERVING
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-mesh]").click()
+    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=instance]") or None)
+    services = {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows}
+    assert services == {"kv", "llm", "gateway", "kernel", "vdb", "studio"}
+    healths = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "[data-testid=health]")]
+    assert healths == ["SERVING"] * len(rows)
+    summary = driver.find_element(By.CSS_SELECTOR, "[data-testid=mesh-summary]").text
+    assert summary == f"{len(rows)} of {len(rows)} instances serving"
+    driver.save_screenshot(str(tmp_path / "mesh.png"))
+
+    # an instance whose process is stopped (SIGSTOP: it answers nothing, its lease not yet
+    # expired) turns unhealthy on the page; resumed, it serves again
+    llm = studio_mesh.pid("llm-0")
+    os.kill(llm, signal.SIGSTOP)
+    try:
+        wait.until(
+            lambda d: any(
+                r.find_elements(By.TAG_NAME, "td")[0].text == "llm"
+                and r.find_element(By.CSS_SELECTOR, "[data-testid=health]").text.startswith(
+                    "UNREACHABLE"
+                )
+                for r in d.find_elements(By.CSS_SELECTOR, "[data-testid=instance]")
+            )
+        )
+        summary = driver.find_element(By.CSS_SELECTOR, "[data-testid=mesh-summary]").text
+        assert summary == f"{len(rows) - 1} of {len(rows)} instances serving"
+        driver.save_screenshot(str(tmp_path / "mesh-unhealthy.png"))
+    finally:
+        os.kill(llm, signal.SIGCONT)
+    wait.until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "[data-testid=mesh-summary]").text
+            == f"{len(rows)} of {len(rows)} instances serving"
+        )
+    )
+    # the jobs page: the job manager's (empty) list, as an empty state that says what to do
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-jobs]").click()
+    empty = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=no-jobs]"))
+    assert "sage job submit" in empty.text
+    # a running job appears; its page shows its state, and Cancel cancels it on the job manager
+    env = LocalEnvironment("studio-forever")
+    env.from_source(pipelines.Forever).sink(pipelines.announce)
+    with JobClient(address=studio_mesh.endpoints.instances["kernel-0"]) as jobs:
+        handle = jobs.submit(env.graph)
+        row = wait.until(
+            lambda d: next(
+                (
+                    r
+                    for r in d.find_elements(By.CSS_SELECTOR, "[data-testid=job]")
+                    if "studio-forever" in r.text
+                ),
+                None,
+            )
+        )
+        row.click()
+        wait.until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=job-state]").text == "running"
+        )
+        driver.save_screenshot(str(tmp_path / "jobs.png"))
+        driver.find_element(By.CSS_SELECTOR, "[data-testid=job-cancel]").click()
+        wait.until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=job-state]").text == "cancelled"
+        )
+        assert jobs.get(handle.id).state == "cancelled"
+        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=job-cancel]")
+
+    # the data page: a collection and a text search with its hits
+    with VDBClient(address=studio_mesh.endpoints.instances["vdb-0"]) as vdb:
+        vdb.create_collection("browser-docs", 2, metric="l2", index="flat")
+        vdb.upsert(
+            "browser-docs",
+            ["p1", "p2"],
+            [[1.0, 0.0], [0.0, 1.0]],
+            metadatas=[{"lang": "en"}, {"lang": "fr"}],
+            documents=["streams of tokens", "bonjour le monde"],
+        )
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-data]").click()
+    wait.until(
+        lambda d: any(
+            "browser-docs" in c.text
+            for c in d.find_elements(By.CSS_SELECTOR, "[data-testid=collection]")
+        )
+    )
+    Select(driver.find_element(By.CSS_SELECTOR, "[data-testid=collection-pick]")).select_by_value(
+        "browser-docs"
+    )
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=search-text]").send_keys("tokens")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=search]").click()
+    hits = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=hits]"))
+    assert hits.text.startswith("p1") and "streams of tokens" in hits.text
+    driver.save_screenshot(str(tmp_path / "data.png"))
+    for name in (
+        "signin",
+        "chat-streaming",
+        "chat-done",
+        "chat-stopped",
+        "mesh",
+        "mesh-unhealthy",
+        "jobs",
+        "data",
+    ):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000, name
