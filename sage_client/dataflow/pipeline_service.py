@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,24 @@ class PipelineRequest:
     response_queue: queue.Queue[Any]
 
 
+class PipelineStopped(RuntimeError):
+    """The service pipeline ended (or its job failed) before it answered a request."""
+
+
+_STOPPED = object()  # put on a waiting caller's reply queue when the bridge closes
+
+
 class PipelineBridge:
-    """The request queue between ``PipelineService`` (callers) and ``PipelineServiceSource``."""
+    """The request queue between ``PipelineService`` (callers) and ``PipelineServiceSource``.
+
+    Closing it ends the service pipeline and answers every caller still waiting with
+    ``PipelineStopped`` at once, so no caller sits out its timeout on a pipeline that is gone."""
 
     def __init__(self) -> None:
         self._requests: queue.Queue[PipelineRequest | StopSignal] = queue.Queue()
         self._closed = False
+        self._waiting: set[queue.Queue[Any]] = set()
+        self._lock = threading.Lock()
 
     @property
     def closed(self) -> bool:
@@ -48,11 +61,25 @@ class PipelineBridge:
 
     def submit(self, payload: Any) -> queue.Queue[Any]:
         """Enqueue one request; returns the queue its reply will arrive on."""
-        if self._closed:
-            raise RuntimeError("pipeline bridge is closed")
         reply: queue.Queue[Any] = queue.Queue(maxsize=1)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("pipeline bridge is closed")
+            self._waiting.add(reply)
         self._requests.put(PipelineRequest(payload, reply))
         return reply
+
+    def wait_reply(self, reply: queue.Queue[Any], timeout: float) -> Any:
+        """The reply to one ``submit``: raises ``queue.Empty`` after ``timeout`` and
+        ``PipelineStopped`` when the bridge closed first."""
+        try:
+            result = reply.get(timeout=timeout)
+        finally:
+            with self._lock:
+                self._waiting.discard(reply)
+        if result is _STOPPED:
+            raise PipelineStopped("the service pipeline stopped before it replied")
+        return result
 
     def next(self, timeout: float = 0.1) -> PipelineRequest | StopSignal | None:
         """The next request, None when none came within ``timeout``, StopSignal once closed."""
@@ -64,9 +91,17 @@ class PipelineBridge:
             return None
 
     def close(self) -> None:
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._requests.put(StopSignal("pipeline-service-shutdown"))
+            waiting, self._waiting = self._waiting, set()
+        self._requests.put(StopSignal("pipeline-service-shutdown"))
+        for reply in waiting:
+            try:
+                reply.put_nowait(_STOPPED)
+            except queue.Full:  # answered in the same moment: the caller has its result
+                pass
 
 
 class PipelineService(BaseService):
@@ -91,7 +126,7 @@ class PipelineService(BaseService):
         except RuntimeError as exc:
             raise RuntimeError("the pipeline service is shutting down") from exc
         try:
-            return reply.get(timeout=self._timeout)
+            return self._bridge.wait_reply(reply, self._timeout)
         except queue.Empty as exc:
             raise TimeoutError(
                 f"the service pipeline gave no reply within {self._timeout} s"
@@ -100,7 +135,8 @@ class PipelineService(BaseService):
     def stop(self) -> None:
         self._bridge.close()
 
-    cleanup = stop  # the job ending closes the bridge, so the service pipeline ends too
+    cleanup = stop
+    abort_waiters = stop  # the job failed: callers blocked on this pipeline get an error now  # the job ending closes the bridge, so the service pipeline ends too
 
 
 class RequestRecord(dict):  # type: ignore[type-arg]

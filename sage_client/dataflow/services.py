@@ -110,11 +110,24 @@ class ServiceRegistry:
             if callable(setup):
                 setup()
 
+    def abort_waiters(self) -> None:
+        """The job failed: let every service that can (``abort_waiters()``, e.g. a pipeline
+        service) answer its blocked callers with an error now instead of at their timeout."""
+        for service in list(self._local.values()):
+            hook = getattr(service.instance, "abort_waiters", None)
+            if callable(hook):
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - best effort; close() reports errors
+                    pass
+
     def close(self) -> None:
         """End the job's services: ``cleanup()`` (BaseService) and ``close()`` where defined;
         every service is closed even when one of them raises (the first error is re-raised)."""
+        # queued async calls are dropped; running ones finish on their own (closing a
+        # pipeline service below answers those blocked on it), so close() never waits on them
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         first: BaseException | None = None
         for service in self._local.values():

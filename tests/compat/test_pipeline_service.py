@@ -70,3 +70,38 @@ def test_a_closed_bridge_refuses_requests() -> None:
     with pytest.raises(RuntimeError, match="shutting down"):
         PipelineService(bridge).process({"number": 1})
     assert bridge.next().message == "pipeline-service-shutdown"
+
+
+class Boom(MapFunction):
+    def execute(self, data: Any) -> Any:
+        raise RuntimeError("the service pipeline broke")
+
+
+def test_a_failed_service_pipeline_fails_the_job_at_once_and_stop_is_quiet() -> None:
+    # the caller used to sit out the service's 30 s timeout, and env.stop() raised the same
+    # error a second time after submit() had raised it
+    import time
+
+    env = LocalEnvironment("pipeline-service-fails")
+    bridge = PipelineBridge()
+    env.register_service("squares", PipelineService, bridge, request_timeout=30.0)
+    env.from_source(PipelineServiceSource, bridge).map(Boom).sink(PipelineServiceSink)
+    env.from_batch(Requests, [1, 2, 3]).map(Ask).sink(Keep, [])
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the service pipeline broke"):
+        env.submit(autostop=True)
+    assert time.monotonic() - started < 10.0  # not the 30 s request timeout
+    assert bridge.closed
+    env.stop()  # the error was already raised by submit(): not again
+
+
+def test_closing_the_bridge_answers_a_waiting_caller_with_an_error() -> None:
+    import threading
+
+    from sage_client.dataflow.pipeline_service import PipelineStopped
+
+    bridge = PipelineBridge()
+    reply = bridge.submit({"number": 1})
+    threading.Timer(0.2, bridge.close).start()
+    with pytest.raises(PipelineStopped, match="stopped before it replied"):
+        bridge.wait_reply(reply, timeout=30.0)

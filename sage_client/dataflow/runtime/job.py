@@ -77,6 +77,7 @@ class Job(TaskHost):
         self.aborted = False
         self.stop_requested = False
         self.error: BaseException | None = None
+        self._error_raised = False  # the error was raised to the caller once (wait or stop)
         self.dead_letter_lock = threading.Lock()
         self._lock = threading.Lock()
         self._inflight = 0
@@ -145,6 +146,7 @@ class Job(TaskHost):
         for thread in self._threads:
             thread.join()
         if self.error is not None:
+            self._error_raised = True
             raise self.error
 
     def done(self) -> bool:
@@ -156,7 +158,8 @@ class Job(TaskHost):
         if not self._done.wait(timeout):
             self.cancel()
             self._done.wait(5)
-        if self.error is not None:
+        if self.error is not None and not self._error_raised:
+            self._error_raised = True  # once: stop() after a wait() that raised it is quiet
             raise self.error
 
     def cancel(self) -> None:
@@ -261,6 +264,7 @@ class Job(TaskHost):
                 self.error = exc
                 log.info("job %r failed in %s: %r", self.graph.name, where, exc)
         self.aborted = True
+        self.services.abort_waiters()
 
     def task_finished(self, instance: TaskInstance) -> None:
         with self._lock:
