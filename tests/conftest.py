@@ -16,6 +16,7 @@ import pytest
 from sage_deploy import infra, secrets
 from sage_deploy.processes import ManagedProcess, free_port
 from sage_deploy.secrets import ensure_mesh_secrets
+from tests import background as background_steps
 from tests.ray_head import ray_address  # noqa: F401  (the one Ray head of a session)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """One set of mesh secrets for the whole run, as `sage mesh up` writes them: every service a
     test starts verifies callers against it, and the SDK in this process presents the admin token."""
     global _SECRETS_DIR
+    background_steps.configure(config)
     _SECRETS_DIR = tempfile.mkdtemp(prefix="sage-test-secrets-")
     path = ensure_mesh_secrets(_SECRETS_DIR)
     data = secrets.load(path)  # a plain user too, whom no internal RPC may serve
@@ -44,7 +46,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["SAGE_EMBEDDING_CACHE"] = str(cache)
 
 
+@pytest.hookimpl(trylast=True)  # after every other plugin has filtered and ordered the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    background_steps.start_for(config, items)  # tests/background.py: mypy, C++ builds, wheel
+
+
+@pytest.fixture(scope="session")
+def background() -> background_steps.Background:
+    return background_steps.SESSION
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    background_steps.SESSION.close()
     if _SECRETS_DIR:
         shutil.rmtree(_SECRETS_DIR, ignore_errors=True)
         shutil.rmtree(_SECRETS_DIR + "-embeddings", ignore_errors=True)

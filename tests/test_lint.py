@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.background import Background, step
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,9 +27,16 @@ def test_ruff_is_clean() -> None:
 @pytest.mark.skipif(
     shutil.which("mypy") is None, reason="mypy not installed (pip install -e '.[dev]')"
 )
-def test_mypy_is_clean() -> None:
-    result = subprocess.run(["mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
+@pytest.mark.timeout(900)  # it may wait for the steps queued before it
+@pytest.mark.background("mypy")  # ~50 s of one core: run beside the tests that wait on servers
+def test_mypy_is_clean(background: Background) -> None:
+    result = background.result("mypy")
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+@step("mypy")
+def _mypy(scratch: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
 
 
 @pytest.mark.skipif(

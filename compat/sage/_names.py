@@ -289,6 +289,17 @@ MODULES: dict[str, dict[str, str]] = {
     "sage.middleware.api.client": {"APIClient": "sage_client.api_client:APIClient"},
     "sage.middleware.auth": {"JWTManager": "sage_client.jwt:JWTManager"},
     "sage.middleware.auth.jwt": {"JWTManager": "sage_client.jwt:JWTManager"},
+    # -- SAGE's 2026 "core" layout (src/sage/{foundation, stream, runtime}): the same names --
+    "sage.foundation": {**_FUNCTIONS},
+    "sage.foundation.config.ports": {"SagePorts": "sage._adapters.config:SagePorts"},
+    "sage.stream": {
+        "DataStream": f"{_DF}:DataStream",
+        "ConnectedStreams": f"{_DF}:ConnectedStreams",
+    },
+    "sage.runtime": {
+        **_pick(_ENVIRONMENTS, ["LocalEnvironment"]),
+        "StopSignal": f"{_DF}:StopSignal",
+    },
     # -- the older sage.core.api.* / sage.api.* names (SAGE's README, seeds 001 and 003) ------
     "sage.core.api": {**_ENVIRONMENTS},
     "sage.core.api.env": {**_ENVIRONMENTS},

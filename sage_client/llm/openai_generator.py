@@ -4,6 +4,7 @@ OpenAI's chat-completions API (vLLM, the mesh's gateway, OpenAI itself). Standar
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -11,6 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sage_client.dataflow.api.functions import MapFunction
+
+log = logging.getLogger(__name__)
 
 
 class OpenAIError(RuntimeError):
@@ -34,6 +37,17 @@ class OpenAIGenerator(MapFunction):
             config, base_url = {**base_url, **(config or {})}, None
         cfg = dict(config or {})
         env = os.environ
+        if config is not None and env.get("OPENAI_BASE_URL") and not base_url:
+            # a SAGE program's config names its endpoint (often a cloud one); OPENAI_BASE_URL
+            # (and OPENAI_MODEL) in the environment send it to another server, such as the
+            # mesh's gateway, without editing the program or its config
+            configured = cfg.pop("base_url", None)
+            if configured and configured.rstrip("/") != env["OPENAI_BASE_URL"].rstrip("/"):
+                log.info("OPENAI_BASE_URL overrides the configured base_url %s", configured)
+            if env.get("OPENAI_MODEL") and not model:
+                cfg.pop("model", None)
+                cfg.pop("model_name", None)
+                model = env["OPENAI_MODEL"]
         self.base_url = (
             base_url
             or cfg.pop("base_url", None)
@@ -41,7 +55,12 @@ class OpenAIGenerator(MapFunction):
             or env.get("SAGE_CHAT_BASE_URL")
             or ""
         ).rstrip("/")
-        self.model = model or cfg.pop("model", None) or cfg.pop("model_name", None)
+        self.model = (
+            model
+            or cfg.pop("model", None)
+            or cfg.pop("model_name", None)
+            or env.get("OPENAI_MODEL")
+        )
         self.api_key = (
             api_key
             or cfg.pop("api_key", None)

@@ -6,21 +6,33 @@ minute and a half on 2 cores), hence `slow`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from sage_client.credentials import default_token
+from tests.background import Background, step
 from tests.clients.conftest import LiveMesh
 from tests.clients.toolchains import ToolchainMissing, build_cpp_client, run_ctest
 from tests.conftest import ServiceProcess
 
-pytestmark = pytest.mark.slow
+# the build runs in the background from the start of the session (tests/background.py)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.background("cpp-client-build"),
+    pytest.mark.timeout(900),  # the first test may wait for the build
+]
+
+
+@step("cpp-client-build")
+def _build(scratch: Path) -> Path:
+    return build_cpp_client()
 
 
 @pytest.fixture(scope="session")
-def cpp_client() -> Iterator[None]:
+def cpp_client(background: Background) -> Iterator[None]:
     try:
-        build_cpp_client()
+        background.result("cpp-client-build")
     except ToolchainMissing as missing:
         pytest.skip(str(missing))
     yield

@@ -7,18 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.background import Background, step
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "kernel.py"
 
 
-@pytest.mark.slow  # ~15 s: stop() drains the slow sink's backlog
-def test_bench_prints_every_figure_as_json_on_its_last_line() -> None:
-    result = subprocess.run(
+@step("kernel-bench")
+def _run_bench(scratch: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--records", "20000", "--unbounded-seconds", "0.5"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
+
+
+@pytest.mark.slow  # ~15 s: stop() drains the slow sink's backlog
+@pytest.mark.timeout(900)  # it may wait for the steps queued before it
+@pytest.mark.background("kernel-bench")  # its figures are not asserted: run beside the suite
+def test_bench_prints_every_figure_as_json_on_its_last_line(background: Background) -> None:
+    result = background.result("kernel-bench")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     for name in (
         "chain_rps",

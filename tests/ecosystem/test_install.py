@@ -17,6 +17,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.background import Background, step
 from tests.ecosystem.test_wheel import fresh_venv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,22 +196,31 @@ def test_every_service_and_its_default_engine_load_from_the_list() -> None:
     _probe(sys.executable)
 
 
-@pytest.mark.slow
-def test_the_dockerfiles_install_step_in_a_clean_venv(tmp_path: Path) -> None:
-    """No Docker engine here: the image's install step, the same script, in a fresh venv that
-    sees this machine's installed dependencies but not the project, then the services' imports."""
-    step = re.search(r"^RUN (bash scripts/install-python\.sh [^&\n]+)", DOCKERFILE, re.MULTILINE)
-    assert step, "deploy/Dockerfile does not run scripts/install-python.sh"
-    bin_dir = fresh_venv(tmp_path / "venv")
+@step("dockerfile-install")
+def _dockerfile_install(scratch: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The image's install step, the same script, in a fresh venv under ``scratch``."""
+    found = re.search(r"^RUN (bash scripts/install-python\.sh [^&\n]+)", DOCKERFILE, re.MULTILINE)
+    assert found, "deploy/Dockerfile does not run scripts/install-python.sh"
+    bin_dir = fresh_venv(scratch / "venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     ran = subprocess.run(
-        ["bash", "-c", step.group(1).strip()],
+        ["bash", "-c", found.group(1).strip()],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
         env={**env, "PYTHON": str(bin_dir / "python"), "PIP_NO_CACHE_DIR": "0"},
     )
+    return ran, scratch
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # it may wait for the steps queued before it
+@pytest.mark.background("dockerfile-install")  # builds the native core on the idle core
+def test_the_dockerfiles_install_step_in_a_clean_venv(background: Background) -> None:
+    """No Docker engine here: the image's install step, the same script, in a fresh venv that
+    sees this machine's installed dependencies but not the project, then the services' imports."""
+    ran, scratch = background.result("dockerfile-install")
     assert ran.returncode == 0, ran.stderr[-3000:]
-    found = _probe(str(bin_dir / "python"), cwd=tmp_path)  # not the tree: what was installed
-    assert found["native"].startswith(str(tmp_path / "venv")), found["native"]
+    found = _probe(str(scratch / "venv" / "bin" / "python"), cwd=scratch)  # what was installed
+    assert found["native"].startswith(str(scratch / "venv")), found["native"]

@@ -14,8 +14,11 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.background import Background, step
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = ("sage_mesh", "_editable_skbc_sage_mesh", "sage_native", "__editable__")
@@ -54,36 +57,52 @@ def fresh_venv(where: Path) -> Path:
     return where / "bin"
 
 
-@pytest.mark.slow
-def test_the_wheel_installs_a_working_sage_in_a_fresh_venv(tmp_path: Path) -> None:
-    wheel = _build_wheel(tmp_path / "dist")
+@step("wheel")
+def _wheel_in_a_fresh_venv(scratch: Path) -> dict[str, Any]:
+    """Build the wheel, install it in a fresh venv, run `sage --help` and a program there."""
+    wheel = _build_wheel(scratch / "dist")
     names = subprocess.run(
         [sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True
     ).stdout
-    assert "sage_native.cpython" in names and "sage_proto/" in names and "LICENSE" in names
-    bin_dir = fresh_venv(tmp_path / "venv")
+    bin_dir = fresh_venv(scratch / "venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    installed = subprocess.run(
+    runs: dict[str, Any] = {"names": names}
+    runs["installed"] = subprocess.run(
         [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-index", f"{wheel}[standard]"],
         capture_output=True,
         text=True,
         timeout=300,
         env=env,
-        cwd=tmp_path,
+        cwd=scratch,
     )
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    help_text = subprocess.run(
+    if runs["installed"].returncode != 0:
+        return runs
+    runs["help"] = subprocess.run(
         [str(bin_dir / "sage"), "--help"], capture_output=True, text=True, timeout=60, env=env
     )
-    assert help_text.returncode == 0, help_text.stderr
-    assert "mesh" in help_text.stdout and "vdb" in help_text.stdout
-    ran = subprocess.run(
+    runs["program"] = subprocess.run(
         [str(bin_dir / "python"), "-c", PROGRAM, str(ROOT / "examples/kernel/hello_world.py")],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
-        cwd=tmp_path,
+        cwd=scratch,
     )
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # it may wait for the steps queued before it
+@pytest.mark.background("wheel")  # builds the native core: on the core the suite leaves idle
+def test_the_wheel_installs_a_working_sage_in_a_fresh_venv(background: Background) -> None:
+    runs = background.result("wheel")
+    names = runs["names"]
+    assert "sage_native.cpython" in names and "sage_proto/" in names and "LICENSE" in names
+    installed = runs["installed"]
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    help_text = runs["help"]
+    assert help_text.returncode == 0, help_text.stderr
+    assert "mesh" in help_text.stdout and "vdb" in help_text.stdout
+    ran = runs["program"]
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.split("\n")[:10] == [f"HELLO, WORLD! #{n}" for n in range(1, 11)]

@@ -7,19 +7,28 @@ from pathlib import Path
 
 import pytest
 
+from tests.background import Background, step
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "jobs.py"
 
 
-@pytest.mark.slow  # starts a job manager and a Ray, runs every contender twice
-def test_bench_prints_every_figure_as_json_on_its_last_line() -> None:
+@step("jobs-bench")
+def _run_bench(scratch: Path) -> subprocess.CompletedProcess[str]:
     pytest.importorskip("ray.data", reason="bench/jobs.py needs `pip install -e .[bench]`")
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--records", "20000"],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
+
+
+@pytest.mark.slow  # starts a job manager and a Ray, runs every contender twice
+@pytest.mark.timeout(900)  # it may wait for the steps queued before it
+@pytest.mark.background("jobs-bench")  # its figures are not asserted: run beside the suite
+def test_bench_prints_every_figure_as_json_on_its_last_line(background: Background) -> None:
+    result = background.result("jobs-bench")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     for name in ("ray_rps", "local_rps", "ray_data_rps", "submit_to_first_record_s"):
         assert figures[name] > 0

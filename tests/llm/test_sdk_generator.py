@@ -115,6 +115,32 @@ def test_openai_generator_reports_the_servers_error(openai_server: str) -> None:
         gen.execute("x")
 
 
+def test_openai_base_url_in_the_environment_redirects_a_sage_config(
+    openai_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a SAGE program's config that names a cloud endpoint runs against another server (the
+    # mesh's gateway) through OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL, unedited
+    sage_config = {
+        "api_key": "",
+        "method": "openai",
+        "model_name": "qwen-turbo-2025-02-11",
+        "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "seed": 42,
+    }
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("OPENAI_MODEL", "sage-default")
+    gen = OpenAIGenerator(dict(sage_config))
+    assert (gen.base_url, gen.model) == (openai_server, "sage-default")
+    assert gen.execute("hi") == "echo: hi"
+    # without the variables the config is used as written; an explicit argument always wins
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_MODEL")
+    assert OpenAIGenerator(dict(sage_config)).base_url == sage_config["base_url"]
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere:1/v1")
+    assert OpenAIGenerator(base_url=openai_server, model="m").base_url == openai_server
+
+
 def test_generator_as_a_datastream_map_function() -> None:
     from sage_client import LocalEnvironment, SinkFunction
 
