@@ -106,7 +106,19 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
     async def GetJob(
         self, request: kernel_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> kernel_pb2.GetJobResponse:
-        return kernel_pb2.GetJobResponse(job=self._job(request.id))
+        if not request.include_graph:
+            return kernel_pb2.GetJobResponse(job=self._job(request.id))
+        try:
+            runtime = self.manager.get(self._id(request.id))
+        except JobError as exc:
+            raise _map(exc) from None
+        graph = runtime.request.graph
+        latest = runtime.files.latest
+        return kernel_pb2.GetJobResponse(
+            job=runtime.record.to_proto(runtime.checkpoints),
+            graph=graph_shape(graph),
+            operator_metrics=[latest[op.id] for op in graph.operators if op.id in latest],
+        )
 
     async def ListJobs(
         self, request: kernel_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
@@ -197,4 +209,16 @@ def build_spec(config: KernelConfig) -> ServiceSpec:
         start=manager.start,
         stop=manager.stop,
         metadata=lambda: {"jobs": len(manager.jobs)},
+    )
+
+
+def graph_shape(graph: kernel_pb2.JobGraph) -> kernel_pb2.JobGraph:
+    """The operators and edges of a submitted graph without its functions or environment: what
+    a reader of the job may see (the code stays with the job manager and its worker)."""
+    return kernel_pb2.JobGraph(
+        operators=[
+            kernel_pb2.Operator(id=op.id, kind=op.kind, name=op.name, parallelism=op.parallelism)
+            for op in graph.operators
+        ],
+        edges=list(graph.edges),
     )

@@ -21,6 +21,7 @@ class WorkerFiles:
         self.log_offset = 0
         self.metrics_mtime = 0.0
         self.checkpoints = 0
+        self.latest: dict[str, kernel_pb2.OperatorMetrics] = {}  # operator id -> last counters
 
     def poll_logs(self) -> None:
         try:
@@ -50,6 +51,7 @@ class WorkerFiles:
             return  # the worker's file: a job that writes nonsense there loses its metrics
         for op in operators:
             self.events.emit(metrics=op)
+            self.latest[op.operator_id] = op
         self.checkpoints = checkpoints
 
     def poll(self) -> None:

@@ -86,6 +86,70 @@ def _info(job: kernel_pb2.Job) -> JobInfo:
     )
 
 
+@dataclass(frozen=True)
+class OperatorView:
+    """One operator of a submitted job, with its latest counters (0 before its first report)."""
+
+    id: str
+    kind: str
+    name: str
+    parallelism: int
+    records_in: int = 0
+    records_out: int = 0
+    errors: int = 0
+    backlog: int = 0
+
+
+@dataclass(frozen=True)
+class EdgeView:
+    source: str
+    target: str
+    partitioning: str  # forward, hash, broadcast, round_robin
+    feedback: bool
+
+
+@dataclass(frozen=True)
+class JobGraphView:
+    """A job's DAG as the job manager holds it (never its functions), with live counters."""
+
+    job: JobInfo
+    operators: builtins.list[OperatorView]
+    edges: builtins.list[EdgeView]
+
+
+_PARTITIONING = {
+    value: name.removeprefix("PARTITIONING_").lower()
+    for name, value in kernel_pb2.Partitioning.items()
+    if value
+}  # 0 (unspecified) is forward
+
+
+def _graph_of(reply: kernel_pb2.GetJobResponse) -> JobGraphView:
+    counters = {m.operator_id: m for m in reply.operator_metrics}
+    operators = []
+    for op in reply.graph.operators:
+        m = counters.get(op.id)
+        operators.append(
+            OperatorView(
+                op.id,
+                op.kind,
+                op.name,
+                op.parallelism,
+                *((m.records_in, m.records_out, m.errors, m.backlog) if m else ()),
+            )
+        )
+    edges = [
+        EdgeView(
+            e.source_id,
+            e.target_id,
+            _PARTITIONING.get(e.partitioning, "forward"),
+            e.feedback,
+        )
+        for e in reply.graph.edges
+    ]
+    return JobGraphView(_info(reply.job), operators, edges)
+
+
 H = TypeVar("H")
 
 
@@ -123,6 +187,11 @@ class _JobCalls(Generic[H]):
 
     def _get(self, job_id: str) -> Unary[JobInfo]:
         return Unary("GetJob", kernel_pb2.GetJobRequest(id=job_id), True, _info_of)
+
+    def _graph(self, job_id: str) -> Unary[JobGraphView]:
+        """The job's DAG (operators, edges) with each operator's latest counters."""
+        request = kernel_pb2.GetJobRequest(id=job_id, include_graph=True)
+        return Unary("GetJob", request, True, _graph_of)
 
     def _list(self, state: str | None = None, page_size: int = 100) -> Pages[JobInfo]:
         """Every job, newest first, optionally only those in ``state`` (e.g. "running")."""
@@ -200,6 +269,7 @@ class JobClient(BlockingClient, _JobCalls["JobHandle"]):
 
     submit = blocking(_JobCalls["JobHandle"]._submit)
     get = blocking(_JobCalls._get)
+    graph = blocking(_JobCalls._graph)
     cancel = blocking(_JobCalls._cancel)
     pause = blocking(_JobCalls._pause)
     resume = blocking(_JobCalls._resume)
@@ -229,6 +299,7 @@ class AsyncJobClient(AsyncClient, _JobCalls["AsyncJobHandle"]):
 
     submit = awaited(_JobCalls["AsyncJobHandle"]._submit)
     get = awaited(_JobCalls._get)
+    graph = awaited(_JobCalls._graph)
     cancel = awaited(_JobCalls._cancel)
     pause = awaited(_JobCalls._pause)
     resume = awaited(_JobCalls._resume)

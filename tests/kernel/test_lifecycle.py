@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from sage_client import AsyncJobClient, JobClient, LocalEnvironment, NotFound, RemoteEnvironment
+from sage_client.credentials import default_token
 from sage_client.errors import FailedPrecondition, InvalidArgument
 from sage_client.remote import JobCancelled, JobFailed
+from sage_proto.kernel.v1 import kernel_pb2, kernel_pb2_grpc
 from tests.conftest import ServiceProcess
 from tests.kernel import pipelines
 from tests.kernel.conftest import wait_until
@@ -128,3 +131,32 @@ def test_result_of_a_job_that_did_not_collect_is_refused(jobs: JobClient) -> Non
 def test_unknown_executor_is_invalid(jobs: JobClient) -> None:
     with pytest.raises(InvalidArgument, match="executor must be one of"):
         jobs.submit(_graph(), executor="spark")
+
+
+def test_the_graph_of_a_job_has_its_shape_and_final_counters_never_its_code(
+    jobs: JobClient, kernel: ServiceProcess
+) -> None:
+    handle = jobs.submit(_graph(count=50), collect_result=True)
+    handle.wait(timeout=60)
+    view = jobs.graph(handle.id)
+    assert view.job.id == handle.id and view.job.state == "succeeded"
+    assert [op.kind for op in view.operators] == ["collection", "map", "filter", "sink"]
+    assert [(e.source, e.target) for e in view.edges] == [("0", "1"), ("1", "2"), ("2", "3")]
+    assert {e.partitioning for e in view.edges} == {"forward"}
+    by_kind = {op.kind: op for op in view.operators}
+    assert by_kind["collection"].records_out == 50  # the worker's last report, at its end
+    assert (by_kind["map"].records_in, by_kind["map"].records_out) == (50, 50)
+    assert (by_kind["filter"].records_in, by_kind["filter"].records_out) == (50, 25)
+    assert by_kind["sink"].records_in == 25
+    # the raw reply carries no function bytes and no environment: the code stays server-side
+    with grpc.insecure_channel(kernel.address) as channel:
+        reply = kernel_pb2_grpc.JobServiceStub(channel).GetJob(
+            kernel_pb2.GetJobRequest(id=handle.id, include_graph=True),
+            metadata=[("authorization", f"Bearer {default_token()}")],
+        )
+    assert reply.graph.operators and not any(op.function for op in reply.graph.operators)
+    assert not reply.graph.environment
+    plain = jobs.get(handle.id)  # without include_graph: the job alone, as before
+    assert plain.id == handle.id
+    with pytest.raises(NotFound):
+        jobs.graph("no-such-job")

@@ -16,6 +16,8 @@ ROUTES = [
     ("GET", "/studio/api/mesh"),
     ("GET", "/studio/api/jobs"),
     ("GET", "/studio/api/jobs/abc"),
+    ("GET", "/studio/api/jobs/abc/graph"),
+    ("GET", "/studio/api/jobs/abc/logs"),
     ("POST", "/studio/api/jobs/abc/cancel"),
     ("GET", "/studio/api/collections"),
     ("POST", "/studio/api/collections/docs/search"),
@@ -58,7 +60,13 @@ def test_the_mesh_internals_need_an_admin(
             "user": "bob",
             "admin": False,
         }
-        for path in ("/studio/api/mesh", "/studio/api/jobs", "/studio/api/collections"):
+        for path in (
+            "/studio/api/mesh",
+            "/studio/api/jobs",
+            "/studio/api/jobs/abc/graph",
+            "/studio/api/jobs/abc/logs",
+            "/studio/api/collections",
+        ):
             refused = http.get(path, headers=user)
             assert refused.status_code == 403, path
             assert "admin" in refused.json()["error"]["message"]
@@ -151,6 +159,11 @@ def test_jobs_and_collections_through_the_sdk(
         assert jobs.json() == {"object": "list", "data": []}
         missing = http.get("/studio/api/jobs/no-such-job", headers=admin)
         assert missing.status_code == 404 and "no-such-job" in missing.json()["error"]["message"]
+        for part in ("graph", "logs"):
+            missing = http.get(f"/studio/api/jobs/no-such-job/{part}", headers=admin)
+            assert missing.status_code == 404, (part, missing.text)
+            bad = http.get(f"/studio/api/jobs/not%20an%20id/{part}", headers=admin)
+            assert bad.status_code == 400, (part, bad.text)
         listed = http.get("/studio/api/collections", headers=admin)
         assert listed.status_code == 200, listed.text
         row = next(c for c in listed.json()["data"] if c["name"] == "studio-docs")

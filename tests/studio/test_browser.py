@@ -180,6 +180,27 @@ def test_sign_in_chat_stream_stop_and_mesh(
         wait.until(
             lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=job-state]").text == "running"
         )
+        # its DAG: both operators, the sink's counters moving between reads, the log following
+        nodes = wait.until(
+            lambda d: (
+                len(found := d.find_elements(By.CSS_SELECTOR, "[data-testid=dag-node]")) == 2
+                and found
+            )
+        )
+        assert "sink" in nodes[1].text and "in " in nodes[1].text
+
+        def sink_in(d: Any) -> int:
+            text = d.find_element(By.CSS_SELECTOR, "[data-testid=dag-counts-1]").text
+            return int(text.split("in ")[1].split(" ")[0])
+
+        first = wait.until(lambda d: sink_in(d) or None)
+        wait.until(lambda d: sink_in(d) > first)  # live: read again a second later
+        wait.until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=dag-rate-1]").text[0] != "0"
+        )
+        wait.until(
+            lambda d: "record 1" in d.find_element(By.CSS_SELECTOR, "[data-testid=job-log]").text
+        )
         driver.save_screenshot(str(tmp_path / "jobs.png"))
         driver.find_element(By.CSS_SELECTOR, "[data-testid=job-cancel]").click()
         wait.until(

@@ -163,16 +163,22 @@ class SubmitJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "include_graph")
     ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_GRAPH_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    include_graph: bool
+    def __init__(self, id: _Optional[str] = ..., include_graph: _Optional[bool] = ...) -> None: ...
 
 class GetJobResponse(_message.Message):
-    __slots__ = ("job",)
+    __slots__ = ("job", "graph", "operator_metrics")
     JOB_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_METRICS_FIELD_NUMBER: _ClassVar[int]
     job: Job
-    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+    graph: JobGraph
+    operator_metrics: _containers.RepeatedCompositeFieldContainer[OperatorMetrics]
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., graph: _Optional[_Union[JobGraph, _Mapping]] = ..., operator_metrics: _Optional[_Iterable[_Union[OperatorMetrics, _Mapping]]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("state", "page_size", "page_token")

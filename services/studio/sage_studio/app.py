@@ -143,6 +143,10 @@ class StudioApp:
                 return _jobs
             case ("GET", ["jobs", _]):
                 return _job
+            case ("GET", ["jobs", _, "graph"]):
+                return _job_graph
+            case ("GET", ["jobs", _, "logs"]):
+                return _job_logs
             case ("POST", ["jobs", _, "cancel" | "pause" | "resume"]):
                 return _job_action
             case ("GET", ["collections"]):
@@ -183,6 +187,20 @@ async def _job(svc: Services, who: Principal, auth: str, parts: list[str], body:
     if not _ID.match(parts[1]):
         raise StudioError(400, f"not a job id: {parts[1]!r}")
     return _ok(await svc.views.job(parts[1]))
+
+
+async def _job_graph(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Jobs page")
+    if not _ID.match(parts[1]):
+        raise StudioError(400, f"not a job id: {parts[1]!r}")
+    return _ok(await svc.views.job_graph(parts[1]))
+
+
+async def _job_logs(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Jobs page")
+    if not _ID.match(parts[1]):
+        raise StudioError(400, f"not a job id: {parts[1]!r}")
+    return _ok(await svc.views.job_logs(parts[1]))
 
 
 async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

@@ -7,8 +7,10 @@ them admit admins only (``app.py``)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import math
+import time
 from typing import Any
 
 import grpc
@@ -18,6 +20,8 @@ from sage_client.remote.client import AsyncJobClient
 from sage_client.vdb import AsyncVDBClient
 from sage_deploy.status import mesh_status
 from sage_studio.errors import StudioError
+
+LOG_LINES = 200  # the job page shows the tail of the log
 
 _HTTP_OF = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -96,6 +100,36 @@ class MeshViews:
             raise from_sdk("kernel", exc) from None
         except LookupError as exc:
             raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+
+    async def job_graph(self, job_id: str) -> dict[str, Any]:
+        """The job's DAG with each operator's latest counters (``sampled_at``: when read, so
+        the page computes rates between two reads)."""
+        try:
+            view = await self._job_client().graph(job_id)
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+        return {
+            "object": "job_graph",
+            "job": dataclasses.asdict(view.job),
+            "operators": [dataclasses.asdict(op) for op in view.operators],
+            "edges": [dataclasses.asdict(e) for e in view.edges],
+            "sampled_at": time.time(),
+        }
+
+    async def job_logs(self, job_id: str) -> dict[str, Any]:
+        """The job's last ``LOG_LINES`` log lines (what the worker printed), oldest first."""
+        lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+        try:
+            async for event in self._job_client().events(job_id, follow=False):
+                if event.WhichOneof("event") == "log_line":
+                    lines.append(event.log_line)
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+        return {"object": "list", "data": list(lines)}
 
     async def act(self, job_id: str, verb: str) -> dict[str, Any]:
         """``cancel``, ``pause`` or ``resume`` a job; its state after."""

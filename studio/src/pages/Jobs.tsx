@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { call } from "../api";
 import { AdminOnly, usePoll } from "../usePoll";
+import { JobGraph, JobLogs } from "./JobGraph";
 
 interface Job {
   id: string;
@@ -133,6 +134,14 @@ export function Jobs({ credential, admin }: { credential: string; admin: boolean
               )}
             </dl>
           )}
+          <h4>Operators</h4>
+          <JobGraph credential={credential} jobId={selected} />
+          <h4>Log</h4>
+          <JobLogs
+            credential={credential}
+            jobId={selected}
+            live={!shown || !["succeeded", "failed", "cancelled"].includes(shown.state)}
+          />
         </section>
       )}
     </div>
