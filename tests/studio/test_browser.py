@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import cloudpickle
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from sage_client import JobClient, LocalEnvironment, VDBClient
+from sage_client import JobClient, KVClient, LocalEnvironment, VDBClient
 from tests.gateway.conftest import LiveMesh
 from tests.kernel import pipelines
 
@@ -130,6 +131,34 @@ def test_sign_in_chat_stream_stop_and_mesh(
     assert healths == ["SERVING"] * len(rows)
     summary = driver.find_element(By.CSS_SELECTOR, "[data-testid=mesh-summary]").text
     assert summary == f"{len(rows)} of {len(rows)} instances serving"
+
+    # each instance's uptime, and the calls/s and p50/p99 of the calls between two reads, from
+    # the metrics port it registered: traffic to the KV shows on the KV's row
+    def kv_row(d: Any) -> Any:
+        return next(
+            r
+            for r in d.find_elements(By.CSS_SELECTOR, "[data-testid=instance]")
+            if r.find_elements(By.TAG_NAME, "td")[0].text == "kv"
+        )
+
+    assert kv_row(driver).find_element(By.CSS_SELECTOR, "[data-testid=uptime]").text != "—"
+    with KVClient("studio-mesh-page", address=studio_mesh.endpoints.instances["kv-0"]) as kv:
+        stop_traffic = time.monotonic() + 30
+
+        def busy_kv(d: Any) -> bool:
+            for i in range(50):
+                kv.put(f"k{i}", b"v")
+            row = kv_row(d)
+            rate = row.find_element(By.CSS_SELECTOR, "[data-testid=calls-per-s]").text
+            p99 = row.find_element(By.CSS_SELECTOR, "[data-testid=p99]").text
+            return time.monotonic() > stop_traffic or (
+                rate not in ("—", "0.0") and p99.endswith(" ms")
+            )
+
+        wait.until(busy_kv)
+        row = kv_row(driver)
+        assert float(row.find_element(By.CSS_SELECTOR, "[data-testid=calls-per-s]").text) > 0
+        assert row.find_element(By.CSS_SELECTOR, "[data-testid=p50]").text.endswith(" ms")
     driver.save_screenshot(str(tmp_path / "mesh.png"))
 
     # an instance whose process is stopped (SIGSTOP: it answers nothing, its lease not yet

@@ -19,6 +19,7 @@ from sage_client import errors as sdk_errors
 from sage_client.remote.client import AsyncJobClient
 from sage_client.vdb import AsyncVDBClient
 from sage_deploy.status import mesh_status
+from sage_studio import instance_metrics
 from sage_studio.errors import StudioError
 
 LOG_LINES = 200  # the job page shows the tail of the log
@@ -59,8 +60,10 @@ class MeshViews:
             raise StudioError(
                 503, f"cannot read etcd at {self._etcd[0]}: {exc}", "service_unavailable"
             ) from None
+        figures = await instance_metrics.scrape_all(rows)
         return {
             "object": "list",
+            "sampled_at": time.time(),
             "data": [
                 {
                     "service": r["service"],
@@ -69,8 +72,9 @@ class MeshViews:
                     "version": r["version"],
                     "health": r["health"],
                     "protocol": r["metadata"].get("protocol", "grpc"),
+                    **figure,
                 }
-                for r in rows
+                for r, figure in zip(rows, figures, strict=True)
             ],
         }
 
