@@ -21,6 +21,7 @@ ROUTES = [
     ("POST", "/studio/api/jobs/abc/cancel"),
     ("GET", "/studio/api/collections"),
     ("POST", "/studio/api/collections/docs/search"),
+    ("POST", "/studio/api/kv/default/scan"),
     ("GET", "/studio/api/chat/sessions"),
     ("POST", "/studio/api/chat/sessions"),
     ("POST", "/studio/api/chat/message"),
@@ -71,6 +72,8 @@ def test_the_mesh_internals_need_an_admin(
             assert refused.status_code == 403, path
             assert "admin" in refused.json()["error"]["message"]
         refused = http.post("/studio/api/jobs/abc/cancel", headers=user)
+        assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
+        refused = http.post("/studio/api/kv/default/scan", headers=user, json={})
         assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
 
 
@@ -187,3 +190,48 @@ def test_jobs_and_collections_through_the_sdk(
             "/studio/api/collections/nope/search", headers=admin, json={"text": "hello"}
         )
         assert unknown.status_code in (400, 404, 409), unknown.text
+
+
+def test_kv_pages_and_the_namespaces_services_own_are_refused(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    from sage_client import KVClient
+
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    with KVClient("studio-kv", address=studio_mesh.endpoints.instances["kv-0"]) as kv:
+        for i in range(5):
+            kv.put(f"k{i}", f"value {i}".encode())
+        kv.put("long", ("x" * 500).encode())
+    with front(studio_mesh) as http:
+        first = http.post(
+            "/studio/api/kv/studio-kv/scan", headers=admin, json={"prefix": "k", "page_size": 3}
+        )
+        assert first.status_code == 200, first.text
+        page = first.json()
+        assert [e["key"] for e in page["data"]] == ["k0", "k1", "k2"] and page["next_page_token"]
+        assert page["data"][0]["text"] == "value 0" and page["data"][0]["version"] >= 1
+        rest = http.post(
+            "/studio/api/kv/studio-kv/scan",
+            headers=admin,
+            json={"prefix": "k", "page_size": 3, "page_token": page["next_page_token"]},
+        ).json()
+        assert [e["key"] for e in rest["data"]] == ["k3", "k4"] and not rest["next_page_token"]
+        long = http.post("/studio/api/kv/studio-kv/scan", headers=admin, json={"prefix": "long"})
+        entry = long.json()["data"][0]
+        assert (len(entry["text"]), entry["truncated"], entry["size"]) == (200, True, 500)
+        for bad in (
+            {"page_size": 0},
+            {"page_size": 501},
+            {"page_size": "3"},
+            {"prefix": 3},
+            {"prefix": "x" * 1025},
+        ):
+            answer = http.post("/studio/api/kv/studio-kv/scan", headers=admin, json=bad)
+            assert answer.status_code == 400, (bad, answer.text)
+        bad_token = http.post(
+            "/studio/api/kv/studio-kv/scan", headers=admin, json={"page_token": "forged"}
+        )
+        assert bad_token.status_code == 400, bad_token.text
+        owned = http.post("/studio/api/kv/gateway-keys/scan", headers=admin, json={})
+        assert owned.status_code == 403, owned.text
+        assert "gateway-keys" in owned.json()["error"]["message"]

@@ -262,7 +262,28 @@ def test_sign_in_chat_stream_stop_and_mesh(
     driver.find_element(By.CSS_SELECTOR, "[data-testid=search]").click()
     hits = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=hits]"))
     assert hits.text.startswith("p1") and "streams of tokens" in hits.text
+    # the KV browser: a namespace's entries under a prefix, text values shown, binary by size;
+    # the gateway's own namespace is refused by the KV, and the page says so
+    with KVClient("studio-browse", address=studio_mesh.endpoints.instances["kv-0"]) as kv:
+        kv.put("user:1", b"ada")
+        kv.put("user:2", bytes([0xFF, 0x00, 0x81]))
+        kv.put("other", b"not listed")
+    namespace = driver.find_element(By.CSS_SELECTOR, "[data-testid=kv-namespace]")
+    namespace.clear()
+    namespace.send_keys("studio-browse")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=kv-prefix]").send_keys("user:")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=kv-scan]").click()
+    entries = wait.until(
+        lambda d: len(e := d.find_elements(By.CSS_SELECTOR, "[data-testid=kv-entry]")) == 2 and e
+    )
+    assert entries[0].text.startswith("user:1 ada") and "3 bytes (binary)" in entries[1].text
     driver.save_screenshot(str(tmp_path / "data.png"))
+    namespace.clear()
+    namespace.send_keys("gateway-keys")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=kv-scan]").click()
+    refused = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=kv-error]"))
+    assert "PERMISSION_DENIED" in refused.text and "gateway-keys" in refused.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=kv-entry]")
     for name in (
         "signin",
         "chat-streaming",

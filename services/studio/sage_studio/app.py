@@ -151,6 +151,8 @@ class StudioApp:
                 return _job_action
             case ("GET", ["collections"]):
                 return _collections
+            case ("POST", ["kv", _, "scan"]):
+                return _kv_scan
             case ("POST", ["collections", _, "search"]):
                 return _search
             case ("POST", ["chat", "message"]):
@@ -213,6 +215,27 @@ async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str]
 async def _collections(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
     require_admin(who.admin, "the Data page")
     return _ok(await svc.views.collections())
+
+
+async def _kv_scan(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Data page")
+    if not _NAME.match(parts[1]):
+        raise StudioError(400, f"not a KV namespace: {parts[1]!r}")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise StudioError(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise StudioError(400, "the request body must be a JSON object")
+    prefix, token = data.get("prefix", ""), data.get("page_token", "")
+    if not isinstance(prefix, str) or len(prefix) > 1024:
+        raise StudioError(400, "`prefix` must be a string of at most 1024 characters")
+    if not isinstance(token, str) or len(token) > 4096:
+        raise StudioError(400, "`page_token` must be the string a previous page returned")
+    size = data.get("page_size", 50)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 500:
+        raise StudioError(400, "`page_size` must be a whole number from 1 to 500")
+    return _ok(await svc.views.kv_page(parts[1], prefix, size, token))
 
 
 async def _search(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from sage_client import errors as sdk_errors
+from sage_client.kv import AsyncKVClient
 from sage_client.remote.client import AsyncJobClient
 from sage_client.vdb import AsyncVDBClient
 from sage_deploy.status import mesh_status
@@ -23,6 +24,7 @@ from sage_studio import instance_metrics
 from sage_studio.errors import StudioError
 
 LOG_LINES = 200  # the job page shows the tail of the log
+VALUE_PREVIEW = 200  # characters of a KV value shown in the Data page's table
 
 _HTTP_OF = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -46,6 +48,7 @@ class MeshViews:
         self._etcd = etcd_endpoints
         self._jobs: AsyncJobClient | None = None
         self._vdb: AsyncVDBClient | None = None
+        self._kv: AsyncKVClient | None = None
 
     async def instances(self) -> dict[str, Any]:
         if not self._etcd:
@@ -146,6 +149,32 @@ class MeshViews:
         except LookupError as exc:
             raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
 
+    def _kv_client(self) -> AsyncKVClient:
+        if self._kv is None:
+            self._kv = AsyncKVClient(timeout=10)
+        return self._kv
+
+    async def kv_page(
+        self, namespace: str, prefix: str, page_size: int, page_token: str
+    ) -> dict[str, Any]:
+        """One page of a KV namespace's entries under ``prefix``: each value as text when it is
+        UTF-8 (cut at ``VALUE_PREVIEW`` characters), else its size; the namespaces services
+        own (gateway keys, sessions, memories) are refused by the KV itself."""
+        try:
+            page = await self._kv_client().scan_page(
+                prefix, page_size=page_size, page_token=page_token, namespace=namespace
+            )
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kv", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kv: {exc}", "service_unavailable") from None
+        return {
+            "object": "list",
+            "namespace": namespace,
+            "data": [_kv_entry(e.key, e.value, e.version, e.ttl_ms) for e in page.entries],
+            "next_page_token": page.next_page_token,
+        }
+
     async def collections(self) -> dict[str, Any]:
         try:
             found = await self._vdb_client().list_collections()
@@ -191,10 +220,25 @@ class MeshViews:
         return {"object": "list", "collection": collection, "data": hits}
 
     async def close(self) -> None:
-        for client in (self._jobs, self._vdb):
+        for client in (self._jobs, self._vdb, self._kv):
             if client is not None:
                 await client.close()
 
 
 def _job(info: Any) -> dict[str, Any]:
     return dataclasses.asdict(info)
+
+
+def _kv_entry(key: str, value: bytes, version: int, ttl_ms: int) -> dict[str, Any]:
+    try:
+        text: str | None = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return {
+        "key": key,
+        "version": version,
+        "ttl_ms": ttl_ms,
+        "size": len(value),
+        "text": None if text is None else text[:VALUE_PREVIEW],
+        "truncated": text is not None and len(text) > VALUE_PREVIEW,
+    }

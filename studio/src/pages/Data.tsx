@@ -1,6 +1,7 @@
 import { FormEvent, useState } from "react";
 import { call } from "../api";
 import { AdminOnly, usePoll } from "../usePoll";
+import { KvBrowser } from "./KvBrowser";
 
 interface Collection {
   name: string;
@@ -122,6 +123,7 @@ export function Data({ credential, admin }: { credential: string; admin: boolean
           ))}
         </ol>
       )}
+      <KvBrowser credential={credential} />
     </div>
   );
 }
