@@ -66,6 +66,7 @@ def studio_topology() -> Topology:
                 env={"SAGE_WORKER_USER": ""},
             ),
             ServiceDef("vdb", "sage_vdb", "sage.vdb.v1.VDBService", 0, 0),
+            ServiceDef("tsdb", "sage_tsdb", "sage.tsdb.v1.TSDBService", 0, 0),
             ServiceDef(
                 "studio",
                 "sage_studio",

@@ -22,6 +22,8 @@ ROUTES = [
     ("GET", "/studio/api/collections"),
     ("POST", "/studio/api/collections/docs/search"),
     ("POST", "/studio/api/kv/default/scan"),
+    ("GET", "/studio/api/tsdb/series"),
+    ("POST", "/studio/api/tsdb/chart"),
     ("GET", "/studio/api/chat/sessions"),
     ("POST", "/studio/api/chat/sessions"),
     ("POST", "/studio/api/chat/message"),
@@ -85,7 +87,15 @@ def test_an_admin_sees_every_instance_with_its_health(
         reply = http.get("/studio/api/mesh", headers=admin)
     assert reply.status_code == 200, reply.text
     rows = reply.json()["data"]
-    assert {r["service"] for r in rows} == {"kv", "llm", "gateway", "kernel", "vdb", "studio"}
+    assert {r["service"] for r in rows} == {
+        "kv",
+        "llm",
+        "gateway",
+        "kernel",
+        "vdb",
+        "tsdb",
+        "studio",
+    }
     assert all(r["health"] == "SERVING" for r in rows), rows
     assert {r["address"] for r in rows} == set(studio_mesh.endpoints.instances.values())
 
@@ -235,3 +245,39 @@ def test_kv_pages_and_the_namespaces_services_own_are_refused(
         owned = http.post("/studio/api/kv/gateway-keys/scan", headers=admin, json={})
         assert owned.status_code == 403, owned.text
         assert "gateway-keys" in owned.json()["error"]["message"]
+
+
+def test_tsdb_series_and_a_chart_with_its_inputs_bounded(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    from sage_client import TSDBClient
+
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    with TSDBClient(address=studio_mesh.endpoints.instances["tsdb-0"]) as tsdb:
+        tsdb.write_points("api.load", [0, 1000, 2000, 3000], [1.0, 3.0, 5.0, 7.0], tags={"h": "a"})
+        tsdb.write_points("api.load", [0, 1000], [100.0, 100.0], tags={"h": "b"})
+    with front(studio_mesh) as http:
+        listed = http.get("/studio/api/tsdb/series", headers=admin)
+        assert listed.status_code == 200, listed.text
+        mine = [s for s in listed.json()["data"] if s["metric"] == "api.load"]
+        assert sorted((s["tags"]["h"], s["points"]) for s in mine) == [("a", 4), ("b", 2)]
+        chart = http.post(
+            "/studio/api/tsdb/chart", headers=admin, json={"metric": "api.load", "tags": {"h": "a"}}
+        )
+        assert chart.status_code == 200, chart.text
+        body = chart.json()
+        assert body["window_ms"] == 16  # ceil(3001 ms / 200 windows)
+        assert [v for _, v in body["points"]] == [1.0, 3.0, 5.0, 7.0]  # series b left out
+        missing = http.post(
+            "/studio/api/tsdb/chart", headers=admin, json={"metric": "api.load", "tags": {"h": "z"}}
+        )
+        assert missing.status_code == 404, missing.text
+        for bad in (
+            {},
+            {"metric": "bad metric"},
+            {"metric": "api.load", "tags": {"h": 'a" OR h="b'}},
+            {"metric": "api.load", "tags": ["h"]},
+            {"metric": "api.load", "tags": {f"k{i}": "v" for i in range(17)}},
+        ):
+            answer = http.post("/studio/api/tsdb/chart", headers=admin, json=bad)
+            assert answer.status_code == 400, (bad, answer.text)

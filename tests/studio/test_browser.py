@@ -16,7 +16,7 @@ import cloudpickle
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from sage_client import JobClient, KVClient, LocalEnvironment, VDBClient
+from sage_client import JobClient, KVClient, LocalEnvironment, TSDBClient, VDBClient
 from tests.gateway.conftest import LiveMesh
 from tests.kernel import pipelines
 
@@ -126,7 +126,7 @@ def test_sign_in_chat_stream_stop_and_mesh(
     driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-mesh]").click()
     rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=instance]") or None)
     services = {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows}
-    assert services == {"kv", "llm", "gateway", "kernel", "vdb", "studio"}
+    assert services == {"kv", "llm", "gateway", "kernel", "vdb", "tsdb", "studio"}
     healths = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "[data-testid=health]")]
     assert healths == ["SERVING"] * len(rows)
     summary = driver.find_element(By.CSS_SELECTOR, "[data-testid=mesh-summary]").text
@@ -248,6 +248,15 @@ def test_sign_in_chat_stream_stop_and_mesh(
             metadatas=[{"lang": "en"}, {"lang": "fr"}],
             documents=["streams of tokens", "bonjour le monde"],
         )
+    # and a time series: 1000 points of a ramp, drawn as window averages
+    with TSDBClient(address=studio_mesh.endpoints.instances["tsdb-0"]) as tsdb:
+        t0 = 1_700_000_000_000
+        tsdb.write_points(
+            "browser.temp",
+            [t0 + i * 1000 for i in range(1000)],
+            [float(i) for i in range(1000)],
+            tags={"room": "lab"},
+        )
     driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-data]").click()
     wait.until(
         lambda d: any(
@@ -277,6 +286,16 @@ def test_sign_in_chat_stream_stop_and_mesh(
         lambda d: len(e := d.find_elements(By.CSS_SELECTOR, "[data-testid=kv-entry]")) == 2 and e
     )
     assert entries[0].text.startswith("user:1 ada") and "3 bytes (binary)" in entries[1].text
+    series = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=series]"))
+    assert "browser.temp" in series.text and "room=lab" in series.text and "1000" in series.text
+    series.click()
+    chart = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=series-chart]"))
+    # a 999 s span in at most ~200 windows (epoch-aligned: one more where the edges fall)
+    windows = int(re.search(r"(\d+) windows of 4996 ms \(average\)", chart.text)[1])
+    assert 200 <= windows <= 201, chart.text
+    line = chart.find_element(By.CSS_SELECTOR, "[data-testid=series-line]")
+    coords = [tuple(map(float, p.split(","))) for p in line.get_attribute("points").split()]
+    assert len(coords) == windows and coords[0][1] > coords[-1][1]  # a ramp rises (y grows down)
     driver.save_screenshot(str(tmp_path / "data.png"))
     namespace.clear()
     namespace.send_keys("gateway-keys")

@@ -153,6 +153,10 @@ class StudioApp:
                 return _collections
             case ("POST", ["kv", _, "scan"]):
                 return _kv_scan
+            case ("GET", ["tsdb", "series"]):
+                return _tsdb_series
+            case ("POST", ["tsdb", "chart"]):
+                return _tsdb_chart
             case ("POST", ["collections", _, "search"]):
                 return _search
             case ("POST", ["chat", "message"]):
@@ -236,6 +240,34 @@ async def _kv_scan(svc: Services, who: Principal, auth: str, parts: list[str], b
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 500:
         raise StudioError(400, "`page_size` must be a whole number from 1 to 500")
     return _ok(await svc.views.kv_page(parts[1], prefix, size, token))
+
+
+async def _tsdb_series(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Data page")
+    return _ok(await svc.views.tsdb_series())
+
+
+_TAG = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")  # tag keys and values the chart can filter on
+
+
+async def _tsdb_chart(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Data page")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise StudioError(400, f"the request body is not valid JSON: {exc}") from None
+    metric = data.get("metric") if isinstance(data, dict) else None
+    if not isinstance(metric, str) or not _NAME.match(metric):
+        raise StudioError(400, "`metric` must be a metric name (letters, digits, . _ -)")
+    tags = data.get("tags", {})
+    if not isinstance(tags, dict) or len(tags) > 16:
+        raise StudioError(400, "`tags` must be an object of at most 16 tags")
+    for key, value in tags.items():
+        if not (_TAG.match(key) and isinstance(value, str) and _TAG.match(value)):
+            raise StudioError(
+                400, f"tag {key!r}: keys and values are 1-128 of A-Z a-z 0-9 _ . : / -"
+            )
+    return _ok(await svc.views.tsdb_chart(metric, tags))
 
 
 async def _search(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

@@ -18,12 +18,15 @@ import grpc
 from sage_client import errors as sdk_errors
 from sage_client.kv import AsyncKVClient
 from sage_client.remote.client import AsyncJobClient
+from sage_client.tsdb import AsyncTSDBClient
 from sage_client.vdb import AsyncVDBClient
 from sage_deploy.status import mesh_status
 from sage_studio import instance_metrics
 from sage_studio.errors import StudioError
 
 LOG_LINES = 200  # the job page shows the tail of the log
+MAX_SERIES = 500  # series listed on the Data page
+CHART_POINTS = 200  # windows a series' chart is drawn from
 VALUE_PREVIEW = 200  # characters of a KV value shown in the Data page's table
 
 _HTTP_OF = {
@@ -49,6 +52,7 @@ class MeshViews:
         self._jobs: AsyncJobClient | None = None
         self._vdb: AsyncVDBClient | None = None
         self._kv: AsyncKVClient | None = None
+        self._tsdb: AsyncTSDBClient | None = None
 
     async def instances(self) -> dict[str, Any]:
         if not self._etcd:
@@ -175,6 +179,62 @@ class MeshViews:
             "next_page_token": page.next_page_token,
         }
 
+    def _tsdb_client(self) -> AsyncTSDBClient:
+        if self._tsdb is None:
+            self._tsdb = AsyncTSDBClient(timeout=10)
+        return self._tsdb
+
+    async def tsdb_series(self) -> dict[str, Any]:
+        """The TSDB's series (at most ``MAX_SERIES``): metric, tags, points, time span."""
+        try:
+            found = await self._tsdb_client().list_series(limit=MAX_SERIES)
+        except sdk_errors.SageError as exc:
+            raise from_sdk("tsdb", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"tsdb: {exc}", "service_unavailable") from None
+        return {"object": "list", "data": [dataclasses.asdict(series) for series in found]}
+
+    async def tsdb_chart(self, metric: str, tags: dict[str, str]) -> dict[str, Any]:
+        """One series over its whole span as at most ``CHART_POINTS`` window averages (the
+        TSDB's tumbling windows; the chart's x is each window's start)."""
+        tag_filter = " AND ".join(f'{k}="{v}"' for k, v in sorted(tags.items()))
+        client = self._tsdb_client()
+        try:
+            series = await client.list_series(metric, tag_filter=tag_filter, limit=2)
+            exact = [s for s in series if s.tags == tags]
+            if not exact:
+                raise StudioError(404, f"no series {metric} {tags} in the TSDB", "not_found")
+            info = exact[0]
+            span = info.last_timestamp_ms - info.first_timestamp_ms + 1
+            window = max(1, -(-span // CHART_POINTS))
+            groups = await client.window_aggregate(
+                metric,
+                window_size_ms=window,
+                aggregation="avg",
+                tag_filter=tag_filter,
+                start=info.first_timestamp_ms,
+                end=info.last_timestamp_ms + 1,
+                group_by=sorted(tags),
+            )
+        except sdk_errors.SageError as exc:
+            raise from_sdk("tsdb", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"tsdb: {exc}", "service_unavailable") from None
+        points = [
+            [int(t), float(v)]
+            for g in groups
+            if g.group == tags or not tags
+            for t, v in zip(g.start, g.values, strict=True)
+            if math.isfinite(v)
+        ]
+        return {
+            "object": "chart",
+            "metric": metric,
+            "tags": tags,
+            "window_ms": window,
+            "points": sorted(points),
+        }
+
     async def collections(self) -> dict[str, Any]:
         try:
             found = await self._vdb_client().list_collections()
@@ -220,7 +280,7 @@ class MeshViews:
         return {"object": "list", "collection": collection, "data": hits}
 
     async def close(self) -> None:
-        for client in (self._jobs, self._vdb, self._kv):
+        for client in (self._jobs, self._vdb, self._kv, self._tsdb):
             if client is not None:
                 await client.close()
 

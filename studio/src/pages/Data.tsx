@@ -2,6 +2,7 @@ import { FormEvent, useState } from "react";
 import { call } from "../api";
 import { AdminOnly, usePoll } from "../usePoll";
 import { KvBrowser } from "./KvBrowser";
+import { TsdbView } from "./TsdbView";
 
 interface Collection {
   name: string;
@@ -124,6 +125,7 @@ export function Data({ credential, admin }: { credential: string; admin: boolean
         </ol>
       )}
       <KvBrowser credential={credential} />
+      <TsdbView credential={credential} />
     </div>
   );
 }
