@@ -122,6 +122,28 @@ print(json.dumps({"engine": choice.engine, "model": str(path), "native": sage_na
 """
 
 
+def test_the_image_serves_studio_built_as_the_build_script_builds_it(tmp_path: Path) -> None:
+    """No Docker engine here: the image's studio stage runs the steps of
+    scripts/build-studio.sh (npm ci from the lock file, npm run build), the app stage copies
+    only its dist/ and points Studio at it; StudioConfig reads that setting as the image sets it."""
+    stage = DOCKERFILE.split("FROM node:", 1)[1].split("\nFROM ", 1)[0]
+    script = (ROOT / "scripts" / "build-studio.sh").read_text()
+    assert "npm ci" in script and "npm run --silent build" in script
+    assert "COPY studio/package.json studio/package-lock.json" in stage
+    assert "RUN npm ci" in stage and "RUN npm run build" in stage
+    copied = re.search(r"^COPY --from=studio /src/studio/dist (\S+)$", DOCKERFILE, re.MULTILINE)
+    assert copied, "the app stage does not copy the bundle"
+    env = re.search(r"^ENV SAGE_DIST_DIR=(\S+)$", DOCKERFILE, re.MULTILINE)
+    assert env and env.group(1) == copied.group(1)
+    from sage_runtime.config import load_config
+    from sage_studio.config import StudioConfig
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    config = load_config(StudioConfig, env={"SAGE_DIST_DIR": str(bundle)})
+    assert config.dist_dir == str(bundle)
+
+
 def test_setup_and_the_image_install_from_the_one_list() -> None:
     for text, where in ((SETUP, "scripts/setup.sh"), (DOCKERFILE, "deploy/Dockerfile")):
         assert "scripts/install-python.sh" in text, where
