@@ -281,3 +281,36 @@ def test_tsdb_series_and_a_chart_with_its_inputs_bounded(
         ):
             answer = http.post("/studio/api/tsdb/chart", headers=admin, json=bad)
             assert answer.status_code == 400, (bad, answer.text)
+
+
+def test_a_finished_jobs_graph_and_result_and_a_job_without_one(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    import cloudpickle
+
+    from sage_client import JobClient, LocalEnvironment
+    from tests.kernel import pipelines
+
+    cloudpickle.register_pickle_by_value(pipelines)
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    kept = LocalEnvironment("studio-result")
+    kept.from_batch(list(range(150))).map(pipelines.square).sink(lambda x: None)
+    plain = LocalEnvironment("studio-no-result")
+    plain.from_batch([1, 2]).sink(lambda x: None)
+    with JobClient(address=studio_mesh.endpoints.instances["kernel-0"]) as jobs:
+        with_result = jobs.submit(kept.graph, collect_result=True)
+        without = jobs.submit(plain.graph)
+        with_result.wait(timeout=60)
+        without.wait(timeout=60)
+    with front(studio_mesh) as http:
+        result = http.get(f"/studio/api/jobs/{with_result.id}/result", headers=admin)
+        assert result.status_code == 200, result.text
+        body = result.json()
+        assert body["total"] == 150 and len(body["data"]) == 100  # the first 100 shown
+        assert body["data"] == [str(x * x) for x in range(100)]  # one sink: in order
+        graph = http.get(f"/studio/api/jobs/{with_result.id}/graph", headers=admin).json()
+        assert [op["kind"] for op in graph["operators"]] == ["collection", "map", "sink"]
+        assert graph["operators"][2]["records_in"] == 150
+        assert "function" not in graph["operators"][0]
+        none = http.get(f"/studio/api/jobs/{without.id}/result", headers=admin)
+        assert none.status_code == 409 and "collect_result" in none.json()["error"]["message"]

@@ -147,6 +147,8 @@ class StudioApp:
                 return _job_graph
             case ("GET", ["jobs", _, "logs"]):
                 return _job_logs
+            case ("GET", ["jobs", _, "result"]):
+                return _job_result
             case ("POST", ["jobs", _, "cancel" | "pause" | "resume"]):
                 return _job_action
             case ("GET", ["collections"]):
@@ -207,6 +209,13 @@ async def _job_logs(svc: Services, who: Principal, auth: str, parts: list[str], 
     if not _ID.match(parts[1]):
         raise StudioError(400, f"not a job id: {parts[1]!r}")
     return _ok(await svc.views.job_logs(parts[1]))
+
+
+async def _job_result(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Jobs page")
+    if not _ID.match(parts[1]):
+        raise StudioError(400, f"not a job id: {parts[1]!r}")
+    return _ok(await svc.views.job_result(parts[1]))
 
 
 async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

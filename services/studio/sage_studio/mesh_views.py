@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import math
 import time
 from typing import Any
@@ -25,6 +26,7 @@ from sage_studio import instance_metrics
 from sage_studio.errors import StudioError
 
 LOG_LINES = 200  # the job page shows the tail of the log
+RESULT_ROWS = 100  # records of a finished job's result shown on its page
 MAX_SERIES = 500  # series listed on the Data page
 CHART_POINTS = 200  # windows a series' chart is drawn from
 VALUE_PREVIEW = 200  # characters of a KV value shown in the Data page's table
@@ -141,6 +143,21 @@ class MeshViews:
         except LookupError as exc:
             raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {"object": "list", "data": list(lines)}
+
+    async def job_result(self, job_id: str) -> dict[str, Any]:
+        """The first ``RESULT_ROWS`` records that reached the job's sinks, each as JSON text
+        (the job manager keeps them for a job submitted with collect_result)."""
+        try:
+            records = await self._job_client().result(job_id)
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+        return {
+            "object": "list",
+            "total": len(records),
+            "data": [json.dumps(r, default=repr)[:VALUE_PREVIEW] for r in records[:RESULT_ROWS]],
+        }
 
     async def act(self, job_id: str, verb: str) -> dict[str, Any]:
         """``cancel``, ``pause`` or ``resume`` a job; its state after."""

@@ -180,3 +180,30 @@ export function JobLogs({ credential, jobId, live }: { credential: string; jobId
     </pre>
   );
 }
+
+// A finished job's result: the records that reached its sinks (a job submitted with
+// collect_result), or the job manager's reason when there is none.
+export function JobResult({ credential, jobId }: { credential: string; jobId: string }) {
+  const result = usePoll<{ total: number; data: string[] }>(
+    credential,
+    `/studio/api/jobs/${encodeURIComponent(jobId)}/result`,
+    "reading the job's result",
+  );
+  if (result.error)
+    return (
+      <p className="muted" data-testid="job-result-none">
+        {result.error}
+      </p>
+    );
+  if (!result.data) return <p className="muted">Loading the result…</p>;
+  const { total, data } = result.data;
+  return (
+    <div data-testid="job-result">
+      <p className="muted">
+        {total} record{total === 1 ? "" : "s"}
+        {total > data.length ? `, the first ${data.length} shown` : ""}
+      </p>
+      <pre className="log">{data.join("\n")}</pre>
+    </div>
+  );
+}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { call } from "../api";
 import { AdminOnly, usePoll } from "../usePoll";
-import { JobGraph, JobLogs } from "./JobGraph";
+import { JobGraph, JobLogs, JobResult } from "./JobGraph";
 
 interface Job {
   id: string;
@@ -136,6 +136,12 @@ export function Jobs({ credential, admin }: { credential: string; admin: boolean
           )}
           <h4>Operators</h4>
           <JobGraph credential={credential} jobId={selected} />
+          {shown?.state === "succeeded" && (
+            <>
+              <h4>Result</h4>
+              <JobResult credential={credential} jobId={selected} />
+            </>
+          )}
           <h4>Log</h4>
           <JobLogs
             credential={credential}
