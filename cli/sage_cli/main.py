@@ -19,6 +19,7 @@ from sage_cli import (
     llm_commands,
     memory_commands,
     mesh_commands,
+    pipeline_commands,
     settings,
     studio_commands,
     task_commands,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_commands.register(groups)
     keys_commands.register(groups)
     job_commands.register(groups)
+    pipeline_commands.register(groups)
     task_commands.register(groups)
     memory_commands.register(groups)
     vdb_commands.register(groups)

@@ -5,8 +5,9 @@ import { Chat } from "./pages/Chat";
 import { Mesh } from "./pages/Mesh";
 import { Jobs } from "./pages/Jobs";
 import { Data } from "./pages/Data";
+import { Builder } from "./pages/Builder";
 
-const PAGES = ["chat", "mesh", "jobs", "data"] as const;
+const PAGES = ["chat", "builder", "mesh", "jobs", "data"] as const;
 type Page = (typeof PAGES)[number];
 
 function pageOf(hash: string): Page {
@@ -82,6 +83,7 @@ export function App() {
         {page === "mesh" && <Mesh credential={credential} admin={me.admin} />}
         {page === "jobs" && <Jobs credential={credential} admin={me.admin} />}
         {page === "data" && <Data credential={credential} admin={me.admin} />}
+        {page === "builder" && <Builder credential={credential} admin={me.admin} />}
       </main>
     </div>
   );

@@ -160,3 +160,31 @@ def test_the_graph_of_a_job_has_its_shape_and_final_counters_never_its_code(
     assert plain.id == handle.id
     with pytest.raises(NotFound):
         jobs.graph("no-such-job")
+
+
+def test_a_pipeline_spec_runs_on_the_job_manager(kernel: ServiceProcess, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    spec = {
+        "name": "spec-remote",
+        "operators": [
+            {"id": "l", "op": "source.lines", "params": {"text": "to be or\nnot to be"}},
+            {"id": "w", "op": "flatmap.split_words"},
+            {"id": "f", "op": "filter.contains", "params": {"text": "b"}},
+            {"id": "c", "op": "sink.collect"},
+        ],
+        "edges": [{"from": "l", "to": "w"}, {"from": "w", "to": "f"}, {"from": "f", "to": "c"}],
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    ran = subprocess.run(
+        [sys.executable, "-m", "sage_cli.main", "pipeline", "run", str(path), "--remote"]
+        + ["--address", kernel.address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ['"be"', '"be"'] and "submitted job-" in ran.stderr

@@ -23,6 +23,8 @@ ROUTES = [
     ("POST", "/studio/api/collections/docs/search"),
     ("POST", "/studio/api/kv/default/scan"),
     ("GET", "/studio/api/tsdb/series"),
+    ("GET", "/studio/api/pipelines/ops"),
+    ("POST", "/studio/api/pipelines/run"),
     ("POST", "/studio/api/tsdb/chart"),
     ("GET", "/studio/api/chat/sessions"),
     ("POST", "/studio/api/chat/sessions"),
@@ -68,6 +70,7 @@ def test_the_mesh_internals_need_an_admin(
             "/studio/api/jobs",
             "/studio/api/jobs/abc/graph",
             "/studio/api/jobs/abc/logs",
+            "/studio/api/pipelines/ops",
             "/studio/api/collections",
         ):
             refused = http.get(path, headers=user)
@@ -314,3 +317,42 @@ def test_a_finished_jobs_graph_and_result_and_a_job_without_one(
         assert "function" not in graph["operators"][0]
         none = http.get(f"/studio/api/jobs/{without.id}/result", headers=admin)
         assert none.status_code == 409 and "collect_result" in none.json()["error"]["message"]
+
+
+def test_the_builder_runs_catalogue_specs_only(
+    studio_mesh: LiveMesh, make_key: Callable[..., str]
+) -> None:
+    admin = {"authorization": f"Bearer {make_key('root', admin=True)}"}
+    user = {"authorization": f"Bearer {make_key('bob')}"}
+    spec = {
+        "name": "api-spec",
+        "operators": [
+            {"id": "n", "op": "source.numbers", "params": {"stop": 4}},
+            {"id": "c", "op": "sink.collect"},
+        ],
+        "edges": [{"from": "n", "to": "c"}],
+    }
+    with front(studio_mesh) as http:
+        ops = http.get("/studio/api/pipelines/ops", headers=admin).json()["data"]
+        assert "source.numbers" in {o["op"] for o in ops}
+        refused = http.post("/studio/api/pipelines/run", headers=user, json=spec)
+        assert refused.status_code == 403, refused.text
+        ran = http.post("/studio/api/pipelines/run", headers=admin, json=spec)
+        assert ran.status_code == 200, ran.text
+        job_id = ran.json()["id"]
+        from sage_client import JobClient
+
+        with JobClient(address=studio_mesh.endpoints.instances["kernel-0"]) as jobs:
+            assert jobs.get(job_id).name == "api-spec"
+            from sage_client.remote.client import JobHandle
+
+            assert JobHandle(jobs, job_id).wait(timeout=60).state == "succeeded"
+            assert jobs.result(job_id) == [0, 1, 2, 3]
+        for bad, message in (
+            ({"operators": [{"id": "x", "op": "builtins.eval"}]}, "unknown op"),
+            ({"operators": "all"}, "operators must be a list"),
+            ([1, 2], "is an object"),
+        ):
+            answer = http.post("/studio/api/pipelines/run", headers=admin, json=bad)
+            assert answer.status_code == 400, answer.text
+            assert message in answer.json()["error"]["message"]

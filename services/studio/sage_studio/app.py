@@ -151,6 +151,10 @@ class StudioApp:
                 return _job_result
             case ("POST", ["jobs", _, "cancel" | "pause" | "resume"]):
                 return _job_action
+            case ("GET", ["pipelines", "ops"]):
+                return _pipeline_ops
+            case ("POST", ["pipelines", "run"]):
+                return _pipeline_run
             case ("GET", ["collections"]):
                 return _collections
             case ("POST", ["kv", _, "scan"]):
@@ -223,6 +227,22 @@ async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str]
     if not _ID.match(parts[1]):
         raise StudioError(400, f"not a job id: {parts[1]!r}")
     return _ok(await svc.views.act(parts[1], parts[2]))
+
+
+async def _pipeline_ops(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "the Builder")
+    from sage_client.pipeline_spec import catalogue
+
+    return _ok({"object": "list", "data": catalogue()})
+
+
+async def _pipeline_run(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    require_admin(who.admin, "running pipelines")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise StudioError(400, f"the request body is not valid JSON: {exc}") from None
+    return _ok(await svc.views.run_pipeline(data))
 
 
 async def _collections(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

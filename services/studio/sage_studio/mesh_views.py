@@ -159,6 +159,25 @@ class MeshViews:
             "data": [json.dumps(r, default=repr)[:VALUE_PREVIEW] for r in records[:RESULT_ROWS]],
         }
 
+    async def run_pipeline(self, data: Any) -> dict[str, Any]:
+        """Build a Builder spec into a graph here (catalogue operators only: no code comes
+        from the page) and submit it to the job manager, keeping its result."""
+        from sage_client import LocalEnvironment
+        from sage_client.pipeline_spec import SpecError, build, parse
+
+        try:
+            spec = parse(data)
+        except SpecError as exc:
+            raise StudioError(400, f"the pipeline is not valid: {exc}") from None
+        env = build(spec, LocalEnvironment(spec.name))  # only builds the graph
+        try:
+            handle = await self._job_client().submit(env.graph, collect_result=True)
+        except sdk_errors.SageError as exc:
+            raise from_sdk("kernel", exc) from None
+        except LookupError as exc:
+            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
+        return {"object": "job", "id": handle.id, "name": spec.name}
+
     async def act(self, job_id: str, verb: str) -> dict[str, Any]:
         """``cancel``, ``pause`` or ``resume`` a job; its state after."""
         client = self._job_client()
