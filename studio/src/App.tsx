@@ -15,14 +15,21 @@ function pageOf(hash: string): Page {
   return (PAGES as readonly string[]).includes(name) ? (name as Page) : "chat";
 }
 
+// #/builder/<job id> opens that job's graph on the Builder's canvas
+function jobInHash(hash: string): string | undefined {
+  const parts = hash.replace(/^#\/?/, "").split("/");
+  return parts[0] === "builder" && parts[1] ? decodeURIComponent(parts[1]) : undefined;
+}
+
 export function App() {
   const [credential, setCredential] = useState(savedCredential());
   const [me, setMe] = useState<Me | null>(null);
   const [checking, setChecking] = useState(Boolean(credential));
-  const [page, setPage] = useState<Page>(pageOf(location.hash));
+  const [hash, setHash] = useState(location.hash);
+  const page = pageOf(hash);
 
   useEffect(() => {
-    const onHash = () => setPage(pageOf(location.hash));
+    const onHash = () => setHash(location.hash);
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
@@ -83,7 +90,9 @@ export function App() {
         {page === "mesh" && <Mesh credential={credential} admin={me.admin} />}
         {page === "jobs" && <Jobs credential={credential} admin={me.admin} />}
         {page === "data" && <Data credential={credential} admin={me.admin} />}
-        {page === "builder" && <Builder credential={credential} admin={me.admin} />}
+        {page === "builder" && (
+          <Builder credential={credential} admin={me.admin} openJob={jobInHash(hash)} key={hash} />
+        )}
       </main>
     </div>
   );

@@ -388,6 +388,29 @@ def test_build_a_pipeline_on_the_canvas_run_it_and_watch_it_finish(
     assert result.text.split("\n")[1:] == ["0.0", "3.0", "6.0", "9.0", "12.0"]
     assert len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=dag-node]")) == 3
     driver.save_screenshot(str(tmp_path / "builder-ran.png"))
+    # the same canvas opens any submitted job's graph: from the job's page
+    job_id = driver.find_element(By.CSS_SELECTOR, "[data-testid=builder-job] h3").text.split()[1]
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-jobs]").click()
+    row = wait.until(
+        lambda d: next(
+            (
+                r
+                for r in d.find_elements(By.CSS_SELECTOR, "[data-testid=job]")
+                if "my-pipeline" in r.text
+            ),
+            None,
+        )
+    )
+    row.click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=open-in-builder]")).click()
+    opened = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=builder-opened]"))
+    assert job_id in opened.text
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=canvas-node]")) == 3)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=wire]")) == 2
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-builder]").click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid='palette-sink.print']"))
+    for op, x, y in (("source.numbers", 100, 80), ("map.multiply", 320, 160)):
+        _drop(driver, op, x, y)
     # a spec that cannot run says why: a sink with no input
     _drop(driver, "sink.print", 540, 360)
     driver.find_element(By.CSS_SELECTOR, "[data-testid=run-pipeline]").click()

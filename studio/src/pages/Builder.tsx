@@ -36,7 +36,12 @@ const NODE_H = 56;
 // The Builder: operators dragged from the palette onto the canvas, wired output to input,
 // each with a form for its parameters; the pipeline is a spec (sage_client.pipeline_spec,
 // what `sage pipeline run FILE` runs) that Run submits to the job manager.
-export function Builder({ credential, admin }: { credential: string; admin: boolean }) {
+export function Builder({ credential, admin, openJob }: { credential: string; admin: boolean; openJob?: string }) {
+  const opened = usePoll<{ operators: { id: string; kind: string; name: string }[]; edges: { source: string; target: string }[] }>(
+    credential,
+    admin && openJob ? `/studio/api/jobs/${encodeURIComponent(openJob)}/graph` : null,
+    "opening the job's graph",
+  );
   const ops = usePoll<{ data: OpSpec[] }>(credential, admin ? "/studio/api/pipelines/ops" : null, "reading the operators");
   const [name, setName] = useState("my-pipeline");
   const [nodes, setNodes] = useState<Node[]>([]);
@@ -51,6 +56,7 @@ export function Builder({ credential, admin }: { credential: string; admin: bool
   const canvas = useRef<HTMLDivElement>(null);
   const counter = useRef(0);
   if (!admin) return <AdminOnly page="Builder" />;
+  if (openJob) return <OpenedJob jobId={openJob} graph={opened.data} error={opened.error} />;
   const catalogue = ops.data?.data ?? [];
   const kindOf = (op: string) => catalogue.find((o) => o.op === op);
 
@@ -268,5 +274,58 @@ function BuilderJob({ credential, jobId }: { credential: string; jobId: string }
       <JobGraph credential={credential} jobId={jobId} />
       {state === "succeeded" && <JobResult credential={credential} jobId={jobId} />}
     </>
+  );
+}
+
+// A submitted job's graph on the canvas, laid out by depth: what ran, read-only (a job built in
+// Python has functions the catalogue does not know, so it opens as its shape).
+function OpenedJob({
+  jobId,
+  graph,
+  error,
+}: {
+  jobId: string;
+  graph: { operators: { id: string; kind: string; name: string }[]; edges: { source: string; target: string }[] } | null;
+  error: string;
+}) {
+  if (error) return <p className="error">{error}</p>;
+  if (!graph) return <p className="muted">Opening job {jobId}…</p>;
+  const depth = new Map(graph.operators.map((o) => [o.id, 0]));
+  for (let pass = 0; pass < graph.operators.length; pass++)
+    for (const e of graph.edges) depth.set(e.target, Math.max(depth.get(e.target) ?? 0, (depth.get(e.source) ?? 0) + 1));
+  const rows = new Map<number, number>();
+  const at = new Map<string, { x: number; y: number }>();
+  for (const o of graph.operators) {
+    const d = depth.get(o.id) ?? 0;
+    const r = rows.get(d) ?? 0;
+    rows.set(d, r + 1);
+    at.set(o.id, { x: 20 + d * (NODE_W + 60), y: 30 + r * (NODE_H + 24) });
+  }
+  return (
+    <div data-testid="builder-opened">
+      <h2>Builder: job {jobId}</h2>
+      <p className="muted">
+        The graph this job runs, read-only. <a href="#/builder">A new pipeline</a>
+      </p>
+      <div className="canvas" data-testid="canvas">
+        <svg className="wires">
+          {graph.edges.map((e) => {
+            const a = at.get(e.source);
+            const b = at.get(e.target);
+            return a && b ? (
+              <line key={`${e.source}-${e.target}`} x1={a.x + NODE_W} y1={a.y + NODE_H / 2} x2={b.x} y2={b.y + NODE_H / 2} className="edge" data-testid="wire" />
+            ) : null;
+          })}
+        </svg>
+        {graph.operators.map((o) => (
+          <div key={o.id} className={`canvas-node ${o.kind}`} style={{ left: at.get(o.id)!.x, top: at.get(o.id)!.y, width: NODE_W, height: NODE_H }} data-testid="canvas-node">
+            <div className="node-head">
+              <b>{o.name}</b>
+              <div className="muted small">{o.kind}</div>
+            </div>
+          </div>
+        ))}
+      </div>
+    </div>
   );
 }

@@ -134,7 +134,12 @@ export function Jobs({ credential, admin }: { credential: string; admin: boolean
               )}
             </dl>
           )}
-          <h4>Operators</h4>
+          <h4>
+            Operators{" "}
+            <a className="small" href={`#/builder/${encodeURIComponent(selected)}`} data-testid="open-in-builder">
+              open in the Builder
+            </a>
+          </h4>
           <JobGraph credential={credential} jobId={selected} />
           {shown?.state === "succeeded" && (
             <>
