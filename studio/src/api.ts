@@ -71,9 +71,17 @@ export interface Model {
   id: string;
 }
 
+export interface Source {
+  id: string;
+  score: number | null;
+  document: string;
+  metadata: Record<string, unknown>;
+}
+
 export interface ChatMessage {
   role: "user" | "assistant" | "system";
   content: string;
+  sources?: Source[]; // the RAG hits of an assistant message (the gateway's `sources`)
 }
 
 // One streamed chat turn: tokens are handed to onToken as they arrive; aborting `signal`
@@ -86,9 +94,11 @@ export async function streamChat(
     session_id?: string;
     max_tokens?: number;
     memory?: boolean;
+    rag?: { collection: string };
   },
   onToken: (text: string) => void,
   signal: AbortSignal,
+  onSources: (sources: Source[]) => void = () => {},
 ): Promise<void> {
   let reply: Response;
   try {
@@ -121,6 +131,7 @@ export async function streamChat(
           if (data === "[DONE]") return;
           const chunk = JSON.parse(data);
           if (chunk.error) throw new ApiError(502, `chat failed: ${chunk.error.message}`);
+          if (chunk.sources) onSources(chunk.sources);
           const text = chunk.choices?.[0]?.delta?.content;
           if (text) onToken(text);
         }

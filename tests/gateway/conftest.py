@@ -145,6 +145,14 @@ def bring_up(run_dir: Path, topology: Topology) -> Iterator[LiveMesh]:
 
 
 @pytest.fixture(scope="session")
+def memory_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
+    """The mesh of memory_topology, anonymous callers allowed, `rag-docs` offered for RAG
+    (test_memory.py, test_rag.py)."""
+    topology = memory_topology(SAGE_REQUIRE_AUTH="false", SAGE_RAG_COLLECTIONS="rag-docs")
+    yield from bring_up(tmp_path_factory.mktemp("memory-mesh"), topology)
+
+
+@pytest.fixture(scope="session")
 def live_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
     # Two gateway instances behind Envoy: sessions and rate limits must not care which one serves.
     yield from bring_up(

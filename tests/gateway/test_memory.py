@@ -5,20 +5,13 @@ bring the first turn back)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from sage_client.memory import MemoryClient
 from sage_gateway.memory_step import memory_session
-from tests.gateway.conftest import LiveMesh, bring_up, memory_topology
-
-
-@pytest.fixture(scope="module")
-def memory_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMesh]:
-    topology = memory_topology(SAGE_REQUIRE_AUTH="false")
-    yield from bring_up(tmp_path_factory.mktemp("memory-mesh"), topology)
+from tests.gateway.conftest import LiveMesh
 
 
 def chat(mesh: LiveMesh, sid: str, content: str) -> dict:

@@ -54,6 +54,7 @@ def studio_topology() -> Topology:
                     "SAGE_JWT_HS256_SECRET": JWT_SECRET,
                     "SAGE_JWT_AUDIENCE": JWT_AUDIENCE,
                     "SAGE_MEMORY_ENABLED": "false",
+                    "SAGE_RAG_COLLECTIONS": "chat-docs",  # the Chat page's sources
                 },
             ),
             # the Jobs and Data pages' backends; job workers as this user (no job runs here)

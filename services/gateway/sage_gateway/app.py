@@ -405,9 +405,27 @@ class GatewayApp:
                 param="memory",
                 code="memory_disabled",
             )
+        rag_collection = None
+        if body.rag is not None:
+            if body.rag.collection not in self.config.rag_collections:
+                offered = ", ".join(self.config.rag_collections) or "none"
+                raise GatewayError(
+                    400,
+                    f"collection {body.rag.collection!r} is not offered for RAG on this gateway "
+                    f"(rag_collections: {offered})",
+                    param="rag.collection",
+                    code="rag_collection_not_offered",
+                )
+            rag_collection = body.rag.collection
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         turn = self._turn(
-            who, body, messages=messages, session_id=session_id, memory=bool(body.memory)
+            who,
+            body,
+            messages=messages,
+            session_id=session_id,
+            memory=bool(body.memory),
+            rag_collection=rag_collection,
+            rag_top_k=(body.rag.top_k if body.rag and body.rag.top_k else self.config.rag_top_k),
         )
         admission, headers = await self._admit(who, body, turn, headers)
         await self._serve(req, admission, headers, turn, body, chat=True)

@@ -1,6 +1,7 @@
 """Every chat and completion request is one coroutine, on the event loop that serves it:
 
-    load history -> retrieve memories -> build prompt -> stream from the LLM -> store the turn
+    load history -> retrieve memories -> retrieve sources -> build prompt -> stream from the LLM
+    -> store the turn
 
 ``ChatPipeline.run(turn)`` runs the steps in that order and yields the generated text as the
 LLM streams it, straight into the response; when the iteration ends, the turn is stored.
@@ -29,6 +30,7 @@ from sage_client.errors import DeadlineExceeded, SageError, Unavailable
 from sage_client.llm import AsyncLLMClient
 from sage_gateway.errors import GatewayError, from_sage_error
 from sage_gateway.memory_step import MemoryAccess
+from sage_gateway.rag_step import Retriever, sources_prompt
 from sage_gateway.sessions import SessionIndex
 
 
@@ -44,12 +46,15 @@ class Turn:
     stream: bool = True  # False: one unary call, the text arrives whole
     session_id: str | None = None
     memory: bool = False
+    rag_collection: str | None = None  # a collection the gateway offers (checked on admission)
+    rag_top_k: int = 4
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
     # filled in by the steps
     session_memory: bool = False
     history: list[dict[str, str]] = field(default_factory=list)
     memories: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)  # the RAG hits, for the reply
     llm_messages: list[dict[str, str]] = field(default_factory=list)
     text: str = ""
     finish_reason: str | None = None
@@ -64,6 +69,7 @@ class ChatResources:
     llm: AsyncLLMClient
     sessions: SessionIndex
     memory: MemoryAccess
+    retriever: Retriever
     history_turns: int
     memory_top_k: int
     llm_timeout_s: float
@@ -103,6 +109,14 @@ async def retrieve_memories(turn: Turn, res: ChatResources) -> None:
         )
 
 
+async def retrieve_sources(turn: Turn, res: ChatResources) -> None:
+    if not (turn.rag_collection and turn.messages):
+        return
+    query = next((m["content"] for m in reversed(turn.messages) if m["role"] == "user"), "")
+    if query:
+        turn.sources = await res.retriever.search(turn.rag_collection, query, turn.rag_top_k)
+
+
 def build_prompt(turn: Turn) -> None:
     if turn.prompt is not None:
         return
@@ -117,6 +131,8 @@ def build_prompt(turn: Turn) -> None:
                 + "\n".join(f"- {m}" for m in turn.memories),
             }
         ]
+    if turn.sources:
+        recalled.append({"role": "system", "content": sources_prompt(turn.sources)})
     turn.llm_messages = [*system, *recalled, *turn.history, *rest]
 
 
@@ -225,6 +241,8 @@ class ChatPipeline:
                 await load_history(turn, res)
             with step_errors("RetrieveMemories"):
                 await retrieve_memories(turn, res)
+            with step_errors("RetrieveSources"):
+                await retrieve_sources(turn, res)
             with step_errors("BuildPrompt"):
                 build_prompt(turn)
             with step_errors("StreamFromLLM"):

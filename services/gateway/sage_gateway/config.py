@@ -81,6 +81,11 @@ class GatewayConfig(ServiceConfig):
         default=True, description="false refuses `memory: true` (a mesh without Memory)"
     )
     memory_top_k: int = Field(default=3, ge=1, le=100)
+    rag_collections: list[str] = Field(
+        default_factory=list,
+        description="VDB collections a chat request may name in `rag` (empty: RAG is refused)",
+    )
+    rag_top_k: int = Field(default=4, ge=1, le=20, description="sources retrieved per turn")
     max_concurrent_chats: int | None = Field(
         default=None,
         ge=1,

@@ -75,6 +75,13 @@ class SamplingFields(_Request):
         }
 
 
+class RagOptions(_Request):
+    """``rag``: search ``collection`` with the last user message, put the hits in the prompt."""
+
+    collection: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+$")
+    top_k: int | None = Field(default=None, ge=1, le=20)
+
+
 class ChatCompletionRequest(SamplingFields):
     model: str = Field(min_length=0, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -83,6 +90,8 @@ class ChatCompletionRequest(SamplingFields):
         default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"
     )
     memory: StrictBool | None = None
+    # Extension: retrieval from a VDB collection the gateway offers (rag_collections).
+    rag: RagOptions | None = None
 
 
 class CompletionRequest(SamplingFields):

@@ -40,6 +40,8 @@ def chat_completion(turn: Turn) -> bytes:
     }
     if turn.session_id:
         body["session_id"] = turn.session_id
+    if turn.rag_collection is not None:
+        body["sources"] = turn.sources
     return orjson.dumps(body)
 
 
@@ -82,11 +84,14 @@ class ChunkWriter:
             )
 
     def delta(self, text: str) -> bytes:
+        extra = b""
         if self._chat:
             delta: dict[str, str] = {"content": text}
             if self._first:
                 delta = {"role": "assistant", "content": text}
                 self._first = False
+                if self._turn.rag_collection is not None:  # the sources ride on the first chunk
+                    extra = b',"sources":' + orjson.dumps(self._turn.sources)
             choice: dict[str, Any] = {
                 "index": 0,
                 "delta": delta,
@@ -95,10 +100,13 @@ class ChunkWriter:
             }
         else:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
-        return self._head + orjson.dumps([choice]) + b"}"
+        return self._head + orjson.dumps([choice]) + extra + b"}"
 
     def finish(self) -> bytes:
         finish = _finish(self._turn)
+        extra = b""
+        if self._chat and self._first and self._turn.rag_collection is not None:
+            extra = b',"sources":' + orjson.dumps(self._turn.sources)  # nothing was generated
         if self._chat:
             delta = {"role": "assistant", "content": ""} if self._first else {}
             choice: dict[str, Any] = {
@@ -109,7 +117,7 @@ class ChunkWriter:
             }
         else:
             choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish}
-        return self._head + orjson.dumps([choice]) + b"}"
+        return self._head + orjson.dumps([choice]) + extra + b"}"
 
     def usage(self) -> bytes:
         return self._head + b'[],"usage":' + orjson.dumps(_usage(self._turn)) + b"}"

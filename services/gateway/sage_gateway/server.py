@@ -13,6 +13,7 @@ from sage_gateway.app import Dependencies, GatewayApp
 from sage_gateway.auth import Authenticator
 from sage_gateway.chat_pipeline import ChatPipeline, ChatResources
 from sage_gateway.memory_step import MemoryAccess
+from sage_gateway.rag_step import Retriever
 from sage_gateway.ratelimit import Counters, LocalCounters, RateLimiter, RedisCounters
 from sage_gateway.sessions import SessionIndex
 from sage_runtime.http_process import HttpServiceProcess
@@ -40,11 +41,13 @@ class GatewayProcess(HttpServiceProcess):
         kv = AsyncKVClient()
         llm = AsyncLLMClient(timeout=cfg.llm_timeout_s)
         memory = MemoryAccess()
+        retriever = Retriever(cfg.rag_collections)
         sessions = SessionIndex(kv, cfg.session_ttl_s)
         resources = ChatResources(
             llm=llm,
             sessions=sessions,
             memory=memory,
+            retriever=retriever,
             history_turns=cfg.session_history_turns,
             memory_top_k=cfg.memory_top_k,
             llm_timeout_s=cfg.llm_timeout_s,
@@ -54,7 +57,7 @@ class GatewayProcess(HttpServiceProcess):
             if cfg.redis_url
             else LocalCounters()
         )
-        self.closers = [llm.close, memory.close, kv.close, counters.close]
+        self.closers = [llm.close, memory.close, retriever.close, kv.close, counters.close]
         deps = Dependencies(
             pipeline=ChatPipeline(resources, cfg.chat_concurrency),
             authenticator=Authenticator(cfg, AsyncKeyLookup(kv, cfg.key_cache_s)),

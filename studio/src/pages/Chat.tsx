@@ -24,6 +24,7 @@ export function Chat({ credential }: Props) {
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [draft, setDraft] = useState("");
   const [memory, setMemory] = useState(false);
+  const [collection, setCollection] = useState(""); // RAG: a collection the gateway offers
   const [maxTokens, setMaxTokens] = useState(256);
   const [streaming, setStreaming] = useState(false);
   const [tokens, setTokens] = useState(0);
@@ -155,6 +156,7 @@ export function Chat({ credential }: Props) {
           session_id: sessionId,
           max_tokens: maxTokens,
           ...(memory ? { memory: true } : {}),
+          ...(collection.trim() ? { rag: { collection: collection.trim() } } : {}),
         },
         (token) => {
           window.__studioArrivals?.push(performance.now());
@@ -165,6 +167,11 @@ export function Chat({ credential }: Props) {
           });
         },
         controller.signal,
+        (sources) =>
+          setMessages((all) => {
+            const last = all[all.length - 1];
+            return [...all.slice(0, -1), { ...last, sources }];
+          }),
       );
     } catch (err) {
       setError((err as Error).message);
@@ -233,6 +240,16 @@ export function Chat({ credential }: Props) {
             <input type="checkbox" checked={memory} onChange={(e) => setMemory(e.target.checked)} />{" "}
             memory
           </label>
+          <label>
+            Sources{" "}
+            <input
+              value={collection}
+              onChange={(e) => setCollection(e.target.value)}
+              placeholder="collection (RAG)"
+              data-testid="rag-collection"
+              style={{ width: 150 }}
+            />
+          </label>
           {modelsError && <span className="error">{modelsError}</span>}
         </div>
         <div className="messages" data-testid="messages">
@@ -250,6 +267,15 @@ export function Chat({ credential }: Props) {
               }
             >
               {m.content || (streaming && i === messages.length - 1 ? "…" : "")}
+              {m.sources && m.sources.length > 0 && (
+                <ol className="sources" data-testid="sources">
+                  {m.sources.map((s) => (
+                    <li key={s.id} title={JSON.stringify(s.metadata)}>
+                      <b>{s.id}</b> {s.document}
+                    </li>
+                  ))}
+                </ol>
+              )}
             </div>
           ))}
         </div>
