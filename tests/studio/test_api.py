@@ -194,7 +194,27 @@ def test_jobs_and_collections_through_the_sdk(
         hits = found.json()["data"]
         assert hits[0]["id"] == "a" and hits[0]["document"] == "hello from the mesh"
         assert hits[0]["metadata"] == {"topic": "mesh"}
-        for bad in ({}, {"text": ""}, {"text": "x", "top_k": 0}, {"text": "x", "top_k": "3"}):
+        # a metadata filter narrows the hits; one the VDB cannot parse is its 400
+        filtered = http.post(
+            "/studio/api/collections/studio-docs/search",
+            headers=admin,
+            json={"text": "hello goodbye", "top_k": 2, "where": {"topic": "flow"}},
+        )
+        assert filtered.status_code == 200, filtered.text
+        assert [h["id"] for h in filtered.json()["data"]] == ["b"]
+        broken = http.post(
+            "/studio/api/collections/studio-docs/search",
+            headers=admin,
+            json={"text": "x", "where": {"topic": {"$nope": 1}}},
+        )
+        assert broken.status_code == 400, broken.text
+        for bad in (
+            {},
+            {"text": ""},
+            {"text": "x", "top_k": 0},
+            {"text": "x", "top_k": "3"},
+            {"text": "x", "where": [1]},
+        ):
             answer = http.post(
                 "/studio/api/collections/studio-docs/search", headers=admin, json=bad
             )

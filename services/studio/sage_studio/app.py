@@ -313,7 +313,10 @@ async def _search(svc: Services, who: Principal, auth: str, parts: list[str], bo
     top_k = data.get("top_k", 10)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
         raise StudioError(400, "`top_k` must be a whole number from 1 to 100")
-    return _ok(await svc.views.search(parts[1], text, top_k))
+    where = data.get("where")
+    if where is not None and (not isinstance(where, dict) or len(orjson.dumps(where)) > 8192):
+        raise StudioError(400, "`where` must be a metadata filter object (at most 8 KiB)")
+    return _ok(await svc.views.search(parts[1], text, top_k, where or None))
 
 
 async def _chat_message(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):

@@ -292,10 +292,14 @@ class MeshViews:
             ],
         }
 
-    async def search(self, collection: str, text: str, top_k: int) -> dict[str, Any]:
+    async def search(
+        self, collection: str, text: str, top_k: int, where: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A text search, optionally filtered on metadata (the VDB's filter syntax, e.g.
+        ``{"lang": "en"}`` or ``{"year": {"$gte": 2020}}``; a bad filter is the VDB's 400)."""
         try:
             results = await self._vdb_client().search_text(
-                collection, [text], top_k=top_k, include=("metadatas", "documents")
+                collection, [text], top_k=top_k, where=where, include=("metadatas", "documents")
             )
         except sdk_errors.SageError as exc:
             raise from_sdk("vdb", exc) from None

@@ -27,6 +27,7 @@ export function Data({ credential, admin }: { credential: string; admin: boolean
   );
   const [collection, setCollection] = useState("");
   const [text, setText] = useState("");
+  const [where, setWhere] = useState(""); // a metadata filter, JSON
   const [hits, setHits] = useState<Hit[] | null>(null);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -40,11 +41,19 @@ export function Data({ credential, admin }: { credential: string; admin: boolean
     setBusy(true);
     setError("");
     try {
+      let filter: unknown = undefined;
+      if (where.trim()) {
+        try {
+          filter = JSON.parse(where);
+        } catch (err) {
+          throw new Error(`the filter is not JSON: ${(err as Error).message}`);
+        }
+      }
       const found = await call<{ data: Hit[] }>(
         credential,
         `/studio/api/collections/${encodeURIComponent(chosen)}/search`,
         "searching",
-        { method: "POST", body: JSON.stringify({ text, top_k: 10 }) },
+        { method: "POST", body: JSON.stringify({ text, top_k: 10, ...(filter ? { where: filter } : {}) }) },
       );
       setHits(found.data);
     } catch (err) {
@@ -105,6 +114,13 @@ export function Data({ credential, admin }: { credential: string; admin: boolean
             onChange={(e) => setText(e.target.value)}
             placeholder="Search text…"
             data-testid="search-text"
+          />
+          <input
+            value={where}
+            onChange={(e) => setWhere(e.target.value)}
+            placeholder='filter, e.g. {"lang": "en"}'
+            data-testid="search-where"
+            style={{ maxWidth: 220 }}
           />
           <button type="submit" disabled={busy} data-testid="search">
             {busy ? "Searching…" : "Search"}
