@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -66,8 +67,21 @@ def test_a_wrong_key_is_refused_with_a_message(
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid=nav-chat]")
 
 
+def _cancel_quietly(mesh: LiveMesh, job_id: str) -> None:
+    try:
+        with JobClient(address=mesh.endpoints.instances["kernel-0"]) as jobs:
+            if not jobs.get(job_id).done:
+                jobs.cancel(job_id)
+    except Exception:  # noqa: BLE001 - best effort at teardown
+        pass
+
+
 def test_sign_in_chat_stream_stop_and_mesh(
-    browser: Any, studio_mesh: LiveMesh, make_key: Callable[..., str], tmp_path: Path
+    browser: Any,
+    studio_mesh: LiveMesh,
+    make_key: Callable[..., str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     driver = browser
     wait = WebDriverWait(driver, WAIT_S)
@@ -195,6 +209,8 @@ def test_sign_in_chat_stream_stop_and_mesh(
     env.from_source(pipelines.Forever).sink(pipelines.announce)
     with JobClient(address=studio_mesh.endpoints.instances["kernel-0"]) as jobs:
         handle = jobs.submit(env.graph)
+        # an unbounded job's worker outlives the mesh by design (re-attach): never leave it
+        request.addfinalizer(lambda: _cancel_quietly(studio_mesh, handle.id))
         row = wait.until(
             lambda d: next(
                 (
