@@ -213,7 +213,9 @@ def test_failover_of_the_primary_loses_no_acknowledged_write(
         write(50, 30)  # goes on through the failover: the same service process, no restart
         assert refused > 0  # the kill was felt: writes were refused until a replica held them
         assert service.proc.proc.poll() is None
-        assert ha.current_primary() == ha.replica_port
+        # on a loaded host the sentinels may fail over once more (the returned node, now a
+        # synced replica, promoted back): still one of the two nodes, and nothing acked is lost
+        assert ha.current_primary() in (ha.replica_port, ha.primary_port)
         got = {key: kv.get(key) for key in acked}
         assert (before, len(got)) == (50, len(acked))
         lost = [key for key, value in acked.items() if got[key] != value]
