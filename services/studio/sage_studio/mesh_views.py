@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import json
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -46,6 +48,17 @@ def from_sdk(service: str, exc: sdk_errors.SageError) -> StudioError:
     status = _HTTP_OF.get(exc.code, 503)
     hint = "" if status != 503 else f"; is the {service} service up (`sage mesh status`)?"
     return StudioError(status, f"{service}: {exc.code.name}: {exc.message}{hint}", "upstream_error")
+
+
+@contextlib.contextmanager
+def upstream(service: str) -> Iterator[None]:
+    """A call to a mesh service: its error as the page's (``from_sdk``), no instance as 503."""
+    try:
+        yield
+    except sdk_errors.SageError as exc:
+        raise from_sdk(service, exc) from None
+    except LookupError as exc:  # no instance registered
+        raise StudioError(503, f"{service}: {exc}", "service_unavailable") from None
 
 
 class MeshViews:
@@ -98,31 +111,19 @@ class MeshViews:
         return self._vdb
 
     async def jobs(self) -> dict[str, Any]:
-        try:
+        with upstream("kernel"):
             found = [_job(j) async for j in self._job_client().list()]
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:  # no instance registered
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {"object": "list", "data": found}
 
     async def job(self, job_id: str) -> dict[str, Any]:
-        try:
+        with upstream("kernel"):
             return _job(await self._job_client().get(job_id))
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
 
     async def job_graph(self, job_id: str) -> dict[str, Any]:
         """The job's DAG with each operator's latest counters (``sampled_at``: when read, so
         the page computes rates between two reads)."""
-        try:
+        with upstream("kernel"):
             view = await self._job_client().graph(job_id)
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {
             "object": "job_graph",
             "job": dataclasses.asdict(view.job),
@@ -134,25 +135,17 @@ class MeshViews:
     async def job_logs(self, job_id: str) -> dict[str, Any]:
         """The job's last ``LOG_LINES`` log lines (what the worker printed), oldest first."""
         lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
-        try:
+        with upstream("kernel"):
             async for event in self._job_client().events(job_id, follow=False):
                 if event.WhichOneof("event") == "log_line":
                     lines.append(event.log_line)
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {"object": "list", "data": list(lines)}
 
     async def job_result(self, job_id: str) -> dict[str, Any]:
         """The first ``RESULT_ROWS`` records that reached the job's sinks, each as JSON text
         (the job manager keeps them for a job submitted with collect_result)."""
-        try:
+        with upstream("kernel"):
             records = await self._job_client().result(job_id)
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {
             "object": "list",
             "total": len(records),
@@ -170,24 +163,16 @@ class MeshViews:
         except SpecError as exc:
             raise StudioError(400, f"the pipeline is not valid: {exc}") from None
         env = build(spec, LocalEnvironment(spec.name))  # only builds the graph
-        try:
+        with upstream("kernel"):
             handle = await self._job_client().submit(env.graph, collect_result=True)
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
         return {"object": "job", "id": handle.id, "name": spec.name}
 
     async def act(self, job_id: str, verb: str) -> dict[str, Any]:
         """``cancel``, ``pause`` or ``resume`` a job; its state after."""
         client = self._job_client()
         call = {"cancel": client.cancel, "pause": client.pause, "resume": client.resume}[verb]
-        try:
+        with upstream("kernel"):
             return _job(await call(job_id))
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kernel", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kernel: {exc}", "service_unavailable") from None
 
     def _kv_client(self) -> AsyncKVClient:
         if self._kv is None:
@@ -200,14 +185,10 @@ class MeshViews:
         """One page of a KV namespace's entries under ``prefix``: each value as text when it is
         UTF-8 (cut at ``VALUE_PREVIEW`` characters), else its size; the namespaces services
         own (gateway keys, sessions, memories) are refused by the KV itself."""
-        try:
+        with upstream("kv"):
             page = await self._kv_client().scan_page(
                 prefix, page_size=page_size, page_token=page_token, namespace=namespace
             )
-        except sdk_errors.SageError as exc:
-            raise from_sdk("kv", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"kv: {exc}", "service_unavailable") from None
         return {
             "object": "list",
             "namespace": namespace,
@@ -222,12 +203,8 @@ class MeshViews:
 
     async def tsdb_series(self) -> dict[str, Any]:
         """The TSDB's series (at most ``MAX_SERIES``): metric, tags, points, time span."""
-        try:
+        with upstream("tsdb"):
             found = await self._tsdb_client().list_series(limit=MAX_SERIES)
-        except sdk_errors.SageError as exc:
-            raise from_sdk("tsdb", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"tsdb: {exc}", "service_unavailable") from None
         return {"object": "list", "data": [dataclasses.asdict(series) for series in found]}
 
     async def tsdb_chart(self, metric: str, tags: dict[str, str]) -> dict[str, Any]:
@@ -235,7 +212,7 @@ class MeshViews:
         TSDB's tumbling windows; the chart's x is each window's start)."""
         tag_filter = " AND ".join(f'{k}="{v}"' for k, v in sorted(tags.items()))
         client = self._tsdb_client()
-        try:
+        with upstream("tsdb"):
             series = await client.list_series(metric, tag_filter=tag_filter, limit=2)
             exact = [s for s in series if s.tags == tags]
             if not exact:
@@ -252,10 +229,6 @@ class MeshViews:
                 end=info.last_timestamp_ms + 1,
                 group_by=sorted(tags),
             )
-        except sdk_errors.SageError as exc:
-            raise from_sdk("tsdb", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"tsdb: {exc}", "service_unavailable") from None
         points = [
             [int(t), float(v)]
             for g in groups
@@ -272,12 +245,8 @@ class MeshViews:
         }
 
     async def collections(self) -> dict[str, Any]:
-        try:
+        with upstream("vdb"):
             found = await self._vdb_client().list_collections()
-        except sdk_errors.SageError as exc:
-            raise from_sdk("vdb", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"vdb: {exc}", "service_unavailable") from None
         return {
             "object": "list",
             "data": [
@@ -297,14 +266,10 @@ class MeshViews:
     ) -> dict[str, Any]:
         """A text search, optionally filtered on metadata (the VDB's filter syntax, e.g.
         ``{"lang": "en"}`` or ``{"year": {"$gte": 2020}}``; a bad filter is the VDB's 400)."""
-        try:
+        with upstream("vdb"):
             results = await self._vdb_client().search_text(
                 collection, [text], top_k=top_k, where=where, include=("metadatas", "documents")
             )
-        except sdk_errors.SageError as exc:
-            raise from_sdk("vdb", exc) from None
-        except LookupError as exc:
-            raise StudioError(503, f"vdb: {exc}", "service_unavailable") from None
         result = results[0]
         metadatas = result.metadatas or [{} for _ in result.ids]
         documents = result.documents or ["" for _ in result.ids]
