@@ -145,3 +145,30 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def host_busy_cpus(window_s: float = 0.25) -> float:
+    """How many CPUs the whole host kept busy over ``window_s`` (from ``/proc/stat``)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, idle
+
+    busy0, idle0 = sample()
+    time.sleep(window_s)
+    busy1, idle1 = sample()
+    total = (busy1 - busy0) + (idle1 - idle0)
+    return (os.cpu_count() or 1) * (busy1 - busy0) / total if total else 0.0
+
+
+def wait_host_idle(limit_s: float = 30.0, busy: float = 0.25) -> tuple[float, bool]:
+    """Waits until the host keeps fewer than ``busy`` CPUs busy for a quarter second (what a
+    background start, such as a job manager's successor standby worker, leaves behind):
+    (seconds waited, whether it got idle before ``limit_s``)."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit_s:
+        if host_busy_cpus() < busy:
+            return time.perf_counter() - began, True
+    return time.perf_counter() - began, False

@@ -21,6 +21,16 @@ Figures (last stdout line, one JSON object):
                            without one (served as anonymous: the bench's instance also allows
                            anonymous callers), so both see the same moments; auth_p50_ms the p50
                            difference. Every other load carries the token, as a deployed caller does.
+  open_loop_nq1_{50,80}pct_{p50,p99}_ms
+                           open loop: nq1 searches arriving at a fixed rate, 50% and 80% of the
+                           measured qps_nq1, for half a phase's seconds; each latency from the
+                           call's scheduled arrival (no coordinated omission); *_offered_qps and
+                           *_achieved_qps beside them
+  h2load_qps_nq1           the nq1 load from h2load (nghttp2's C load generator: one HTTP/2
+                           connection, 16 streams, the same query each call), so the Python client
+                           is not half the CPU; h2load_mean_ms_nq1 its mean latency;
+                           h2load_envoy_l7_qps_nq1 the same through Envoy's L7 route. Each reply's
+                           body is checked to be a search result (a gRPC error is a 200 to h2load)
   recall_at_10             the service's top-10 against brute force (exact inner product on the unit
                            vectors, i.e. cosine), 200 queries; gate recall_at_10>=0.95 in targets
   upsert_vectors_per_s     client-streaming bulk load (UpsertStream), HNSW built as it loads
@@ -65,6 +75,8 @@ import asyncio
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,6 +90,7 @@ from typing import Any
 import bench_auth  # noqa: E402  (bench/ is on sys.path when run as a script)
 import grpc
 import numpy as np
+from measure import open_loop
 
 from sage_client.vdb import VDBClient
 from sage_deploy import envoy_config, infra
@@ -156,7 +169,13 @@ def median(values: list[float]) -> float:
 
 
 async def grpc_rounds(
-    direct: str, envoy: EnvoyRoutes, queries: np.ndarray, seconds: float, rounds: int, nq_batch: int
+    direct: str,
+    envoy: EnvoyRoutes,
+    queries: np.ndarray,
+    seconds: float,
+    rounds: int,
+    nq_batch: int,
+    open_loop_s: float,
 ) -> dict[str, Any]:
     """Interleaved rounds of six loads: the nq1 load (16 in flight) direct, through Envoy's VDB
     passthrough listener and through its L7 route (in turn, the order rotating by round); the same
@@ -237,7 +256,30 @@ async def grpc_rounds(
                 f"{per_round['envoy_hop_p50_ms'][-1]:.3f}, L7 {per_round['envoy_l7_hop_p50_ms'][-1]:.3f} ms; "
                 f"nq16 {calls16 * nq_batch:.0f} q/s"
             )
-    figures: dict[str, Any] = {key: median(values) for key, values in per_round.items()}
+        figures: dict[str, Any] = {key: median(values) for key, values in per_round.items()}
+        # Open loop: searches arrive at a fixed rate (50% and 80% of the closed-loop maximum),
+        # each latency from its scheduled arrival, so queueing shows in p99.
+        arrivals = iter(range(1 << 62))
+        for share in (0.5, 0.8):
+            result = await open_loop(
+                share * figures["qps_nq1"],
+                open_loop_s,
+                lambda: stubs[""].Search(singles[next(arrivals) % len(singles)], metadata=md),
+            )
+            tag = f"open_loop_nq1_{int(share * 100)}pct"
+            figures.update(
+                {
+                    f"{tag}_p50_ms": result.p50_ms,
+                    f"{tag}_p99_ms": result.p99_ms,
+                    f"{tag}_offered_qps": result.rate,
+                    f"{tag}_achieved_qps": result.achieved,
+                    f"{tag}_errors": result.errors,
+                }
+            )
+            log(
+                f"  open loop at {result.rate:.0f} qps: p50 {result.p50_ms:.3f} ms, "
+                f"p99 {result.p99_ms:.3f} ms ({result.achieved:.0f} achieved)"
+            )
     figures["qps_nq1_rounds"] = [round(v) for v in per_round["qps_nq1"]]
     return figures
 
@@ -298,6 +340,70 @@ def reopen_s(vdb: ManagedProcess, query: np.ndarray, timeout: float = 600) -> tu
 class EnvoyRoutes:
     l7: str  # the mesh listener: HTTP/2, routed by the service's path prefix
     passthrough: str  # the VDB's own L4 listener (tcp_proxy)
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """A gRPC length-prefixed message (uncompressed): what an HTTP/2 client puts in the body."""
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def h2load_nq1(
+    run: Path, address: str, request: vdb_pb2.SearchRequest, reply_bytes: int, seconds: float
+) -> dict[str, Any]:
+    """nq1 load from h2load (nghttp2's C load generator): one HTTP/2 connection, 16 streams in
+    flight (what the Python loads hold), the same Search request with the admin token, for
+    ``seconds``. h2load counts a gRPC error as a 200 (gRPC's status is a trailer), so each reply's
+    body is checked against a real reply's size: a trailers-only error has no body."""
+    body = run / "search.grpc"
+    body.write_bytes(grpc_frame(request.SerializeToString()))
+    headers = [("content-type", "application/grpc"), ("te", "trailers"), *bench_auth.metadata()]
+    cmd = ["h2load", "-c", "1", "-m", str(IN_FLIGHT), "-t", "1", "-D", str(max(1, round(seconds)))]
+    cmd += ["-d", str(body)] + [a for k, v in headers for a in ("-H", f"{k}: {v}")]
+    out = subprocess.run(
+        [*cmd, f"http://{address}/sage.vdb.v1.VDBService/Search"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    rate = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    done = re.search(
+        r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", out
+    )
+    data = re.search(r"traffic: .*\((\d+)\) data", out)  # the exact byte count
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+    if not (rate and done and data and mean):
+        raise RuntimeError(f"unexpected h2load output:\n{out}")
+    succeeded, failed = int(done.group(1)), int(done.group(2))
+    per_reply = int(data.group(1)) / succeeded if succeeded else 0.0
+    if failed or per_reply < 0.9 * (reply_bytes + 5):
+        raise RuntimeError(
+            f"h2load's replies are not search results ({succeeded} ok, {failed} failed, "
+            f"{per_reply:.0f} B per reply, a real one is {reply_bytes + 5} B):\n{out}"
+        )
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[mean.group(2)]
+    return {"qps": float(rate.group(1)), "mean_ms": float(mean.group(1)) * scale}
+
+
+def h2load_figures(
+    run: Path, address: str, routes: EnvoyRoutes, query: np.ndarray, seconds: float
+) -> dict[str, Any]:
+    """h2load's nq1 load straight to the service and through Envoy's L7 route (null figures
+    when h2load is not installed: Debian's nghttp2-client)."""
+    keys = ("h2load_qps_nq1", "h2load_mean_ms_nq1", "h2load_envoy_l7_qps_nq1")
+    if shutil.which("h2load") is None:
+        log("  h2load not installed (Debian nghttp2-client): its figures are null")
+        return dict.fromkeys(keys)
+    request = vdb_pb2.SearchRequest(collection="bench", queries=query.tobytes(), top_k=TOP_K)
+    with grpc.insecure_channel(address) as channel:
+        reply = vdb_pb2_grpc.VDBServiceStub(channel).Search(request, metadata=bench_auth.metadata())
+    direct = h2load_nq1(run, address, request, reply.ByteSize(), seconds / 2)
+    via_l7 = h2load_nq1(run, routes.l7, request, reply.ByteSize(), seconds / 2)
+    log(
+        f"  h2load nq1: {direct['qps']:.0f} qps direct (mean {direct['mean_ms']:.3f} ms), "
+        f"{via_l7['qps']:.0f} through Envoy L7"
+    )
+    return dict(zip(keys, (direct["qps"], direct["mean_ms"], via_l7["qps"]), strict=True))
 
 
 def start_envoy(run: Path, vdb_address: str) -> tuple[ManagedProcess, EnvoyRoutes]:
@@ -640,7 +746,11 @@ def main() -> None:
                 )
                 envoy, routes = start_envoy(run, address)
                 figures.update(
-                    asyncio.run(grpc_rounds(address, routes, queries, seconds / rounds, rounds, 16))
+                    asyncio.run(
+                        grpc_rounds(
+                            address, routes, queries, seconds / rounds, rounds, 16, seconds / 2
+                        )
+                    )
                 )
                 log(
                     f"  median of {rounds} rounds: nq1 {figures['qps_nq1']:.0f} qps p50 {figures['p50_ms_nq1']:.3f} ms;"
@@ -648,6 +758,7 @@ def main() -> None:
                     f"{figures['envoy_hop_p50_ms']:.3f}), L7 p50 {figures['envoy_l7_p50_ms_nq1']:.3f} ms (hop "
                     f"{figures['envoy_l7_hop_p50_ms']:.3f}); nq16 {figures['qps_nq16']:.0f} q/s"
                 )
+                figures.update(h2load_figures(run, address, routes, queries[0], seconds))
                 figures["recall_at_10"] = recall_at_10(address, data, queries[:200])
                 log(f"  recall@10 {figures['recall_at_10']:.3f}")
                 client.flush("bench")

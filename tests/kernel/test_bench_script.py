@@ -30,6 +30,23 @@ def _run_bench(scratch: Path) -> subprocess.CompletedProcess[str]:
 def test_bench_prints_every_figure_as_json_on_its_last_line(background: Background) -> None:
     result = background.result("jobs-bench")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    for name in ("ray_rps", "local_rps", "ray_data_rps", "submit_to_first_record_s"):
-        assert figures[name] > 0
-    assert figures["records"] == 20000
+    for name in (
+        "ray_rps",
+        "local_rps",
+        "ray_data_rps",
+        "ray_data_udf_rps",
+        "ray_data_udf_batches_rps",
+        "submit_to_first_record_s",
+        "cold_submit_to_first_record_s",
+        "ray_cold_submit_to_first_record_s",
+    ):
+        assert figures[name] > 0, name
+    assert figures["records"] == figures["n"] == 20000
+    assert figures["sizes"] == [2000, 20000] and figures["quick"] is True
+    for side in ("local", "ray", "ray_data_udf", "ray_data_udf_batches", "ray_data"):
+        # a straight line through two timed sizes; null only when noise made the larger faster
+        marginal = figures[f"{side}_marginal_rps"]
+        assert marginal is None or marginal > 0, side
+        assert f"{side}_fixed_s" in figures
+    # without a standby the worker starts, imports and (on Ray) creates actors after the submit
+    assert figures["cold_submit_to_first_record_s"] > figures["submit_to_first_record_s"]

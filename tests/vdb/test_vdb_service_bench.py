@@ -88,3 +88,29 @@ def test_recall_counts_the_exact_top_10_among_the_ids_returned(bench: ModuleType
     assert bench.recall_against([[str(i) for i in row] for row in truth], truth) == 1.0
     half = [row[:5].tolist() + [-1] * 5 for row in truth]
     assert bench.recall_against(half, truth) == 0.5
+
+
+def test_h2load_drives_real_searches_and_refuses_to_count_grpc_errors(
+    bench: ModuleType, start_service: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    service = start_service("sage_vdb")
+    vectors = random_vectors(200, bench.DIM)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with VDBClient(address=service.address) as client:
+        client.create_collection("bench", bench.DIM, metric="cosine", index=bench.HNSW)
+        client.bulk_upsert("bench", [str(i) for i in range(len(vectors))], vectors)
+    request = bench.vdb_pb2.SearchRequest(
+        collection="bench", queries=vectors[3].tobytes(), top_k=bench.TOP_K
+    )
+    reply_bytes = 40  # a floor: a top-10 reply holds 10 float32 scores and 10 ids
+
+    figures = bench.h2load_nq1(tmp_path, service.address, request, reply_bytes, 1.0)
+
+    assert figures["qps"] > 50  # a C client against a live service for a second
+    assert 0 < figures["mean_ms"] < 1000
+    # a collection that does not exist: every reply is a gRPC NOT_FOUND, which h2load calls a 200
+    missing = bench.vdb_pb2.SearchRequest(
+        collection="nope", queries=vectors[3].tobytes(), top_k=bench.TOP_K
+    )
+    with pytest.raises(RuntimeError, match="not search results"):
+        bench.h2load_nq1(tmp_path, service.address, missing, reply_bytes, 1.0)
