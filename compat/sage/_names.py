@@ -117,6 +117,21 @@ _SAGE_DB = {
     "DistanceMetric": "sage_client.native_db:DistanceMetric",
     "SageDBService": "sage_client.native_db:SageDBService",
 }
+_MULTIMODAL_DB = {  # sage_db's multimodal items (sage_client/multimodal_db.py)
+    name: f"sage_client.multimodal_db:{name}"
+    for name in (
+        "MultimodalSageDB",
+        "ModalityType",
+        "FusionStrategy",
+        "ModalData",
+        "MultimodalData",
+        "FusionParams",
+        "MultimodalSearchParams",
+        "QueryResult",
+        "create_text_image_db",
+        "create_audio_visual_db",
+    )
+}
 _SAGE_FLOW = {  # sage_flow: vector streams (sage_client/flow, docs/flow.md)
     "SageFlowService": "sage_client.flow:SageFlowService",
     "StreamEnvironment": "sage_client.flow:StreamEnvironment",
@@ -238,6 +253,7 @@ MODULES: dict[str, dict[str, str]] = {
     "sage.middleware.operators.llm": _pick(_RAG, ["SageLLMGenerator", "OpenAIGenerator"]),
     "sage.middleware.components.sage_db": {**_SAGE_DB},
     "sage.middleware.components.sage_db.python.sage_db": {**_SAGE_DB},
+    "sage.middleware.components.sage_db.python.multimodal_sage_db": {**_MULTIMODAL_DB},
     "sage.middleware.components.sage_db.python.micro_service.sage_db_service": _pick(
         _SAGE_DB, ["SageDBService"]
     ),

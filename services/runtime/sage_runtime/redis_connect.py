@@ -29,7 +29,7 @@ def redis_async(
     from redis.asyncio.sentinel import Sentinel
 
     parsed = urlparse(url)
-    auth = {
+    auth: dict[str, Any] = {
         "username": unquote(parsed.username) if parsed.username else None,
         "password": unquote(parsed.password) if parsed.password else None,
     }
