@@ -1,7 +1,11 @@
-"""Generate deploy/mesh.yml (docker compose) and deploy/envoy.yaml from the topology.
+"""Generate deploy/mesh.yml (docker compose), deploy/mesh-etcd3.yml (its 3-member etcd
+override) and deploy/envoy.yaml from the topology.
 
-python -m sage_deploy.compose           # write both files
+python -m sage_deploy.compose           # write the files
 python -m sage_deploy.compose --check   # exit 1 if they differ from the topology
+
+    docker compose -f deploy/mesh.yml up                            # one etcd member
+    docker compose -f deploy/mesh.yml -f deploy/mesh-etcd3.yml up   # three (survives one lost)
 """
 
 from __future__ import annotations
@@ -231,6 +235,67 @@ def compose(t: Topology) -> dict:
     return {"services": services, "volumes": volumes}
 
 
+ETCD_MEMBERS = ("etcd", "etcd-2", "etcd-3")  # the first keeps the name services depend on
+
+
+def _etcd_member(t: Topology, name: str) -> dict:
+    peers = ",".join(f"{m}=http://{m}:{t.etcd_peer_port}" for m in ETCD_MEMBERS)
+    return {
+        "image": ETCD_IMAGE,
+        "command": [
+            "etcd",
+            "--name",
+            name,
+            "--data-dir",
+            "/etcd-data",
+            "--listen-client-urls",
+            f"http://0.0.0.0:{t.etcd_port}",
+            "--advertise-client-urls",
+            f"http://{name}:{t.etcd_port}",
+            "--listen-peer-urls",
+            f"http://0.0.0.0:{t.etcd_peer_port}",
+            "--initial-advertise-peer-urls",
+            f"http://{name}:{t.etcd_peer_port}",
+            "--initial-cluster",
+            peers,
+            "--initial-cluster-token",
+            "sage-mesh",
+            "--initial-cluster-state",
+            "new",
+            "--auth-token-ttl",
+            "86400",
+        ],
+        "volumes": [f"{name}-data:/etcd-data"],
+        "healthcheck": {
+            "test": ["CMD", "etcdctl", "endpoint", "status"],
+            "interval": "5s",
+            "retries": 10,
+        },
+    }
+
+
+def compose_etcd3(t: Topology, base: dict) -> dict:
+    """The override that makes ``base``'s etcd a cluster of three members: every client is
+    given every member's endpoint (registration, discovery and envoy-sync fail over between
+    them), and etcd's auth is enabled once the three are healthy."""
+    endpoints = ",".join(f"{m}:{t.etcd_port}" for m in ETCD_MEMBERS)
+    services: dict = {name: _etcd_member(t, name) for name in ETCD_MEMBERS}
+    services["etcd-auth"] = {
+        "depends_on": {**_completed("secrets-init"), **_healthy(*ETCD_MEMBERS)}
+    }
+    for name, svc in base["services"].items():
+        if "SAGE_ETCD_ENDPOINTS" in svc.get("environment", {}):
+            services[name] = {"environment": {"SAGE_ETCD_ENDPOINTS": endpoints}}
+        command = svc.get("command", [])
+        if "--etcd" in command:  # envoy-sync: the whole command, with every member
+            at = command.index("--etcd") + 1
+            services[name] = {"command": [*command[:at], endpoints, *command[at + 1 :]]}
+    return {
+        "services": services,
+        "volumes": {f"{m}-data": {} for m in ETCD_MEMBERS if m != "etcd"},
+    }
+
+
 def envoy(t: Topology) -> dict:
     grpc_services = {s.name: s.grpc_service for s in t.services if s.is_grpc}
     http_routes = [(s.http_prefix, s.name) for s in t.services if s.http]
@@ -252,7 +317,12 @@ def envoy(t: Topology) -> dict:
 def render() -> dict[Path, str]:
     t = load_topology()
     dump = lambda data: HEADER + yaml.safe_dump(data, sort_keys=False)  # noqa: E731
-    return {DEPLOY_DIR / "mesh.yml": dump(compose(t)), DEPLOY_DIR / "envoy.yaml": dump(envoy(t))}
+    base = compose(t)
+    return {
+        DEPLOY_DIR / "mesh.yml": dump(base),
+        DEPLOY_DIR / "mesh-etcd3.yml": dump(compose_etcd3(t, base)),
+        DEPLOY_DIR / "envoy.yaml": dump(envoy(t)),
+    }
 
 
 def main() -> int:

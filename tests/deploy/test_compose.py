@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,89 @@ def test_the_envoy_image_holds_the_descriptor_set_where_envoy_yaml_reads_it() ->
     assert f"COPY --from=app /opt/sage/descriptors.pb {ENVOY_DESCRIPTORS}" in dockerfile
     envoy = yaml.safe_load((ROOT / "deploy" / "mesh.yml").read_text())["services"]["envoy"]
     assert envoy["build"]["target"] == "envoy"
+
+
+def _loopback_member_argv(
+    command: list[str], ports: dict[str, tuple[int, int]], data: Path
+) -> list[str]:
+    """A compose member's own command, with each member's host name and fixed ports swapped
+    for loopback ports (compose's DNS names exist only inside docker's network)."""
+    name = command[command.index("--name") + 1]
+    client, peer = ports[name]
+    argv = []
+    for arg in command:
+        arg = arg.replace("0.0.0.0:2379", f"127.0.0.1:{client}")
+        arg = arg.replace("0.0.0.0:2380", f"127.0.0.1:{peer}")
+        for member, (c, p) in ports.items():
+            arg = arg.replace(f"//{member}:2379", f"//127.0.0.1:{c}")
+            arg = arg.replace(f"//{member}:2380", f"//127.0.0.1:{p}")
+        argv.append(str(data / name) if arg == "/etcd-data" else arg)
+    return [shutil.which("etcd") or "etcd", *argv[1:]]
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None or shutil.which("etcd") is None,
+    reason="docker-compose and etcd (Debian packages) not installed",
+)
+def test_the_etcd3_override_forms_a_cluster_that_survives_a_lost_member(tmp_path: Path) -> None:
+    import yaml
+
+    from sage_deploy import infra
+    from sage_deploy.processes import ManagedProcess, free_port
+
+    merged = subprocess.run(
+        [
+            "docker-compose",
+            "-f",
+            str(ROOT / "deploy" / "mesh.yml"),
+            "-f",
+            str(ROOT / "deploy" / "mesh-etcd3.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    services = yaml.safe_load(merged.stdout)["services"]
+    members = ["etcd", "etcd-2", "etcd-3"]
+    every = "etcd:2379,etcd-2:2379,etcd-3:2379"
+    for name, svc in services.items():  # every etcd client is given every member
+        if name not in members and "SAGE_ETCD_ENDPOINTS" in (svc.get("environment") or {}):
+            assert svc["environment"]["SAGE_ETCD_ENDPOINTS"] == every, name
+    assert every in services["envoy-sync"]["command"]
+    assert set(services["etcd-auth"]["depends_on"]) >= set(members)
+
+    ports = {m: (free_port(), free_port()) for m in members}
+    procs = [
+        ManagedProcess(
+            m,
+            _loopback_member_argv(services[m]["command"], ports, tmp_path),
+            tmp_path / f"{m}.log",
+            env={"ETCD_UNSUPPORTED_ARCH": ""},
+        ).start()
+        for m in members
+    ]
+    endpoints = ",".join(f"127.0.0.1:{c}" for c, _ in ports.values())
+
+    def etcdctl(*args: str) -> str:
+        return subprocess.run(
+            ["etcdctl", "--endpoints", endpoints, "--command-timeout=5s", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        ).stdout
+
+    try:
+        for proc, (client, _) in zip(procs, ports.values(), strict=True):
+            infra.wait_port(proc, client)
+        infra.etcd_wait_leader(ports["etcd"][0])
+        assert etcdctl("member", "list").count("started") == 3
+        etcdctl("put", "/sage/probe", "before")
+        os.kill(procs[0].pid, signal.SIGKILL)  # the member the services depend on by name
+        procs[0].proc.wait(10)
+        etcdctl("put", "/sage/probe", "after")  # a quorum of two still takes writes
+        assert etcdctl("get", "/sage/probe", "--print-value-only").strip() == "after"
+    finally:
+        for proc in procs:
+            proc.stop(grace=2)
