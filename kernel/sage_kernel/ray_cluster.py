@@ -67,11 +67,13 @@ def resource_name(index: int) -> str:
 class LocalRayCluster(LocalRayHead):
     """``with LocalRayCluster(workers=2) as cluster:``: ``cluster.address`` (the GCS address),
     ``cluster.auth_env`` and ``export_auth()`` as ``LocalRayHead``'s; ``cluster.node_ids``:
-    ``{"sage_node_0": <Ray node id>, ...}``."""
+    ``{"sage_node_0": <Ray node id>, ...}``; ``cluster.client_address``: ``ray://`` of the head's
+    Ray Client server."""
 
     workers: int = 2
     cpus_per_worker: int = 1
     node_ids: dict[str, str] = field(default_factory=dict)
+    client_address: str = ""  # ray://127.0.0.1:PORT, the head's Ray Client server
     _nodes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _started: float = 0.0
 
@@ -118,8 +120,9 @@ class LocalRayCluster(LocalRayHead):
         self._started = time.time()
         self._prepare()
         try:
-            port = _free_port()
+            port, client_port = _free_port(), _free_port()
             self.address = f"127.0.0.1:{port}"
+            self.client_address = f"ray://127.0.0.1:{client_port}"
             self._spawn(
                 [
                     "--head",
@@ -127,7 +130,7 @@ class LocalRayCluster(LocalRayHead):
                     "--num-cpus=0",
                     "--include-dashboard=false",
                     f"--dashboard-port={_free_port()}",
-                    f"--ray-client-server-port={_free_port()}",
+                    f"--ray-client-server-port={client_port}",
                     *self._node_args(),
                 ]
             )

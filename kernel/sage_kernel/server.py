@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import AsyncIterator
 
 import grpc
@@ -17,6 +18,8 @@ from sage_runtime import ServiceSpec
 from sage_runtime import errors as err
 
 EXECUTORS = ("local", "ray")
+# A cluster's GCS address, a Ray Client address, or Ray's "auto" (the cluster `ray start` made here)
+RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9.\-]{1,253}:\d{1,5}")
 DEFAULT_PAGE = 100
 
 
@@ -78,6 +81,12 @@ class JobServicer(kernel_pb2_grpc.JobServiceServicer):
         if request.ray_address and executor != "ray":
             raise err.invalid_argument(
                 "ray_address", "ray_address is only used with executor 'ray'"
+            )
+        if request.ray_address and not RAY_ADDRESS.fullmatch(request.ray_address):
+            raise err.invalid_argument(
+                "ray_address",
+                "ray_address is a cluster's GCS address HOST:PORT, a Ray Client address "
+                f"ray://HOST:PORT, or auto; got {request.ray_address[:100]!r}",
             )
         if request.checkpoint_interval_ms < 0:
             raise err.invalid_argument(

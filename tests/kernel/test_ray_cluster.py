@@ -81,7 +81,11 @@ def cluster() -> Iterator[LocalRayCluster]:
 
 
 def _submit(
-    kernel: ServiceProcess, cluster: LocalRayCluster, name: str, where: dict[str, Any]
+    kernel: ServiceProcess,
+    cluster: LocalRayCluster,
+    name: str,
+    where: dict[str, Any],
+    address: str = "",
 ) -> Any:
     env = RemoteEnvironment(
         name,
@@ -89,7 +93,7 @@ def _submit(
         address=kernel.address,
         scheduler=ByOperator(where),
         executor="ray",
-        ray_address=cluster.address,
+        ray_address=address or cluster.address,
         collect_result=True,
     )
     stream = env.from_batch(TaggedNumbers, COUNT, 0.01).map(tag_map_node, parallelism=2)
@@ -112,6 +116,21 @@ def test_operators_run_where_the_scheduler_places_them(
     assert sorted(r[0] for r in result) == list(range(COUNT))
     assert {r[1] for r in result} == {first}
     assert {r[2] for r in result} == {second}
+
+
+def test_a_ray_client_address_runs_the_job_placed_as_asked(
+    cluster: LocalRayCluster, kernel: ServiceProcess
+) -> None:
+    """``ray://`` (the head's Ray Client server): the worker drives the cluster from outside it,
+    as a job manager on another machine than the cluster does."""
+    second = cluster.node_ids["sage_node_1"]
+    where = {"TaggedNumbers": PlacementDecision.with_node(second, reason="by node id")}
+    handle = _submit(kernel, cluster, "ray-client", where, address=cluster.client_address)
+    handle.wait(timeout=120)
+    assert handle.status().state == "succeeded", handle.status()
+    result = handle.result()
+    assert sorted(r[0] for r in result) == list(range(COUNT))
+    assert {r[1] for r in result} == {second}
 
 
 def test_a_worker_node_killed_mid_job_loses_no_record(

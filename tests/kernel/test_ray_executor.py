@@ -83,3 +83,15 @@ def test_feedback_loops_are_refused_on_ray(jobs: JobClient, ray_address: str) ->
     env.from_batch([1]).connect(future).map(lambda x: x).fill_future(future)
     with pytest.raises(InvalidArgument, match="feedback loops"):
         jobs.submit(env.graph, executor="ray", ray_address=ray_address)
+
+
+@pytest.mark.parametrize(
+    "address", ["http://127.0.0.1:6379", "127.0.0.1", "ray://", "a b:1", "x" * 300 + ":1"]
+)
+def test_a_ray_address_that_is_not_one_is_refused_by_name(jobs: JobClient, address: str) -> None:
+    env = LocalEnvironment("ray-bad-address")
+    env.from_batch([1]).map(lambda x: x)
+    before = len(list(jobs.list()))
+    with pytest.raises(InvalidArgument, match="ray_address is a cluster's GCS address"):
+        jobs.submit(env.graph, executor="ray", ray_address=address)
+    assert len(list(jobs.list())) == before  # nothing was created
