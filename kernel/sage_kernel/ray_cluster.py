@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sage_kernel import identity
-from sage_kernel.ray_head import LocalRayHead
+from sage_kernel.ray_head import LocalRayHead, cluster_env
 
 # A node is declared dead after period x threshold without a health check (Ray's defaults:
 # 3 s x 5); short here so a crashed node's actors are rescheduled quickly.
@@ -80,7 +80,7 @@ class LocalRayCluster(LocalRayHead):
     def _env(self) -> dict[str, str]:
         assert self._temp is not None
         return {
-            **os.environ,
+            **cluster_env(),
             "HOME": str(self._temp / "home"),
             **self.auth_env,
             **HEALTH_ENV,

@@ -28,6 +28,15 @@ ray.shutdown()
 """
 
 
+def cluster_env() -> dict[str, str]:
+    """This process's environment without the mesh's credentials: a Ray node's processes (and
+    every actor they start) inherit it, and they run jobs' code."""
+    from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV, TOKEN_ENV
+
+    withheld = (SECRETS_ENV, PRINCIPAL_ENV, TOKEN_ENV, "SAGE_AUTH_TOKENS")
+    return {k: v for k, v in os.environ.items() if k not in withheld}
+
+
 @dataclass
 class LocalRayHead:
     """``with LocalRayHead() as head:`` starts the head; ``head.address`` is its GCS address and
@@ -60,7 +69,7 @@ class LocalRayHead:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=home,
-            env={**os.environ, "HOME": str(home), **self.auth_env},
+            env={**cluster_env(), "HOME": str(home), **self.auth_env},
             **(who.popen_kwargs() if who is not None else {}),
         )
         assert self._proc.stdout is not None

@@ -112,6 +112,34 @@ def test_a_job_runs_unprivileged_and_calls_services_with_its_submitters_token(
     assert (folder / "result.json").stat().st_uid == seen["uid"]  # the worker wrote it
 
 
+def test_a_ray_jobs_actors_call_services_with_the_submitters_token_too(
+    ray_address: str,
+    jobs_client: JobClient,
+    kv: ServiceProcess,
+    tokens: dict[str, str],
+) -> None:
+    """On Ray the functions run in actors (Ray worker processes, started by the raylet, some
+    before the job existed): the submitter's token reaches them with the job, the manager's
+    credentials never do."""
+    pytest.importorskip("ray", reason="the ray executor needs `pip install -e .[ray]`")
+    env = LocalEnvironment("probe-ray")
+    probe = _probe(kv.address, os.environ["SAGE_SECRETS_FILE"])
+    env.from_batch([0, 1]).map(probe, parallelism=2).sink(pipelines.announce)
+    handle = jobs_client.submit(
+        env.graph, executor="ray", ray_address=ray_address, collect_result=True
+    )
+    handle.wait(timeout=120)
+    assert handle.status().state == "succeeded", handle.status()
+    seen = handle.result()
+
+    assert len(seen) == 2
+    for one in seen:
+        assert one["uid"] != 0 and one["secrets_env"] is None and one["secrets"] == "denied"
+        assert one["token_sha"] == hashlib.sha256(tokens["jobs"].encode()).hexdigest()
+        assert one["kv_read"] == b"written by the job"
+        assert one["gateway_keys"] == "PermissionDenied"
+
+
 def test_results_come_back_as_json_and_the_client_never_unpickles(
     jobs_client: JobClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
