@@ -66,14 +66,20 @@ def _split_endpoint(endpoint: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port or 2379)
 
 
+ETCD_CREDENTIALS_ENV = "SAGE_ETCD_CREDENTIALS"  # USER:PASSWORD (a job's read-only discovery)
+
+
 def etcd_credentials(path: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:
     """(user, password) for etcd from the mesh's secrets file (default: this process's, see
-    ``sage_client.credentials``) when it has an ``etcd`` section, else None (anonymous)."""
+    ``sage_client.credentials``) when it has an ``etcd`` section; without a secrets file,
+    ``SAGE_ETCD_CREDENTIALS`` (``USER:PASSWORD``: the job manager gives its workers the mesh's
+    read-only discovery user this way); else None (anonymous)."""
     from sage_client.credentials import load_secrets, secrets_path
 
     path = path or secrets_path()
     if path is None:
-        return None
+        user, sep, password = os.environ.get(ETCD_CREDENTIALS_ENV, "").partition(":")
+        return (user, password) if sep and user and password else None
     etcd = load_secrets(path).get("etcd")
     if not isinstance(etcd, dict) or not etcd.get("user") or not etcd.get("password"):
         return None

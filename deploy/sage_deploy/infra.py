@@ -23,6 +23,7 @@ REDIS_APP_USER = "sage"
 # Keys an ACL user may touch (default: all); the task queue's user only its own.
 REDIS_KEY_PATTERNS = {"tasks": "~sage-tasks:*"}
 ETCD_PREFIX = b"/sage/"
+REGISTRY_PREFIX = b"/sage/v1/services/"  # sage_client.discovery.KEY_PREFIX
 
 
 def require(binary: str, package: str) -> str:
@@ -200,8 +201,45 @@ def _prefix_end(prefix: bytes) -> bytes:
     return prefix[:-1] + bytes([prefix[-1] + 1])
 
 
+async def _etcd_ensure_reader(
+    auth: Any, reader: tuple[str, str], timeout: float, metadata: Any = None
+) -> None:
+    """The read-only user jobs discover services with: READ on the service registry alone."""
+    import aetcd.rpc as rpc
+    import grpc
+
+    async def tolerate(call: Any, request: Any) -> None:
+        try:
+            await call(request, timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            if "already exists" not in (exc.details() or ""):
+                raise
+
+    user, password = reader
+    prefix = REGISTRY_PREFIX
+    await tolerate(auth.RoleAdd, rpc.AuthRoleAddRequest(name=user))
+    perm = rpc.Permission(permType=rpc.Permission.READ, key=prefix, range_end=_prefix_end(prefix))
+    await auth.RoleGrantPermission(
+        rpc.AuthRoleGrantPermissionRequest(name=user, perm=perm), timeout=timeout, metadata=metadata
+    )
+    await tolerate(auth.UserAdd, rpc.AuthUserAddRequest(name=user, password=password))
+    await auth.UserChangePassword(
+        rpc.AuthUserChangePasswordRequest(name=user, password=password),
+        timeout=timeout,
+        metadata=metadata,
+    )
+    await auth.UserGrantRole(
+        rpc.AuthUserGrantRoleRequest(user=user, role=user), timeout=timeout, metadata=metadata
+    )
+
+
 async def _etcd_enable_auth(
-    endpoint: str, user: str, password: str, root_password: str, timeout: float
+    endpoint: str,
+    user: str,
+    password: str,
+    root_password: str,
+    timeout: float,
+    reader: tuple[str, str] | None = None,
 ) -> bool:
     import aetcd.rpc as rpc
     import grpc
@@ -219,6 +257,11 @@ async def _etcd_enable_auth(
             await auth.Authenticate(
                 rpc.AuthenticateRequest(name=user, password=password), timeout=timeout
             )
+            if reader is not None:  # a mesh whose auth predates the reader gets it now
+                root = await auth.Authenticate(
+                    rpc.AuthenticateRequest(name="root", password=root_password), timeout=timeout
+                )
+                await _etcd_ensure_reader(auth, reader, timeout, (("token", root.token),))
             return False
 
         async def tolerate(call: Any, request: Any, exists: str = "already exists") -> None:
@@ -253,6 +296,8 @@ async def _etcd_enable_auth(
             await auth.UserGrantRole(
                 rpc.AuthUserGrantRoleRequest(user=user, role=user), timeout=timeout
             )
+        if reader is not None:
+            await _etcd_ensure_reader(auth, reader, timeout)
         await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=timeout)
         return True
 
@@ -261,14 +306,17 @@ def etcd_enable_auth(
     port: int, secrets: Mapping[str, Any], timeout: float = 5.0, host: str = "127.0.0.1"
 ) -> bool:
     """Turn etcd's auth on with the secrets file's ``etcd`` section: ``root`` (its
-    ``root_password``), and the mesh's user with read-write on ``/sage/`` only. True when it was
+    ``root_password``), the mesh's user with read-write on ``/sage/`` only, and its ``reader``
+    (when the file has one) with read on the service registry only. True when it was
     turned on now, False when it already was (then the mesh's user is checked to get in)."""
     etcd = secrets["etcd"]
     user, password = str(etcd["user"]), str(etcd["password"])
     root_password = str(etcd.get("root_password") or password)
+    found = etcd.get("reader") or {}
+    reader = (str(found["user"]), str(found["password"])) if found.get("password") else None
     try:
         return asyncio.run(
-            _etcd_enable_auth(f"{host}:{port}", user, password, root_password, timeout)
+            _etcd_enable_auth(f"{host}:{port}", user, password, root_password, timeout, reader)
         )
     except Exception as exc:
         raise StartError(

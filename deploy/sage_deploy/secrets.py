@@ -51,10 +51,16 @@ def generate() -> dict[str, Any]:
 
 
 def infra_secrets() -> dict[str, Any]:
-    """etcd: the mesh's user (read-write on ``/sage/`` only) and root's password, for the
-    launcher's setup; redis: the default (admin) user's password and the app users' ones."""
+    """etcd: the mesh's user (read-write on ``/sage/`` only), the reader jobs discover services
+    with (read-only on the service registry) and root's password, for the launcher's setup;
+    redis: the default (admin) user's password and the app users' ones."""
     return {
-        "etcd": {"user": "sage", "password": new_token(), "root_password": new_token()},
+        "etcd": {
+            "user": "sage",
+            "password": new_token(),
+            "root_password": new_token(),
+            "reader": {"user": "sage-reader", "password": new_token()},
+        },
         "redis": {"password": new_token(), "users": {name: new_token() for name in REDIS_USERS}},
     }
 

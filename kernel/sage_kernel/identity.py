@@ -212,6 +212,7 @@ def worker_env(token: str, who: WorkerIdentity | None = None) -> dict[str, str]:
     submitter's token (the job calls services with its submitter's rights); as ``who``, its
     own HOME and USER (not the manager's home, where tools find the manager's tokens)."""
     from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV, TOKEN_ENV
+    from sage_client.discovery import ETCD_CREDENTIALS_ENV
 
     env = {
         k: v
@@ -220,9 +221,27 @@ def worker_env(token: str, who: WorkerIdentity | None = None) -> dict[str, str]:
     }
     if token:
         env[TOKEN_ENV] = token
+    reader = discovery_reader()
+    if reader:
+        env[ETCD_CREDENTIALS_ENV] = reader
     if who is not None:
         env.update(HOME=who.home, USER=who.user, LOGNAME=who.user)
     return env
+
+
+def discovery_reader() -> str:
+    """``USER:PASSWORD`` of the mesh's read-only etcd user (read on the service registry alone)
+    from the manager's secrets file, so a job's SDK finds services through an etcd with auth on;
+    empty when the file has none."""
+    from sage_client.credentials import load_secrets, secrets_path
+
+    path = secrets_path()
+    if path is None:
+        return ""
+    reader = (load_secrets(path).get("etcd") or {}).get("reader") or {}
+    if not reader.get("user") or not reader.get("password"):
+        return ""
+    return f"{reader['user']}:{reader['password']}"
 
 
 def main(argv: list[str]) -> int:
