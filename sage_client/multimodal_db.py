@@ -300,25 +300,23 @@ class MultimodalSageDB:
             index.core.close()
 
 
-def create_text_image_db(dimension: int = 512, index_type: str = "IVF_FLAT") -> MultimodalSageDB:
+def _preset(
+    dimension: int, index_type: str, strategy: FusionStrategy, max_modalities: int
+) -> MultimodalSageDB:
     return MultimodalSageDB(
         {
             "dimension": dimension,
             "index_type": index_type,
-            "fusion_strategy": FusionStrategy.WEIGHTED_AVERAGE.value,
+            "fusion_strategy": strategy.value,
             "enable_modality_indexing": True,
-            "max_modalities_per_item": 2,
+            "max_modalities_per_item": max_modalities,
         }
     )
+
+
+def create_text_image_db(dimension: int = 512, index_type: str = "IVF_FLAT") -> MultimodalSageDB:
+    return _preset(dimension, index_type, FusionStrategy.WEIGHTED_AVERAGE, 2)
 
 
 def create_audio_visual_db(dimension: int = 1024, index_type: str = "IVF_FLAT") -> MultimodalSageDB:
-    return MultimodalSageDB(
-        {
-            "dimension": dimension,
-            "index_type": index_type,
-            "fusion_strategy": FusionStrategy.ATTENTION_BASED.value,
-            "enable_modality_indexing": True,
-            "max_modalities_per_item": 3,
-        }
-    )
+    return _preset(dimension, index_type, FusionStrategy.ATTENTION_BASED, 3)

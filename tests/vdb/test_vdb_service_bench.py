@@ -31,16 +31,24 @@ def bench() -> Iterator[ModuleType]:
         sys.path.remove(str(BENCH_DIR))
 
 
-def test_reopen_restarts_the_service_and_times_until_the_collection_answers(
-    bench: ModuleType, start_service: Callable[..., ServiceProcess]
-) -> None:
+def bench_collection(
+    bench: ModuleType, start_service: Callable[..., ServiceProcess], n: int
+) -> tuple[ServiceProcess, np.ndarray]:
+    """A VDB service holding the bench's collection of ``n`` unit vectors, flushed."""
     service = start_service("sage_vdb")
-    vectors = random_vectors(300, bench.DIM)
+    vectors = random_vectors(n, bench.DIM)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with VDBClient(address=service.address) as client:
         client.create_collection("bench", bench.DIM, metric="cosine", index=bench.HNSW)
         client.bulk_upsert("bench", [str(i) for i in range(len(vectors))], vectors)
         client.flush("bench")
+    return service, vectors
+
+
+def test_reopen_restarts_the_service_and_times_until_the_collection_answers(
+    bench: ModuleType, start_service: Callable[..., ServiceProcess]
+) -> None:
+    service, vectors = bench_collection(bench, start_service, 300)
     old_pid = service.proc.pid
     assert bench.service_rss_mb(old_pid) > 10  # a Python process with the native core loaded
 
@@ -93,12 +101,7 @@ def test_recall_counts_the_exact_top_10_among_the_ids_returned(bench: ModuleType
 def test_h2load_drives_real_searches_and_refuses_to_count_grpc_errors(
     bench: ModuleType, start_service: Callable[..., ServiceProcess], tmp_path: Path
 ) -> None:
-    service = start_service("sage_vdb")
-    vectors = random_vectors(200, bench.DIM)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with VDBClient(address=service.address) as client:
-        client.create_collection("bench", bench.DIM, metric="cosine", index=bench.HNSW)
-        client.bulk_upsert("bench", [str(i) for i in range(len(vectors))], vectors)
+    service, vectors = bench_collection(bench, start_service, 200)
     request = bench.vdb_pb2.SearchRequest(
         collection="bench", queries=vectors[3].tobytes(), top_k=bench.TOP_K
     )

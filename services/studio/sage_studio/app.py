@@ -194,39 +194,32 @@ async def _jobs(svc: Services, who: Principal, auth: str, parts: list[str], body
     return _ok(await svc.views.jobs())
 
 
-async def _job(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
-    require_admin(who.admin, "the Jobs page")
+def _job_id(who: Principal, parts: list[str], what: str = "the Jobs page") -> str:
+    """The job id of a Jobs page route, for an admin only."""
+    require_admin(who.admin, what)
     if not _ID.match(parts[1]):
         raise StudioError(400, f"not a job id: {parts[1]!r}")
-    return _ok(await svc.views.job(parts[1]))
+    return parts[1]
+
+
+async def _job(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
+    return _ok(await svc.views.job(_job_id(who, parts)))
 
 
 async def _job_graph(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
-    require_admin(who.admin, "the Jobs page")
-    if not _ID.match(parts[1]):
-        raise StudioError(400, f"not a job id: {parts[1]!r}")
-    return _ok(await svc.views.job_graph(parts[1]))
+    return _ok(await svc.views.job_graph(_job_id(who, parts)))
 
 
 async def _job_logs(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
-    require_admin(who.admin, "the Jobs page")
-    if not _ID.match(parts[1]):
-        raise StudioError(400, f"not a job id: {parts[1]!r}")
-    return _ok(await svc.views.job_logs(parts[1]))
+    return _ok(await svc.views.job_logs(_job_id(who, parts)))
 
 
 async def _job_result(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
-    require_admin(who.admin, "the Jobs page")
-    if not _ID.match(parts[1]):
-        raise StudioError(400, f"not a job id: {parts[1]!r}")
-    return _ok(await svc.views.job_result(parts[1]))
+    return _ok(await svc.views.job_result(_job_id(who, parts)))
 
 
 async def _job_action(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
-    require_admin(who.admin, "managing jobs")
-    if not _ID.match(parts[1]):
-        raise StudioError(400, f"not a job id: {parts[1]!r}")
-    return _ok(await svc.views.act(parts[1], parts[2]))
+    return _ok(await svc.views.act(_job_id(who, parts, "managing jobs"), parts[2]))
 
 
 async def _pipeline_ops(svc: Services, who: Principal, auth: str, parts: list[str], body: bytes):
