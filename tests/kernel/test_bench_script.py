@@ -19,7 +19,7 @@ def _run_bench(scratch: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, str(BENCH), "--quick", "--records", "20000"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=800,
         check=True,
     )
 
