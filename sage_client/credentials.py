@@ -38,6 +38,9 @@ from typing import Any
 SECRETS_ENV = "SAGE_SECRETS_FILE"
 TOKEN_ENV = "SAGE_TOKEN"
 PRINCIPAL_ENV = "SAGE_PRINCIPAL"
+# A mesh member's own credentials in its environment: never handed to code it runs for others
+# (job workers, Ray nodes and actors), which get their submitter's SAGE_TOKEN instead.
+MEMBER_CREDENTIAL_ENV = (SECRETS_ENV, PRINCIPAL_ENV, "SAGE_AUTH_TOKENS")
 DEFAULT_PRINCIPAL = "admin"
 ANONYMOUS = "anonymous"
 DEFAULT_RUN_SECRETS = Path("run") / "secrets" / "mesh.json"

@@ -211,14 +211,10 @@ def worker_env(token: str, who: WorkerIdentity | None = None) -> dict[str, str]:
     """The worker's environment: the manager's, without its credentials, plus the
     submitter's token (the job calls services with its submitter's rights); as ``who``, its
     own HOME and USER (not the manager's home, where tools find the manager's tokens)."""
-    from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV, TOKEN_ENV
+    from sage_client.credentials import MEMBER_CREDENTIAL_ENV, TOKEN_ENV
     from sage_client.discovery import ETCD_CREDENTIALS_ENV
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in (SECRETS_ENV, TOKEN_ENV, PRINCIPAL_ENV, "SAGE_AUTH_TOKENS")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in (*MEMBER_CREDENTIAL_ENV, TOKEN_ENV)}
     if token:
         env[TOKEN_ENV] = token
     reader = discovery_reader()

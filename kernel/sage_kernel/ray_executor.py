@@ -23,7 +23,7 @@ from typing import Any
 import cloudpickle
 import ray
 
-from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV
+from sage_client.credentials import MEMBER_CREDENTIAL_ENV
 from sage_client.dataflow.api import graph as g
 from sage_client.dataflow.runtime import operators as ops
 from sage_client.dataflow.runtime.channel import END, OutputEdge, Router
@@ -168,7 +168,7 @@ class ChainActor:
         # The job's mesh settings before its code loads: a Ray worker process inherits the
         # raylet's environment, not the job worker's (and a standby's actors exist before the
         # job does), so the submitter's token and the service addresses come with the job.
-        for name in WITHHELD_ENV:  # the cluster's own environment may hold them
+        for name in MEMBER_CREDENTIAL_ENV:  # the cluster's own environment may hold them
             os.environ.pop(name, None)
         os.environ.update(mesh_env)
         graph: g.LogicalGraph = cloudpickle.loads(graph_bytes)
@@ -279,16 +279,16 @@ class ChainActor:
         return collect.COLLECTOR.take()
 
 
-# Credentials of the mesh's own principals: never in a job's actors (the job has its submitter's)
-WITHHELD_ENV = (SECRETS_ENV, PRINCIPAL_ENV, "SAGE_AUTH_TOKENS")
-
-
 def job_mesh_env() -> dict[str, str]:
     """What this worker's functions know of the mesh, for its actors: every ``SAGE_*`` variable
     of the worker (the submitter's ``SAGE_TOKEN``, ``SAGE_ETCD_ENDPOINTS``,
     ``SAGE_<SERVICE>_ADDR``, ...). The worker's environment never holds the manager's
     credentials (``identity.worker_env`` removed them); this drops them again in case."""
-    return {k: v for k, v in os.environ.items() if k.startswith("SAGE_") and k not in WITHHELD_ENV}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("SAGE_") and k not in MEMBER_CREDENTIAL_ENV
+    }
 
 
 # Actors this process created ahead of a job, and the cluster it is connected to.

@@ -31,9 +31,9 @@ ray.shutdown()
 def cluster_env() -> dict[str, str]:
     """This process's environment without the mesh's credentials: a Ray node's processes (and
     every actor they start) inherit it, and they run jobs' code."""
-    from sage_client.credentials import PRINCIPAL_ENV, SECRETS_ENV, TOKEN_ENV
+    from sage_client.credentials import MEMBER_CREDENTIAL_ENV, TOKEN_ENV
 
-    withheld = (SECRETS_ENV, PRINCIPAL_ENV, TOKEN_ENV, "SAGE_AUTH_TOKENS")
+    withheld = (*MEMBER_CREDENTIAL_ENV, TOKEN_ENV)
     return {k: v for k, v in os.environ.items() if k not in withheld}
 
 
